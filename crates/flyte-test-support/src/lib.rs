@@ -1,0 +1,37 @@
+//! Helpers shared by this workspace's tests, and nothing else: no production crate
+//! depends on this one.
+//!
+//! Tests that need real flytekit run the workspace's Python environment (`.venv`,
+//! prepared by `cargo xtask test` and `cargo xtask demo` from
+//! `xtask/python-requirements.txt`). A missing environment fails the test with a message
+//! saying how to create it; it never skips, because a skipped comparison proves nothing.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the directory holding the top-level Cargo.toml).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("flyte-test-support lives at crates/flyte-test-support")
+        .to_path_buf()
+}
+
+/// The Python interpreter that has flytekit installed.
+///
+/// `PYFLYTE_EXECUTE_TEST_PYTHON` overrides the default `<workspace>/.venv/bin/python`.
+///
+/// # Panics
+/// When the interpreter does not exist: run `cargo xtask test`, which creates it.
+pub fn python() -> PathBuf {
+    let python = std::env::var_os("PYFLYTE_EXECUTE_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "no Python environment with flytekit at {}: run `cargo xtask test` (it creates .venv \
+         from xtask/python-requirements.txt) or set PYFLYTE_EXECUTE_TEST_PYTHON",
+        python.display()
+    );
+    python
+}
