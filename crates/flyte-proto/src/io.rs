@@ -1,0 +1,372 @@
+//! Bytes and files to messages and back.
+//!
+//! Decoding never panics: bytes that are not the expected message come back as
+//! [`ProtoError::Decode`], naming the file and what it should have held. Writes are
+//! atomic: a reader sees the old file or the complete new one, never a prefix of it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prost::Message;
+
+use crate::core::{DynamicJobSpec, ErrorDocument, LiteralMap};
+
+/// Protobuf names of the messages the typed helpers read; they double as the `what` of
+/// [`ProtoError::Decode`].
+const LITERAL_MAP: &str = "flyteidl.core.LiteralMap";
+const ERROR_DOCUMENT: &str = "flyteidl.core.ErrorDocument";
+const DYNAMIC_JOB_SPEC: &str = "flyteidl.core.DynamicJobSpec";
+
+/// Everything that can go wrong reading or writing a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtoError {
+    /// The file system refused an operation on `path`.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What we were doing, in words: "read", "write", "rename into place" …
+        action: &'static str,
+        /// The file (or directory) concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid encoding of the expected message.
+    #[error(
+        "{} is not a valid {what} ({source}): {}",
+        path.as_deref().map_or_else(|| "the data".to_owned(), |p| p.display().to_string()),
+        decode_hint(what)
+    )]
+    Decode {
+        /// The message that was expected, e.g. `flyteidl.core.LiteralMap`.
+        what: &'static str,
+        /// The file the bytes came from, when they came from one.
+        path: Option<PathBuf>,
+        /// What prost found wrong.
+        source: prost::DecodeError,
+    },
+}
+
+/// What the user should suspect when bytes do not decode as `what`.
+fn decode_hint(what: &str) -> &'static str {
+    match what {
+        LITERAL_MAP => "the file is corrupt or is not an inputs.pb/outputs.pb",
+        ERROR_DOCUMENT => "the file is corrupt or is not an error.pb",
+        DYNAMIC_JOB_SPEC => "the file is corrupt or is not a futures.pb",
+        _ => "the data is corrupt or holds a different message",
+    }
+}
+
+/// Decodes `bytes` as an `M`; `what` names the expected message in errors.
+///
+/// ```
+/// use flyte_proto::{core::LiteralMap, io};
+/// let err = io::decode::<LiteralMap>(b"\xff\xff", "flyteidl.core.LiteralMap").unwrap_err();
+/// assert!(err.to_string().starts_with("the data is not a valid flyteidl.core.LiteralMap"));
+/// ```
+pub fn decode<M: Message + Default>(bytes: &[u8], what: &'static str) -> Result<M, ProtoError> {
+    M::decode(bytes).map_err(|source| ProtoError::Decode {
+        what,
+        path: None,
+        source,
+    })
+}
+
+/// Encodes `message`. Map entries come out in key byte order, so equal messages encode
+/// to equal bytes.
+pub fn encode<M: Message>(message: &M) -> Vec<u8> {
+    message.encode_to_vec()
+}
+
+/// Reads and decodes the `M` stored at `path`. Errors name the message by its Rust type
+/// (e.g. `TaskTemplate`); the typed helpers below use the protobuf name instead.
+pub fn read_message<M: Message + Default>(path: impl AsRef<Path>) -> Result<M, ProtoError> {
+    read_as(path.as_ref(), rust_type_name::<M>())
+}
+
+/// Encodes `message` and writes it to `path` atomically: the bytes go to a temporary
+/// file in the same directory, are flushed to disk, and the file is renamed over `path`.
+/// The directory must exist.
+pub fn write_message<M: Message>(path: impl AsRef<Path>, message: &M) -> Result<(), ProtoError> {
+    write_atomically(path.as_ref(), &message.encode_to_vec())
+}
+
+/// Reads a `LiteralMap` (an inputs.pb or outputs.pb).
+pub fn read_literal_map(path: impl AsRef<Path>) -> Result<LiteralMap, ProtoError> {
+    read_as(path.as_ref(), LITERAL_MAP)
+}
+
+/// Writes a `LiteralMap` atomically (see [`write_message`]).
+pub fn write_literal_map(path: impl AsRef<Path>, map: &LiteralMap) -> Result<(), ProtoError> {
+    write_message(path, map)
+}
+
+/// Reads an `ErrorDocument` (an error.pb).
+pub fn read_error_document(path: impl AsRef<Path>) -> Result<ErrorDocument, ProtoError> {
+    read_as(path.as_ref(), ERROR_DOCUMENT)
+}
+
+/// Writes an `ErrorDocument` atomically (see [`write_message`]).
+pub fn write_error_document(
+    path: impl AsRef<Path>,
+    document: &ErrorDocument,
+) -> Result<(), ProtoError> {
+    write_message(path, document)
+}
+
+/// Reads a `DynamicJobSpec` (a futures.pb).
+pub fn read_dynamic_job_spec(path: impl AsRef<Path>) -> Result<DynamicJobSpec, ProtoError> {
+    read_as(path.as_ref(), DYNAMIC_JOB_SPEC)
+}
+
+/// Writes a `DynamicJobSpec` atomically (see [`write_message`]).
+pub fn write_dynamic_job_spec(
+    path: impl AsRef<Path>,
+    spec: &DynamicJobSpec,
+) -> Result<(), ProtoError> {
+    write_message(path, spec)
+}
+
+fn read_as<M: Message + Default>(path: &Path, what: &'static str) -> Result<M, ProtoError> {
+    let bytes = fs::read(path).map_err(|source| ProtoError::Io {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    M::decode(bytes.as_slice()).map_err(|source| ProtoError::Decode {
+        what,
+        path: Some(path.to_owned()),
+        source,
+    })
+}
+
+/// The last segment of `M`'s Rust type name: `flyte_proto::core::TaskTemplate` becomes
+/// `TaskTemplate`. Good enough to tell a user which message was expected.
+fn rust_type_name<M>() -> &'static str {
+    let full = std::any::type_name::<M>();
+    // Generic parameters would contain `::` too, but prost messages have none.
+    full.rsplit("::").next().unwrap_or(full)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProtoError> {
+    let io_error = |action: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| ProtoError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let temporary = temporary_path_beside(path);
+
+    // create_new: never clobber a file someone else (another writer) is using as its own
+    // temporary; the name is unique per process and call, so a clash means a stale file.
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)
+        .map_err(io_error("create a temporary file", &temporary))
+        .and_then(|mut file: File| {
+            file.write_all(bytes)
+                .map_err(io_error("write", &temporary))?;
+            // Without this, a crash after the rename could leave an empty or partial file
+            // under the final name on some file systems.
+            file.sync_all()
+                .map_err(io_error("flush to disk", &temporary))
+        })
+        .and_then(|()| fs::rename(&temporary, path).map_err(io_error("rename into place", path)));
+    if written.is_err() {
+        // Best effort: the temporary is garbage now, and the original error is what matters.
+        let _ = fs::remove_file(&temporary);
+        return written;
+    }
+    sync_directory(directory);
+    Ok(())
+}
+
+/// Makes the rename itself durable. Best effort: some file systems (and all of Windows)
+/// cannot open or sync a directory, and the file's content is already safe by then.
+fn sync_directory(directory: &Path) {
+    #[cfg(unix)]
+    if let Ok(handle) = File::open(directory) {
+        let _ = handle.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = directory;
+}
+
+/// `<dir>/.<name>.<pid>.<n>.tmp`: hidden, in the same directory (so the rename stays on one
+/// file system and is atomic), and unique across processes and calls.
+fn temporary_path_beside(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map_or_else(|| "message".into(), |n| n.to_string_lossy());
+    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{ContainerError, container_error};
+    use crate::literal;
+
+    fn sample_map() -> LiteralMap {
+        literal::literal_map([("a", literal::integer(1)), ("b", literal::string("two"))])
+    }
+
+    #[test]
+    fn written_literal_map_reads_back_equal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("outputs.pb");
+        write_literal_map(&path, &sample_map()).expect("write");
+        assert_eq!(read_literal_map(&path).expect("read"), sample_map());
+    }
+
+    #[test]
+    fn write_replaces_an_existing_file_and_leaves_no_temporary_behind() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("outputs.pb");
+        fs::write(&path, b"old contents that are longer than the new message").expect("seed");
+        write_literal_map(&path, &LiteralMap::default()).expect("write");
+        assert_eq!(fs::read(&path).expect("read"), Vec::<u8>::new());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("outputs.pb")]);
+    }
+
+    #[test]
+    fn error_document_and_dynamic_job_spec_round_trip_through_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let error_path = dir.path().join("error.pb");
+        let document = ErrorDocument {
+            error: Some(ContainerError {
+                code: "USER:ValueError".into(),
+                message: "boom".into(),
+                kind: container_error::Kind::NonRecoverable.into(),
+                ..Default::default()
+            }),
+        };
+        write_error_document(&error_path, &document).expect("write error");
+        assert_eq!(
+            read_error_document(&error_path).expect("read error"),
+            document
+        );
+
+        let futures_path = dir.path().join("futures.pb");
+        let spec = DynamicJobSpec {
+            min_successes: 3,
+            ..Default::default()
+        };
+        write_dynamic_job_spec(&futures_path, &spec).expect("write spec");
+        assert_eq!(
+            read_dynamic_job_spec(&futures_path).expect("read spec"),
+            spec
+        );
+    }
+
+    #[test]
+    fn writing_into_a_missing_directory_names_the_temporary_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("missing").join("outputs.pb");
+        let err = write_literal_map(&path, &sample_map()).expect_err("no directory");
+        let message = err.to_string();
+        assert!(
+            message.starts_with("cannot create a temporary file "),
+            "{message}"
+        );
+        assert!(message.contains("missing"), "{message}");
+    }
+
+    #[test]
+    fn missing_file_error_names_the_path() {
+        let err = read_literal_map("/nonexistent/inputs.pb").expect_err("missing");
+        assert!(matches!(err, ProtoError::Io { action: "read", .. }));
+        assert!(
+            err.to_string()
+                .starts_with("cannot read /nonexistent/inputs.pb: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn corrupt_inputs_pb_error_says_what_it_should_have_been() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("inputs.pb");
+        // Field 1, wire type 2 (length-delimited), length 100, but only 2 bytes follow.
+        fs::write(&path, [0x0a, 100, 1, 2]).expect("seed");
+        let err = read_literal_map(&path).expect_err("corrupt");
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "{} is not a valid flyteidl.core.LiteralMap (",
+                path.display()
+            )),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("): the file is corrupt or is not an inputs.pb/outputs.pb"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn generic_read_names_the_rust_type() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("task.pb");
+        fs::write(&path, [0xff]).expect("seed");
+        let err = read_message::<crate::core::TaskTemplate>(&path).expect_err("corrupt");
+        assert!(
+            matches!(
+                err,
+                ProtoError::Decode {
+                    what: "TaskTemplate",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .ends_with("the data is corrupt or holds a different message"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A cheap deterministic byte soup (xorshift): decoding must return, never panic.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for length in 0..512 {
+            let bytes: Vec<u8> = (0..length)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            let _ = decode::<LiteralMap>(&bytes, LITERAL_MAP);
+            let _ = decode::<DynamicJobSpec>(&bytes, DYNAMIC_JOB_SPEC);
+            let _ = decode::<ErrorDocument>(&bytes, ERROR_DOCUMENT);
+        }
+    }
+
+    #[test]
+    fn encode_is_decode_inverse() {
+        let bytes = encode(&sample_map());
+        assert_eq!(
+            decode::<LiteralMap>(&bytes, LITERAL_MAP).expect("decode"),
+            sample_map()
+        );
+    }
+}
