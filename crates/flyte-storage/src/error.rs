@@ -1,0 +1,156 @@
+//! [`StorageError`]: everything that can go wrong moving bytes, in the caller's terms.
+
+use std::io;
+
+/// A storage failure. Every message names the URI or path involved and says what to do;
+/// the underlying error, when there is one, is the [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The text is neither a local path nor a well-formed URI of a known scheme.
+    #[error(
+        "invalid storage URI {uri:?}: {reason}; write a local path, file:///absolute/path, \
+         s3://bucket/key, gs://bucket/key or abfs://container/path"
+    )]
+    InvalidUri {
+        /// The text as given.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The URI's scheme is not one this crate knows.
+    #[error(
+        "unsupported storage scheme {scheme:?} in {uri:?}: use a local path or a file://, \
+         s3://, s3a://, gs://, gcs://, abfs:// or abfss:// URI"
+    )]
+    UnsupportedScheme {
+        /// The URI as given.
+        uri: String,
+        /// Its scheme, lowercased.
+        scheme: String,
+    },
+
+    /// The scheme is a known object store for which this build has no backend yet.
+    #[error(
+        "{scheme}:// storage ({uri}) is not supported by this build yet: use a local path or \
+         a file:// URI, or run this task with flytekit's pyflyte-execute"
+    )]
+    BackendUnavailable {
+        /// The URI as given.
+        uri: String,
+        /// Its scheme, lowercased.
+        scheme: String,
+    },
+
+    /// Nothing exists at the URI (or, for a directory download, under it).
+    #[error("no object at {uri}: check the URI, and that whatever should have written it did")]
+    NotFound {
+        /// The URI or local path that was looked for.
+        uri: String,
+    },
+
+    /// The process may not read or write the URI.
+    #[error(
+        "permission denied on {uri}: give this process access to it (file permissions, or \
+         the rights of the storage credentials)"
+    )]
+    PermissionDenied {
+        /// The URI or local path that was refused.
+        uri: String,
+        /// The refusal as the file system or the object store reported it.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// A directory transfer was given something that is not a directory.
+    #[error("{uri} is not a directory: pass a directory, or transfer the single file instead")]
+    NotADirectory {
+        /// The local path or URI that should have been a directory.
+        uri: String,
+    },
+
+    /// Any other I/O failure.
+    #[error("I/O error on {uri}: check that the path is usable and that its disk has space")]
+    Io {
+        /// The URI or local path the operation failed on.
+        uri: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+}
+
+/// `Result` with [`StorageError`].
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+impl StorageError {
+    /// Sorts an I/O error on `uri` into [`StorageError::NotFound`],
+    /// [`StorageError::PermissionDenied`] or [`StorageError::Io`].
+    pub fn from_io(uri: impl Into<String>, source: io::Error) -> Self {
+        let uri = uri.into();
+        match source.kind() {
+            io::ErrorKind::NotFound => Self::NotFound { uri },
+            io::ErrorKind::PermissionDenied => Self::PermissionDenied {
+                uri,
+                source: Box::new(source),
+            },
+            _ => Self::Io { uri, source },
+        }
+    }
+
+    /// The URI or path the error is about.
+    pub fn uri(&self) -> &str {
+        match self {
+            Self::InvalidUri { uri, .. }
+            | Self::UnsupportedScheme { uri, .. }
+            | Self::BackendUnavailable { uri, .. }
+            | Self::NotFound { uri }
+            | Self::PermissionDenied { uri, .. }
+            | Self::NotADirectory { uri }
+            | Self::Io { uri, .. } => uri,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn io_errors_sort_by_kind_and_keep_the_uri() {
+        let not_found = StorageError::from_io("/a", io::Error::from(io::ErrorKind::NotFound));
+        assert!(matches!(&not_found, StorageError::NotFound { uri } if uri == "/a"));
+        let denied = StorageError::from_io("/b", io::Error::from(io::ErrorKind::PermissionDenied));
+        assert!(matches!(denied, StorageError::PermissionDenied { .. }));
+        assert!(denied.source().is_some());
+        let other = StorageError::from_io("/c", io::Error::other("disk on fire"));
+        assert_eq!(other.uri(), "/c");
+        assert_eq!(other.source().map(ToString::to_string).as_deref(), Some("disk on fire"));
+    }
+
+    #[test]
+    fn every_message_names_the_uri() {
+        let errors = [
+            StorageError::InvalidUri {
+                uri: "u1".into(),
+                reason: "r".into(),
+            },
+            StorageError::UnsupportedScheme {
+                uri: "u2".into(),
+                scheme: "ftp".into(),
+            },
+            StorageError::BackendUnavailable {
+                uri: "u3".into(),
+                scheme: "s3".into(),
+            },
+            StorageError::NotFound { uri: "u4".into() },
+            StorageError::from_io("u5", io::Error::from(io::ErrorKind::PermissionDenied)),
+            StorageError::NotADirectory { uri: "u6".into() },
+            StorageError::from_io("u7", io::Error::other("x")),
+        ];
+        for error in errors {
+            let message = error.to_string();
+            assert!(message.contains(error.uri()), "{message}");
+        }
+    }
+}

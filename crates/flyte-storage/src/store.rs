@@ -1,0 +1,182 @@
+//! [`Store`]: the operations every backend provides, and the directory transfers built
+//! on them.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+
+use crate::error::{Result, StorageError};
+use crate::local::walk_local_dir;
+use crate::uri::StorageUri;
+
+/// One object found by [`Store::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The object's full URI: the listed prefix [joined](crate::join) with `key`.
+    pub uri: StorageUri,
+    /// The object's name relative to the listed prefix, `/`-separated
+    /// (`a.pb`, `dir/b.pb`).
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// What a directory transfer moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransferSummary {
+    /// Files transferred.
+    pub files: usize,
+    /// Bytes transferred.
+    pub bytes: u64,
+}
+
+/// One kind of object store (local files, S3, GCS, Azure), addressed by [`StorageUri`].
+///
+/// The contract every backend keeps, checked by the crate's conformance suite:
+///
+/// - Objects are files, never directories. A "directory" is a prefix: `list` of
+///   `base` and of `base/` both list every object whose URI starts with `base/`,
+///   recursively, sorted by key; a prefix with no object under it lists as empty.
+/// - Reading a missing object is [`StorageError::NotFound`] naming its URI.
+/// - Writes replace the whole object at once: no reader sees half of one.
+/// - `delete` of a missing object succeeds.
+/// - Errors name the URI or local path they are about.
+///
+/// The trait is object-safe; the [`Storage`](crate::Storage) facade holds stores as
+/// `dyn Store` and routes to them by scheme.
+#[async_trait]
+pub trait Store: fmt::Debug + Send + Sync {
+    /// Downloads the object at `from` into the local file `to`, creating its parent
+    /// directories and replacing any file there. Streams; returns the bytes written.
+    async fn get_file(&self, from: &StorageUri, to: &Path) -> Result<u64>;
+
+    /// Uploads the local file `from` to the object `to`, replacing any object there.
+    /// Streams; returns the bytes uploaded.
+    async fn put_file(&self, from: &Path, to: &StorageUri) -> Result<u64>;
+
+    /// Reads a whole (small) object into memory.
+    async fn get_bytes(&self, from: &StorageUri) -> Result<Bytes>;
+
+    /// Writes a whole (small) object from memory, replacing any object there.
+    async fn put_bytes(&self, to: &StorageUri, bytes: Bytes) -> Result<()>;
+
+    /// Every object under `prefix` (as a directory), recursively, sorted by key.
+    async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>>;
+
+    /// Whether an object exists at exactly `uri` (a prefix with objects under it is
+    /// not an object: use [`Store::list`] for that).
+    async fn exists(&self, uri: &StorageUri) -> Result<bool>;
+
+    /// Deletes the object at `uri`; succeeds when there is none.
+    async fn delete(&self, uri: &StorageUri) -> Result<()>;
+
+    /// Downloads every object under `from` into the local directory `to`, keeping their
+    /// relative paths, at most `concurrency` at a time (0 counts as 1).
+    ///
+    /// A prefix with no object under it is [`StorageError::NotFound`], so a mistyped
+    /// URI never looks like an empty directory. A key that would land outside `to`
+    /// (`..`, `.` or empty path segments) is [`StorageError::InvalidUri`].
+    async fn get_dir(
+        &self,
+        from: &StorageUri,
+        to: &Path,
+        concurrency: usize,
+    ) -> Result<TransferSummary> {
+        let objects = self.list(from).await?;
+        if objects.is_empty() {
+            return Err(StorageError::NotFound {
+                uri: from.to_string(),
+            });
+        }
+        let transfers = objects.into_iter().map(|object| async move {
+            let destination = local_destination(to, &object)?;
+            self.get_file(&object.uri, &destination).await
+        });
+        summarise(transfers, concurrency).await
+    }
+
+    /// Uploads every file under the local directory `from` (recursively, following
+    /// symbolic links) to `to`, keeping their relative paths, at most `concurrency` at a
+    /// time (0 counts as 1). An empty directory uploads nothing.
+    async fn put_dir(
+        &self,
+        from: &Path,
+        to: &StorageUri,
+        concurrency: usize,
+    ) -> Result<TransferSummary> {
+        let files = walk_local_dir(from).await?;
+        let transfers = files.into_iter().map(|file| async move {
+            let destination = to.join(&file.key)?;
+            self.put_file(&file.path, &destination).await
+        });
+        summarise(transfers, concurrency).await
+    }
+}
+
+/// Runs `transfers` at most `concurrency` at a time, stopping at the first error.
+async fn summarise<F>(transfers: impl Iterator<Item = F> + Send, concurrency: usize) -> Result<TransferSummary>
+where
+    F: Future<Output = Result<u64>> + Send,
+{
+    stream::iter(transfers)
+        .buffer_unordered(concurrency.max(1))
+        .try_fold(TransferSummary::default(), |summary, bytes| async move {
+            Ok(TransferSummary {
+                files: summary.files + 1,
+                bytes: summary.bytes + bytes,
+            })
+        })
+        .await
+}
+
+/// Where a listed object goes under the local directory `root`.
+fn local_destination(root: &Path, object: &ObjectMeta) -> Result<PathBuf> {
+    let mut destination = root.to_path_buf();
+    for segment in object.key.split('/') {
+        let mut components = Path::new(segment).components();
+        match (components.next(), components.next()) {
+            (Some(Component::Normal(name)), None) => destination.push(name),
+            _ => {
+                return Err(StorageError::InvalidUri {
+                    uri: object.uri.to_string(),
+                    reason: format!(
+                        "its key {:?} has a '..', '.' or empty path segment, so it cannot be \
+                         downloaded into a directory safely",
+                        object.key
+                    ),
+                });
+            }
+        }
+    }
+    Ok(destination)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(key: &str) -> ObjectMeta {
+        ObjectMeta {
+            uri: StorageUri::parse(&crate::join("s3://b/p", key)).expect("valid"),
+            key: key.to_owned(),
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn keys_map_to_paths_under_the_target_directory() {
+        let path = local_destination(Path::new("/t"), &object("a/b c/d.pb")).expect("safe key");
+        assert_eq!(path, Path::new("/t/a/b c/d.pb"));
+    }
+
+    #[test]
+    fn keys_that_would_escape_the_target_directory_are_refused() {
+        for key in ["../x", "a/../../x", "./x", "a//b", "", "/abs"] {
+            let error = local_destination(Path::new("/t"), &object(key)).expect_err(key);
+            assert!(matches!(error, StorageError::InvalidUri { .. }), "{key}: {error:?}");
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! [`StorageUri`]: where an object lives, parsed from the strings Flyte passes around.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::error::{Result, StorageError};
+
+/// The kind of store a URI addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// The local file system: plain paths, `file://` and `file:`.
+    File,
+    /// Amazon S3 and compatible stores: `s3://`, `s3a://`.
+    S3,
+    /// Google Cloud Storage: `gs://`, `gcs://`.
+    Gcs,
+    /// Azure Data Lake Storage Gen2: `abfs://`, `abfss://`.
+    Azure,
+}
+
+/// What a [`StorageUri`] points at, split into the parts its store needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// A local path, absolute or relative to the working directory.
+    Local(PathBuf),
+    /// An S3 object or prefix.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The key or key prefix; empty for the whole bucket.
+        key: String,
+    },
+    /// A Google Cloud Storage object or prefix.
+    Gcs {
+        /// The bucket.
+        bucket: String,
+        /// The object name or prefix; empty for the whole bucket.
+        key: String,
+    },
+    /// An Azure Data Lake Storage Gen2 file or directory.
+    Azure {
+        /// The container (file system).
+        container: String,
+        /// The account's host, e.g. `account.dfs.core.windows.net`, when the URI names
+        /// one (`abfs://container@host/path`); otherwise the account comes from
+        /// configuration.
+        host: Option<String>,
+        /// The path inside the container; empty for the whole container.
+        path: String,
+    },
+}
+
+/// A parsed storage location, keeping the text it was parsed from.
+///
+/// Accepted forms:
+///
+/// | text | location |
+/// | --- | --- |
+/// | `/abs/path`, `rel/path` | [`Location::Local`] |
+/// | `file:///abs/path`, `file:/abs/path` | [`Location::Local`] `/abs/path` |
+/// | `file://rel/path`, `file:rel/path` | [`Location::Local`] `rel/path` (as fsspec reads them) |
+/// | `s3://bucket/key`, `s3a://bucket/key` | [`Location::S3`] |
+/// | `gs://bucket/key`, `gcs://bucket/key` | [`Location::Gcs`] |
+/// | `abfs://container/path`, `abfss://container/path` | [`Location::Azure`] without host |
+/// | `abfs[s]://container@account.dfs.core.windows.net/path` | [`Location::Azure`] with host |
+///
+/// Schemes are case-insensitive. Text is taken literally: no percent-decoding, and
+/// trailing slashes are kept. Text with `://` and a scheme outside the table is
+/// [`StorageError::UnsupportedScheme`]; a known scheme without its bucket or container
+/// is [`StorageError::InvalidUri`].
+///
+/// Display gives the text as parsed, so errors name the URI as the user wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StorageUri {
+    text: String,
+    scheme_name: String,
+    location: Location,
+}
+
+impl StorageUri {
+    /// Parses a local path or URI.
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = |reason: &str| StorageError::InvalidUri {
+            uri: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if text.is_empty() {
+            return Err(invalid("it is empty"));
+        }
+        let Some((scheme, rest)) = text.split_once("://") else {
+            // No "://": a local path, unless it is fsspec's "file:path" form. Other
+            // colons are legal in file names, so "a:b" stays a path.
+            let path = strip_prefix_ignore_case(text, "file:").unwrap_or(text);
+            if path.is_empty() {
+                return Err(invalid("the file URI has no path"));
+            }
+            return Ok(Self::local(text, path));
+        };
+        if !is_scheme_syntax(scheme) {
+            return Err(invalid(
+                "the text before \"://\" is not a URI scheme (letters, digits, '+', '-', '.')",
+            ));
+        }
+        let scheme = scheme.to_ascii_lowercase();
+        let location = match scheme.as_str() {
+            "file" => {
+                if rest.is_empty() {
+                    return Err(invalid("the file URI has no path"));
+                }
+                return Ok(Self::local(text, rest));
+            }
+            "s3" | "s3a" => {
+                let (bucket, key) = bucket_and_key(rest).ok_or_else(|| invalid("no bucket"))?;
+                Location::S3 { bucket, key }
+            }
+            "gs" | "gcs" => {
+                let (bucket, key) = bucket_and_key(rest).ok_or_else(|| invalid("no bucket"))?;
+                Location::Gcs { bucket, key }
+            }
+            "abfs" | "abfss" => {
+                let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let (container, host) = match authority.split_once('@') {
+                    Some((container, host)) => {
+                        if host.is_empty() {
+                            return Err(invalid("no account host after '@'"));
+                        }
+                        (container, Some(host.to_owned()))
+                    }
+                    None => (authority, None),
+                };
+                if container.is_empty() {
+                    return Err(invalid("no container"));
+                }
+                Location::Azure {
+                    container: container.to_owned(),
+                    host,
+                    path: path.to_owned(),
+                }
+            }
+            _ => {
+                return Err(StorageError::UnsupportedScheme {
+                    uri: text.to_owned(),
+                    scheme,
+                });
+            }
+        };
+        Ok(Self {
+            text: text.to_owned(),
+            scheme_name: scheme,
+            location,
+        })
+    }
+
+    /// A URI for a local path (its text is the path, lossily converted to UTF-8).
+    pub fn from_local_path(path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        Self {
+            text: path.to_string_lossy().into_owned(),
+            scheme_name: "file".to_owned(),
+            location: Location::Local(path.to_path_buf()),
+        }
+    }
+
+    fn local(text: &str, path: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            scheme_name: "file".to_owned(),
+            location: Location::Local(PathBuf::from(path)),
+        }
+    }
+
+    /// The text this URI was parsed from.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The scheme as written, lowercased (`s3a`, `abfss`, …); `file` for plain paths.
+    pub fn scheme_name(&self) -> &str {
+        &self.scheme_name
+    }
+
+    /// The kind of store this URI addresses.
+    pub fn scheme(&self) -> Scheme {
+        match self.location {
+            Location::Local(_) => Scheme::File,
+            Location::S3 { .. } => Scheme::S3,
+            Location::Gcs { .. } => Scheme::Gcs,
+            Location::Azure { .. } => Scheme::Azure,
+        }
+    }
+
+    /// The parts the store needs.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The local path, for local URIs.
+    pub fn local_path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::Local(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// This URI with `name` appended after a `/` (see [`join`]).
+    pub fn join(&self, name: &str) -> Result<Self> {
+        Self::parse(&join(&self.text, name))
+    }
+}
+
+impl fmt::Display for StorageUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for StorageUri {
+    type Err = StorageError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        Self::parse(text)
+    }
+}
+
+/// Appends `name` to `prefix` with one `/` between them, as flytekit's
+/// `FileAccessProvider.join` does: one trailing `/` of the prefix is dropped, and
+/// `name` is appended as given.
+///
+/// An empty prefix gives `name` alone (flytekit would give `/name`, an absolute path).
+///
+/// ```
+/// use flyte_storage::join;
+/// assert_eq!(join("s3://bucket/prefix", "outputs.pb"), "s3://bucket/prefix/outputs.pb");
+/// assert_eq!(join("s3://bucket/prefix/", "outputs.pb"), "s3://bucket/prefix/outputs.pb");
+/// assert_eq!(join("file:///", "tmp"), "file:///tmp");
+/// ```
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        return name.to_owned();
+    }
+    let base = prefix.strip_suffix('/').unwrap_or(prefix);
+    format!("{base}/{name}")
+}
+
+/// `bucket/key` after the scheme: `None` without a bucket.
+fn bucket_and_key(rest: &str) -> Option<(String, String)> {
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_owned(), key.to_owned()))
+}
+
+/// RFC 3986 scheme syntax: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme_syntax(scheme: &str) -> bool {
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(path: &str) -> Location {
+        Location::Local(PathBuf::from(path))
+    }
+
+    fn s3(bucket: &str, key: &str) -> Location {
+        Location::S3 {
+            bucket: bucket.into(),
+            key: key.into(),
+        }
+    }
+
+    fn gcs(bucket: &str, key: &str) -> Location {
+        Location::Gcs {
+            bucket: bucket.into(),
+            key: key.into(),
+        }
+    }
+
+    fn azure(container: &str, host: Option<&str>, path: &str) -> Location {
+        Location::Azure {
+            container: container.into(),
+            host: host.map(Into::into),
+            path: path.into(),
+        }
+    }
+
+    #[test]
+    fn every_accepted_form_parses_to_its_location() {
+        let table = [
+            ("/abs/path", local("/abs/path"), "file"),
+            ("rel/path", local("rel/path"), "file"),
+            ("./rel", local("./rel"), "file"),
+            ("name with spaces/ü.pb", local("name with spaces/ü.pb"), "file"),
+            ("a:b", local("a:b"), "file"),
+            ("/trailing/", local("/trailing/"), "file"),
+            ("file:///abs/path", local("/abs/path"), "file"),
+            ("FILE:///abs/path", local("/abs/path"), "file"),
+            ("file://rel/path", local("rel/path"), "file"),
+            ("file:/abs/path", local("/abs/path"), "file"),
+            ("file:rel", local("rel"), "file"),
+            ("s3://bucket/key/part.pb", s3("bucket", "key/part.pb"), "s3"),
+            ("s3://bucket", s3("bucket", ""), "s3"),
+            ("s3://bucket/", s3("bucket", ""), "s3"),
+            ("s3://bucket/dir/", s3("bucket", "dir/"), "s3"),
+            ("S3://Bucket/Key", s3("Bucket", "Key"), "s3"),
+            ("s3a://bucket/key", s3("bucket", "key"), "s3a"),
+            ("gs://bucket/key", gcs("bucket", "key"), "gs"),
+            ("gcs://bucket/a/b", gcs("bucket", "a/b"), "gcs"),
+            ("abfs://container/path/x", azure("container", None, "path/x"), "abfs"),
+            ("abfss://container/path", azure("container", None, "path"), "abfss"),
+            ("abfss://container", azure("container", None, ""), "abfss"),
+            (
+                "abfs://container@account.dfs.core.windows.net/path",
+                azure("container", Some("account.dfs.core.windows.net"), "path"),
+                "abfs",
+            ),
+            (
+                "abfss://c@acct.dfs.core.windows.net/a/b",
+                azure("c", Some("acct.dfs.core.windows.net"), "a/b"),
+                "abfss",
+            ),
+        ];
+        for (text, location, scheme_name) in table {
+            let uri = StorageUri::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(uri.location(), &location, "{text}");
+            assert_eq!(uri.scheme_name(), scheme_name, "{text}");
+            assert_eq!(uri.to_string(), text, "Display keeps the text");
+        }
+    }
+
+    #[test]
+    fn schemes_group_their_aliases() {
+        let scheme = |text: &str| StorageUri::parse(text).map(|uri| uri.scheme()).ok();
+        assert_eq!(scheme("/x"), Some(Scheme::File));
+        assert_eq!(scheme("file:///x"), Some(Scheme::File));
+        assert_eq!(scheme("s3a://b/k"), Some(Scheme::S3));
+        assert_eq!(scheme("gcs://b/k"), Some(Scheme::Gcs));
+        assert_eq!(scheme("abfss://c/p"), Some(Scheme::Azure));
+    }
+
+    #[test]
+    fn unknown_schemes_are_unsupported_and_say_what_is() {
+        for (text, scheme) in [
+            ("ftp://host/file", "ftp"),
+            ("HTTP://example.com/x", "http"),
+            ("az://container/path", "az"),
+            ("flyte://data/x", "flyte"),
+        ] {
+            match StorageUri::parse(text) {
+                Err(error @ StorageError::UnsupportedScheme { .. }) => {
+                    let StorageError::UnsupportedScheme { uri, scheme: got } = &error else {
+                        unreachable!()
+                    };
+                    assert_eq!((uri.as_str(), got.as_str()), (text, scheme));
+                    let message = error.to_string();
+                    assert!(message.contains(text), "{message}");
+                    assert!(message.contains("s3://"), "says what to use: {message}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_uris_are_invalid_with_a_reason() {
+        for (text, reason) in [
+            ("", "empty"),
+            ("file://", "no path"),
+            ("file:", "no path"),
+            ("s3://", "no bucket"),
+            ("s3:///key", "no bucket"),
+            ("gs://", "no bucket"),
+            ("abfs://", "no container"),
+            ("abfs:///path", "no container"),
+            ("abfss://@acct.dfs.core.windows.net/p", "no container"),
+            ("abfs://container@/path", "no account host"),
+            ("my dir://x", "not a URI scheme"),
+            ("://x", "not a URI scheme"),
+        ] {
+            match StorageUri::parse(text) {
+                Err(StorageError::InvalidUri { uri, reason: got }) => {
+                    assert_eq!(uri, text);
+                    assert!(got.contains(reason), "{text}: {got}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn join_drops_one_trailing_slash_like_flytekit() {
+        assert_eq!(join("s3://b/p", "x"), "s3://b/p/x");
+        assert_eq!(join("s3://b/p/", "x"), "s3://b/p/x");
+        assert_eq!(join("s3://b/p//", "x"), "s3://b/p//x");
+        assert_eq!(join("/tmp/dir", "a/b.pb"), "/tmp/dir/a/b.pb");
+        assert_eq!(join("/", "x"), "/x");
+        assert_eq!(join("file:///", "x"), "file:///x");
+        assert_eq!(join("", "x"), "x");
+        assert_eq!(join("s3://b", ""), "s3://b/");
+    }
+
+    #[test]
+    fn uri_join_parses_the_joined_text() {
+        let prefix = StorageUri::parse("s3://b/prefix/").expect("valid");
+        let joined = prefix.join("outputs.pb").expect("valid");
+        assert_eq!(joined.location(), &s3("b", "prefix/outputs.pb"));
+        assert_eq!(joined.as_str(), "s3://b/prefix/outputs.pb");
+    }
+
+    #[test]
+    fn local_paths_become_uris_that_display_the_path() {
+        let uri = StorageUri::from_local_path("/tmp/x y");
+        assert_eq!(uri.local_path(), Some(Path::new("/tmp/x y")));
+        assert_eq!(uri.to_string(), "/tmp/x y");
+        assert_eq!("/tmp/x y".parse::<StorageUri>().expect("valid"), uri);
+    }
+}
