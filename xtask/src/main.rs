@@ -1,6 +1,9 @@
 //! Project automation, run as `cargo xtask <command>` (see `cargo xtask help`).
 
 mod codegen;
+mod demo;
+mod python_env;
+mod test;
 
 use std::path::{Path, PathBuf};
 
@@ -10,8 +13,11 @@ const HELP: &str = "\
 cargo xtask <command>
 
 commands:
-  codegen   regenerate crates/flyte-proto/src/generated from proto/
-  help      this text
+  demo          build, prepare .venv with flytekit, run the example tasks and print their results
+  test [ARGS]   prepare what the tests need and run every test (ARGS go to cargo test)
+  conformance   only the comparisons with flytekit and flyteidl
+  codegen       regenerate crates/flyte-proto/src/generated from proto/
+  help          this text
 ";
 
 fn main() -> Result<()> {
@@ -19,6 +25,9 @@ fn main() -> Result<()> {
     let root = workspace_root();
     match args.first().map(String::as_str) {
         Some("codegen") => codegen::run(&root),
+        Some("demo") => demo::run(&root),
+        Some("test") => test::run(&root, &args[1..]),
+        Some("conformance") => test::conformance(&root),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

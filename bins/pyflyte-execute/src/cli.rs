@@ -1,0 +1,181 @@
+//! The command line, flag for flag as flytekit 1.16's `pyflyte-execute`.
+
+use clap::Parser;
+
+/// The resolver flytekit's legacy `--task-module/--task-name` form stands for.
+pub const DEFAULT_TASK_RESOLVER: &str = "flytekit.core.python_auto_container.default_task_resolver";
+
+/// Runs one Flyte task: downloads its inputs, runs it through flytekit in a supervised
+/// Python worker, and writes outputs.pb, futures.pb or an error document to the output prefix.
+#[derive(Debug, Parser)]
+#[command(name = "pyflyte-execute", version, about)]
+pub struct ExecuteArgs {
+    /// URI of the task's inputs.pb.
+    #[arg(long)]
+    pub inputs: String,
+    /// URI of the directory that receives outputs.pb, futures.pb or error.pb.
+    #[arg(long)]
+    pub output_prefix: String,
+    /// URI under which offloaded data (files, directories, dataframes) is written.
+    #[arg(long)]
+    pub raw_output_data_prefix: Option<String>,
+    /// URI the task's checkpoint is written to.
+    #[arg(long)]
+    pub checkpoint_path: Option<String>,
+    /// URI of the previous attempt's checkpoint.
+    #[arg(long)]
+    pub prev_checkpoint: Option<String>,
+    /// Load the task and stop: nothing is run, read or written.
+    #[arg(long)]
+    pub test: bool,
+    /// Fast-registration code archive, for dynamic tasks run in fast mode.
+    #[arg(long)]
+    pub dynamic_addl_distro: Option<String>,
+    /// Where fast-registration code is unpacked, for dynamic tasks run in fast mode.
+    #[arg(long)]
+    pub dynamic_dest_dir: Option<String>,
+    /// The task resolver (an importable Python object), e.g.
+    /// flytekit.core.python_auto_container.default_task_resolver.
+    #[arg(long)]
+    pub resolver: Option<String>,
+    /// Legacy form: the module holding the task (implies the default task resolver).
+    #[arg(long, hide = true)]
+    pub task_module: Option<String>,
+    /// Legacy form: the task's name in --task-module.
+    #[arg(long, hide = true)]
+    pub task_name: Option<String>,
+    /// The resolver's arguments, usually after `--`: task-module M task-name N.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub resolver_args: Vec<String>,
+}
+
+/// What to load, once the legacy and the current forms are reconciled.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TaskLocation {
+    /// The resolver to import.
+    pub resolver: String,
+    /// Its `load_task` arguments.
+    pub resolver_args: Vec<String>,
+}
+
+impl ExecuteArgs {
+    /// The resolver and its arguments, from `--resolver … -- args` or from the legacy
+    /// `--task-module M --task-name N`.
+    pub fn task_location(&self) -> Result<TaskLocation, String> {
+        match (&self.resolver, &self.task_module, &self.task_name) {
+            (Some(resolver), None, None) => {
+                if self.resolver_args.is_empty() {
+                    return Err(format!(
+                        "--resolver {resolver} was given no resolver arguments; pass them after `--`, \
+                         e.g. `-- task-module app.workflows task-name my_task`"
+                    ));
+                }
+                Ok(TaskLocation { resolver: resolver.clone(), resolver_args: self.resolver_args.clone() })
+            }
+            (None, Some(module), Some(name)) => Ok(TaskLocation {
+                resolver: DEFAULT_TASK_RESOLVER.to_owned(),
+                resolver_args: ["task-module", module, "task-name", name].map(str::to_owned).to_vec(),
+            }),
+            (None, None, None) => Err(
+                "no task to run: pass --resolver <resolver> -- <resolver args>, or the legacy \
+                 --task-module <module> --task-name <name>"
+                    .to_owned(),
+            ),
+            _ => Err("use either --resolver … -- <args> or --task-module with --task-name, not a mix".to_owned()),
+        }
+    }
+
+    /// Propeller leaves template strings unfilled when it has no value; flytekit treats
+    /// them (and an empty previous checkpoint) as absent. So do we.
+    pub fn normalize_templates(&mut self) {
+        let unfilled = |value: &Option<String>, template: &str| value.as_deref() == Some(template);
+        if unfilled(&self.raw_output_data_prefix, "{{.rawOutputDataPrefix}}") {
+            self.raw_output_data_prefix = None;
+        }
+        if unfilled(&self.checkpoint_path, "{{.checkpointOutputPrefix}}") {
+            self.checkpoint_path = None;
+        }
+        if matches!(self.prev_checkpoint.as_deref(), Some("{{.prevCheckpointPrefix}}" | "" | "\"\"")) {
+            self.prev_checkpoint = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ExecuteArgs {
+        ExecuteArgs::try_parse_from(std::iter::once("pyflyte-execute").chain(args.iter().copied())).expect("parses")
+    }
+
+    const BASE: [&str; 4] = ["--inputs", "s3://b/inputs.pb", "--output-prefix", "s3://b/out"];
+
+    #[test]
+    fn resolver_args_after_double_dash_are_kept_verbatim() {
+        let args = parse(&[&BASE[..], &["--resolver", "r.res", "--", "task-module", "app", "task-name", "--odd"]].concat());
+        let location = args.task_location().expect("location");
+        assert_eq!(location.resolver, "r.res");
+        assert_eq!(location.resolver_args, ["task-module", "app", "task-name", "--odd"]);
+    }
+
+    #[test]
+    fn legacy_task_module_form_uses_the_default_resolver() {
+        let args = parse(&[&BASE[..], &["--task-module", "app.workflows.failing", "--task-name", "divider"]].concat());
+        assert_eq!(
+            args.task_location().expect("location"),
+            TaskLocation {
+                resolver: DEFAULT_TASK_RESOLVER.to_owned(),
+                resolver_args: vec!["task-module".into(), "app.workflows.failing".into(), "task-name".into(), "divider".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn a_resolver_without_arguments_is_refused_with_a_hint() {
+        let args = parse(&[&BASE[..], &["--resolver", "r.res"]].concat());
+        assert!(args.task_location().expect_err("refused").contains("after `--`"));
+    }
+
+    #[test]
+    fn unfilled_templates_are_treated_as_absent() {
+        let mut args = parse(
+            &[
+                &BASE[..],
+                &[
+                    "--raw-output-data-prefix",
+                    "{{.rawOutputDataPrefix}}",
+                    "--checkpoint-path",
+                    "{{.checkpointOutputPrefix}}",
+                    "--prev-checkpoint",
+                    "\"\"",
+                    "--resolver",
+                    "r",
+                    "--",
+                    "a",
+                ],
+            ]
+            .concat(),
+        );
+        args.normalize_templates();
+        assert_eq!((args.raw_output_data_prefix, args.checkpoint_path, args.prev_checkpoint), (None, None, None));
+    }
+
+    #[test]
+    fn every_flytekit_flag_is_accepted() {
+        let args = parse(
+            &[
+                &BASE[..],
+                &[
+                    "--raw-output-data-prefix", "s3://b/raw", "--checkpoint-path", "s3://b/ck", "--prev-checkpoint",
+                    "s3://b/prev", "--test", "--dynamic-addl-distro", "s3://b/code.tar.gz", "--dynamic-dest-dir", ".",
+                    "--resolver", "r", "--", "x",
+                ],
+            ]
+            .concat(),
+        );
+        assert!(args.test);
+        assert_eq!(args.prev_checkpoint.as_deref(), Some("s3://b/prev"));
+        assert_eq!(args.dynamic_dest_dir.as_deref(), Some("."));
+    }
+}

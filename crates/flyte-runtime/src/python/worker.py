@@ -1,0 +1,139 @@
+"""The Python half of pyflyte-execute: runs one flytekit task for the Rust supervisor.
+
+The supervisor starts this script as soon as the process starts, so that importing
+flytekit and the user's module overlaps with the download of inputs.pb. It then talks
+to the supervisor over a Unix socket, one JSON object per line:
+
+    supervisor -> worker  {"command": "start", ...run settings...}
+    worker -> supervisor  {"event": "loaded"}              task loaded (or its load error captured)
+                          {"event": "resolver_failed", ...} the resolver itself could not be imported
+                          {"event": "test_passed"}          --test: everything loaded, nothing run
+    supervisor -> worker  {"command": "run", "inputs": "<local inputs.pb>"} | {"command": "exit"}
+    worker -> supervisor  {"event": "finished", "files": [...]} files written to the staging dir
+                          {"event": "fatal", "trace": ..., "summary": ...} this script itself failed
+
+The task runs through flytekit's own entrypoint functions (setup_execution and
+_dispatch_execute), so error classification, error documents and output literals are
+flytekit's own. The only difference is where the metadata files go: a local staging
+directory, which the supervisor then writes to the real output prefix.
+
+Anything this script cannot report (a segfault, os._exit, SIGKILL) the supervisor
+notices from the exit status and reports itself.
+"""
+
+import faulthandler
+import json
+import os
+import signal
+import socket
+import sys
+import traceback
+
+SOCKET_ENV = "PYFLYTE_EXECUTE_WORKER_SOCKET"
+
+
+class Channel:
+    """Line-delimited JSON over the supervisor's socket."""
+
+    def __init__(self, path):
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        self._reader = self._sock.makefile("r", encoding="utf-8")
+
+    def send(self, **message):
+        data = (json.dumps(message) + "\n").encode("utf-8")
+        self._sock.sendall(data)
+
+    def receive(self):
+        line = self._reader.readline()
+        if not line:
+            # The supervisor is gone: nobody is left to report to.
+            os._exit(3)
+        return json.loads(line)
+
+
+def describe(exc):
+    """A traceback and a one-line summary of an exception, for the supervisor's error document."""
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"trace": trace, "error_type": type(exc).__name__, "error_message": str(exc)}
+
+
+def main():
+    channel = Channel(os.environ.pop(SOCKET_ENV))
+    try:
+        run(channel)
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the supervisor
+        channel.send(event="fatal", **describe(exc))
+        raise
+
+
+def run(channel):
+    # A crash in native code prints the Python stack to stderr, which the supervisor
+    # keeps the tail of for the error document.
+    faulthandler.enable()
+    faulthandler.register(signal.SIGUSR1)
+
+    settings = channel.receive()
+    assert settings["command"] == "start", settings
+
+    # Imported after the socket is up so that an import failure is reported, not just printed.
+    from flytekit.bin import entrypoint as flytekit_entrypoint
+    from flytekit.tools.module_loader import load_object_from_module
+
+    with flytekit_entrypoint.setup_execution(
+        settings["raw_output_data_prefix"],
+        settings["output_prefix"],
+        settings["checkpoint_path"],
+        settings["prev_checkpoint"],
+        settings["dynamic_addl_distro"],
+        settings["dynamic_dest_dir"],
+    ) as ctx:
+        # As flytekit does: the working directory is importable, after everything else.
+        working_dir = os.getcwd()
+        if all(os.path.realpath(path) != working_dir for path in sys.path):
+            sys.path.append(working_dir)
+
+        try:
+            resolver = load_object_from_module(settings["resolver"])
+        except Exception as exc:  # noqa: BLE001
+            channel.send(event="resolver_failed", **describe(exc))
+            return
+
+        if settings["test"]:
+            channel.send(event="test_passed")
+            return
+
+        # Load the task now, while the supervisor downloads the inputs. A load error is
+        # kept and raised again inside flytekit's _dispatch_execute, which classifies it
+        # exactly as it would have had it loaded the task itself.
+        try:
+            task, load_error = resolver.load_task(loader_args=settings["resolver_args"]), None
+        except Exception as exc:  # noqa: BLE001
+            task, load_error = None, exc
+        channel.send(event="loaded", ok=load_error is None)
+
+        def load_task():
+            if load_error is not None:
+                raise load_error
+            return task
+
+        command = channel.receive()
+        if command["command"] != "run":
+            return
+
+        staging_dir = settings["staging_dir"]
+        try:
+            flytekit_entrypoint._dispatch_execute(ctx, load_task, command["inputs"], staging_dir)
+        except SystemExit:
+            # FLYTE_FAIL_ON_ERROR: flytekit exits after writing the error file; the
+            # supervisor applies that policy itself after uploading it.
+            pass
+        files = sorted(os.listdir(staging_dir)) if os.path.isdir(staging_dir) else []
+        channel.send(event="finished", files=files)
+
+
+if __name__ == "__main__":
+    # This script's own directory must not shadow the user's modules.
+    if sys.path and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
+        del sys.path[0]
+    main()

@@ -1,0 +1,46 @@
+//! The workspace's Python environment (`.venv`): flytekit for the demo and the tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The requirements the environment is built from.
+const REQUIREMENTS: &str = "xtask/python-requirements.txt";
+/// Written into the environment after a successful install: the requirements it holds.
+const STAMP: &str = ".pyflyte-execute-requirements";
+
+/// Creates `.venv` from the pinned requirements when it is missing or out of date, and
+/// returns its interpreter.
+pub fn ensure(root: &Path) -> Result<PathBuf> {
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    let requirements = std::fs::read_to_string(root.join(REQUIREMENTS)).context("reading the Python requirements")?;
+    let stamp = venv.join(STAMP);
+    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == requirements) {
+        return Ok(python);
+    }
+    if !python.exists() {
+        println!("creating the Python environment {}", venv.display());
+        let base = ["python3", "python"]
+            .into_iter()
+            .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
+            .context("no python3 or python on PATH: install Python 3.9 or newer")?;
+        run(Command::new(base).args(["-m", "venv"]).arg(&venv))?;
+    }
+    println!("installing {REQUIREMENTS} into {} (flytekit takes a minute)", venv.display());
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(root.join(REQUIREMENTS)))?;
+    std::fs::write(&stamp, requirements).context("stamping the Python environment")?;
+    Ok(python)
+}
+
+/// Runs a command to completion, failing with its command line when it fails.
+pub fn run(command: &mut Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}

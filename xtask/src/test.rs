@@ -1,0 +1,37 @@
+//! `cargo xtask test`: everything CI runs, on a fresh machine.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::python_env;
+
+/// Prepares what the tests need, then runs every test of the workspace.
+pub fn run(root: &Path, extra_args: &[String]) -> Result<()> {
+    let python = python_env::ensure(root)?;
+    python_env::run(
+        Command::new(cargo())
+            .current_dir(root)
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .args(extra_args)
+            .env("PYFLYTE_EXECUTE_TEST_PYTHON", &python),
+    )
+}
+
+/// `cargo xtask conformance`: only the suites that compare us with flytekit and flyteidl.
+pub fn conformance(root: &Path) -> Result<()> {
+    let python = python_env::ensure(root)?;
+    python_env::run(
+        Command::new(cargo())
+            .current_dir(root)
+            .args(["test", "-p", "flyte-proto", "--test", "wire_compat", "--test", "flytekit_round_trip"])
+            .args(["-p", "pyflyte-execute", "--test", "flytekit_parity"])
+            .env("PYFLYTE_EXECUTE_TEST_PYTHON", &python),
+    )
+}
+
+/// The cargo that runs xtask, so a toolchain override applies to the tests too.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
