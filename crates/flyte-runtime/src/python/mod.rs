@@ -7,6 +7,7 @@
 //! supervisor turns it into a [`TaskOutcome`]. The protocol is described in worker.py.
 
 mod protocol;
+mod signals;
 mod stderr_tail;
 
 use std::os::unix::process::ExitStatusExt;
@@ -22,6 +23,7 @@ use tokio::process::{Child, Command};
 use tracing::{debug, warn};
 
 use self::protocol::{Command as WorkerCommand, PythonError, StartSettings, WorkerEvent};
+use self::signals::ForwardedSignals;
 use self::stderr_tail::StderrTail;
 use crate::{Executor, TaskInputs, TaskOutcome};
 
@@ -32,7 +34,9 @@ const SOCKET_ENV: &str = "PYFLYTE_EXECUTE_WORKER_SOCKET";
 /// How long a worker that has reported its result may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(30);
 /// The error code of a worker that died without reporting a result.
-pub(crate) const WORKER_DIED_CODE: &str = "USER:WorkerDied";
+const WORKER_DIED_CODE: &str = "USER:WorkerDied";
+/// The error code of a worker that died after the supervisor passed it a stop signal.
+const WORKER_STOPPED_CODE: &str = "SYSTEM:WorkerDied";
 
 /// Everything the worker needs to run a task, as flytekit's pyflyte-execute takes it.
 #[derive(Debug, Clone)]
@@ -78,9 +82,11 @@ struct Worker {
     listener: Option<UnixListener>,
     connection: Option<Connection>,
     stderr: StderrTail,
+    signals: ForwardedSignals,
     settings: PythonWorkerSettings,
     staging_dir: PathBuf,
     told_to_run: bool,
+    reported_result: bool,
 }
 
 struct Connection {
@@ -171,9 +177,11 @@ impl Worker {
             listener: Some(listener),
             connection: None,
             stderr,
+            signals: ForwardedSignals::install(),
             settings,
             staging_dir,
             told_to_run: false,
+            reported_result: false,
         })
     }
 
@@ -200,7 +208,10 @@ impl Worker {
         let command = WorkerCommand::Run { inputs: inputs.display().to_string() };
         self.send(&command).await.map_err(TaskOutcome::Failed)?;
         match self.next_event().await.map_err(TaskOutcome::Failed)? {
-            WorkerEvent::Finished { files } => Ok(self.collect_outcome(&files)),
+            WorkerEvent::Finished { files } => {
+                self.reported_result = true;
+                Ok(self.collect_outcome(&files))
+            }
             WorkerEvent::Fatal(error) => Err(TaskOutcome::Failed(ContainerFailure::system(error.to_message()))),
             other => Err(TaskOutcome::Failed(protocol_failure(&other))),
         }
@@ -231,28 +242,46 @@ impl Worker {
         Ok(())
     }
 
-    /// The worker's next event, or the failure its death amounts to.
+    /// The worker's next event, or the failure its death amounts to. SIGTERM and SIGINT
+    /// sent to the supervisor meanwhile are passed on to the worker, whose death then
+    /// gets reported like any other.
     async fn next_event(&mut self) -> Result<WorkerEvent, ContainerFailure> {
-        let connection = self.connection.as_mut().expect("connected before reading");
-        let line = tokio::select! {
-            biased;
-            line = connection.events.next_line() => line,
-            status = self.child.wait() => {
+        enum Next {
+            Line(std::io::Result<Option<String>>),
+            Exited(std::io::Result<ExitStatus>),
+            Signal(i32),
+        }
+        loop {
+            let connection = self.connection.as_mut().expect("connected before reading");
+            let next = tokio::select! {
+                biased;
+                line = connection.events.next_line() => Next::Line(line),
+                status = self.child.wait() => Next::Exited(status),
+                signal = self.signals.recv() => Next::Signal(signal),
+            };
+            let line = match next {
+                Next::Line(line) => line,
+                Next::Signal(signal) => {
+                    self.signals.forward(signal, self.child.id());
+                    continue;
+                }
                 // It exited; it may still have written a last event before it did.
-                match connection.events.next_line().await {
+                Next::Exited(status) => match connection.events.next_line().await {
                     Ok(Some(line)) => Ok(Some(line)),
                     _ => return Err(self.died(status).await),
+                },
+            };
+            return match line {
+                Ok(Some(line)) => serde_json::from_str(&line).map_err(|error| {
+                    ContainerFailure::system(format!(
+                        "the worker sent a message the supervisor does not understand ({error}): {line}"
+                    ))
+                }),
+                Ok(None) | Err(_) => {
+                    let status = self.child.wait().await;
+                    Err(self.died(status).await)
                 }
-            }
-        };
-        match line {
-            Ok(Some(line)) => serde_json::from_str(&line).map_err(|error| {
-                ContainerFailure::system(format!("the worker sent a message the supervisor does not understand ({error}): {line}"))
-            }),
-            Ok(None) | Err(_) => {
-                let status = self.child.wait().await;
-                Err(self.died(status).await)
-            }
+            };
         }
     }
 
@@ -263,14 +292,26 @@ impl Worker {
             Ok(status) => describe_exit(status),
             Err(error) => format!("could not be waited for ({error})"),
         };
-        let message = format!("the Python worker running the task {what} before it reported a result");
+        let mut message = format!("the Python worker running the task {what} before it reported a result");
+        if let Some(signal) = self.signals.forwarded() {
+            message.push_str(&format!(
+                "; the supervisor had received {} and passed it on (the pod is being stopped)",
+                signal_name(signal)
+            ));
+        }
         warn!("{message}");
         let trace = if tail.trim().is_empty() {
             "(the worker wrote nothing to stderr)\n".to_owned()
         } else {
             format!("Last lines the worker wrote to stderr:\n{tail}")
         };
-        ContainerFailure::user(WORKER_DIED_CODE, format_trace_message(&trace, "WorkerDied", &message))
+        let message = format_trace_message(&trace, "WorkerDied", &message);
+        // Being stopped from outside is the platform's doing, not the task's.
+        let (origin, code) = match self.signals.forwarded() {
+            Some(_) => (Origin::System, WORKER_STOPPED_CODE),
+            None => (Origin::User, WORKER_DIED_CODE),
+        };
+        ContainerFailure { origin, ..ContainerFailure::user(code, message) }
             .with_recoverability(Recoverability::Recoverable)
     }
 
@@ -296,7 +337,7 @@ impl Worker {
         }
         self.listener = None;
         match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
-            Ok(Ok(status)) if !status.success() && self.told_to_run => {
+            Ok(Ok(status)) if !status.success() && self.reported_result => {
                 warn!("the worker {} after reporting its result", describe_exit(status));
             }
             Ok(_) => {}
@@ -352,7 +393,7 @@ fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
-fn signal_name(signal: i32) -> &'static str {
+pub(super) fn signal_name(signal: i32) -> &'static str {
     match signal {
         1 => "SIGHUP",
         2 => "SIGINT",
