@@ -125,7 +125,10 @@ mod tests {
         assert!(denied.source().is_some());
         let other = StorageError::from_io("/c", io::Error::other("disk on fire"));
         assert_eq!(other.uri(), "/c");
-        assert_eq!(other.source().map(ToString::to_string).as_deref(), Some("disk on fire"));
+        assert_eq!(
+            other.source().map(ToString::to_string).as_deref(),
+            Some("disk on fire")
+        );
     }
 
     #[test]

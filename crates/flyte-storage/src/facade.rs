@@ -103,14 +103,18 @@ impl Storage {
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
     pub async fn get_dir(&self, uri: &str, to: &Path) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
-        store.get_dir(&uri, to, self.config.transfer_concurrency).await
+        store
+            .get_dir(&uri, to, self.config.transfer_concurrency)
+            .await
     }
 
     /// Uploads every file under the local directory `from` to the prefix `uri`,
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
     pub async fn put_dir(&self, from: &Path, uri: &str) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
-        store.put_dir(from, &uri, self.config.transfer_concurrency).await
+        store
+            .put_dir(from, &uri, self.config.transfer_concurrency)
+            .await
     }
 
     /// Whether an object exists at exactly `uri`.
@@ -158,7 +162,10 @@ mod tests {
                     let message = error.to_string();
                     assert!(message.contains(text), "{message}");
                     assert!(message.contains(&format!("{scheme}://")), "{message}");
-                    assert!(message.contains("not supported by this build yet"), "{message}");
+                    assert!(
+                        message.contains("not supported by this build yet"),
+                        "{message}"
+                    );
                 }
                 other => panic!("{text}: {other:?}"),
             }

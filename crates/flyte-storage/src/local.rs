@@ -67,7 +67,9 @@ impl Store for LocalStore {
         file.write_all(&bytes)
             .await
             .map_err(|e| StorageError::from_io(&uri, e))?;
-        file.flush().await.map_err(|e| StorageError::from_io(&uri, e))?;
+        file.flush()
+            .await
+            .map_err(|e| StorageError::from_io(&uri, e))?;
         drop(file);
         temp.rename_to(path, &uri).await
     }
@@ -233,7 +235,11 @@ pub(crate) async fn walk_local_dir(root: &Path) -> Result<Vec<LocalFile>> {
         move |e| StorageError::from_io(uri, e)
     };
     let mut visited = HashSet::new();
-    visited.insert(tokio::fs::canonicalize(root).await.map_err(io_error(root))?);
+    visited.insert(
+        tokio::fs::canonicalize(root)
+            .await
+            .map_err(io_error(root))?,
+    );
     let mut files = Vec::new();
     let mut pending = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, key_prefix)) = pending.pop() {
@@ -250,7 +256,9 @@ pub(crate) async fn walk_local_dir(root: &Path) -> Result<Vec<LocalFile>> {
             // Follows symbolic links.
             let metadata = tokio::fs::metadata(&path).await.map_err(io_error(&path))?;
             if metadata.is_dir() {
-                let canonical = tokio::fs::canonicalize(&path).await.map_err(io_error(&path))?;
+                let canonical = tokio::fs::canonicalize(&path)
+                    .await
+                    .map_err(io_error(&path))?;
                 if visited.insert(canonical) {
                     pending.push((path, format!("{key}/")));
                 }

@@ -117,7 +117,10 @@ pub trait Store: fmt::Debug + Send + Sync {
 }
 
 /// Runs `transfers` at most `concurrency` at a time, stopping at the first error.
-async fn summarise<F>(transfers: impl Iterator<Item = F> + Send, concurrency: usize) -> Result<TransferSummary>
+async fn summarise<F>(
+    transfers: impl Iterator<Item = F> + Send,
+    concurrency: usize,
+) -> Result<TransferSummary>
 where
     F: Future<Output = Result<u64>> + Send,
 {
@@ -176,7 +179,10 @@ mod tests {
     fn keys_that_would_escape_the_target_directory_are_refused() {
         for key in ["../x", "a/../../x", "./x", "a//b", "", "/abs"] {
             let error = local_destination(Path::new("/t"), &object(key)).expect_err(key);
-            assert!(matches!(error, StorageError::InvalidUri { .. }), "{key}: {error:?}");
+            assert!(
+                matches!(error, StorageError::InvalidUri { .. }),
+                "{key}: {error:?}"
+            );
         }
     }
 }

@@ -258,7 +258,8 @@ fn is_scheme_syntax(scheme: &str) -> bool {
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 #[cfg(test)]
@@ -297,7 +298,11 @@ mod tests {
             ("/abs/path", local("/abs/path"), "file"),
             ("rel/path", local("rel/path"), "file"),
             ("./rel", local("./rel"), "file"),
-            ("name with spaces/ü.pb", local("name with spaces/ü.pb"), "file"),
+            (
+                "name with spaces/ü.pb",
+                local("name with spaces/ü.pb"),
+                "file",
+            ),
             ("a:b", local("a:b"), "file"),
             ("/trailing/", local("/trailing/"), "file"),
             ("file:///abs/path", local("/abs/path"), "file"),
@@ -313,8 +318,16 @@ mod tests {
             ("s3a://bucket/key", s3("bucket", "key"), "s3a"),
             ("gs://bucket/key", gcs("bucket", "key"), "gs"),
             ("gcs://bucket/a/b", gcs("bucket", "a/b"), "gcs"),
-            ("abfs://container/path/x", azure("container", None, "path/x"), "abfs"),
-            ("abfss://container/path", azure("container", None, "path"), "abfss"),
+            (
+                "abfs://container/path/x",
+                azure("container", None, "path/x"),
+                "abfs",
+            ),
+            (
+                "abfss://container/path",
+                azure("container", None, "path"),
+                "abfss",
+            ),
             ("abfss://container", azure("container", None, ""), "abfss"),
             (
                 "abfs://container@account.dfs.core.windows.net/path",

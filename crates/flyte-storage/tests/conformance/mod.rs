@@ -1,0 +1,392 @@
+//! The behaviour every [`Store`] must show, as functions taking the store and a base URI
+//! under which it may write freely (each check uses its own sub-prefix).
+//!
+//! A backend's integration test calls [`run_all`], or each check from its own
+//! `#[tokio::test]` for readable failures. Local files are staged in temporary
+//! directories; nothing here depends on the backend being local.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bytes::Bytes;
+use flyte_storage::{StorageError, StorageUri, Store, TransferSummary, join};
+
+/// Runs every check.
+#[allow(dead_code)]
+pub async fn run_all(store: &dyn Store, base: &str) {
+    bytes_round_trip_and_overwrite(store, base).await;
+    empty_object_round_trips(store, base).await;
+    unicode_and_space_names_round_trip(store, base).await;
+    large_file_round_trips(store, base).await;
+    nested_directory_goes_up_and_comes_down(store, base).await;
+    listing_ignores_trailing_slash_and_scopes_to_the_prefix(store, base).await;
+    missing_prefix_lists_empty_and_downloads_as_not_found(store, base).await;
+    exists_is_true_only_for_objects(store, base).await;
+    missing_object_is_not_found_naming_the_uri(store, base).await;
+    delete_removes_and_tolerates_missing(store, base).await;
+    uploading_a_file_as_a_directory_is_refused(store, base).await;
+}
+
+fn uri(text: &str) -> StorageUri {
+    StorageUri::parse(text).unwrap_or_else(|e| panic!("test URI {text}: {e}"))
+}
+
+/// Deterministic bytes that differ per seed and are not trivially compressible.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary directory")
+}
+
+/// Every file under `root`, by `/`-separated relative path.
+fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, prefix: &str, files: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("read dir") {
+            let entry = entry.expect("dir entry");
+            let name = entry.file_name().into_string().expect("UTF-8 name");
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, &format!("{prefix}{name}/"), files);
+            } else {
+                files.insert(
+                    format!("{prefix}{name}"),
+                    std::fs::read(&path).expect("read"),
+                );
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(root, "", &mut files);
+    files
+}
+
+fn write_tree(root: &Path, files: &BTreeMap<String, Vec<u8>>) {
+    for (key, contents) in files {
+        let path = root.join(key);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write");
+    }
+}
+
+pub async fn bytes_round_trip_and_overwrite(store: &dyn Store, base: &str) {
+    let object = uri(&join(base, "bytes/outputs.pb"));
+    store
+        .put_bytes(&object, Bytes::from(pattern(1, 1000)))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.get_bytes(&object).await.expect("get"),
+        pattern(1, 1000)
+    );
+    store
+        .put_bytes(&object, Bytes::from_static(b"shorter"))
+        .await
+        .expect("overwrite");
+    assert_eq!(
+        &store.get_bytes(&object).await.expect("get")[..],
+        b"shorter"
+    );
+}
+
+pub async fn empty_object_round_trips(store: &dyn Store, base: &str) {
+    let object = uri(&join(base, "empty/nothing.pb"));
+    store
+        .put_bytes(&object, Bytes::new())
+        .await
+        .expect("put empty");
+    assert!(store.exists(&object).await.expect("exists"));
+    assert!(store.get_bytes(&object).await.expect("get").is_empty());
+
+    let local = temp_dir();
+    let downloaded = local.path().join("nothing.pb");
+    assert_eq!(
+        store
+            .get_file(&object, &downloaded)
+            .await
+            .expect("get_file"),
+        0
+    );
+    assert_eq!(std::fs::read(&downloaded).expect("read"), b"");
+
+    let empty_file = local.path().join("empty-upload");
+    std::fs::write(&empty_file, b"").expect("write");
+    let uploaded = uri(&join(base, "empty/uploaded"));
+    assert_eq!(
+        store
+            .put_file(&empty_file, &uploaded)
+            .await
+            .expect("put_file"),
+        0
+    );
+    let listed = store.list(&uri(&join(base, "empty"))).await.expect("list");
+    let sizes: Vec<_> = listed.iter().map(|o| (o.key.as_str(), o.size)).collect();
+    assert_eq!(sizes, [("nothing.pb", 0), ("uploaded", 0)]);
+}
+
+pub async fn unicode_and_space_names_round_trip(store: &dyn Store, base: &str) {
+    let prefix = join(base, "names");
+    let keys = [
+        "a b.txt",
+        "dir with space/ünïcødé ✓.pb",
+        "日本語/ファイル.bin",
+        "emoji 🚀/x",
+    ];
+    for (seed, key) in keys.iter().enumerate() {
+        let object = uri(&join(&prefix, key));
+        store
+            .put_bytes(&object, Bytes::from(pattern(seed as u64, 10)))
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e}"));
+        assert_eq!(
+            store.get_bytes(&object).await.expect("get"),
+            pattern(seed as u64, 10),
+            "{key}"
+        );
+    }
+    let listed: Vec<_> = store
+        .list(&uri(&prefix))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let mut expected: Vec<_> = keys.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+}
+
+pub async fn large_file_round_trips(store: &dyn Store, base: &str) {
+    let local = temp_dir();
+    let source = local.path().join("large.bin");
+    let contents = pattern(7, 5 * 1024 * 1024 + 123);
+    std::fs::write(&source, &contents).expect("write");
+    let object = uri(&join(base, "large/large.bin"));
+    assert_eq!(
+        store.put_file(&source, &object).await.expect("put_file"),
+        contents.len() as u64
+    );
+    let target = local.path().join("down/under/large.bin");
+    assert_eq!(
+        store.get_file(&object, &target).await.expect("get_file"),
+        contents.len() as u64
+    );
+    assert!(
+        std::fs::read(&target).expect("read") == contents,
+        "contents differ"
+    );
+}
+
+/// A tree of `count` files spread over nested directories.
+fn nested_tree(count: usize) -> BTreeMap<String, Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let key = match i % 4 {
+                0 => format!("top-{i}.pb"),
+                1 => format!("d{}/file-{i}.pb", i % 7),
+                2 => format!("d{}/e{}/file {i}.txt", i % 5, i % 3),
+                _ => format!("deep/a/b/c/{i}"),
+            };
+            (key, pattern(i as u64, i % 300))
+        })
+        .collect()
+}
+
+pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &str) {
+    let files = nested_tree(300);
+    let source = temp_dir();
+    write_tree(source.path(), &files);
+    let prefix = join(base, "tree");
+
+    let up = store
+        .put_dir(source.path(), &uri(&prefix), 8)
+        .await
+        .expect("put_dir");
+    let total_bytes: u64 = files.values().map(|c| c.len() as u64).sum();
+    assert_eq!(
+        up,
+        TransferSummary {
+            files: files.len(),
+            bytes: total_bytes
+        }
+    );
+
+    let listed = store.list(&uri(&prefix)).await.expect("list");
+    let keys: Vec<_> = listed.iter().map(|o| o.key.clone()).collect();
+    assert_eq!(
+        keys,
+        files.keys().cloned().collect::<Vec<_>>(),
+        "sorted keys"
+    );
+    for object in &listed {
+        assert_eq!(
+            object.size,
+            files[&object.key].len() as u64,
+            "{}",
+            object.key
+        );
+        assert_eq!(object.uri.as_str(), join(&prefix, &object.key));
+    }
+
+    let target = temp_dir();
+    let down = store
+        .get_dir(&uri(&prefix), target.path(), 8)
+        .await
+        .expect("get_dir");
+    assert_eq!(down, up);
+    assert!(read_tree(target.path()) == files, "downloaded tree differs");
+
+    // Downloading into a directory that already holds files replaces them.
+    let again = store
+        .get_dir(&uri(&format!("{prefix}/")), target.path(), 1)
+        .await
+        .expect("get_dir again");
+    assert_eq!(again, up);
+    assert!(read_tree(target.path()) == files, "downloaded tree differs");
+}
+
+pub async fn listing_ignores_trailing_slash_and_scopes_to_the_prefix(
+    store: &dyn Store,
+    base: &str,
+) {
+    let prefix = join(base, "scoped");
+    for key in ["dir/a", "dir/sub/b", "dir-sibling/c", "dirfile", "other/d"] {
+        store
+            .put_bytes(&uri(&join(&prefix, key)), Bytes::from_static(b"x"))
+            .await
+            .expect("put");
+    }
+    let keys = |listed: Vec<flyte_storage::ObjectMeta>| -> Vec<String> {
+        listed.into_iter().map(|o| o.key).collect()
+    };
+    let without_slash = keys(store.list(&uri(&join(&prefix, "dir"))).await.expect("list"));
+    let with_slash = keys(
+        store
+            .list(&uri(&join(&prefix, "dir/")))
+            .await
+            .expect("list"),
+    );
+    assert_eq!(without_slash, ["a", "sub/b"]);
+    assert_eq!(with_slash, without_slash);
+    let sub = store
+        .list(&uri(&join(&prefix, "dir/sub")))
+        .await
+        .expect("list");
+    assert_eq!(sub.len(), 1);
+    assert_eq!(sub[0].key, "b");
+    assert_eq!(sub[0].uri.as_str(), join(&prefix, "dir/sub/b"));
+    // An object is not a prefix.
+    assert!(
+        store
+            .list(&uri(&join(&prefix, "dirfile")))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+pub async fn missing_prefix_lists_empty_and_downloads_as_not_found(store: &dyn Store, base: &str) {
+    let missing = join(base, "no-such-prefix");
+    assert!(store.list(&uri(&missing)).await.expect("list").is_empty());
+    let target = temp_dir();
+    match store.get_dir(&uri(&missing), target.path(), 4).await {
+        Err(StorageError::NotFound { uri }) => assert_eq!(uri, missing),
+        other => panic!("get_dir of a missing prefix: {other:?}"),
+    }
+}
+
+pub async fn exists_is_true_only_for_objects(store: &dyn Store, base: &str) {
+    let object = join(base, "exists/dir/object");
+    store
+        .put_bytes(&uri(&object), Bytes::from_static(b"x"))
+        .await
+        .expect("put");
+    assert!(store.exists(&uri(&object)).await.expect("exists"));
+    assert!(
+        !store
+            .exists(&uri(&join(base, "exists/missing")))
+            .await
+            .expect("exists")
+    );
+    assert!(
+        !store
+            .exists(&uri(&join(base, "exists/dir")))
+            .await
+            .expect("exists"),
+        "a prefix is not an object"
+    );
+    assert!(
+        !store
+            .exists(&uri(&join(&object, "below-an-object")))
+            .await
+            .expect("exists")
+    );
+}
+
+pub async fn missing_object_is_not_found_naming_the_uri(store: &dyn Store, base: &str) {
+    let missing = join(base, "missing/inputs.pb");
+    let check = |result: Result<(), StorageError>, operation: &str| match result {
+        Err(error @ StorageError::NotFound { .. }) => {
+            assert_eq!(error.uri(), missing, "{operation}");
+            assert!(error.to_string().contains(&missing), "{operation}: {error}");
+        }
+        other => panic!("{operation} of a missing object: {other:?}"),
+    };
+    check(store.get_bytes(&uri(&missing)).await.map(drop), "get_bytes");
+    let target = temp_dir();
+    let destination = target.path().join("inputs.pb");
+    check(
+        store.get_file(&uri(&missing), &destination).await.map(drop),
+        "get_file",
+    );
+    assert!(!destination.exists(), "a failed download leaves no file");
+    assert_eq!(
+        std::fs::read_dir(target.path()).expect("read dir").count(),
+        0,
+        "a failed download leaves nothing behind"
+    );
+}
+
+pub async fn delete_removes_and_tolerates_missing(store: &dyn Store, base: &str) {
+    let object = uri(&join(base, "delete/object"));
+    store
+        .put_bytes(&object, Bytes::from_static(b"x"))
+        .await
+        .expect("put");
+    store.delete(&object).await.expect("delete");
+    assert!(!store.exists(&object).await.expect("exists"));
+    store
+        .delete(&object)
+        .await
+        .expect("deleting again succeeds");
+}
+
+pub async fn uploading_a_file_as_a_directory_is_refused(store: &dyn Store, base: &str) {
+    let local = temp_dir();
+    let file = local.path().join("just-a-file");
+    std::fs::write(&file, b"x").expect("write");
+    match store
+        .put_dir(&file, &uri(&join(base, "not-a-dir")), 2)
+        .await
+    {
+        Err(StorageError::NotADirectory { uri }) => assert_eq!(uri, file.display().to_string()),
+        other => panic!("put_dir of a file: {other:?}"),
+    }
+    let missing = local.path().join("missing-dir");
+    match store
+        .put_dir(&missing, &uri(&join(base, "not-a-dir")), 2)
+        .await
+    {
+        Err(StorageError::NotFound { uri }) => assert_eq!(uri, missing.display().to_string()),
+        other => panic!("put_dir of a missing directory: {other:?}"),
+    }
+}
