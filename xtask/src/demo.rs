@@ -67,6 +67,8 @@ fn run_example(binary: &Path, python: &Path, root: &Path, dir: &Path, example: &
     let status = Command::new(binary)
         .current_dir(root.join("examples"))
         .env("PYFLYTE_EXECUTE_PYTHON", python)
+        // flytekit logs the error it captured at length; the demo prints the document instead.
+        .env("FLYTE_SDK_LOGGING_LEVEL", "50")
         .arg("--inputs")
         .arg(&inputs)
         .arg("--output-prefix")

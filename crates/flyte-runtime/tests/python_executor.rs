@@ -1,0 +1,81 @@
+//! The supervisor's own guarantees, tested with stand-in interpreters: whatever the
+//! "Python" does, the run ends in an error document that says what happened.
+
+use std::path::{Path, PathBuf};
+
+use flyte_proto::core::ErrorDocument;
+use flyte_proto::literal;
+use flyte_runtime::{PythonExecutor, PythonWorkerSettings, RunSettings, run_task};
+use flyte_storage::{Storage, StorageConfig};
+
+fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
+    PythonWorkerSettings {
+        python,
+        resolver: "flytekit.core.python_auto_container.default_task_resolver".to_owned(),
+        resolver_args: vec!["task-module".into(), "m".into(), "task-name".into(), "t".into()],
+        output_prefix: scratch.join("out").display().to_string(),
+        raw_output_data_prefix: None,
+        checkpoint_path: None,
+        prev_checkpoint: None,
+        dynamic_addl_distro: None,
+        dynamic_dest_dir: None,
+        test: false,
+        scratch_dir: scratch.join("worker"),
+    }
+}
+
+/// Runs a task with `python` as the interpreter and returns the error document written.
+async fn run_with_interpreter(python: PathBuf) -> (i32, ErrorDocument) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inputs = dir.path().join("inputs.pb");
+    flyte_proto::io::write_literal_map(&inputs, &literal::literal_map([("a", literal::integer(1))])).expect("inputs");
+    let executor = PythonExecutor::spawn(worker_settings(python, dir.path()));
+    let settings = RunSettings::new(
+        inputs.display().to_string(),
+        dir.path().join("out").display().to_string(),
+        dir.path().join("pipeline"),
+    );
+    let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings).await.expect("run");
+    let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb")).expect("error.pb written");
+    (report.exit_code, document)
+}
+
+/// A stand-in interpreter: a shell script that ignores the worker script.
+fn fake_python(dir: &Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("python");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+#[tokio::test]
+async fn a_missing_interpreter_writes_a_system_error_naming_it() {
+    let (exit_code, document) = run_with_interpreter(PathBuf::from("/nonexistent/python3")).await;
+    let error = document.error.expect("error");
+    assert_eq!(exit_code, 0);
+    assert_eq!(error.code, "SYSTEM");
+    assert!(error.message.contains("/nonexistent/python3"), "{}", error.message);
+    assert!(error.message.contains("PYFLYTE_EXECUTE_PYTHON"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn a_worker_that_exits_without_reporting_names_its_exit_status_and_stderr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let python = fake_python(dir.path(), "echo 'fatal: something broke early' >&2\nexit 3");
+    let (_, document) = run_with_interpreter(python).await;
+    let error = document.error.expect("error");
+    assert_eq!(error.code, "USER:WorkerDied");
+    assert!(error.message.contains("exited with status 3"), "{}", error.message);
+    assert!(error.message.contains("fatal: something broke early"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn a_worker_killed_by_a_signal_names_the_signal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let python = fake_python(dir.path(), "kill -9 $$");
+    let (_, document) = run_with_interpreter(python).await;
+    let error = document.error.expect("error");
+    assert!(error.message.contains("signal 9 (SIGKILL)"), "{}", error.message);
+    assert!(error.message.contains("out of memory"), "{}", error.message);
+}
