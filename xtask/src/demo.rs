@@ -19,12 +19,18 @@ struct Example {
 
 /// Builds the binary, prepares .venv, runs every example and prints what it wrote.
 pub fn run(root: &Path) -> Result<()> {
-    python_env::run(Command::new(cargo()).current_dir(root).args(["build", "--quiet", "-p", "pyflyte-execute"]))?;
+    python_env::run(Command::new(cargo()).current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "pyflyte-execute",
+    ]))?;
     let binary = root.join("target/debug/pyflyte-execute");
     let python = python_env::ensure(root)?;
     let demo_dir = root.join("target/demo");
     if demo_dir.exists() {
-        std::fs::remove_dir_all(&demo_dir).with_context(|| format!("clearing {}", demo_dir.display()))?;
+        std::fs::remove_dir_all(&demo_dir)
+            .with_context(|| format!("clearing {}", demo_dir.display()))?;
     }
 
     let examples = [
@@ -56,14 +62,23 @@ pub fn run(root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn run_example(binary: &Path, python: &Path, root: &Path, dir: &Path, example: &Example) -> Result<()> {
+fn run_example(
+    binary: &Path,
+    python: &Path,
+    root: &Path,
+    dir: &Path,
+    example: &Example,
+) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let inputs = dir.join("inputs.pb");
     flyte_proto::io::write_literal_map(&inputs, &example.inputs)?;
     let out = dir.join("out");
     let raw = dir.join("raw");
     println!("\n== {} ({})", example.name, example.task);
-    println!("   inputs: {}", flyte_proto::json::literal_map_to_json(&example.inputs));
+    println!(
+        "   inputs: {}",
+        flyte_proto::json::literal_map_to_json(&example.inputs)
+    );
     let status = Command::new(binary)
         .current_dir(root.join("examples"))
         .env("PYFLYTE_EXECUTE_PYTHON", python)
@@ -75,11 +90,18 @@ fn run_example(binary: &Path, python: &Path, root: &Path, dir: &Path, example: &
         .arg(&out)
         .arg("--raw-output-data-prefix")
         .arg(&raw)
-        .args(["--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--"])
+        .args([
+            "--resolver",
+            "flytekit.core.python_auto_container.default_task_resolver",
+            "--",
+        ])
         .args(["task-module", "demo.tasks", "task-name", example.task])
         .status()
         .with_context(|| format!("running {}", binary.display()))?;
-    println!("   exit status: {}", status.code().map_or("signal".to_owned(), |c| c.to_string()));
+    println!(
+        "   exit status: {}",
+        status.code().map_or("signal".to_owned(), |c| c.to_string())
+    );
     print_output_prefix(&out)
 }
 
@@ -94,7 +116,9 @@ fn print_output_prefix(out: &Path) -> Result<()> {
         print_blob_files(&map)?;
     } else if error.exists() {
         let document = flyte_proto::io::read_error_document(&error)?;
-        let Some(error) = document.error else { bail!("{} holds no error", out.display()) };
+        let Some(error) = document.error else {
+            bail!("{} holds no error", out.display())
+        };
         println!(
             "   error.pb: code={} kind={:?} origin={:?}",
             error.code,
@@ -115,11 +139,17 @@ fn print_blob_files(map: &LiteralMap) -> Result<()> {
     for uri in uris {
         let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(&uri));
         if path.is_dir() {
-            let mut names: Vec<_> = std::fs::read_dir(&path)?.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+            let mut names: Vec<_> = std::fs::read_dir(&path)?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .collect();
             names.sort();
             println!("      {uri} holds {names:?}");
         } else if path.is_file() {
-            println!("      {uri}: {:?}", std::fs::read_to_string(&path).unwrap_or_default());
+            println!(
+                "      {uri}: {:?}",
+                std::fs::read_to_string(&path).unwrap_or_default()
+            );
         }
     }
     Ok(())
@@ -127,5 +157,8 @@ fn print_blob_files(map: &LiteralMap) -> Result<()> {
 
 fn indent(text: &str, width: usize) -> String {
     let pad = " ".repeat(width);
-    text.lines().map(|line| format!("{pad}{line}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|line| format!("{pad}{line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

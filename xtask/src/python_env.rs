@@ -15,7 +15,8 @@ const STAMP: &str = ".pyflyte-execute-requirements";
 pub fn ensure(root: &Path) -> Result<PathBuf> {
     let venv = root.join(".venv");
     let python = venv.join("bin/python");
-    let requirements = std::fs::read_to_string(root.join(REQUIREMENTS)).context("reading the Python requirements")?;
+    let requirements = std::fs::read_to_string(root.join(REQUIREMENTS))
+        .context("reading the Python requirements")?;
     let stamp = venv.join(STAMP);
     if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == requirements) {
         return Ok(python);
@@ -24,13 +25,28 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
         println!("creating the Python environment {}", venv.display());
         let base = ["python3", "python"]
             .into_iter()
-            .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
+            .find(|p| {
+                Command::new(p)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
             .context("no python3 or python on PATH: install Python 3.9 or newer")?;
         run(Command::new(base).args(["-m", "venv"]).arg(&venv))?;
     }
-    println!("installing {REQUIREMENTS} into {} (flytekit takes a minute)", venv.display());
+    println!(
+        "installing {REQUIREMENTS} into {} (flytekit takes a minute)",
+        venv.display()
+    );
     run(Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(root.join(REQUIREMENTS)))?;
     std::fs::write(&stamp, requirements).context("stamping the Python environment")?;
     Ok(python)
@@ -38,7 +54,9 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
 
 /// Runs a command to completion, failing with its command line when it fails.
 pub fn run(command: &mut Command) -> Result<()> {
-    let status = command.status().with_context(|| format!("starting {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed with {status}");
     }

@@ -25,7 +25,15 @@ pub fn conformance(root: &Path) -> Result<()> {
     python_env::run(
         Command::new(cargo())
             .current_dir(root)
-            .args(["test", "-p", "flyte-proto", "--test", "wire_compat", "--test", "flytekit_round_trip"])
+            .args([
+                "test",
+                "-p",
+                "flyte-proto",
+                "--test",
+                "wire_compat",
+                "--test",
+                "flytekit_round_trip",
+            ])
             .args(["-p", "pyflyte-execute", "--test", "flytekit_parity"])
             .env("PYFLYTE_EXECUTE_TEST_PYTHON", &python),
     )

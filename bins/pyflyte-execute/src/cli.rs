@@ -70,18 +70,26 @@ impl ExecuteArgs {
                          e.g. `-- task-module app.workflows task-name my_task`"
                     ));
                 }
-                Ok(TaskLocation { resolver: resolver.clone(), resolver_args: self.resolver_args.clone() })
+                Ok(TaskLocation {
+                    resolver: resolver.clone(),
+                    resolver_args: self.resolver_args.clone(),
+                })
             }
             (None, Some(module), Some(name)) => Ok(TaskLocation {
                 resolver: DEFAULT_TASK_RESOLVER.to_owned(),
-                resolver_args: ["task-module", module, "task-name", name].map(str::to_owned).to_vec(),
+                resolver_args: ["task-module", module, "task-name", name]
+                    .map(str::to_owned)
+                    .to_vec(),
             }),
             (None, None, None) => Err(
                 "no task to run: pass --resolver <resolver> -- <resolver args>, or the legacy \
                  --task-module <module> --task-name <name>"
                     .to_owned(),
             ),
-            _ => Err("use either --resolver … -- <args> or --task-module with --task-name, not a mix".to_owned()),
+            _ => Err(
+                "use either --resolver … -- <args> or --task-module with --task-name, not a mix"
+                    .to_owned(),
+            ),
         }
     }
 
@@ -95,7 +103,10 @@ impl ExecuteArgs {
         if unfilled(&self.checkpoint_path, "{{.checkpointOutputPrefix}}") {
             self.checkpoint_path = None;
         }
-        if matches!(self.prev_checkpoint.as_deref(), Some("{{.prevCheckpointPrefix}}" | "" | "\"\"")) {
+        if matches!(
+            self.prev_checkpoint.as_deref(),
+            Some("{{.prevCheckpointPrefix}}" | "" | "\"\"")
+        ) {
             self.prev_checkpoint = None;
         }
     }
@@ -106,27 +117,66 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> ExecuteArgs {
-        ExecuteArgs::try_parse_from(std::iter::once("pyflyte-execute").chain(args.iter().copied())).expect("parses")
+        ExecuteArgs::try_parse_from(std::iter::once("pyflyte-execute").chain(args.iter().copied()))
+            .expect("parses")
     }
 
-    const BASE: [&str; 4] = ["--inputs", "s3://b/inputs.pb", "--output-prefix", "s3://b/out"];
+    const BASE: [&str; 4] = [
+        "--inputs",
+        "s3://b/inputs.pb",
+        "--output-prefix",
+        "s3://b/out",
+    ];
 
     #[test]
     fn resolver_args_after_double_dash_are_kept_verbatim() {
-        let args = parse(&[&BASE[..], &["--resolver", "r.res", "--", "task-module", "app", "task-name", "--odd"]].concat());
+        let args = parse(
+            &[
+                &BASE[..],
+                &[
+                    "--resolver",
+                    "r.res",
+                    "--",
+                    "task-module",
+                    "app",
+                    "task-name",
+                    "--odd",
+                ],
+            ]
+            .concat(),
+        );
         let location = args.task_location().expect("location");
         assert_eq!(location.resolver, "r.res");
-        assert_eq!(location.resolver_args, ["task-module", "app", "task-name", "--odd"]);
+        assert_eq!(
+            location.resolver_args,
+            ["task-module", "app", "task-name", "--odd"]
+        );
     }
 
     #[test]
     fn legacy_task_module_form_uses_the_default_resolver() {
-        let args = parse(&[&BASE[..], &["--task-module", "app.workflows.failing", "--task-name", "divider"]].concat());
+        let args = parse(
+            &[
+                &BASE[..],
+                &[
+                    "--task-module",
+                    "app.workflows.failing",
+                    "--task-name",
+                    "divider",
+                ],
+            ]
+            .concat(),
+        );
         assert_eq!(
             args.task_location().expect("location"),
             TaskLocation {
                 resolver: DEFAULT_TASK_RESOLVER.to_owned(),
-                resolver_args: vec!["task-module".into(), "app.workflows.failing".into(), "task-name".into(), "divider".into()],
+                resolver_args: vec![
+                    "task-module".into(),
+                    "app.workflows.failing".into(),
+                    "task-name".into(),
+                    "divider".into()
+                ],
             }
         );
     }
@@ -134,7 +184,11 @@ mod tests {
     #[test]
     fn a_resolver_without_arguments_is_refused_with_a_hint() {
         let args = parse(&[&BASE[..], &["--resolver", "r.res"]].concat());
-        assert!(args.task_location().expect_err("refused").contains("after `--`"));
+        assert!(
+            args.task_location()
+                .expect_err("refused")
+                .contains("after `--`")
+        );
     }
 
     #[test]
@@ -158,7 +212,14 @@ mod tests {
             .concat(),
         );
         args.normalize_templates();
-        assert_eq!((args.raw_output_data_prefix, args.checkpoint_path, args.prev_checkpoint), (None, None, None));
+        assert_eq!(
+            (
+                args.raw_output_data_prefix,
+                args.checkpoint_path,
+                args.prev_checkpoint
+            ),
+            (None, None, None)
+        );
     }
 
     #[test]
@@ -167,9 +228,21 @@ mod tests {
             &[
                 &BASE[..],
                 &[
-                    "--raw-output-data-prefix", "s3://b/raw", "--checkpoint-path", "s3://b/ck", "--prev-checkpoint",
-                    "s3://b/prev", "--test", "--dynamic-addl-distro", "s3://b/code.tar.gz", "--dynamic-dest-dir", ".",
-                    "--resolver", "r", "--", "x",
+                    "--raw-output-data-prefix",
+                    "s3://b/raw",
+                    "--checkpoint-path",
+                    "s3://b/ck",
+                    "--prev-checkpoint",
+                    "s3://b/prev",
+                    "--test",
+                    "--dynamic-addl-distro",
+                    "s3://b/code.tar.gz",
+                    "--dynamic-dest-dir",
+                    ".",
+                    "--resolver",
+                    "r",
+                    "--",
+                    "x",
                 ],
             ]
             .concat(),

@@ -23,9 +23,13 @@ impl Environment {
     pub fn from_process() -> Self {
         let var = |name: &str| std::env::var(name).ok();
         let first_of = |names: &[&str]| names.iter().find_map(|name| var(name)).unwrap_or_default();
-        let distributed_error_strategy = !first_of(&["FLYTE_INTERNAL_DIST_ERROR_STRATEGY", "_F_DES"]).is_empty();
+        let distributed_error_strategy =
+            !first_of(&["FLYTE_INTERNAL_DIST_ERROR_STRATEGY", "_F_DES"]).is_empty();
         Environment {
-            python: find_python(std::env::var_os("PYFLYTE_EXECUTE_PYTHON"), std::env::var_os("PATH")),
+            python: find_python(
+                std::env::var_os("PYFLYTE_EXECUTE_PYTHON"),
+                std::env::var_os("PATH"),
+            ),
             logging_level: python_logging_level(var("FLYTE_SDK_LOGGING_LEVEL").as_deref()),
             distributed_error_strategy,
             worker_name: if distributed_error_strategy {
@@ -43,7 +47,11 @@ impl Environment {
 pub fn invoked_name() -> String {
     std::env::args_os()
         .next()
-        .and_then(|argv0| Path::new(&argv0).file_name().map(|name| name.to_string_lossy().into_owned()))
+        .and_then(|argv0| {
+            Path::new(&argv0)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "pyflyte-execute".to_owned())
 }
 
@@ -52,17 +60,26 @@ fn find_python(explicit: Option<OsString>, path: Option<OsString>) -> PathBuf {
     if let Some(python) = explicit.filter(|p| !p.is_empty()) {
         return PathBuf::from(python);
     }
-    let dirs: Vec<PathBuf> = path.map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let dirs: Vec<PathBuf> = path
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
     ["python3", "python"]
         .iter()
-        .find_map(|name| dirs.iter().map(|dir| dir.join(name)).find(|candidate| candidate.is_file()))
+        .find_map(|name| {
+            dirs.iter()
+                .map(|dir| dir.join(name))
+                .find(|candidate| candidate.is_file())
+        })
         // Not found: keep the name, so the spawn error names what was looked for.
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
 /// Python's numeric logging levels mapped onto tracing's.
 fn python_logging_level(value: Option<&str>) -> tracing::Level {
-    match value.and_then(|v| v.trim().parse::<i32>().ok()).unwrap_or(30) {
+    match value
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .unwrap_or(30)
+    {
         ..=10 => tracing::Level::DEBUG,
         11..=20 => tracing::Level::INFO,
         21..=30 => tracing::Level::WARN,
@@ -80,7 +97,10 @@ mod tests {
         assert_eq!(python_logging_level(Some("20")), tracing::Level::INFO);
         assert_eq!(python_logging_level(None), tracing::Level::WARN);
         assert_eq!(python_logging_level(Some("40")), tracing::Level::ERROR);
-        assert_eq!(python_logging_level(Some("not a number")), tracing::Level::WARN);
+        assert_eq!(
+            python_logging_level(Some("not a number")),
+            tracing::Level::WARN
+        );
     }
 
     #[test]
@@ -93,8 +113,14 @@ mod tests {
     fn python3_is_preferred_to_python_on_path() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("python"), "").expect("write");
-        assert_eq!(find_python(None, Some(dir.path().into())), dir.path().join("python"));
+        assert_eq!(
+            find_python(None, Some(dir.path().into())),
+            dir.path().join("python")
+        );
         std::fs::write(dir.path().join("python3"), "").expect("write");
-        assert_eq!(find_python(None, Some(dir.path().into())), dir.path().join("python3"));
+        assert_eq!(
+            find_python(None, Some(dir.path().into())),
+            dir.path().join("python3")
+        );
     }
 }

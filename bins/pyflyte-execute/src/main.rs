@@ -32,7 +32,10 @@ fn main() -> ExitCode {
     let environment = Environment::from_process();
     init_logging(environment.logging_level);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: could not start the async runtime: {error}");
@@ -89,7 +92,11 @@ async fn execute(args: ExecuteArgs, environment: Environment) -> Result<u8> {
         error_file_name: flyte_errors::error_file_name(environment.distributed_error_strategy),
         worker_name: environment.worker_name,
         fail_on_error: environment.fail_on_error,
-        ..RunSettings::new(args.inputs, args.output_prefix, scratch.path().join("pipeline"))
+        ..RunSettings::new(
+            args.inputs,
+            args.output_prefix,
+            scratch.path().join("pipeline"),
+        )
     };
     let report = run_task(worker, &storage, &settings).await?;
     Ok(u8::try_from(report.exit_code).unwrap_or(1))

@@ -33,7 +33,10 @@ pub enum TaskOutcome {
 impl TaskOutcome {
     /// Outputs with nothing offloaded.
     pub fn outputs(outputs: LiteralMap) -> Self {
-        TaskOutcome::Outputs { outputs, offloaded: BTreeMap::new() }
+        TaskOutcome::Outputs {
+            outputs,
+            offloaded: BTreeMap::new(),
+        }
     }
 
     /// The failure this outcome reports, if it is one.

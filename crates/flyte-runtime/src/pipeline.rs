@@ -33,7 +33,11 @@ pub struct RunSettings {
 
 impl RunSettings {
     /// Settings with flytekit's defaults for everything but the three locations.
-    pub fn new(inputs: impl Into<String>, output_prefix: impl Into<String>, scratch_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        inputs: impl Into<String>,
+        output_prefix: impl Into<String>,
+        scratch_dir: impl Into<PathBuf>,
+    ) -> Self {
         RunSettings {
             inputs: inputs.into(),
             output_prefix: output_prefix.into(),
@@ -72,7 +76,9 @@ pub enum PipelineError {
         source: StorageError,
     },
     /// The local scratch directory could not be created.
-    #[error("could not create the scratch directory {path}: {source}; check that the temp directory is writable")]
+    #[error(
+        "could not create the scratch directory {path}: {source}; check that the temp directory is writable"
+    )]
     Scratch {
         /// The directory.
         path: PathBuf,
@@ -102,12 +108,17 @@ pub async fn run_task<E: Executor>(
             Ok(()) => {
                 executor.shutdown().await;
                 info!("dry run (--test): task loaded, nothing executed or written");
-                return Ok(RunReport { outcome_kind: "dry_run", exit_code: 0, written: Vec::new() });
+                return Ok(RunReport {
+                    outcome_kind: "dry_run",
+                    exit_code: 0,
+                    written: Vec::new(),
+                });
             }
             Err(outcome) => outcome,
         }
     } else {
-        let (prepared, inputs) = tokio::join!(executor.prepare(), download_inputs(storage, settings));
+        let (prepared, inputs) =
+            tokio::join!(executor.prepare(), download_inputs(storage, settings));
         match (prepared, inputs) {
             (Err(outcome), _) => outcome,
             (Ok(()), Err(failure)) => TaskOutcome::Failed(failure),
@@ -126,26 +137,48 @@ pub async fn run_task<E: Executor>(
         _ => 0,
     };
     info!(outcome = outcome.kind(), files = ?written, output_prefix = %settings.output_prefix, "task run finished");
-    Ok(RunReport { outcome_kind: outcome.kind(), exit_code, written })
+    Ok(RunReport {
+        outcome_kind: outcome.kind(),
+        exit_code,
+        written,
+    })
 }
 
 /// Downloads and decodes `inputs.pb`. Failures are system failures, as in flytekit.
-async fn download_inputs(storage: &Storage, settings: &RunSettings) -> Result<TaskInputs, ContainerFailure> {
+async fn download_inputs(
+    storage: &Storage,
+    settings: &RunSettings,
+) -> Result<TaskInputs, ContainerFailure> {
     let local_path = settings.scratch_dir.join("inputs.pb");
     let to_failure = |error: &dyn std::error::Error| {
-        ContainerFailure::from_error(Origin::System, Recoverability::Recoverable, flyte_errors::codes::SYSTEM, error)
+        ContainerFailure::from_error(
+            Origin::System,
+            Recoverability::Recoverable,
+            flyte_errors::codes::SYSTEM,
+            error,
+        )
     };
-    let bytes = storage.get_file(&settings.inputs, &local_path).await.map_err(|e| to_failure(&e))?;
+    let bytes = storage
+        .get_file(&settings.inputs, &local_path)
+        .await
+        .map_err(|e| to_failure(&e))?;
     debug!(inputs = %settings.inputs, bytes, "inputs downloaded");
     let literals = flyte_proto::io::read_literal_map(&local_path).map_err(|e| to_failure(&e))?;
-    Ok(TaskInputs { literals, local_path })
+    Ok(TaskInputs {
+        literals,
+        local_path,
+    })
 }
 
 /// Failures the pipeline or the supervisor made carry the configured worker name;
 /// failures flytekit made already carry flytekit's.
 fn stamp_worker(outcome: TaskOutcome, worker_name: &str) -> TaskOutcome {
     let stamp = |failure: ContainerFailure| {
-        if failure.worker.is_empty() { failure.with_worker(worker_name) } else { failure }
+        if failure.worker.is_empty() {
+            failure.with_worker(worker_name)
+        } else {
+            failure
+        }
     };
     match outcome {
         TaskOutcome::Failed(failure) => TaskOutcome::Failed(stamp(failure)),
@@ -170,22 +203,32 @@ async fn write_outcome(
             }
             files.push((OUTPUTS_FILE.to_owned(), outputs.encode_to_vec()));
         }
-        TaskOutcome::DynamicJob(spec) => files.push((FUTURES_FILE.to_owned(), spec.encode_to_vec())),
-        TaskOutcome::IgnoreOutputs => warn!("the task raised IgnoreOutputs: no outputs are written"),
+        TaskOutcome::DynamicJob(spec) => {
+            files.push((FUTURES_FILE.to_owned(), spec.encode_to_vec()))
+        }
+        TaskOutcome::IgnoreOutputs => {
+            warn!("the task raised IgnoreOutputs: no outputs are written")
+        }
         TaskOutcome::Failed(failure) | TaskOutcome::Unrunnable(failure) => {
             log_failure(failure, &settings.error_file_name);
-            files.push((settings.error_file_name.clone(), failure.to_error_document().encode_to_vec()));
+            files.push((
+                settings.error_file_name.clone(),
+                failure.to_error_document().encode_to_vec(),
+            ));
         }
     }
 
     let mut written = Vec::with_capacity(files.len());
     for (name, bytes) in files {
         let uri = flyte_storage::join(&settings.output_prefix, &name);
-        storage.put_bytes(&uri, bytes).await.map_err(|source| PipelineError::WriteOutcome {
-            file: name.clone(),
-            output_prefix: settings.output_prefix.clone(),
-            source,
-        })?;
+        storage
+            .put_bytes(&uri, bytes)
+            .await
+            .map_err(|source| PipelineError::WriteOutcome {
+                file: name.clone(),
+                output_prefix: settings.output_prefix.clone(),
+                source,
+            })?;
         written.push(name);
     }
     Ok(written)
@@ -226,7 +269,7 @@ mod tests {
 
     fn write_inputs(dir: &std::path::Path) {
         let inputs = literal::literal_map([("a", literal::integer(7))]);
-        flyte_proto::io::write_literal_map(&dir.join("inputs.pb"), &inputs).expect("write inputs");
+        flyte_proto::io::write_literal_map(dir.join("inputs.pb"), &inputs).expect("write inputs");
     }
 
     #[tokio::test]
@@ -234,24 +277,40 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let settings = settings(dir.path());
         let executor = FnExecutor::new(|_| unreachable!("the task must not run without inputs"));
-        let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings).await.expect("run");
+        let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings)
+            .await
+            .expect("run");
         assert_eq!((report.outcome_kind, report.exit_code), ("failed", 0));
-        let document = flyte_proto::io::read_error_document(&dir.path().join("out/error.pb")).expect("error.pb");
+        let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb"))
+            .expect("error.pb");
         let error = document.error.expect("container error");
         assert_eq!(error.code, "SYSTEM");
-        assert!(error.message.contains(&settings.inputs), "{}", error.message);
+        assert!(
+            error.message.contains(&settings.inputs),
+            "{}",
+            error.message
+        );
     }
 
     #[tokio::test]
     async fn corrupt_inputs_pb_writes_a_system_error_document() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("inputs.pb"), b"\xff\xff\xff not a literal map").expect("write");
+        std::fs::write(
+            dir.path().join("inputs.pb"),
+            b"\xff\xff\xff not a literal map",
+        )
+        .expect("write");
         let executor = FnExecutor::new(|_| unreachable!("the task must not run on corrupt inputs"));
-        let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings(dir.path()))
-            .await
-            .expect("run");
+        let report = run_task(
+            executor,
+            &Storage::new(StorageConfig::default()),
+            &settings(dir.path()),
+        )
+        .await
+        .expect("run");
         assert_eq!(report.written, vec!["error.pb".to_owned()]);
-        let document = flyte_proto::io::read_error_document(&dir.path().join("out/error.pb")).expect("error.pb");
+        let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb"))
+            .expect("error.pb");
         assert!(document.error.expect("error").message.contains("inputs.pb"));
     }
 
@@ -260,15 +319,25 @@ mod tests {
         struct FailsToLoad;
         impl Executor for FailsToLoad {
             async fn prepare(&mut self) -> Result<(), TaskOutcome> {
-                Err(TaskOutcome::Failed(ContainerFailure::user("USER:RuntimeError", "no module named app")))
+                Err(TaskOutcome::Failed(ContainerFailure::user(
+                    "USER:RuntimeError",
+                    "no module named app",
+                )))
             }
             async fn execute(&mut self, _: TaskInputs) -> TaskOutcome {
                 unreachable!("never prepared")
             }
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        run_task(FailsToLoad, &Storage::new(StorageConfig::default()), &settings(dir.path())).await.expect("run");
-        let document = flyte_proto::io::read_error_document(&dir.path().join("out/error.pb")).expect("error.pb");
+        run_task(
+            FailsToLoad,
+            &Storage::new(StorageConfig::default()),
+            &settings(dir.path()),
+        )
+        .await
+        .expect("run");
+        let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb"))
+            .expect("error.pb");
         assert_eq!(document.error.expect("error").code, "USER:RuntimeError");
     }
 
@@ -280,10 +349,15 @@ mod tests {
         settings.fail_on_error = true;
         settings.error_file_name = "error-abc.pb".to_owned();
         settings.worker_name = "worker-3".to_owned();
-        let executor = FnExecutor::new(|_| TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "bad")));
-        let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings).await.expect("run");
+        let executor = FnExecutor::new(|_| {
+            TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "bad"))
+        });
+        let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings)
+            .await
+            .expect("run");
         assert_eq!(report.exit_code, 1);
-        let document = flyte_proto::io::read_error_document(&dir.path().join("out/error-abc.pb")).expect("error file");
+        let document = flyte_proto::io::read_error_document(dir.path().join("out/error-abc.pb"))
+            .expect("error file");
         assert_eq!(document.error.expect("error").worker, "worker-3");
     }
 
@@ -292,9 +366,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         write_inputs(dir.path());
         let executor = FnExecutor::new(|_| TaskOutcome::IgnoreOutputs);
-        let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings(dir.path()))
-            .await
-            .expect("run");
+        let report = run_task(
+            executor,
+            &Storage::new(StorageConfig::default()),
+            &settings(dir.path()),
+        )
+        .await
+        .expect("run");
         assert!(report.written.is_empty());
         assert!(!dir.path().join("out").exists());
     }
@@ -307,9 +385,19 @@ mod tests {
             outputs: inputs.clone(),
             offloaded: [("o0_offloaded_metadata.pb".to_owned(), literal::integer(1))].into(),
         });
-        let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings(dir.path()))
-            .await
-            .expect("run");
-        assert_eq!(report.written, vec!["o0_offloaded_metadata.pb".to_owned(), "outputs.pb".to_owned()]);
+        let report = run_task(
+            executor,
+            &Storage::new(StorageConfig::default()),
+            &settings(dir.path()),
+        )
+        .await
+        .expect("run");
+        assert_eq!(
+            report.written,
+            vec![
+                "o0_offloaded_metadata.pb".to_owned(),
+                "outputs.pb".to_owned()
+            ]
+        );
     }
 }

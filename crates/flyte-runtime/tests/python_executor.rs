@@ -12,7 +12,12 @@ fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
     PythonWorkerSettings {
         python,
         resolver: "flytekit.core.python_auto_container.default_task_resolver".to_owned(),
-        resolver_args: vec!["task-module".into(), "m".into(), "task-name".into(), "t".into()],
+        resolver_args: vec![
+            "task-module".into(),
+            "m".into(),
+            "task-name".into(),
+            "t".into(),
+        ],
         output_prefix: scratch.join("out").display().to_string(),
         raw_output_data_prefix: None,
         checkpoint_path: None,
@@ -28,15 +33,22 @@ fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
 async fn run_with_interpreter(python: PathBuf) -> (i32, ErrorDocument) {
     let dir = tempfile::tempdir().expect("tempdir");
     let inputs = dir.path().join("inputs.pb");
-    flyte_proto::io::write_literal_map(&inputs, &literal::literal_map([("a", literal::integer(1))])).expect("inputs");
+    flyte_proto::io::write_literal_map(
+        &inputs,
+        &literal::literal_map([("a", literal::integer(1))]),
+    )
+    .expect("inputs");
     let executor = PythonExecutor::spawn(worker_settings(python, dir.path()));
     let settings = RunSettings::new(
         inputs.display().to_string(),
         dir.path().join("out").display().to_string(),
         dir.path().join("pipeline"),
     );
-    let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings).await.expect("run");
-    let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb")).expect("error.pb written");
+    let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings)
+        .await
+        .expect("run");
+    let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb"))
+        .expect("error.pb written");
     (report.exit_code, document)
 }
 
@@ -55,19 +67,38 @@ async fn a_missing_interpreter_writes_a_system_error_naming_it() {
     let error = document.error.expect("error");
     assert_eq!(exit_code, 0);
     assert_eq!(error.code, "SYSTEM");
-    assert!(error.message.contains("/nonexistent/python3"), "{}", error.message);
-    assert!(error.message.contains("PYFLYTE_EXECUTE_PYTHON"), "{}", error.message);
+    assert!(
+        error.message.contains("/nonexistent/python3"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("PYFLYTE_EXECUTE_PYTHON"),
+        "{}",
+        error.message
+    );
 }
 
 #[tokio::test]
 async fn a_worker_that_exits_without_reporting_names_its_exit_status_and_stderr() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let python = fake_python(dir.path(), "echo 'fatal: something broke early' >&2\nexit 3");
+    let python = fake_python(
+        dir.path(),
+        "echo 'fatal: something broke early' >&2\nexit 3",
+    );
     let (_, document) = run_with_interpreter(python).await;
     let error = document.error.expect("error");
     assert_eq!(error.code, "USER:WorkerDied");
-    assert!(error.message.contains("exited with status 3"), "{}", error.message);
-    assert!(error.message.contains("fatal: something broke early"), "{}", error.message);
+    assert!(
+        error.message.contains("exited with status 3"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("fatal: something broke early"),
+        "{}",
+        error.message
+    );
 }
 
 #[tokio::test]
@@ -76,6 +107,10 @@ async fn a_worker_killed_by_a_signal_names_the_signal() {
     let python = fake_python(dir.path(), "kill -9 $$");
     let (_, document) = run_with_interpreter(python).await;
     let error = document.error.expect("error");
-    assert!(error.message.contains("signal 9 (SIGKILL)"), "{}", error.message);
+    assert!(
+        error.message.contains("signal 9 (SIGKILL)"),
+        "{}",
+        error.message
+    );
     assert!(error.message.contains("out of memory"), "{}", error.message);
 }

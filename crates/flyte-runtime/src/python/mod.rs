@@ -102,8 +102,12 @@ impl PythonExecutor {
     /// up in the error document like any other.
     pub fn spawn(settings: PythonWorkerSettings) -> Self {
         match Worker::spawn(settings) {
-            Ok(worker) => PythonExecutor { state: State::Running(Box::new(worker)) },
-            Err(failure) => PythonExecutor { state: State::NotStarted(Some(TaskOutcome::Failed(failure))) },
+            Ok(worker) => PythonExecutor {
+                state: State::Running(Box::new(worker)),
+            },
+            Err(failure) => PythonExecutor {
+                state: State::NotStarted(Some(TaskOutcome::Failed(failure))),
+            },
         }
     }
 }
@@ -119,7 +123,10 @@ impl Executor for PythonExecutor {
     async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
         match &mut self.state {
             State::NotStarted(outcome) => outcome.take().unwrap_or(TaskOutcome::IgnoreOutputs),
-            State::Running(worker) => worker.run(&inputs.local_path).await.unwrap_or_else(|outcome| outcome),
+            State::Running(worker) => worker
+                .run(&inputs.local_path)
+                .await
+                .unwrap_or_else(|outcome| outcome),
         }
     }
 
@@ -138,16 +145,21 @@ impl Worker {
                 Origin::System,
                 Recoverability::Recoverable,
                 flyte_errors::codes::SYSTEM,
-                &SetupError { what: format!("{what} {}", path.display()), source: error },
+                &SetupError {
+                    what: format!("{what} {}", path.display()),
+                    source: error,
+                },
             )
         };
         let staging_dir = scratch.join("staged-outputs");
-        std::fs::create_dir_all(&staging_dir).map_err(|e| setup_failure("creating", &staging_dir, e))?;
+        std::fs::create_dir_all(&staging_dir)
+            .map_err(|e| setup_failure("creating", &staging_dir, e))?;
         let script = scratch.join("pyflyte_execute_worker.py");
         std::fs::write(&script, WORKER_SCRIPT).map_err(|e| setup_failure("writing", &script, e))?;
         let socket = scratch.join("worker.sock");
         let _ = std::fs::remove_file(&socket);
-        let listener = UnixListener::bind(&socket).map_err(|e| setup_failure("listening on", &socket, e))?;
+        let listener =
+            UnixListener::bind(&socket).map_err(|e| setup_failure("listening on", &socket, e))?;
 
         let mut child = Command::new(&settings.python)
             .arg(&script)
@@ -188,37 +200,48 @@ impl Worker {
     async fn prepare(&mut self) -> Result<(), TaskOutcome> {
         self.connect().await.map_err(TaskOutcome::Failed)?;
         let start = StartSettings::new(&self.settings, &self.staging_dir);
-        self.send(&WorkerCommand::Start(start)).await.map_err(TaskOutcome::Failed)?;
+        self.send(&WorkerCommand::Start(start))
+            .await
+            .map_err(TaskOutcome::Failed)?;
         match self.next_event().await.map_err(TaskOutcome::Failed)? {
             WorkerEvent::Loaded { ok: true } | WorkerEvent::TestPassed => Ok(()),
             // flytekit reports a task that fails to load from inside its dispatch, before
             // it looks at the inputs: let it, so the error document is flytekit's own.
-            WorkerEvent::Loaded { ok: false } => Err(self.run(Path::new("")).await.unwrap_or_else(|o| o)),
-            WorkerEvent::ResolverFailed(error) => Err(TaskOutcome::Unrunnable(ContainerFailure::user(
-                flyte_errors::codes::USER_RUNTIME_ERROR,
+            WorkerEvent::Loaded { ok: false } => {
+                Err(self.run(Path::new("")).await.unwrap_or_else(|o| o))
+            }
+            WorkerEvent::ResolverFailed(error) => Err(TaskOutcome::Unrunnable(
+                ContainerFailure::user(flyte_errors::codes::USER_RUNTIME_ERROR, error.to_message()),
+            )),
+            WorkerEvent::Fatal(error) => Err(TaskOutcome::Unrunnable(ContainerFailure::system(
                 error.to_message(),
             ))),
-            WorkerEvent::Fatal(error) => Err(TaskOutcome::Unrunnable(ContainerFailure::system(error.to_message()))),
             other => Err(TaskOutcome::Failed(protocol_failure(&other))),
         }
     }
 
     async fn run(&mut self, inputs: &Path) -> Result<TaskOutcome, TaskOutcome> {
         self.told_to_run = true;
-        let command = WorkerCommand::Run { inputs: inputs.display().to_string() };
+        let command = WorkerCommand::Run {
+            inputs: inputs.display().to_string(),
+        };
         self.send(&command).await.map_err(TaskOutcome::Failed)?;
         match self.next_event().await.map_err(TaskOutcome::Failed)? {
             WorkerEvent::Finished { files } => {
                 self.reported_result = true;
                 Ok(self.collect_outcome(&files))
             }
-            WorkerEvent::Fatal(error) => Err(TaskOutcome::Failed(ContainerFailure::system(error.to_message()))),
+            WorkerEvent::Fatal(error) => Err(TaskOutcome::Failed(ContainerFailure::system(
+                error.to_message(),
+            ))),
             other => Err(TaskOutcome::Failed(protocol_failure(&other))),
         }
     }
 
     async fn connect(&mut self) -> Result<(), ContainerFailure> {
-        let Some(listener) = self.listener.take() else { return Ok(()) };
+        let Some(listener) = self.listener.take() else {
+            return Ok(());
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = accepted.map_err(|e| ContainerFailure::system(format!("accepting the worker's connection failed: {e}")))?;
@@ -292,7 +315,8 @@ impl Worker {
             Ok(status) => describe_exit(status),
             Err(error) => format!("could not be waited for ({error})"),
         };
-        let mut message = format!("the Python worker running the task {what} before it reported a result");
+        let mut message =
+            format!("the Python worker running the task {what} before it reported a result");
         if let Some(signal) = self.signals.forwarded() {
             message.push_str(&format!(
                 "; the supervisor had received {} and passed it on (the pod is being stopped)",
@@ -311,8 +335,11 @@ impl Worker {
             Some(_) => (Origin::System, WORKER_STOPPED_CODE),
             None => (Origin::User, WORKER_DIED_CODE),
         };
-        ContainerFailure { origin, ..ContainerFailure::user(code, message) }
-            .with_recoverability(Recoverability::Recoverable)
+        ContainerFailure {
+            origin,
+            ..ContainerFailure::user(code, message)
+        }
+        .with_recoverability(Recoverability::Recoverable)
     }
 
     /// Reads what flytekit left in the staging directory.
@@ -331,18 +358,26 @@ impl Worker {
     async fn shutdown(&mut self) {
         if let Some(connection) = self.connection.as_mut() {
             if !self.told_to_run {
-                let _ = connection.commands.write_all(b"{\"command\": \"exit\"}\n").await;
+                let _ = connection
+                    .commands
+                    .write_all(b"{\"command\": \"exit\"}\n")
+                    .await;
             }
             let _ = connection.commands.shutdown().await;
         }
         self.listener = None;
         match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
             Ok(Ok(status)) if !status.success() && self.reported_result => {
-                warn!("the worker {} after reporting its result", describe_exit(status));
+                warn!(
+                    "the worker {} after reporting its result",
+                    describe_exit(status)
+                );
             }
             Ok(_) => {}
             Err(_) => {
-                warn!("the worker did not exit {EXIT_GRACE:?} after reporting its result; killing it");
+                warn!(
+                    "the worker did not exit {EXIT_GRACE:?} after reporting its result; killing it"
+                );
                 let _ = self.child.kill().await;
             }
         }
@@ -351,19 +386,32 @@ impl Worker {
 }
 
 /// Turns flytekit's staged files into an outcome.
-fn staged_outcome(staging_dir: &Path, files: &[String]) -> Result<TaskOutcome, flyte_proto::ProtoError> {
-    if let Some(error_file) = files.iter().find(|f| f.starts_with("error") && f.ends_with(".pb")) {
-        let document = flyte_proto::io::read_error_document(&staging_dir.join(error_file))?;
-        return Ok(TaskOutcome::Failed(ContainerFailure::from_error_document(&document)));
+fn staged_outcome(
+    staging_dir: &Path,
+    files: &[String],
+) -> Result<TaskOutcome, flyte_proto::ProtoError> {
+    if let Some(error_file) = files
+        .iter()
+        .find(|f| f.starts_with("error") && f.ends_with(".pb"))
+    {
+        let document = flyte_proto::io::read_error_document(staging_dir.join(error_file))?;
+        return Ok(TaskOutcome::Failed(ContainerFailure::from_error_document(
+            &document,
+        )));
     }
     if files.iter().any(|f| f == "futures.pb") {
-        return Ok(TaskOutcome::DynamicJob(flyte_proto::io::read_dynamic_job_spec(&staging_dir.join("futures.pb"))?));
+        return Ok(TaskOutcome::DynamicJob(
+            flyte_proto::io::read_dynamic_job_spec(staging_dir.join("futures.pb"))?,
+        ));
     }
     if files.iter().any(|f| f == "outputs.pb") {
-        let outputs = flyte_proto::io::read_literal_map(&staging_dir.join("outputs.pb"))?;
+        let outputs = flyte_proto::io::read_literal_map(staging_dir.join("outputs.pb"))?;
         let mut offloaded = std::collections::BTreeMap::new();
-        for name in files.iter().filter(|f| f.ends_with("_offloaded_metadata.pb")) {
-            let literal = flyte_proto::io::read_message(&staging_dir.join(name))?;
+        for name in files
+            .iter()
+            .filter(|f| f.ends_with("_offloaded_metadata.pb"))
+        {
+            let literal = flyte_proto::io::read_message(staging_dir.join(name))?;
             offloaded.insert(name.clone(), literal);
         }
         return Ok(TaskOutcome::Outputs { outputs, offloaded });
@@ -380,7 +428,9 @@ fn describe_exit(status: ExitStatus) -> String {
     if let Some(signal) = status.signal() {
         let name = signal_name(signal);
         let hint = match signal {
-            9 => "; SIGKILL usually means the container ran out of memory and the kernel's OOM killer stopped the worker",
+            9 => {
+                "; SIGKILL usually means the container ran out of memory and the kernel's OOM killer stopped the worker"
+            }
             11 => "; SIGSEGV means native code in the task or a library it uses crashed",
             _ => "",
         };

@@ -21,7 +21,9 @@ impl ForwardedSignals {
     /// Starts catching SIGTERM and SIGINT. Must be called inside a tokio runtime.
     pub(super) fn install() -> Self {
         let catch = |kind: SignalKind| {
-            signal(kind).map_err(|error| warn!("cannot catch {kind:?}: {error}")).ok()
+            signal(kind)
+                .map_err(|error| warn!("cannot catch {kind:?}: {error}"))
+                .ok()
         };
         ForwardedSignals {
             terminate: catch(SignalKind::terminate()),
@@ -47,11 +49,24 @@ impl ForwardedSignals {
 
     /// Sends `signal` to the worker process `pid` and remembers that it did.
     pub(super) fn forward(&mut self, signal: i32, pid: Option<u32>) {
-        let unix_signal = if signal == SIGINT { UnixSignal::INT } else { UnixSignal::TERM };
-        let Some(pid) = pid.and_then(|pid| Pid::from_raw(pid as i32)) else { return };
-        info!("passing {} on to the worker (pid {})", super::signal_name(signal), pid.as_raw_nonzero());
+        let unix_signal = if signal == SIGINT {
+            UnixSignal::INT
+        } else {
+            UnixSignal::TERM
+        };
+        let Some(pid) = pid.and_then(|pid| Pid::from_raw(pid as i32)) else {
+            return;
+        };
+        info!(
+            "passing {} on to the worker (pid {})",
+            super::signal_name(signal),
+            pid.as_raw_nonzero()
+        );
         if let Err(error) = kill_process(pid, unix_signal) {
-            warn!("could not pass {} on to the worker: {error}", super::signal_name(signal));
+            warn!(
+                "could not pass {} on to the worker: {error}",
+                super::signal_name(signal)
+            );
         }
         self.forwarded = Some(signal);
     }

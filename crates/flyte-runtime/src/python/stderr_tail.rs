@@ -48,7 +48,10 @@ impl StderrTail {
         if let Some(pump) = self.pump.take() {
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, pump).await;
         }
-        let tail = self.tail.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tail = self
+            .tail
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let text = String::from_utf8_lossy(&tail);
         // Start at a line boundary unless the whole output fits.
         match (tail.len() >= TAIL_BYTES, text.find('\n')) {
