@@ -1,0 +1,78 @@
+//! [`ConfigError`]: what can stop the configuration from loading.
+
+use std::path::PathBuf;
+
+use crate::source::Source;
+
+/// Why the configuration could not be loaded. Every variant names the environment
+/// variable, file or key at fault and says what to change. Values of secret settings
+/// never appear in these messages.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A setting that must be a whole number is not one.
+    #[error("{origin} is {value:?}, which is not a whole number: set it to an integer or unset it")]
+    NotAnInteger {
+        /// Where the value was found.
+        origin: Source,
+        /// The text found there.
+        value: String,
+    },
+    /// A boolean INI option holds something Python's configparser does not accept.
+    #[error(
+        "{origin} is {value:?}, which is not a boolean: use one of true/false, yes/no, on/off, 1/0"
+    )]
+    NotABoolean {
+        /// Where the value was found.
+        origin: Source,
+        /// The text found there.
+        value: String,
+    },
+    /// A YAML key that must hold one value holds a list or a mapping.
+    #[error("{origin} holds a {found}, but a single value is expected there: write it as a string")]
+    NotAScalar {
+        /// Where the value was found.
+        origin: Source,
+        /// What was found: "list" or "mapping".
+        found: &'static str,
+    },
+    /// The config file could not be read.
+    #[error(
+        "cannot read the config file {path}: {io}; fix the file (or its permissions), or point \
+         FLYTECTL_CONFIG at another one"
+    )]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        io: std::io::Error,
+    },
+    /// The legacy INI config file is malformed where Python's configparser refuses it too.
+    #[error(
+        "{path}, line {line}: {problem}; fix the file (flytekit's configparser rejects it as well)"
+    )]
+    IniSyntax {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        problem: String,
+    },
+    /// The legacy INI config file has an `[internal]` section, which flytekit refuses.
+    #[error(
+        "the config file {path} has an [internal] section, which flytekit refuses: remove that \
+         section (its settings come from FLYTE_INTERNAL_* environment variables)"
+    )]
+    IniInternalSection {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The array-job index variables are unusable (only map tasks ask for the index).
+    #[error("{problem}: fix BATCH_JOB_ARRAY_INDEX_VAR_NAME / BATCH_JOB_ARRAY_INDEX_OFFSET")]
+    ArrayJobIndex {
+        /// What is wrong.
+        problem: String,
+    },
+}
