@@ -5,11 +5,9 @@ use clap::Parser;
 /// The resolver flytekit's legacy `--task-module/--task-name` form stands for.
 pub const DEFAULT_TASK_RESOLVER: &str = "flytekit.core.python_auto_container.default_task_resolver";
 
-/// Runs one Flyte task: downloads its inputs, runs it through flytekit in a supervised
-/// Python worker, and writes outputs.pb, futures.pb or an error document to the output prefix.
-#[derive(Debug, Parser)]
-#[command(name = "pyflyte-execute", version, about)]
-pub struct ExecuteArgs {
+/// The flags `pyflyte-execute` and `pyflyte-map-execute` share.
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
     /// URI of the task's inputs.pb.
     #[arg(long)]
     pub inputs: String,
@@ -34,6 +32,19 @@ pub struct ExecuteArgs {
     /// Where fast-registration code is unpacked, for dynamic tasks run in fast mode.
     #[arg(long)]
     pub dynamic_dest_dir: Option<String>,
+    /// The resolver's arguments, usually after `--`: task-module M task-name N.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub resolver_args: Vec<String>,
+}
+
+/// Runs one Flyte task: downloads its inputs, runs it through flytekit in a supervised
+/// Python worker, and writes outputs.pb, futures.pb or an error document to the output prefix.
+#[derive(Debug, Parser)]
+#[command(name = "pyflyte-execute", version, about)]
+pub struct ExecuteArgs {
+    /// Flags shared with pyflyte-map-execute.
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// The task resolver (an importable Python object), e.g.
     /// flytekit.core.python_auto_container.default_task_resolver.
     #[arg(long)]
@@ -44,9 +55,40 @@ pub struct ExecuteArgs {
     /// Legacy form: the task's name in --task-module.
     #[arg(long, hide = true)]
     pub task_name: Option<String>,
-    /// The resolver's arguments, usually after `--`: task-module M task-name N.
+}
+
+/// Runs one element of a map task: the element whose index the batch environment gives
+/// (BATCH_JOB_ARRAY_INDEX_VAR_NAME names the variable holding it, plus
+/// BATCH_JOB_ARRAY_INDEX_OFFSET).
+#[derive(Debug, Parser)]
+#[command(name = "pyflyte-map-execute", version, about)]
+pub struct MapExecuteArgs {
+    /// Flags shared with pyflyte-execute.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The map task resolver class, e.g.
+    /// flytekit.core.array_node_map_task.ArrayNodeMapTaskResolver.
+    #[arg(long)]
+    pub resolver: String,
+    /// How many elements of the map run at once, passed to the resolver.
+    #[arg(long)]
+    pub max_concurrency: Option<i64>,
+}
+
+/// Downloads and unpacks a fast-registered code archive, then runs the task command
+/// after `--` with the archive's directory importable.
+#[derive(Debug, Parser)]
+#[command(name = "pyflyte-fast-execute", version, about)]
+pub struct FastExecuteArgs {
+    /// URI of the code archive (.tar.gz), on any supported storage.
+    #[arg(long)]
+    pub additional_distribution: Option<String>,
+    /// Where to unpack it (default: the working directory).
+    #[arg(long)]
+    pub dest_dir: Option<String>,
+    /// The task command to run, e.g. `pyflyte-execute --inputs … --resolver … -- …`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub resolver_args: Vec<String>,
+    pub task_execute_cmd: Vec<String>,
 }
 
 /// What to load, once the legacy and the current forms are reconciled.
@@ -63,18 +105,7 @@ impl ExecuteArgs {
     /// `--task-module M --task-name N`.
     pub fn task_location(&self) -> Result<TaskLocation, String> {
         match (&self.resolver, &self.task_module, &self.task_name) {
-            (Some(resolver), None, None) => {
-                if self.resolver_args.is_empty() {
-                    return Err(format!(
-                        "--resolver {resolver} was given no resolver arguments; pass them after `--`, \
-                         e.g. `-- task-module app.workflows task-name my_task`"
-                    ));
-                }
-                Ok(TaskLocation {
-                    resolver: resolver.clone(),
-                    resolver_args: self.resolver_args.clone(),
-                })
-            }
+            (Some(resolver), None, None) => resolver_location(resolver, &self.common.resolver_args),
             (None, Some(module), Some(name)) => Ok(TaskLocation {
                 resolver: DEFAULT_TASK_RESOLVER.to_owned(),
                 resolver_args: ["task-module", module, "task-name", name]
@@ -93,6 +124,27 @@ impl ExecuteArgs {
         }
     }
 
+}
+
+impl MapExecuteArgs {
+    /// The map task resolver and its arguments.
+    pub fn task_location(&self) -> Result<TaskLocation, String> {
+        resolver_location(&self.resolver, &self.common.resolver_args)
+    }
+}
+
+/// `--resolver R -- args`; flytekit refuses a resolver with no arguments.
+fn resolver_location(resolver: &str, args: &[String]) -> Result<TaskLocation, String> {
+    if args.is_empty() {
+        return Err(format!(
+            "--resolver {resolver} was given no resolver arguments; pass them after `--`, \
+             e.g. `-- task-module app.workflows task-name my_task`"
+        ));
+    }
+    Ok(TaskLocation { resolver: resolver.to_owned(), resolver_args: args.to_vec() })
+}
+
+impl CommonArgs {
     /// Propeller leaves template strings unfilled when it has no value; flytekit treats
     /// them (and an empty previous checkpoint) as absent. So do we.
     pub fn normalize_templates(&mut self) {
@@ -211,15 +263,39 @@ mod tests {
             ]
             .concat(),
         );
-        args.normalize_templates();
+        args.common.normalize_templates();
         assert_eq!(
             (
-                args.raw_output_data_prefix,
-                args.checkpoint_path,
-                args.prev_checkpoint
+                args.common.raw_output_data_prefix,
+                args.common.checkpoint_path,
+                args.common.prev_checkpoint
             ),
             (None, None, None)
         );
+    }
+
+    #[test]
+    fn map_execute_takes_max_concurrency_and_a_required_resolver() {
+        let args = MapExecuteArgs::try_parse_from(
+            ["pyflyte-map-execute", "--max-concurrency", "4"]
+                .into_iter()
+                .chain(BASE)
+                .chain(["--resolver", "flytekit.core.array_node_map_task.ArrayNodeMapTaskResolver", "--", "vars", "a"]),
+        )
+        .expect("parses");
+        assert_eq!(args.max_concurrency, Some(4));
+        assert_eq!(args.task_location().expect("location").resolver_args, ["vars", "a"]);
+        assert!(MapExecuteArgs::try_parse_from(["pyflyte-map-execute"].into_iter().chain(BASE)).is_err());
+    }
+
+    #[test]
+    fn fast_execute_keeps_the_inner_command_verbatim() {
+        let args = FastExecuteArgs::try_parse_from([
+            "pyflyte-fast-execute", "--additional-distribution", "s3://b/code.tar.gz", "--dest-dir", ".", "--",
+            "pyflyte-execute", "--inputs", "x", "--resolver", "r", "--", "a",
+        ])
+        .expect("parses");
+        assert_eq!(args.task_execute_cmd, ["pyflyte-execute", "--inputs", "x", "--resolver", "r", "--", "a"]);
     }
 
     #[test]
@@ -247,8 +323,8 @@ mod tests {
             ]
             .concat(),
         );
-        assert!(args.test);
-        assert_eq!(args.prev_checkpoint.as_deref(), Some("s3://b/prev"));
-        assert_eq!(args.dynamic_dest_dir.as_deref(), Some("."));
+        assert!(args.common.test);
+        assert_eq!(args.common.prev_checkpoint.as_deref(), Some("s3://b/prev"));
+        assert_eq!(args.common.dynamic_dest_dir.as_deref(), Some("."));
     }
 }

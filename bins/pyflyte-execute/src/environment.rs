@@ -16,6 +16,8 @@ pub struct Environment {
     pub worker_name: String,
     /// `FLYTE_FAIL_ON_ERROR`, true for flytekit's "true", "t" and "1" in any case.
     pub fail_on_error: bool,
+    /// `PYTHONPATH`, which fast execution extends with the unpacked code's directory.
+    pub pythonpath: Option<OsString>,
 }
 
 impl Environment {
@@ -39,6 +41,7 @@ impl Environment {
             },
             fail_on_error: var("FLYTE_FAIL_ON_ERROR")
                 .is_some_and(|value| matches!(value.to_lowercase().as_str(), "true" | "t" | "1")),
+            pythonpath: std::env::var_os("PYTHONPATH"),
         }
     }
 }

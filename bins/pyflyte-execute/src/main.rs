@@ -3,46 +3,65 @@
 //! A thin composition of the workspace's crates: it reads argv and the process
 //! environment (the only place that does), builds the settings the library crates take,
 //! and hands them to [`flyte_runtime::run_task`] with a supervised Python worker.
+//!
+//! One binary answers to three names, as flytekit's three console scripts:
+//! `pyflyte-execute`, `pyflyte-map-execute` and `pyflyte-fast-execute` (install the
+//! other two as links to this one).
 
 mod cli;
 mod environment;
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use flyte_runtime::{PythonExecutor, PythonWorkerSettings, RunSettings, run_task};
+use flyte_runtime::{MapTaskSettings, PythonExecutor, PythonWorkerSettings, RunSettings, fast, run_task};
 use flyte_storage::{Storage, StorageConfig};
 
-use crate::cli::ExecuteArgs;
+use crate::cli::{CommonArgs, ExecuteArgs, FastExecuteArgs, MapExecuteArgs, TaskLocation};
 use crate::environment::Environment;
 
+/// Which of flytekit's entrypoints this process is.
+enum Entrypoint {
+    Execute(ExecuteArgs),
+    MapExecute(MapExecuteArgs),
+    FastExecute(FastExecuteArgs),
+}
+
 fn main() -> ExitCode {
-    let program = environment::invoked_name();
-    if program != "pyflyte-execute" && program.starts_with("pyflyte-") {
-        eprintln!(
-            "error: this build of pyflyte-execute does not implement `{program}` yet; \
-             run flytekit's own `{program}` for this task"
-        );
-        return ExitCode::from(1);
-    }
-    let mut args = ExecuteArgs::parse();
-    args.normalize_templates();
+    // clap exits with status 2 on a bad command line, as click does.
+    let entrypoint = match environment::invoked_name().as_str() {
+        "pyflyte-map-execute" => Entrypoint::MapExecute(MapExecuteArgs::parse()),
+        "pyflyte-fast-execute" => Entrypoint::FastExecute(FastExecuteArgs::parse()),
+        _ => Entrypoint::Execute(ExecuteArgs::parse()),
+    };
     let environment = Environment::from_process();
     init_logging(environment.logging_level);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: could not start the async runtime: {error}");
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(execute(args, environment)) {
+    let result = runtime.block_on(async {
+        match entrypoint {
+            Entrypoint::Execute(args) => {
+                let location = args.task_location().map_err(anyhow::Error::msg)?;
+                execute(args.common, location, None, environment).await
+            }
+            Entrypoint::MapExecute(args) => {
+                let location = args.task_location().map_err(anyhow::Error::msg)?;
+                let map_task = MapTaskSettings { max_concurrency: args.max_concurrency };
+                execute(args.common, location, Some(map_task), environment).await
+            }
+            Entrypoint::FastExecute(args) => fast_execute(args, environment).await,
+        }
+    });
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             tracing::error!("{error:#}");
@@ -52,9 +71,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the task the arguments name; returns the exit status flytekit would end with.
-async fn execute(args: ExecuteArgs, environment: Environment) -> Result<u8> {
-    let location = args.task_location().map_err(anyhow::Error::msg)?;
+/// Runs the task; returns the exit status flytekit would end with.
+async fn execute(
+    mut args: CommonArgs,
+    location: TaskLocation,
+    map_task: Option<MapTaskSettings>,
+    environment: Environment,
+) -> Result<u8> {
+    args.normalize_templates();
     let storage = Storage::new(StorageConfig::default());
     // Nothing can be reported without a usable output prefix: refuse it up front.
     flyte_storage::StorageUri::parse(&args.output_prefix)
@@ -86,20 +110,44 @@ async fn execute(args: ExecuteArgs, environment: Environment) -> Result<u8> {
         dynamic_dest_dir: args.dynamic_dest_dir,
         test: args.test,
         scratch_dir: scratch.path().join("worker"),
+        map_task,
     });
     let settings = RunSettings {
         dry_run: args.test,
         error_file_name: flyte_errors::error_file_name(environment.distributed_error_strategy),
         worker_name: environment.worker_name,
         fail_on_error: environment.fail_on_error,
-        ..RunSettings::new(
-            args.inputs,
-            args.output_prefix,
-            scratch.path().join("pipeline"),
-        )
+        ..RunSettings::new(args.inputs, args.output_prefix, scratch.path().join("pipeline"))
     };
     let report = run_task(worker, &storage, &settings).await?;
     Ok(u8::try_from(report.exit_code).unwrap_or(1))
+}
+
+/// `pyflyte-fast-execute`: unpack the code, then run the task command; exits with its status.
+async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result<u8> {
+    let storage = Storage::new(StorageConfig::default());
+    let mut command = args.task_execute_cmd.clone();
+    let mut dest_dir = args.dest_dir.clone();
+    if let Some(distribution) = &args.additional_distribution {
+        // flytekit unpacks into the working directory when no destination is given.
+        let destination = match &dest_dir {
+            Some(dir) => PathBuf::from(dir),
+            None => std::env::current_dir().context("reading the working directory")?,
+        };
+        fast::install_distribution(&storage, distribution, &destination).await?;
+        let destination = destination.display().to_string();
+        command = fast::inner_command(&command, distribution, &destination);
+        dest_dir = Some(destination);
+    }
+    let status = fast::run_task_command(&command, dest_dir.as_deref().map(Path::new), environment.pythonpath).await?;
+    Ok(exit_code_of(status))
+}
+
+/// A child's exit status as our own: its code, or 128 + the signal that killed it.
+fn exit_code_of(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    let code = status.code().or_else(|| status.signal().map(|signal| 128 + signal)).unwrap_or(1);
+    u8::try_from(code).unwrap_or(1)
 }
 
 /// Logs go to stderr, filtered at flytekit's level (Python's numeric levels).

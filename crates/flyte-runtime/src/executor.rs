@@ -39,6 +39,13 @@ pub trait Executor {
     fn shutdown(&mut self) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// Where the outcome goes, when the executor knows better than the run's settings;
+    /// asked after [`prepare`](Executor::prepare). flytekit's legacy map tasks write
+    /// under `<output prefix>/<array index>`, which only the loaded resolver can tell.
+    fn output_prefix(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// An [`Executor`] made of a Rust function from inputs to an outcome.

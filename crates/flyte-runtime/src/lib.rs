@@ -51,11 +51,13 @@
 //! ```
 
 mod executor;
+pub mod fast;
 mod outcome;
 mod pipeline;
 mod python;
+mod signals;
 
 pub use executor::{Executor, FnExecutor, TaskInputs};
 pub use outcome::TaskOutcome;
 pub use pipeline::{PipelineError, RunReport, RunSettings, run_task};
-pub use python::{PythonExecutor, PythonWorkerSettings};
+pub use python::{MapTaskSettings, PythonExecutor, PythonWorkerSettings};

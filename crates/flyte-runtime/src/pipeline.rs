@@ -127,7 +127,8 @@ pub async fn run_task<E: Executor>(
     };
 
     let outcome = stamp_worker(outcome, &settings.worker_name);
-    let written = write_outcome(storage, settings, &outcome).await;
+    let output_prefix = executor.output_prefix().unwrap_or(&settings.output_prefix).to_owned();
+    let written = write_outcome(storage, settings, &output_prefix, &outcome).await;
     executor.shutdown().await;
     let written = written?;
 
@@ -136,7 +137,7 @@ pub async fn run_task<E: Executor>(
         TaskOutcome::Failed(_) if settings.fail_on_error => 1,
         _ => 0,
     };
-    info!(outcome = outcome.kind(), files = ?written, output_prefix = %settings.output_prefix, "task run finished");
+    info!(outcome = outcome.kind(), files = ?written, %output_prefix, "task run finished");
     Ok(RunReport {
         outcome_kind: outcome.kind(),
         exit_code,
@@ -191,6 +192,7 @@ fn stamp_worker(outcome: TaskOutcome, worker_name: &str) -> TaskOutcome {
 async fn write_outcome(
     storage: &Storage,
     settings: &RunSettings,
+    output_prefix: &str,
     outcome: &TaskOutcome,
 ) -> Result<Vec<String>, PipelineError> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -220,13 +222,13 @@ async fn write_outcome(
 
     let mut written = Vec::with_capacity(files.len());
     for (name, bytes) in files {
-        let uri = flyte_storage::join(&settings.output_prefix, &name);
+        let uri = flyte_storage::join(output_prefix, &name);
         storage
             .put_bytes(&uri, bytes)
             .await
             .map_err(|source| PipelineError::WriteOutcome {
                 file: name.clone(),
-                output_prefix: settings.output_prefix.clone(),
+                output_prefix: output_prefix.to_owned(),
                 source,
             })?;
         written.push(name);

@@ -1,4 +1,4 @@
-//! SIGTERM and SIGINT received by the supervisor, passed on to the worker.
+//! SIGTERM and SIGINT received by the supervisor, passed on to its child process.
 //!
 //! Kubernetes stops a pod by sending SIGTERM to its first process, the supervisor. The
 //! worker must hear it too (to stop, or to checkpoint); the supervisor then reports the
@@ -11,7 +11,7 @@ use tracing::{info, warn};
 const SIGINT: i32 = 2;
 const SIGTERM: i32 = 15;
 
-pub(super) struct ForwardedSignals {
+pub(crate) struct ForwardedSignals {
     terminate: Option<Signal>,
     interrupt: Option<Signal>,
     forwarded: Option<i32>,
@@ -19,7 +19,7 @@ pub(super) struct ForwardedSignals {
 
 impl ForwardedSignals {
     /// Starts catching SIGTERM and SIGINT. Must be called inside a tokio runtime.
-    pub(super) fn install() -> Self {
+    pub(crate) fn install() -> Self {
         let catch = |kind: SignalKind| {
             signal(kind)
                 .map_err(|error| warn!("cannot catch {kind:?}: {error}"))
@@ -33,7 +33,7 @@ impl ForwardedSignals {
     }
 
     /// The next caught signal's number; pending forever when none can be caught.
-    pub(super) async fn recv(&mut self) -> i32 {
+    pub(crate) async fn recv(&mut self) -> i32 {
         async fn next(signal: &mut Option<Signal>) -> Option<()> {
             match signal {
                 Some(signal) => signal.recv().await,
@@ -48,7 +48,7 @@ impl ForwardedSignals {
     }
 
     /// Sends `signal` to the worker process `pid` and remembers that it did.
-    pub(super) fn forward(&mut self, signal: i32, pid: Option<u32>) {
+    pub(crate) fn forward(&mut self, signal: i32, pid: Option<u32>) {
         let unix_signal = if signal == SIGINT {
             UnixSignal::INT
         } else {
@@ -59,20 +59,38 @@ impl ForwardedSignals {
         };
         info!(
             "passing {} on to the worker (pid {})",
-            super::signal_name(signal),
+            signal_name(signal),
             pid.as_raw_nonzero()
         );
         if let Err(error) = kill_process(pid, unix_signal) {
             warn!(
                 "could not pass {} on to the worker: {error}",
-                super::signal_name(signal)
+                signal_name(signal)
             );
         }
         self.forwarded = Some(signal);
     }
 
     /// The signal passed on to the worker, if any.
-    pub(super) fn forwarded(&self) -> Option<i32> {
+    pub(crate) fn forwarded(&self) -> Option<i32> {
         self.forwarded
+    }
+}
+
+/// The conventional name of a signal number, for messages.
+pub(crate) fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "signal",
     }
 }

@@ -26,6 +26,7 @@ fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
         dynamic_dest_dir: None,
         test: false,
         scratch_dir: scratch.join("worker"),
+        map_task: None,
     }
 }
 

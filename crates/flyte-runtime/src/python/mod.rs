@@ -7,7 +7,6 @@
 //! supervisor turns it into a [`TaskOutcome`]. The protocol is described in worker.py.
 
 mod protocol;
-mod signals;
 mod stderr_tail;
 
 use std::os::unix::process::ExitStatusExt;
@@ -16,6 +15,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability, format_trace_message};
+use flyte_proto::visit::UriKind;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
@@ -23,7 +23,7 @@ use tokio::process::{Child, Command};
 use tracing::{debug, warn};
 
 use self::protocol::{Command as WorkerCommand, PythonError, StartSettings, WorkerEvent};
-use self::signals::ForwardedSignals;
+use crate::signals::{ForwardedSignals, signal_name};
 use self::stderr_tail::StderrTail;
 use crate::{Executor, TaskInputs, TaskOutcome};
 
@@ -64,6 +64,18 @@ pub struct PythonWorkerSettings {
     pub test: bool,
     /// A local directory for the worker script, its socket and its staged outputs.
     pub scratch_dir: PathBuf,
+    /// Set for `pyflyte-map-execute`: the task is one element of a map task.
+    pub map_task: Option<MapTaskSettings>,
+}
+
+/// How `pyflyte-map-execute` differs from `pyflyte-execute`: the resolver is a class whose
+/// `load_task` also takes the map's concurrency, and the worker runs the element whose
+/// index flytekit computes from `BATCH_JOB_ARRAY_INDEX_VAR_NAME` and
+/// `BATCH_JOB_ARRAY_INDEX_OFFSET` in the worker's environment.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct MapTaskSettings {
+    /// `--max-concurrency`, passed to the map task resolver.
+    pub max_concurrency: Option<i64>,
 }
 
 /// An [`Executor`] that runs a flytekit task in a supervised Python worker.
@@ -85,6 +97,8 @@ struct Worker {
     signals: ForwardedSignals,
     settings: PythonWorkerSettings,
     staging_dir: PathBuf,
+    /// Where flytekit writes the outcome, once the worker has said.
+    output_prefix: Option<String>,
     told_to_run: bool,
     reported_result: bool,
 }
@@ -133,6 +147,13 @@ impl Executor for PythonExecutor {
     async fn shutdown(&mut self) {
         if let State::Running(worker) = &mut self.state {
             worker.shutdown().await;
+        }
+    }
+
+    fn output_prefix(&self) -> Option<&str> {
+        match &self.state {
+            State::Running(worker) => worker.output_prefix.as_deref(),
+            State::NotStarted(_) => None,
         }
     }
 }
@@ -192,6 +213,7 @@ impl Worker {
             signals: ForwardedSignals::install(),
             settings,
             staging_dir,
+            output_prefix: None,
             told_to_run: false,
             reported_result: false,
         })
@@ -204,11 +226,16 @@ impl Worker {
             .await
             .map_err(TaskOutcome::Failed)?;
         match self.next_event().await.map_err(TaskOutcome::Failed)? {
-            WorkerEvent::Loaded { ok: true } | WorkerEvent::TestPassed => Ok(()),
-            // flytekit reports a task that fails to load from inside its dispatch, before
-            // it looks at the inputs: let it, so the error document is flytekit's own.
-            WorkerEvent::Loaded { ok: false } => {
-                Err(self.run(Path::new("")).await.unwrap_or_else(|o| o))
+            WorkerEvent::TestPassed => Ok(()),
+            WorkerEvent::Loaded { ok, output_prefix } => {
+                self.output_prefix = Some(output_prefix);
+                if ok {
+                    Ok(())
+                } else {
+                    // flytekit reports a task that fails to load from inside its dispatch,
+                    // before it looks at the inputs: let it, so the document is flytekit's.
+                    Err(self.run(Path::new("")).await.unwrap_or_else(|outcome| outcome))
+                }
             }
             WorkerEvent::ResolverFailed(error) => Err(TaskOutcome::Unrunnable(
                 ContainerFailure::user(flyte_errors::codes::USER_RUNTIME_ERROR, error.to_message()),
@@ -344,7 +371,8 @@ impl Worker {
 
     /// Reads what flytekit left in the staging directory.
     fn collect_outcome(&self, files: &[String]) -> TaskOutcome {
-        match staged_outcome(&self.staging_dir, files) {
+        let output_prefix = self.output_prefix.as_deref().unwrap_or(&self.settings.output_prefix);
+        match staged_outcome(&self.staging_dir, output_prefix, files) {
             Ok(outcome) => outcome,
             Err(error) => TaskOutcome::Failed(ContainerFailure::from_error(
                 Origin::System,
@@ -386,8 +414,13 @@ impl Worker {
 }
 
 /// Turns flytekit's staged files into an outcome.
+///
+/// flytekit names offloaded literals by the output prefix it was given, which for the
+/// worker is the staging directory: those URIs are pointed back at `output_prefix`,
+/// where the pipeline writes the files, joined as flytekit joins them.
 fn staged_outcome(
     staging_dir: &Path,
+    output_prefix: &str,
     files: &[String],
 ) -> Result<TaskOutcome, flyte_proto::ProtoError> {
     if let Some(error_file) = files
@@ -405,7 +438,14 @@ fn staged_outcome(
         ));
     }
     if files.iter().any(|f| f == "outputs.pb") {
-        let outputs = flyte_proto::io::read_literal_map(staging_dir.join("outputs.pb"))?;
+        let mut outputs = flyte_proto::io::read_literal_map(staging_dir.join("outputs.pb"))?;
+        let staged_prefix = format!("{}/", staging_dir.display());
+        flyte_proto::visit::rewrite_uris(&mut outputs, |kind, uri| match kind {
+            UriKind::OffloadedLiteral => {
+                uri.strip_prefix(&staged_prefix).map(|name| format!("{output_prefix}/{name}"))
+            }
+            _ => None,
+        });
         let mut offloaded = std::collections::BTreeMap::new();
         for name in files
             .iter()
@@ -440,23 +480,6 @@ fn describe_exit(status: ExitStatus) -> String {
             Some(code) => format!("exited with status {code}"),
             None => "ended for an unknown reason".to_owned(),
         }
-    }
-}
-
-pub(super) fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        _ => "signal",
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::PythonWorkerSettings;
+use super::{MapTaskSettings, PythonWorkerSettings};
 
 /// Supervisor to worker.
 #[derive(Debug, Serialize)]
@@ -29,6 +29,7 @@ pub(super) struct StartSettings {
     dynamic_dest_dir: Option<String>,
     test: bool,
     staging_dir: String,
+    map_task: Option<MapTaskSettings>,
 }
 
 impl StartSettings {
@@ -44,6 +45,7 @@ impl StartSettings {
             dynamic_dest_dir: settings.dynamic_dest_dir.clone(),
             test: settings.test,
             staging_dir: staging_dir.display().to_string(),
+            map_task: settings.map_task.clone(),
         }
     }
 }
@@ -52,8 +54,10 @@ impl StartSettings {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub(super) enum WorkerEvent {
-    /// The task was loaded (`ok`), or loading it raised (`!ok`; flytekit reports it on run).
-    Loaded { ok: bool },
+    /// The task was loaded (`ok`), or loading it raised (`!ok`; flytekit reports it on
+    /// run). `output_prefix` is where flytekit writes the outcome: the run's output
+    /// prefix, or `<output prefix>/<array index>` for legacy map tasks.
+    Loaded { ok: bool, output_prefix: String },
     /// The resolver named on the command line could not be imported.
     ResolverFailed(PythonError),
     /// `--test`: everything loaded, nothing run.

@@ -5,7 +5,9 @@ flytekit and the user's module overlaps with the download of inputs.pb. It then 
 to the supervisor over a Unix socket, one JSON object per line:
 
     supervisor -> worker  {"command": "start", ...run settings...}
-    worker -> supervisor  {"event": "loaded"}              task loaded (or its load error captured)
+    worker -> supervisor  {"event": "loaded", "ok": bool, "output_prefix": str}
+                                                           task loaded (or its load error captured);
+                                                           where flytekit would write its outputs
                           {"event": "resolver_failed", ...} the resolver itself could not be imported
                           {"event": "test_passed"}          --test: everything loaded, nothing run
     supervisor -> worker  {"command": "run", "inputs": "<local inputs.pb>"} | {"command": "exit"}
@@ -93,8 +95,18 @@ def run(channel):
         if all(os.path.realpath(path) != working_dir for path in sys.path):
             sys.path.append(working_dir)
 
+        map_task = settings["map_task"]
+        output_prefix = settings["output_prefix"]
         try:
             resolver = load_object_from_module(settings["resolver"])
+            if map_task is not None:
+                # As flytekit's map entrypoint: the resolver is a class, the array index
+                # comes from the batch environment, and the legacy resolver writes under
+                # <output prefix>/<index>.
+                task_index = flytekit_entrypoint._compute_array_job_index()
+                resolver = resolver()
+                if resolver.name() == "flytekit.core.legacy_map_task.MapTaskResolver":
+                    output_prefix = os.path.join(output_prefix, str(task_index))
         except Exception as exc:  # noqa: BLE001
             channel.send(event="resolver_failed", **describe(exc))
             return
@@ -107,10 +119,16 @@ def run(channel):
         # kept and raised again inside flytekit's _dispatch_execute, which classifies it
         # exactly as it would have had it loaded the task itself.
         try:
-            task, load_error = resolver.load_task(loader_args=settings["resolver_args"]), None
+            if map_task is None:
+                task = resolver.load_task(loader_args=settings["resolver_args"])
+            else:
+                task = resolver.load_task(
+                    loader_args=settings["resolver_args"], max_concurrency=map_task["max_concurrency"]
+                )
+            load_error = None
         except Exception as exc:  # noqa: BLE001
             task, load_error = None, exc
-        channel.send(event="loaded", ok=load_error is None)
+        channel.send(event="loaded", ok=load_error is None, output_prefix=output_prefix)
 
         def load_task():
             if load_error is not None:
@@ -123,7 +141,9 @@ def run(channel):
 
         staging_dir = settings["staging_dir"]
         try:
-            flytekit_entrypoint._dispatch_execute(ctx, load_task, command["inputs"], staging_dir)
+            flytekit_entrypoint._dispatch_execute(
+                ctx, load_task, command["inputs"], staging_dir, is_map_task=map_task is not None
+            )
         except SystemExit:
             # FLYTE_FAIL_ON_ERROR: flytekit exits after writing the error file; the
             # supervisor applies that policy itself after uploading it.
