@@ -158,6 +158,7 @@ impl FlyteConfig {
         for r in &self.resolved {
             let shown = match &r.shown {
                 Shown::Value(v) => format!("{v:?}"),
+                Shown::Plain(v) => v.clone(),
                 Shown::Redacted => "<redacted>".to_owned(),
                 Shown::Unset => "(unset)".to_owned(),
             };
@@ -469,9 +470,9 @@ fn runtime(r: &mut Resolver<'_>) -> Result<RuntimeSwitches, ConfigError> {
     let fail_on_error = env
         .get("FLYTE_FAIL_ON_ERROR")
         .is_some_and(|v| matches!(v.to_lowercase().as_str(), "true" | "t" | "1"));
-    r.computed(
+    r.computed_plain(
         "runtime.fail_on_error",
-        fail_on_error.to_string(),
+        fail_on_error,
         source_of(
             env.contains("FLYTE_FAIL_ON_ERROR")
                 .then_some("FLYTE_FAIL_ON_ERROR"),
@@ -566,6 +567,7 @@ fn platform(r: &mut Resolver<'_>) -> Result<PlatformSettings, ConfigError> {
         .map(|url| url.replace("dns:///", ""))
         .filter(|url| !url.is_empty())
         .unwrap_or_else(|| "localhost:30080".to_owned());
+    r.reshow_last(endpoint.clone());
     Ok(PlatformSettings {
         endpoint,
         insecure: r.boolean(

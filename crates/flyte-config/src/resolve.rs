@@ -62,7 +62,10 @@ pub(crate) enum FileContent {
 /// The value shown for a setting in reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Shown {
+    /// Text, shown quoted.
     Value(String),
+    /// A number or boolean, shown as is.
+    Plain(String),
     Redacted,
     Unset,
 }
@@ -316,7 +319,7 @@ impl<'a> Resolver<'a> {
             },
         };
         let value = value.unwrap_or(default);
-        self.record(setting, Shown::Value(value.to_string()), source);
+        self.record(setting, Shown::Plain(value.to_string()), source);
         Ok(value)
     }
 
@@ -378,7 +381,7 @@ impl<'a> Resolver<'a> {
             Some(v) => (v, source),
             None => (default, source),
         };
-        self.record(setting, Shown::Value(value.to_string()), source);
+        self.record(setting, Shown::Plain(value.to_string()), source);
         Ok(value)
     }
 
@@ -450,9 +453,26 @@ impl<'a> Resolver<'a> {
         value.map(SecretString::from)
     }
 
-    /// Records a value computed by the caller.
+    /// Records a text value computed by the caller.
     pub(crate) fn computed(&mut self, setting: &'static str, shown: String, source: Source) {
         self.record(setting, Shown::Value(shown), source);
+    }
+
+    /// Records a number or boolean computed by the caller.
+    pub(crate) fn computed_plain(
+        &mut self,
+        setting: &'static str,
+        shown: impl ToString,
+        source: Source,
+    ) {
+        self.record(setting, Shown::Plain(shown.to_string()), source);
+    }
+
+    /// Replaces the shown value of the setting recorded last (after a transformation).
+    pub(crate) fn reshow_last(&mut self, shown: String) {
+        if let Some(last) = self.resolved.last_mut() {
+            last.shown = Shown::Value(shown);
+        }
     }
 }
 
