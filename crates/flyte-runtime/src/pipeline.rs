@@ -151,24 +151,54 @@ async fn download_inputs(
     settings: &RunSettings,
 ) -> Result<TaskInputs, ContainerFailure> {
     let local_path = settings.scratch_dir.join("inputs.pb");
-    let to_failure = |error: &dyn std::error::Error| {
+    let uri = || settings.inputs.clone();
+    let result = async {
+        let bytes = storage
+            .get_file(&settings.inputs, &local_path)
+            .await
+            .map_err(|source| InputsError::Download { uri: uri(), source })?;
+        debug!(inputs = %settings.inputs, bytes, "inputs downloaded");
+        let contents = std::fs::read(&local_path)
+            .map_err(|source| InputsError::ReadCopy { path: local_path.clone(), source })?;
+        let literals = flyte_proto::io::decode(&contents, "flyteidl.core.LiteralMap")
+            .map_err(|source| InputsError::Decode { uri: uri(), source })?;
+        Ok(TaskInputs { literals, local_path: local_path.clone() })
+    };
+    result.await.map_err(|error: InputsError| {
+        tracing::error!("{error}");
         ContainerFailure::from_error(
             Origin::System,
             Recoverability::Recoverable,
             flyte_errors::codes::SYSTEM,
-            error,
+            &error,
         )
-    };
-    let bytes = storage
-        .get_file(&settings.inputs, &local_path)
-        .await
-        .map_err(|e| to_failure(&e))?;
-    debug!(inputs = %settings.inputs, bytes, "inputs downloaded");
-    let literals = flyte_proto::io::read_literal_map(&local_path).map_err(|e| to_failure(&e))?;
-    Ok(TaskInputs {
-        literals,
-        local_path,
     })
+}
+
+/// Why the inputs could not be had; system failures, as in flytekit.
+#[derive(Debug, thiserror::Error)]
+enum InputsError {
+    /// The download failed.
+    #[error("could not download the task's inputs from {uri}")]
+    Download {
+        uri: String,
+        #[source]
+        source: StorageError,
+    },
+    /// The local copy could not be read back.
+    #[error("could not read the downloaded inputs at {path}")]
+    ReadCopy {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not a LiteralMap.
+    #[error("the task's inputs at {uri} are not a valid flyteidl.core.LiteralMap")]
+    Decode {
+        uri: String,
+        #[source]
+        source: flyte_proto::ProtoError,
+    },
 }
 
 /// Failures the pipeline or the supervisor made carry the configured worker name;

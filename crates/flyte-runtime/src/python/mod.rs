@@ -237,12 +237,18 @@ impl Worker {
                     Err(self.run(Path::new("")).await.unwrap_or_else(|outcome| outcome))
                 }
             }
-            WorkerEvent::ResolverFailed(error) => Err(TaskOutcome::Unrunnable(
-                ContainerFailure::user(flyte_errors::codes::USER_RUNTIME_ERROR, error.to_message()),
-            )),
-            WorkerEvent::Fatal(error) => Err(TaskOutcome::Unrunnable(ContainerFailure::system(
-                error.to_message(),
-            ))),
+            // flytekit crashes with a traceback here; log ours as visibly.
+            WorkerEvent::ResolverFailed(error) => {
+                tracing::error!("the task resolver {} could not be loaded:\n{}", self.settings.resolver, error.trace);
+                Err(TaskOutcome::Unrunnable(ContainerFailure::user(
+                    flyte_errors::codes::USER_RUNTIME_ERROR,
+                    error.to_message(),
+                )))
+            }
+            WorkerEvent::Fatal(error) => {
+                tracing::error!("the worker failed before it could run the task:\n{}", error.trace);
+                Err(TaskOutcome::Unrunnable(ContainerFailure::system(error.to_message())))
+            }
             other => Err(TaskOutcome::Failed(protocol_failure(&other))),
         }
     }
@@ -350,7 +356,7 @@ impl Worker {
                 signal_name(signal)
             ));
         }
-        warn!("{message}");
+        tracing::error!("{message}");
         let trace = if tail.trim().is_empty() {
             "(the worker wrote nothing to stderr)\n".to_owned()
         } else {
