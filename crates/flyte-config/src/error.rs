@@ -18,6 +18,16 @@ pub enum ConfigError {
         /// The text found there.
         value: String,
     },
+    /// A number outside the range its setting allows.
+    #[error("{origin} is {value}, outside {expected}: set it within that range or unset it")]
+    OutOfRange {
+        /// Where the value was found.
+        origin: Source,
+        /// The number found there.
+        value: i64,
+        /// The allowed range, in words.
+        expected: &'static str,
+    },
     /// A boolean INI option holds something Python's configparser does not accept.
     #[error(
         "{origin} is {value:?}, which is not a boolean: use one of true/false, yes/no, on/off, 1/0"

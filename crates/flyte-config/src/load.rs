@@ -336,12 +336,18 @@ fn write_chunk_size(r: &mut Resolver<'_>) -> Result<u64, ConfigError> {
         );
         return Ok(DEFAULT);
     };
-    let value = python_int(text)
-        .and_then(|v| u64::try_from(v).ok())
+    let origin = || Source::env(NAME);
+    let parsed = python_int(text).ok_or_else(|| ConfigError::NotAnInteger {
+        origin: origin(),
+        value: text.to_owned(),
+    })?;
+    let value = u64::try_from(parsed)
+        .ok()
         .filter(|v| *v > 0)
-        .ok_or_else(|| ConfigError::NotAnInteger {
-            origin: Source::env(NAME),
-            value: text.to_owned(),
+        .ok_or(ConfigError::OutOfRange {
+            origin: origin(),
+            value: parsed,
+            expected: "positive byte counts",
         })?;
     r.computed(
         "storage.write_chunk_size",
@@ -354,12 +360,13 @@ fn write_chunk_size(r: &mut Resolver<'_>) -> Result<u64, ConfigError> {
 /// The statsd port: an integer (0 means unset, as in flytekit) that must fit a UDP port.
 fn port(r: &mut Resolver<'_>) -> Result<u16, ConfigError> {
     let port = r.integer("statsd.port", &statsd_keys("port"), 8125, false)?;
-    u16::try_from(port).map_err(|_| ConfigError::NotAnInteger {
+    u16::try_from(port).map_err(|_| ConfigError::OutOfRange {
         origin: r
             .resolved
             .last()
             .map_or(Source::Default, |resolved| resolved.source.clone()),
-        value: format!("{port} (a UDP port is 1 to 65535)"),
+        value: port,
+        expected: "the UDP ports 1 to 65535",
     })
 }
 
