@@ -70,9 +70,7 @@ pub(crate) fn discover(env: &Env, dirs: &Dirs, notes: &mut Vec<String>) -> Optio
         ));
     }
     let (name, value) = env.first_of(&[FLYTECTL_CONFIG_PYFLYTE_OVERRIDE, FLYTECTL_CONFIG]);
-    if let Some(name) = name
-        && !value.is_empty()
-    {
+    if let Some(name) = name.filter(|_| !value.is_empty()) {
         let path = absolute(Path::new(value));
         if path.exists() {
             return Some(info(path, format!("named by {name}")));

@@ -58,7 +58,7 @@ impl IniFile {
             let is_comment = stripped.starts_with('#') || stripped.starts_with(';');
             if stripped.is_empty() || is_comment {
                 // A blank line (not a comment) inside a value is kept, as configparser does.
-                if !is_comment && let (Some(t), Some(name)) = (&target, &option) {
+                if let (false, Some(t), Some(name)) = (is_comment, &target, &option) {
                     let options = match t {
                         Target::Defaults => &mut file.defaults,
                         Target::Section(s) => file.sections.entry(s.clone()).or_default(),
@@ -82,11 +82,13 @@ impl IniFile {
                 continue;
             }
             indent_level = indent;
-            if let Some(rest) = stripped.strip_prefix('[')
-                && let Some(close) = rest.rfind(']')
-                && close > 0
-            {
-                let name = &rest[..close];
+            // configparser's header pattern: `[`, at least one character, the last `]`.
+            let header = stripped.strip_prefix('[').and_then(|rest| {
+                rest.rfind(']')
+                    .filter(|close| *close > 0)
+                    .map(|close| &rest[..close])
+            });
+            if let Some(name) = header {
                 if name == "DEFAULT" {
                     target = Some(Target::Defaults);
                 } else {
@@ -174,8 +176,9 @@ impl IniFile {
             if let Some(after) = rest.strip_prefix("%%") {
                 out.push('%');
                 rest = after;
-            } else if let Some(after) = rest.strip_prefix("%(")
-                && let Some(close) = after.find(")s")
+            } else if let Some((after, close)) = rest
+                .strip_prefix("%(")
+                .and_then(|after| after.find(")s").map(|close| (after, close)))
             {
                 let name = after[..close].to_lowercase();
                 let Some(referenced) = raw_value(options, &self.defaults, &name) else {

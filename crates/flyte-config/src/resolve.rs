@@ -152,8 +152,8 @@ impl<'a> Resolver<'a> {
             }
             Some((path, FileContent::Yaml(yaml))) => {
                 for key in keys {
-                    if let Some(yaml_key) = key.yaml
-                        && let Some(value) = yaml.get(yaml_key)
+                    if let Some((yaml_key, value)) =
+                        key.yaml.and_then(|k| yaml.get(k).map(|value| (k, value)))
                     {
                         return Found::Yaml {
                             source: Source::Yaml {

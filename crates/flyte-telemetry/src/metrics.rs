@@ -197,6 +197,13 @@ struct Inner {
     tags: String,
 }
 
+impl Inner {
+    /// `<prefix>.<metric><tag suffix>`, as flytekit composes names.
+    fn name(&self, metric: &str) -> String {
+        format!("{}.{metric}{}", self.prefix, self.tags)
+    }
+}
+
 impl fmt::Debug for Metrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
@@ -276,17 +283,14 @@ impl Metrics {
     /// The full name `metric` is sent under (prefix, metric, tag suffix); `None` when
     /// disabled.
     pub fn full_name(&self, metric: &str) -> Option<String> {
-        self.inner
-            .as_ref()
-            .map(|inner| format!("{}.{metric}{}", inner.prefix, inner.tags))
+        self.inner.as_ref().map(|inner| inner.name(metric))
     }
 
     /// Records how long `phase` took.
     pub fn phase(&self, phase: Phase, elapsed: Duration) {
-        if let Some(name) = self.full_name(phase.metric())
-            && let Some(inner) = &self.inner
-            && let Err(error) = inner.client.time(&name, elapsed)
-        {
+        let Some(inner) = &self.inner else { return };
+        let name = inner.name(phase.metric());
+        if let Err(error) = inner.client.time(&name, elapsed) {
             tracing::trace!(metric = %name, %error, "statsd timer dropped");
         }
     }
@@ -311,10 +315,9 @@ impl Metrics {
     }
 
     fn count(&self, metric: &str, value: u64) {
-        if let Some(name) = self.full_name(metric)
-            && let Some(inner) = &self.inner
-            && let Err(error) = inner.client.count(&name, value)
-        {
+        let Some(inner) = &self.inner else { return };
+        let name = inner.name(metric);
+        if let Err(error) = inner.client.count(&name, value) {
             tracing::trace!(metric = %name, %error, "statsd counter dropped");
         }
     }
