@@ -31,18 +31,6 @@ pub enum StorageError {
         scheme: String,
     },
 
-    /// The scheme is a known object store for which this build has no backend yet.
-    #[error(
-        "{scheme}:// storage ({uri}) is not supported by this build yet: use a local path or \
-         a file:// URI, or run this task with flytekit's pyflyte-execute"
-    )]
-    BackendUnavailable {
-        /// The URI as given.
-        uri: String,
-        /// Its scheme, lowercased.
-        scheme: String,
-    },
-
     /// Nothing exists at the URI (or, for a directory download, under it).
     #[error("no object at {uri}: check the URI, and that whatever should have written it did")]
     NotFound {
@@ -60,6 +48,43 @@ pub enum StorageError {
         uri: String,
         /// The refusal as the file system or the object store reported it.
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// The bucket (S3, GCS) or container (Azure) the URI names does not exist.
+    #[error(
+        "the bucket or container {bucket:?} of {uri} does not exist: check the URI, or create \
+         the bucket in the account the storage credentials belong to"
+    )]
+    NoSuchBucket {
+        /// The URI as given.
+        uri: String,
+        /// The bucket or container it names.
+        bucket: String,
+    },
+
+    /// The object store could not be reached or kept failing: the last failure, after
+    /// retrying those worth retrying, is the source.
+    #[error(
+        "the object store failed a request for {uri} ({attempts} attempt(s)): check the \
+         endpoint, the network and the store's status"
+    )]
+    Remote {
+        /// The URI the request was for.
+        uri: String,
+        /// Attempts made before giving up.
+        attempts: u32,
+        /// The last failure as the store or the HTTP client reported it.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// The configuration cannot serve the URI (e.g. no Azure account is named, or a
+    /// connection string does not parse).
+    #[error("cannot set up storage for {uri}: {reason}")]
+    Config {
+        /// The URI that needed the configuration.
+        uri: String,
+        /// What is missing or wrong, and which setting fixes it.
+        reason: String,
     },
 
     /// A directory transfer was given something that is not a directory.
@@ -102,7 +127,9 @@ impl StorageError {
         match self {
             Self::InvalidUri { uri, .. }
             | Self::UnsupportedScheme { uri, .. }
-            | Self::BackendUnavailable { uri, .. }
+            | Self::NoSuchBucket { uri, .. }
+            | Self::Remote { uri, .. }
+            | Self::Config { uri, .. }
             | Self::NotFound { uri }
             | Self::PermissionDenied { uri, .. }
             | Self::NotADirectory { uri }
@@ -142,9 +169,18 @@ mod tests {
                 uri: "u2".into(),
                 scheme: "ftp".into(),
             },
-            StorageError::BackendUnavailable {
+            StorageError::NoSuchBucket {
                 uri: "u3".into(),
-                scheme: "s3".into(),
+                bucket: "b".into(),
+            },
+            StorageError::Remote {
+                uri: "u8".into(),
+                attempts: 3,
+                source: "reset".into(),
+            },
+            StorageError::Config {
+                uri: "u9".into(),
+                reason: "no account".into(),
             },
             StorageError::NotFound { uri: "u4".into() },
             StorageError::from_io("u5", io::Error::from(io::ErrorKind::PermissionDenied)),

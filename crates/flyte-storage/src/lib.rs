@@ -1,14 +1,28 @@
 //! Moves bytes between local files and object stores, addressed by URI.
 //!
 //! This crate owns storage I/O: parsing the URIs Flyte passes around ([`StorageUri`]),
-//! the [`Store`] trait every backend implements (the local file system today as
-//! [`LocalStore`]; S3, GCS and Azure later), and the [`Storage`] facade that routes
-//! string URIs to the right store. Errors are one [`StorageError`] enum whose messages
-//! name the URI and say what to do.
+//! the [`Store`] trait every backend implements (the local file system as
+//! [`LocalStore`]; Amazon S3 and compatibles through aws-sdk-s3; Google Cloud Storage
+//! through google-cloud-storage; Azure Blob Storage / ADLS Gen2 through
+//! azure_storage_blobs), and the [`Storage`] facade that routes string URIs to the right
+//! store. The object stores share one transfer engine: streaming both ways, multipart
+//! uploads and ranged parallel downloads above one chunk, bounded concurrency, a memory
+//! budget of `chunk_size × chunk_concurrency`, and retries with exponential backoff and
+//! jitter on throttling, 5xx, timeouts and resets. Errors are one [`StorageError`] enum
+//! whose messages name the URI and say what to do.
 //!
 //! **Architecture invariant:** it knows nothing of Flyte: no literal, no task, no error
-//! document. It also reads no environment variables and no arguments: configuration
-//! comes in as a [`StorageConfig`].
+//! document. It reads no environment variables and no arguments: configuration comes in
+//! as a [`StorageConfig`], whose fields document the flytekit setting that feeds each.
+//! The one deliberate exception: when a [`StorageConfig`] carries no explicit
+//! credentials for a store, that store's official SDK credential chain looks for them
+//! where it always does (AWS: `AWS_*` variables, profiles, web identity, container and
+//! instance metadata; GCP: Application Default Credentials; Azure:
+//! `AZURE_TENANT_ID`/`AZURE_CLIENT_ID`/`AZURE_CLIENT_SECRET`, workload and managed
+//! identity), just as botocore, google-auth and azure-identity do under flytekit. The
+//! AWS SDK also reads `AWS_REGION`, `AWS_ENDPOINT_URL` and `AWS_EC2_METADATA_DISABLED`
+//! when the configuration leaves them unset. (The `test-emulators` feature, for tests
+//! only, reads the `PYFLYTE_EXECUTE_TEST_*` variables of `cargo xtask test`.)
 //!
 //! # Example
 //!
@@ -24,8 +38,7 @@
 //!     ..StorageConfig::default()
 //! });
 //!
-//! // output_prefix is e.g. "file:///tmp/outputs" or, once its backend lands,
-//! // "s3://bucket/metadata/…/0".
+//! // output_prefix is e.g. "file:///tmp/outputs" or "s3://bucket/metadata/…/0".
 //! let outputs = join(&output_prefix, "outputs.pb");
 //! storage.put_bytes(&outputs, b"\x0a\x00".to_vec()).await?;
 //! assert!(storage.exists(&outputs).await?);
@@ -34,22 +47,27 @@
 //! // A missing object is NotFound, naming the URI.
 //! let missing = storage.get_bytes(&join(&output_prefix, "error.pb")).await.unwrap_err();
 //! assert!(missing.to_string().contains("error.pb"));
-//!
-//! // Cloud URIs parse, but have no backend in this build yet.
-//! let unavailable = storage.get_bytes("s3://bucket/inputs.pb").await.unwrap_err();
-//! assert!(unavailable.to_string().contains("not supported by this build yet"));
+
 //! # Ok(())
 //! # }
 //! ```
 
+mod azure;
+mod cloud;
+mod config;
+#[cfg(feature = "test-emulators")]
+pub mod emulators;
 mod error;
 mod facade;
+mod gcs;
 mod local;
+mod s3;
 mod store;
 mod uri;
 
+pub use config::{AzureConfig, GcsConfig, RetryPolicy, S3Config, SecretString, StorageConfig};
 pub use error::{Result, StorageError};
-pub use facade::{Storage, StorageConfig};
+pub use facade::Storage;
 pub use local::LocalStore;
 pub use store::{ObjectMeta, Store, TransferSummary};
 pub use uri::{Location, Scheme, StorageUri, join};

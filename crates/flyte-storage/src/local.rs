@@ -149,7 +149,7 @@ async fn copy_atomically(from: &Path, from_uri: &str, to: &Path, to_uri: &str) -
 }
 
 /// A temporary file that is removed when dropped, unless renamed into place.
-struct TempFile {
+pub(crate) struct TempFile {
     path: PathBuf,
     renamed: bool,
 }
@@ -157,7 +157,10 @@ struct TempFile {
 impl TempFile {
     /// Creates `.<name>.<random>.tmp` in `target`'s directory, creating that directory
     /// if needed.
-    async fn create_beside(target: &Path, target_uri: &str) -> Result<(tokio::fs::File, Self)> {
+    pub(crate) async fn create_beside(
+        target: &Path,
+        target_uri: &str,
+    ) -> Result<(tokio::fs::File, Self)> {
         let name = target.file_name().ok_or_else(|| StorageError::InvalidUri {
             uri: target_uri.to_owned(),
             reason: "it names a directory, not a file".to_owned(),
@@ -187,8 +190,13 @@ impl TempFile {
         ))
     }
 
+    /// Where the temporary file is.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Moves the finished file over `target`.
-    async fn rename_to(mut self, target: &Path, target_uri: &str) -> Result<()> {
+    pub(crate) async fn rename_to(mut self, target: &Path, target_uri: &str) -> Result<()> {
         tokio::fs::rename(&self.path, target)
             .await
             .map_err(|e| StorageError::from_io(target_uri, e))?;

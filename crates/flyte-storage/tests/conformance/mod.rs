@@ -18,6 +18,7 @@ pub async fn run_all(store: &dyn Store, base: &str) {
     empty_object_round_trips(store, base).await;
     unicode_and_space_names_round_trip(store, base).await;
     large_file_round_trips(store, base).await;
+    hundred_mib_file_round_trips_through_multipart(store, base).await;
     nested_directory_goes_up_and_comes_down(store, base).await;
     listing_ignores_trailing_slash_and_scopes_to_the_prefix(store, base).await;
     missing_prefix_lists_empty_and_downloads_as_not_found(store, base).await;
@@ -186,6 +187,32 @@ pub async fn large_file_round_trips(store: &dyn Store, base: &str) {
     );
 }
 
+/// 100 MiB: many parts at any chunk size, so uploads go through multipart / block /
+/// resumable uploads and downloads through ranged parallel reads.
+pub async fn hundred_mib_file_round_trips_through_multipart(store: &dyn Store, base: &str) {
+    let local = temp_dir();
+    let source = local.path().join("hundred.bin");
+    let len = 100 * 1024 * 1024 + 7;
+    let contents = pattern(100, len);
+    std::fs::write(&source, &contents).expect("write");
+    let object = uri(&join(base, "hundred/hundred MiB ü.bin"));
+    assert_eq!(
+        store.put_file(&source, &object).await.expect("put_file"),
+        len as u64
+    );
+    let listed = store.list(&uri(&join(base, "hundred"))).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].size, len as u64);
+    let target = local.path().join("down/hundred.bin");
+    assert_eq!(
+        store.get_file(&object, &target).await.expect("get_file"),
+        len as u64
+    );
+    let downloaded = std::fs::read(&target).expect("read");
+    assert_eq!(downloaded.len(), len);
+    assert!(downloaded == contents, "contents differ");
+}
+
 /// A tree of `count` files spread over nested directories.
 fn nested_tree(count: usize) -> BTreeMap<String, Vec<u8>> {
     (0..count)
@@ -202,13 +229,13 @@ fn nested_tree(count: usize) -> BTreeMap<String, Vec<u8>> {
 }
 
 pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &str) {
-    let files = nested_tree(300);
+    let files = nested_tree(2000);
     let source = temp_dir();
     write_tree(source.path(), &files);
     let prefix = join(base, "tree");
 
     let up = store
-        .put_dir(source.path(), &uri(&prefix), 8)
+        .put_dir(source.path(), &uri(&prefix), 16)
         .await
         .expect("put_dir");
     let total_bytes: u64 = files.values().map(|c| c.len() as u64).sum();
@@ -239,7 +266,7 @@ pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &s
 
     let target = temp_dir();
     let down = store
-        .get_dir(&uri(&prefix), target.path(), 8)
+        .get_dir(&uri(&prefix), target.path(), 16)
         .await
         .expect("get_dir");
     assert_eq!(down, up);
@@ -247,7 +274,7 @@ pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &s
 
     // Downloading into a directory that already holds files replaces them.
     let again = store
-        .get_dir(&uri(&format!("{prefix}/")), target.path(), 1)
+        .get_dir(&uri(&format!("{prefix}/")), target.path(), 4)
         .await
         .expect("get_dir again");
     assert_eq!(again, up);
@@ -388,5 +415,58 @@ pub async fn uploading_a_file_as_a_directory_is_refused(store: &dyn Store, base:
     {
         Err(StorageError::NotFound { uri }) => assert_eq!(uri, missing.display().to_string()),
         other => panic!("put_dir of a missing directory: {other:?}"),
+    }
+}
+
+/// For object stores: a store whose credentials the server refuses gets
+/// PermissionDenied naming the URI, reading and writing alike.
+#[allow(dead_code)]
+pub async fn wrong_credentials_are_permission_denied(refused: &dyn Store, base: &str) {
+    let object = join(base, "denied/outputs.pb");
+    let check = |result: Result<(), StorageError>, target: &str, operation: &str| match result {
+        Err(error @ StorageError::PermissionDenied { .. }) => {
+            assert_eq!(error.uri(), target, "{operation}");
+            assert!(error.to_string().contains(target), "{operation}: {error}");
+        }
+        other => panic!("{operation} with wrong credentials: {other:?}"),
+    };
+    check(
+        refused
+            .put_bytes(&uri(&object), Bytes::from_static(b"x"))
+            .await,
+        &object,
+        "put_bytes",
+    );
+    check(
+        refused.get_bytes(&uri(&object)).await.map(drop),
+        &object,
+        "get_bytes",
+    );
+    check(refused.list(&uri(base)).await.map(drop), base, "list");
+}
+
+/// For object stores: a bucket that does not exist is NoSuchBucket naming the URI and
+/// the bucket, not an empty listing.
+#[allow(dead_code)]
+pub async fn missing_bucket_is_no_such_bucket(store: &dyn Store, uri_in_missing_bucket: &str) {
+    for (operation, result) in [
+        ("list", store.list(&uri(uri_in_missing_bucket)).await.map(drop)),
+        (
+            "put_bytes",
+            store
+                .put_bytes(&uri(uri_in_missing_bucket), Bytes::from_static(b"x"))
+                .await,
+        ),
+    ] {
+        match result {
+            Err(error @ StorageError::NoSuchBucket { .. }) => {
+                assert_eq!(error.uri(), uri_in_missing_bucket, "{operation}");
+                assert!(
+                    error.to_string().contains(uri_in_missing_bucket),
+                    "{operation}: {error}"
+                );
+            }
+            other => panic!("{operation} in a missing bucket: {other:?}"),
+        }
     }
 }

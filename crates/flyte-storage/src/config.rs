@@ -1,0 +1,253 @@
+//! [`StorageConfig`]: everything that decides how bytes move, filled in by the caller.
+//!
+//! This crate reads no environment variables. Each field says which flytekit setting
+//! (or which variable that s3fs, gcsfs or adlfs reads on flytekit's behalf) feeds it, so
+//! the caller that builds the configuration (the binary, through flyte-config) can give
+//! it the value flytekit would have used. The one exception is deliberate and documented
+//! on the fields it concerns: when no explicit credentials are configured, the official
+//! SDK credential chains (AWS's default chain, Google's Application Default Credentials,
+//! Azure's environment/managed identity credential) look for credentials where they
+//! always do, exactly as botocore, google-auth and azure-identity do under flytekit.
+
+use std::time::Duration;
+
+pub use secrecy::SecretString;
+
+/// How [`Storage`](crate::Storage) moves bytes. Built by the caller (this crate reads no
+/// environment and no arguments); construct with
+/// `StorageConfig { …, ..StorageConfig::default() }` so that fields added later keep
+/// their defaults.
+///
+/// Memory: a transfer holds at most [`chunk_size`](Self::chunk_size) ×
+/// [`chunk_concurrency`](Self::chunk_concurrency) bytes of object data in memory,
+/// however large the objects and however many files move at once.
+///
+/// `Debug` never prints a secret: secrets are [`SecretString`]s.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Files moved at once by directory transfers (0 counts as 1). Default 16.
+    pub transfer_concurrency: usize,
+    /// Part size in bytes for streamed transfers to and from object stores: multipart
+    /// upload parts (S3), blocks (Azure), resumable-upload chunks (GCS) and ranged
+    /// reads. Objects up to this size move in one request. S3 needs parts of at least
+    /// 5 MiB, so smaller values are raised to that there; a part is also grown when an
+    /// object would otherwise need more than 10,000 parts. The local store lets the
+    /// kernel copy and does not use it. Default 8 MiB (flytekit's s3fs and adlfs use
+    /// 5 to 50 MiB; flytekit's `_F_P_WRITE_CHUNK_SIZE` is 25 MiB).
+    pub chunk_size: usize,
+    /// Chunks in flight at once across the whole [`Storage`](crate::Storage): parts of
+    /// one large upload or ranges of one large download proceed in parallel up to
+    /// this, and buffered chunks of all transfers together never exceed
+    /// `chunk_size × chunk_concurrency` bytes (0 counts as 1). Default 4.
+    pub chunk_concurrency: usize,
+    /// When and how often a failed request to an object store is tried again.
+    pub retry: RetryPolicy,
+    /// Settings for `s3://` and `s3a://` URIs.
+    pub s3: S3Config,
+    /// Settings for `gs://` and `gcs://` URIs.
+    pub gcs: GcsConfig,
+    /// Settings for `abfs://` and `abfss://` URIs.
+    pub azure: AzureConfig,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            transfer_concurrency: 16,
+            chunk_size: 8 * 1024 * 1024,
+            chunk_concurrency: 4,
+            retry: RetryPolicy::default(),
+            s3: S3Config::default(),
+            gcs: GcsConfig::default(),
+            azure: AzureConfig::default(),
+        }
+    }
+}
+
+/// Retries of requests to object stores: exponential backoff with full jitter.
+///
+/// A request is tried again when the store throttles (HTTP 429, S3 `SlowDown`), fails
+/// on its side (5xx), or the connection times out or is reset. Refusals (403), missing
+/// objects (404) and bad requests are final at once. The SDKs' own retry loops are
+/// switched off so that attempts do not multiply.
+///
+/// flytekit's `FLYTE_AWS_RETRIES` / `[aws] retries` (default 3) configures flytekit's
+/// own retry of a whole transfer, not botocore's; it maps naturally to
+/// [`max_attempts`](Self::max_attempts) = retries + 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (0 counts as 1). Default 5.
+    pub max_attempts: u32,
+    /// The backoff ceiling before the second attempt; it doubles for each further
+    /// attempt, and the wait is drawn uniformly below it. Default 200 ms.
+    pub initial_backoff: Duration,
+    /// The largest backoff ceiling. Default 10 s.
+    pub max_backoff: Duration,
+    /// How long to wait for a connection to open. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How long a request may wait for the store to start answering before it counts
+    /// as timed out (and is retried). Default 60 s.
+    pub read_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Settings for Amazon S3 and S3-compatible stores (MinIO, moto, …).
+///
+/// Credentials: when [`access_key_id`](Self::access_key_id) and
+/// [`secret_access_key`](Self::secret_access_key) are both set they are used, as
+/// flytekit passes them to s3fs as `key`/`secret`. Otherwise (and unless
+/// [`anonymous`](Self::anonymous)) the AWS SDK's default chain finds credentials where
+/// botocore does: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, the
+/// shared config and credentials files (`AWS_PROFILE`), web identity (IRSA:
+/// `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`), the ECS container endpoint and EC2
+/// instance metadata (unless [`disable_instance_metadata`](Self::disable_instance_metadata)
+/// or `AWS_EC2_METADATA_DISABLED=true`).
+#[derive(Debug, Clone, Default)]
+pub struct S3Config {
+    /// The endpoint URL, e.g. `http://minio:9000`. Fed by flytekit's
+    /// `FLYTE_AWS_ENDPOINT` / `[aws] endpoint` / YAML `storage.connection.endpoint`
+    /// (which flytekit passes to s3fs as `endpoint_url`). When `None`, the SDK honours
+    /// `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL` as botocore does, and otherwise
+    /// talks to AWS.
+    pub endpoint: Option<String>,
+    /// The region to sign for. flytekit has no setting for it; botocore reads
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION` and the profile, and so does the SDK when
+    /// this is `None`. With none of them, `us-east-1`, as botocore; a bucket in
+    /// another region is then found by following S3's redirect, as s3fs's
+    /// `cache_regions` does.
+    pub region: Option<String>,
+    /// Static access key id. Fed by `FLYTE_AWS_ACCESS_KEY_ID` / `[aws] access_key_id` /
+    /// YAML `storage.connection.access-key`. Used only together with
+    /// [`secret_access_key`](Self::secret_access_key).
+    pub access_key_id: Option<String>,
+    /// Static secret access key. Fed by `FLYTE_AWS_SECRET_ACCESS_KEY` /
+    /// `[aws] secret_access_key` / YAML `storage.connection.secret-key`.
+    pub secret_access_key: Option<SecretString>,
+    /// Session token for temporary static credentials. flytekit has no setting for it
+    /// (the SDK chain reads `AWS_SESSION_TOKEN` together with the keys from the
+    /// environment); set it when the caller passes temporary keys explicitly.
+    pub session_token: Option<SecretString>,
+    /// `Some(true)` forces path-style addressing (`endpoint/bucket/key`),
+    /// `Some(false)` virtual-host style (`bucket.endpoint/key`). `None`: path style
+    /// with a custom [`endpoint`](Self::endpoint) (what MinIO and emulators need), virtual
+    /// host style against AWS. Fed by `FLYTE_AWS_ADDRESSING_STYLE` /
+    /// `[aws] addressing_style` / YAML `storage.connection.addressing-style`: note that
+    /// flytekit 1.16 turns on virtual-host style for *any* value of that setting.
+    pub force_path_style: Option<bool>,
+    /// Unsigned requests, for public buckets (s3fs `anon=True`, which flytekit sets
+    /// only for explicitly anonymous access).
+    pub anonymous: bool,
+    /// Leaves EC2 instance metadata out of the credential chain, so a machine that is
+    /// not on EC2 does not wait for it to time out. `AWS_EC2_METADATA_DISABLED=true`
+    /// has the same effect through the SDK.
+    pub disable_instance_metadata: bool,
+}
+
+/// Settings for Google Cloud Storage.
+///
+/// Credentials: with [`anonymous`](Self::anonymous), none. Otherwise Application
+/// Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's user credentials,
+/// workload identity / the metadata server), found by Google's auth library as gcsfs
+/// finds them. When ADC finds nothing, requests go out anonymously, as gcsfs falls back
+/// to `token="anon"`.
+#[derive(Debug, Clone, Default)]
+pub struct GcsConfig {
+    /// The JSON API endpoint, e.g. `http://127.0.0.1:4443` for fake-gcs-server. Fed by
+    /// `STORAGE_EMULATOR_HOST` (which gcsfs reads; a value without a scheme gets
+    /// `http://`, as gcsfs does). `None`: `https://storage.googleapis.com`.
+    pub endpoint: Option<String>,
+    /// No credentials at all (gcsfs `token="anon"`, which flytekit passes for anonymous
+    /// access). An emulator needs this or finds nothing in ADC and falls back to it.
+    pub anonymous: bool,
+    /// Project billed for quota (`x-goog-user-project`) with user credentials. Fed by
+    /// `GOOGLE_CLOUD_PROJECT` (gcsfs's `project`); `None` lets ADC decide.
+    pub project: Option<String>,
+}
+
+/// Settings for Azure Blob Storage / ADLS Gen2 (`abfs://`, `abfss://`).
+///
+/// Which credential is used follows adlfs: a connection string wins over everything;
+/// otherwise, for the account, an account key, then a SAS token, then a service
+/// principal (tenant, client id and secret), then (unless
+/// [`anonymous`](Self::anonymous)) Azure's environment / managed-identity credential
+/// chain, which reads `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
+/// `AZURE_FEDERATED_TOKEN_FILE` (workload identity) and the instance metadata endpoint
+/// itself.
+#[derive(Debug, Clone, Default)]
+pub struct AzureConfig {
+    /// The storage account, for URIs that do not name one
+    /// (`abfs://container/path`). Fed by `FLYTE_AZURE_STORAGE_ACCOUNT_NAME` /
+    /// `[azure] storage_account_name`, else `AZURE_STORAGE_ACCOUNT_NAME` (adlfs's
+    /// fallback). A URI that names the account (`abfs://container@account.dfs.core.windows.net/p`)
+    /// uses that one.
+    pub account_name: Option<String>,
+    /// Shared key of the account. Fed by `FLYTE_AZURE_STORAGE_ACCOUNT_KEY` /
+    /// `[azure] storage_account_key`, else `AZURE_STORAGE_ACCOUNT_KEY`.
+    pub account_key: Option<SecretString>,
+    /// A SAS token (with or without the leading `?`). Fed by `AZURE_STORAGE_SAS_TOKEN`
+    /// (flytekit has no setting of its own).
+    pub sas_token: Option<SecretString>,
+    /// A connection string (`DefaultEndpointsProtocol=…;AccountName=…;AccountKey=…;`
+    /// or with `SharedAccessSignature=…`, `BlobEndpoint=…` for Azurite). Fed by
+    /// `AZURE_STORAGE_CONNECTION_STRING`. It wins over every other credential and
+    /// names the account and endpoint itself, as in adlfs.
+    pub connection_string: Option<SecretString>,
+    /// Service principal tenant. Fed by `FLYTE_AZURE_TENANT_ID` / `[azure] tenant_id`,
+    /// else `AZURE_STORAGE_TENANT_ID` (adlfs); `AZURE_TENANT_ID` is read by the
+    /// credential chain when nothing explicit is configured.
+    pub tenant_id: Option<String>,
+    /// Service principal client id. Fed by `FLYTE_AZURE_CLIENT_ID` /
+    /// `[azure] client_id`, else `AZURE_STORAGE_CLIENT_ID`.
+    pub client_id: Option<String>,
+    /// Service principal secret. Fed by `FLYTE_AZURE_CLIENT_SECRET` /
+    /// `[azure] client_secret`, else `AZURE_STORAGE_CLIENT_SECRET`.
+    pub client_secret: Option<SecretString>,
+    /// The blob service URL in place of `https://<account>.blob.core.windows.net`,
+    /// e.g. `http://127.0.0.1:10000/devstoreaccount1` for Azurite. flytekit has no
+    /// setting for it (adlfs takes it from a connection string's `BlobEndpoint` or from
+    /// `account_host`).
+    pub endpoint: Option<String>,
+    /// Unauthenticated requests, for public containers (adlfs `anon=True`, also
+    /// `AZURE_STORAGE_ANON`).
+    pub anonymous: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let secret = || Some(SecretString::from("hunter2-very-secret"));
+        let config = StorageConfig {
+            s3: S3Config {
+                access_key_id: Some("AKIDPUBLIC".into()),
+                secret_access_key: secret(),
+                session_token: secret(),
+                ..S3Config::default()
+            },
+            azure: AzureConfig {
+                account_key: secret(),
+                sas_token: secret(),
+                connection_string: secret(),
+                client_secret: secret(),
+                ..AzureConfig::default()
+            },
+            ..StorageConfig::default()
+        };
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("AKIDPUBLIC"), "non-secrets stay visible: {debug}");
+    }
+}

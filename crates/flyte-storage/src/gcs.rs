@@ -1,0 +1,457 @@
+//! Google Cloud Storage: reads and single-request writes through the
+//! google-cloud-storage crate; metadata requests (object size, listing, deletion) and
+//! resumable uploads through a small JSON API path.
+//!
+//! Why two paths (see docs/storage.md for the evidence):
+//! - google-cloud-storage 1.x's `StorageControl` client (get, list and delete objects)
+//!   speaks gRPC only, and fake-gcs-server, the emulator the tests run against, serves
+//!   no gRPC.
+//! - The crate sends `Host: storage.googleapis.com` to every endpoint, custom ones
+//!   included, and fake-gcs-server builds a resumable upload's session URL from the
+//!   Host header, so the crate's resumable uploads go to the real
+//!   `storage.googleapis.com` instead of the emulator.
+//!
+//! The JSON API requests here are authenticated with the same credentials object the
+//! crate uses, so production (ADC) and the emulator (anonymous) behave alike. Resumable
+//! uploads are what gcsfs does too: a session, then chunks of a multiple of 256 KiB in
+//! order, the last one naming the total size.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream;
+use google_cloud_auth::credentials::{CacheableResource, Credentials};
+use google_cloud_storage::client::Storage as GcsClient;
+use google_cloud_storage::model_ext::ReadRange;
+use tokio::sync::OnceCell;
+
+use crate::cloud::{
+    BackendError, BackendResult, ByteStream, Fault, Listed, ObjectBackend, ObjectPath, Part,
+    PartRules, fault_of_status,
+};
+use crate::config::{GcsConfig, RetryPolicy};
+
+const PRODUCTION_ENDPOINT: &str = "https://storage.googleapis.com";
+
+/// Everything built on first use.
+#[derive(Debug)]
+struct Clients {
+    storage: GcsClient,
+    credentials: Credentials,
+    http: reqwest::Client,
+    endpoint: url::Url,
+}
+
+/// GCS; clients are built on first use.
+#[derive(Debug)]
+pub(crate) struct GcsBackend {
+    config: GcsConfig,
+    retry: RetryPolicy,
+    chunk_size: usize,
+    clients: OnceCell<Clients>,
+}
+
+impl GcsBackend {
+    pub(crate) fn new(config: GcsConfig, retry: RetryPolicy, chunk_size: usize) -> Self {
+        Self {
+            config,
+            retry,
+            chunk_size,
+            clients: OnceCell::new(),
+        }
+    }
+
+    async fn clients(&self) -> BackendResult<&Clients> {
+        self.clients
+            .get_or_try_init(|| build_clients(&self.config, &self.retry, self.chunk_size))
+            .await
+    }
+}
+
+/// The endpoint as a URL: `STORAGE_EMULATOR_HOST` values may lack a scheme, which
+/// gcsfs then takes to be `http://`.
+fn endpoint_url(config: &GcsConfig) -> BackendResult<url::Url> {
+    let text = match config.endpoint.as_deref() {
+        None => PRODUCTION_ENDPOINT.to_owned(),
+        Some(e) if e.contains("://") => e.trim_end_matches('/').to_owned(),
+        Some(e) => format!("http://{}", e.trim_end_matches('/')),
+    };
+    url::Url::parse(&text).map_err(|e| {
+        BackendError::new(
+            Fault::Config,
+            format!("the GCS endpoint {text:?} is not a URL ({e}): fix STORAGE_EMULATOR_HOST"),
+        )
+    })
+}
+
+/// Anonymous when asked; otherwise Application Default Credentials, falling back to
+/// anonymous when ADC finds nothing, as gcsfs does.
+fn credentials(config: &GcsConfig) -> Credentials {
+    use google_cloud_auth::credentials::{Builder, anonymous};
+    if config.anonymous {
+        return anonymous::Builder::new().build();
+    }
+    let mut builder = Builder::default();
+    if let Some(project) = &config.project {
+        builder = builder.with_quota_project_id(project.clone());
+    }
+    match builder.build() {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                "no Google Application Default Credentials found; using anonymous access, as gcsfs does"
+            );
+            anonymous::Builder::new().build()
+        }
+    }
+}
+
+async fn build_clients(
+    config: &GcsConfig,
+    retry: &RetryPolicy,
+    chunk_size: usize,
+) -> BackendResult<Clients> {
+    // Both HTTP stacks use rustls without a built-in crypto provider: ring it is, the
+    // one the S3 and Azure clients use too. Installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let endpoint = endpoint_url(config)?;
+    let credentials = credentials(config);
+    let storage = GcsClient::builder()
+        .with_endpoint(endpoint.as_str().trim_end_matches('/'))
+        .with_credentials(credentials.clone())
+        // The engine retries; the crate's own loop would multiply attempts.
+        .with_retry_policy(google_cloud_gax::retry_policy::NeverRetry)
+        .with_resumable_upload_threshold(chunk_size + 1)
+        .with_resumable_upload_buffer_size(chunk_size)
+        .build()
+        .await
+        .map_err(|e| BackendError::new(Fault::Config, e))?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(retry.connect_timeout)
+        .read_timeout(retry.read_timeout)
+        .build()
+        .map_err(|e| BackendError::new(Fault::Config, e))?;
+    Ok(Clients {
+        storage,
+        credentials,
+        http,
+        endpoint,
+    })
+}
+
+/// `projects/_/buckets/<bucket>`, as the crate names buckets.
+fn bucket_name(bucket: &str) -> String {
+    format!("projects/_/buckets/{bucket}")
+}
+
+/// Sorts a failure of the crate.
+fn classify(error: google_cloud_storage::Error) -> BackendError {
+    let fault = if let Some(status) = error.http_status_code() {
+        fault_of_status(status)
+    } else if error.is_timeout() || error.is_io() || error.is_connect() || error.is_transport() {
+        Fault::Transient
+    } else if error.is_authentication() {
+        Fault::Denied
+    } else {
+        Fault::Other
+    };
+    BackendError::new(fault, error)
+}
+
+/// A write can only miss its bucket: a 404 on upload is a missing bucket.
+fn bucket_missing_on_write(mut error: BackendError) -> BackendError {
+    if error.fault == Fault::NotFound {
+        error.fault = Fault::NoSuchBucket;
+    }
+    error
+}
+
+/// Sorts a failure of a JSON API request.
+fn classify_http(error: reqwest::Error) -> BackendError {
+    let fault = match error.status() {
+        Some(status) => fault_of_status(status.as_u16()),
+        None if error.is_timeout() || error.is_connect() || error.is_request() => {
+            Fault::Transient
+        }
+        None => Fault::Other,
+    };
+    BackendError::new(fault, error)
+}
+
+impl Clients {
+    /// `<endpoint>/storage/v1/b/<bucket>/o[/<object>]`, each segment percent-encoded.
+    fn objects_url(&self, bucket: &str, object: Option<&str>) -> url::Url {
+        let mut url = self.endpoint.clone();
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .expect("an http(s) URL has path segments");
+            segments.pop_if_empty().extend(["storage", "v1", "b", bucket, "o"]);
+            if let Some(object) = object {
+                segments.push(object);
+            }
+        }
+        url
+    }
+
+    /// Sends a JSON API request with the credentials' headers; a failure status is an
+    /// error carrying the response's message.
+    async fn send(&self, request: reqwest::RequestBuilder) -> BackendResult<reqwest::Response> {
+        let headers = match self
+            .credentials
+            .headers(http::Extensions::new())
+            .await
+            .map_err(|e| BackendError::new(Fault::Denied, e))?
+        {
+            CacheableResource::New { data, .. } => data,
+            CacheableResource::NotModified => http::HeaderMap::new(),
+        };
+        let response = request
+            .headers(headers)
+            .send()
+            .await
+            .map_err(classify_http)?;
+        let status = response.status();
+        // 308 "Resume Incomplete" acknowledges a resumable-upload chunk that is not the
+        // last; no other request here gets it.
+        if status.is_success() || status.as_u16() == 308 {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(BackendError::new(
+            fault_of_status(status.as_u16()),
+            format!("GCS answered {status}: {}", body.trim()),
+        ))
+    }
+
+    async fn json(&self, request: reqwest::RequestBuilder) -> BackendResult<serde_json::Value> {
+        let body = self
+            .send(request)
+            .await?
+            .bytes()
+            .await
+            .map_err(classify_http)?;
+        serde_json::from_slice(&body).map_err(|e| BackendError::new(Fault::Other, e))
+    }
+}
+
+/// GCS sends 64-bit sizes as decimal strings.
+fn size_field(value: &serde_json::Value) -> u64 {
+    match value.get("size") {
+        Some(serde_json::Value::String(s)) => s.parse().unwrap_or(0),
+        Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[async_trait]
+impl ObjectBackend for GcsBackend {
+    async fn head(&self, object: &ObjectPath) -> BackendResult<Option<u64>> {
+        let clients = self.clients().await?;
+        let url = clients.objects_url(&object.bucket, Some(&object.key));
+        match clients
+            .json(clients.http.get(url).query(&[("fields", "size")]))
+            .await
+        {
+            Ok(metadata) => Ok(Some(size_field(&metadata))),
+            Err(error) if error.fault == Fault::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn get(
+        &self,
+        object: &ObjectPath,
+        range: Option<(u64, u64)>,
+    ) -> BackendResult<ByteStream> {
+        let clients = self.clients().await?;
+        let mut request = clients
+            .storage
+            .read_object(bucket_name(&object.bucket), &object.key)
+            // The engine resumes broken reads itself.
+            .with_read_resume_policy(google_cloud_storage::read_resume_policy::NeverResume);
+        if let Some((start, end)) = range {
+            request = request.set_read_range(if end == u64::MAX {
+                ReadRange::offset(start)
+            } else {
+                ReadRange::segment(start, end - start)
+            });
+        }
+        let response = request.send().await.map_err(classify)?;
+        Ok(Box::pin(stream::try_unfold(
+            response,
+            |mut response| async move {
+                match response.next().await {
+                    Some(Ok(chunk)) => Ok(Some((chunk, response))),
+                    Some(Err(error)) => {
+                        let mut error = classify(error);
+                        // Mid-body failures are broken connections, whatever else.
+                        if error.fault == Fault::Other {
+                            error.fault = Fault::Transient;
+                        }
+                        Err(error)
+                    }
+                    None => Ok(None),
+                }
+            },
+        )))
+    }
+
+    async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()> {
+        self.clients()
+            .await?
+            .storage
+            .write_object(bucket_name(&object.bucket), &object.key, body)
+            .send_unbuffered()
+            .await
+            .map_err(|e| bucket_missing_on_write(classify(e)))?;
+        Ok(())
+    }
+
+    fn part_rules(&self) -> PartRules {
+        PartRules {
+            min_part: 256 * 1024,
+            // A resumable upload has no part limit; this only bounds the request count.
+            max_parts: 10_000,
+            part_multiple: 256 * 1024,
+            sequential: true,
+        }
+    }
+
+    async fn start_upload(&self, object: &ObjectPath) -> BackendResult<String> {
+        let clients = self.clients().await?;
+        let mut url = clients.endpoint.clone();
+        url.path_segments_mut()
+            .expect("an http(s) URL has path segments")
+            .pop_if_empty()
+            .extend(["upload", "storage", "v1", "b", &object.bucket, "o"]);
+        url.query_pairs_mut()
+            .append_pair("uploadType", "resumable")
+            .append_pair("name", &object.key);
+        let request = clients
+            .http
+            .post(url)
+            .header("content-type", "application/json; charset=UTF-8")
+            .body("{}");
+        let response = clients
+            .send(request)
+            .await
+            .map_err(bucket_missing_on_write)?;
+        response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                BackendError::new(Fault::Other, "GCS started a resumable upload without a session URL")
+            })
+    }
+
+    async fn upload_part(
+        &self,
+        _object: &ObjectPath,
+        upload_id: &str,
+        part: Part,
+        body: Bytes,
+    ) -> BackendResult<String> {
+        let clients = self.clients().await?;
+        let last = part.offset + body.len() as u64 - 1;
+        let request = clients
+            .http
+            .put(upload_id)
+            .header(
+                "content-range",
+                format!("bytes {}-{last}/{}", part.offset, part.total),
+            )
+            .body(body);
+        clients.send(request).await?;
+        Ok(String::new())
+    }
+
+    async fn complete_upload(
+        &self,
+        _object: &ObjectPath,
+        _upload_id: &str,
+        _parts: Vec<String>,
+    ) -> BackendResult<()> {
+        // The last chunk, naming the total size, finalized the object.
+        Ok(())
+    }
+
+    async fn abort_upload(&self, _object: &ObjectPath, upload_id: &str) -> BackendResult<()> {
+        let clients = self.clients().await?;
+        // GCS answers 499 to a cancelled session: any answer will do.
+        let _ = clients.http.delete(upload_id).send().await;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &ObjectPath) -> BackendResult<Vec<Listed>> {
+        let clients = self.clients().await?;
+        let url = clients.objects_url(&prefix.bucket, None);
+        let mut found = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("prefix", prefix.key.clone()),
+                ("fields", "items(name,size),nextPageToken".to_owned()),
+            ];
+            if let Some(token) = page_token.take() {
+                query.push(("pageToken", token));
+            }
+            let page = match clients.json(clients.http.get(url.clone()).query(&query)).await {
+                // Listing a bucket that does not exist is the only 404 here.
+                Err(error) if error.fault == Fault::NotFound => {
+                    return Err(BackendError::new(Fault::NoSuchBucket, error.source));
+                }
+                other => other?,
+            };
+            for item in page
+                .get("items")
+                .and_then(|items| items.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let Some(name) = item.get("name").and_then(|n| n.as_str()) {
+                    found.push(Listed {
+                        key: name.to_owned(),
+                        size: size_field(item),
+                    });
+                }
+            }
+            match page.get("nextPageToken").and_then(|t| t.as_str()) {
+                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    async fn delete(&self, object: &ObjectPath) -> BackendResult<()> {
+        let clients = self.clients().await?;
+        let url = clients.objects_url(&object.bucket, Some(&object.key));
+        clients.send(clients.http.delete(url)).await?;
+        Ok(())
+    }
+}
+
+/// Creates `bucket` if it does not exist (tests against the emulator).
+#[cfg(feature = "test-emulators")]
+pub(crate) async fn create_bucket(config: &GcsConfig, bucket: &str) -> Result<(), String> {
+    let backend = GcsBackend::new(config.clone(), RetryPolicy::default(), 8 << 20);
+    let clients = backend.clients().await.map_err(|e| e.source.to_string())?;
+    let mut url = clients.endpoint.clone();
+    url.path_segments_mut()
+        .expect("an http(s) URL has path segments")
+        .pop_if_empty()
+        .extend(["storage", "v1", "b"]);
+    let request = clients
+        .http
+        .post(url)
+        .query(&[("project", "flyte-tests")])
+        .header("content-type", "application/json")
+        .body(serde_json::json!({ "name": bucket }).to_string());
+    match clients.send(request).await {
+        Ok(_) => Ok(()),
+        Err(error) if error.source.to_string().contains("409") => Ok(()),
+        Err(error) => Err(error.source.to_string()),
+    }
+}

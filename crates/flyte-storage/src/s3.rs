@@ -1,0 +1,416 @@
+//! Amazon S3 and S3-compatible stores through aws-sdk-s3.
+
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::provider_config::ProviderConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_smithy_http_client::tls;
+use bytes::Bytes;
+use futures_util::stream;
+use secrecy::ExposeSecret;
+use tokio::sync::OnceCell;
+
+use crate::cloud::{
+    BackendError, BackendResult, ByteStream, Fault, Listed, ObjectBackend, ObjectPath, Part,
+    PartRules, fault_of_status,
+};
+use crate::config::{RetryPolicy, S3Config};
+
+/// The region used when neither the configuration nor the AWS chain names one, as
+/// botocore does for S3.
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// S3 through aws-sdk-s3; the client is built on first use.
+#[derive(Debug)]
+pub(crate) struct S3Backend {
+    config: S3Config,
+    retry: RetryPolicy,
+    client: OnceCell<Client>,
+}
+
+impl S3Backend {
+    pub(crate) fn new(config: S3Config, retry: RetryPolicy) -> Self {
+        Self {
+            config,
+            retry,
+            client: OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> BackendResult<&Client> {
+        self.client
+            .get_or_try_init(|| build_client(&self.config, &self.retry))
+            .await
+    }
+}
+
+/// Builds the client: explicit settings first, the AWS default chain for the rest.
+async fn build_client(config: &S3Config, retry: &RetryPolicy) -> BackendResult<Client> {
+    // rustls with ring: the same TLS stack the GCS and Azure clients use.
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(retry.connect_timeout)
+        .read_timeout(retry.read_timeout)
+        .build();
+    // The engine retries; the SDK's own loop would multiply attempts.
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client.clone())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(timeouts);
+    if let Some(region) = &config.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(endpoint) = &config.endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if config.anonymous {
+        loader = loader.no_credentials();
+    } else if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
+        loader = loader.credentials_provider(Credentials::new(
+            id,
+            secret.expose_secret(),
+            config
+                .session_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            None,
+            "flyte-storage configuration",
+        ));
+    } else if config.disable_instance_metadata {
+        let region = match &config.region {
+            Some(region) => Some(Region::new(region.clone())),
+            None => {
+                use aws_config::meta::region::ProvideRegion;
+                aws_config::default_provider::region::default_provider()
+                    .region()
+                    .await
+            }
+        };
+        let provider_config = ProviderConfig::default()
+            .with_http_client(http_client)
+            .with_region(region);
+        loader = loader.credentials_provider(chain_without_instance_metadata(&provider_config));
+    }
+    let shared = loader.load().await;
+    let mut builder = aws_sdk_s3::config::Builder::from(&shared);
+    if shared.region().is_none() {
+        builder = builder.region(Region::from_static(DEFAULT_REGION));
+    }
+    let endpoint_set = config.endpoint.is_some() || shared.endpoint_url().is_some();
+    builder = builder.force_path_style(config.force_path_style.unwrap_or(endpoint_set));
+    Ok(Client::from_conf(builder.build()))
+}
+
+/// The default chain less EC2 instance metadata: environment, profile, web identity
+/// (IRSA), then the ECS container endpoint.
+fn chain_without_instance_metadata(provider_config: &ProviderConfig) -> CredentialsProviderChain {
+    use aws_config::ecs::EcsCredentialsProvider;
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_config::profile::ProfileFileCredentialsProvider;
+    use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
+    CredentialsProviderChain::first_try("Environment", EnvironmentVariableCredentialsProvider::new())
+        .or_else(
+            "Profile",
+            ProfileFileCredentialsProvider::builder()
+                .configure(provider_config)
+                .build(),
+        )
+        .or_else(
+            "WebIdentityToken",
+            WebIdentityTokenCredentialsProvider::builder()
+                .configure(provider_config)
+                .build(),
+        )
+        .or_else(
+            "EcsContainer",
+            EcsCredentialsProvider::builder()
+                .configure(provider_config)
+                .build(),
+        )
+}
+
+/// Sorts an SDK failure: S3's error code where there is one, else the HTTP status,
+/// and connection failures and timeouts as transient.
+fn classify<E>(error: SdkError<E, HttpResponse>) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let fault = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            if let SdkError::DispatchFailure(failure) = &error
+                && failure.is_user()
+            {
+                Fault::Other
+            } else {
+                Fault::Transient
+            }
+        }
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            match service.err().code() {
+                Some("NoSuchKey" | "NotFound") => Fault::NotFound,
+                Some("NoSuchBucket") => Fault::NoSuchBucket,
+                Some(
+                    "AccessDenied"
+                    | "InvalidAccessKeyId"
+                    | "SignatureDoesNotMatch"
+                    | "ExpiredToken"
+                    | "InvalidToken"
+                    | "AllAccessDisabled"
+                    | "AccountProblem",
+                ) => Fault::Denied,
+                Some(
+                    "SlowDown"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "RequestTimeout"
+                    | "InternalError"
+                    | "ServiceUnavailable",
+                ) => Fault::Transient,
+                _ => fault_of_status(status),
+            }
+        }
+        // No credentials found, a bad endpoint URL and the like.
+        SdkError::ConstructionFailure(_) => Fault::Other,
+        _ => Fault::Other,
+    };
+    // `DisplayErrorContext` walks the whole chain: the SDK's top-level message alone
+    // ("service error") says nothing.
+    let message = aws_sdk_s3::error::DisplayErrorContext(&error).to_string();
+    BackendError::new(fault, message)
+}
+
+#[async_trait]
+impl ObjectBackend for S3Backend {
+    async fn head(&self, object: &ObjectPath) -> BackendResult<Option<u64>> {
+        let result = self
+            .client()
+            .await?
+            .head_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .send()
+            .await;
+        match result {
+            Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
+            Err(error) => {
+                let error = classify(error);
+                // HEAD has no body: a missing bucket is a 404 like a missing key.
+                if error.fault == Fault::NotFound {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    async fn get(
+        &self,
+        object: &ObjectPath,
+        range: Option<(u64, u64)>,
+    ) -> BackendResult<ByteStream> {
+        let mut request = self
+            .client()
+            .await?
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key);
+        if let Some((start, end)) = range {
+            request = request.range(if end == u64::MAX {
+                format!("bytes={start}-")
+            } else {
+                format!("bytes={start}-{}", end - 1)
+            });
+        }
+        let response = request.send().await.map_err(classify)?;
+        let body = response.body;
+        Ok(Box::pin(stream::try_unfold(body, |mut body| async move {
+            match body.try_next().await {
+                Ok(Some(chunk)) => Ok(Some((chunk, body))),
+                Ok(None) => Ok(None),
+                // A body that breaks off mid-way is a broken connection.
+                Err(error) => Err(BackendError::new(Fault::Transient, error)),
+            }
+        })))
+    }
+
+    async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()> {
+        self.client()
+            .await?
+            .put_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .body(SdkByteStream::from(body))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    fn part_rules(&self) -> PartRules {
+        PartRules {
+            min_part: 5 * 1024 * 1024,
+            max_parts: 10_000,
+            part_multiple: 1,
+            sequential: false,
+        }
+    }
+
+    async fn start_upload(&self, object: &ObjectPath) -> BackendResult<String> {
+        let created = self
+            .client()
+            .await?
+            .create_multipart_upload()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .send()
+            .await
+            .map_err(classify)?;
+        created.upload_id.ok_or_else(|| {
+            BackendError::new(Fault::Other, "S3 started a multipart upload without an id")
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        object: &ObjectPath,
+        upload_id: &str,
+        part: Part,
+        body: Bytes,
+    ) -> BackendResult<String> {
+        let uploaded = self
+            .client()
+            .await?
+            .upload_part()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .upload_id(upload_id)
+            .part_number(part.index as i32 + 1)
+            .body(SdkByteStream::from(body))
+            .send()
+            .await
+            .map_err(classify)?;
+        uploaded
+            .e_tag
+            .ok_or_else(|| BackendError::new(Fault::Other, "S3 accepted a part without an ETag"))
+    }
+
+    async fn complete_upload(
+        &self,
+        object: &ObjectPath,
+        upload_id: &str,
+        parts: Vec<String>,
+    ) -> BackendResult<()> {
+        let parts = parts
+            .into_iter()
+            .enumerate()
+            .map(|(index, e_tag)| {
+                CompletedPart::builder()
+                    .part_number(index as i32 + 1)
+                    .e_tag(e_tag)
+                    .build()
+            })
+            .collect();
+        self.client()
+            .await?
+            .complete_multipart_upload()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn abort_upload(&self, object: &ObjectPath, upload_id: &str) -> BackendResult<()> {
+        self.client()
+            .await?
+            .abort_multipart_upload()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &ObjectPath) -> BackendResult<Vec<Listed>> {
+        let mut pages = self
+            .client()
+            .await?
+            .list_objects_v2()
+            .bucket(&prefix.bucket)
+            .prefix(&prefix.key)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(classify)?;
+            for object in page.contents.unwrap_or_default() {
+                if let Some(key) = object.key {
+                    found.push(Listed {
+                        key,
+                        size: object.size.unwrap_or(0).max(0) as u64,
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn delete(&self, object: &ObjectPath) -> BackendResult<()> {
+        self.client()
+            .await?
+            .delete_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+/// Creates `bucket` if it does not exist (tests against the emulator).
+#[cfg(feature = "test-emulators")]
+pub(crate) async fn create_bucket(
+    config: &S3Config,
+    retry: &RetryPolicy,
+    bucket: &str,
+) -> Result<(), String> {
+    let client = build_client(config, retry)
+        .await
+        .map_err(|e| e.source.to_string())?;
+    match client.create_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(error)
+            if matches!(
+                error.code(),
+                Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+            ) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(aws_sdk_s3::error::DisplayErrorContext(&error).to_string()),
+    }
+}
