@@ -10,8 +10,8 @@
 
 mod cli;
 mod environment;
+mod settings;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use flyte_runtime::{MapTaskSettings, PythonExecutor, PythonWorkerSettings, RunSettings, fast, run_task};
 use flyte_storage::{Storage, StorageConfig};
+use flyte_telemetry::Metrics;
 
 use crate::cli::{CommonArgs, ExecuteArgs, FastExecuteArgs, MapExecuteArgs, TaskLocation};
 use crate::environment::Environment;
@@ -31,14 +32,37 @@ enum Entrypoint {
 }
 
 fn main() -> ExitCode {
+    if environment::wants_config_report() {
+        return match environment::load_config() {
+            Ok(config) => {
+                print!("{}", config.describe());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     // clap exits with status 2 on a bad command line, as click does.
     let entrypoint = match environment::invoked_name().as_str() {
         "pyflyte-map-execute" => Entrypoint::MapExecute(MapExecuteArgs::parse()),
         "pyflyte-fast-execute" => Entrypoint::FastExecute(FastExecuteArgs::parse()),
         _ => Entrypoint::Execute(ExecuteArgs::parse()),
     };
-    let environment = Environment::from_process();
-    init_logging(environment.logging_level);
+    let environment = match Environment::from_process() {
+        Ok(environment) => environment,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(error) = flyte_telemetry::logging::init(&settings::log_settings(&environment.config)) {
+        eprintln!("warning: logging could not be set up: {error}");
+    }
+    for note in &environment.config.notes {
+        tracing::warn!("{note}");
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -111,15 +135,22 @@ async fn execute(
         test: args.test,
         scratch_dir: scratch.path().join("worker"),
         map_task,
+        env: settings::worker_env(&environment.config),
     });
+    let runtime = &environment.config.runtime;
     let settings = RunSettings {
         dry_run: args.test,
-        error_file_name: flyte_errors::error_file_name(environment.distributed_error_strategy),
-        worker_name: environment.worker_name,
-        fail_on_error: environment.fail_on_error,
+        error_file_name: flyte_errors::error_file_name(runtime.distributed_error_strategy.is_some()),
+        worker_name: runtime.worker_name.clone(),
+        fail_on_error: runtime.fail_on_error,
         ..RunSettings::new(args.inputs, args.output_prefix, scratch.path().join("pipeline"))
     };
-    let report = run_task(worker, &storage, &settings).await?;
+    let metrics = Metrics::new(&settings::statsd_settings(&environment.config), &settings::metric_scope(&environment.config))
+        .unwrap_or_else(|error| {
+            tracing::warn!("statsd metrics are off: {error}");
+            Metrics::disabled()
+        });
+    let report = run_task(worker, &storage, &settings, &metrics).await?;
     Ok(u8::try_from(report.exit_code).unwrap_or(1))
 }
 
@@ -150,12 +181,3 @@ fn exit_code_of(status: std::process::ExitStatus) -> u8 {
     u8::try_from(code).unwrap_or(1)
 }
 
-/// Logs go to stderr, filtered at flytekit's level (Python's numeric levels).
-fn init_logging(level: tracing::Level) {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}

@@ -42,7 +42,8 @@
 //!     dir.path().join("out").display().to_string(),
 //!     dir.path().join("scratch"),
 //! );
-//! let report = run_task(divide, &Storage::new(StorageConfig::default()), &settings).await?;
+//! let storage = Storage::new(StorageConfig::default());
+//! let report = run_task(divide, &storage, &settings, &flyte_telemetry::Metrics::disabled()).await?;
 //! assert_eq!(report.exit_code, 0);
 //! let outputs = flyte_proto::io::read_literal_map(&dir.path().join("out/outputs.pb"))?;
 //! assert_eq!(outputs.literals["o0"].as_float(), Some(3.5));

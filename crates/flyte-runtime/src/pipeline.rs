@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
 use flyte_proto::Message;
 use flyte_storage::{Storage, StorageError};
+use flyte_telemetry::{Direction, Metrics, Outcome, Phase};
 use tracing::{debug, info, warn};
 
 use crate::{Executor, TaskInputs, TaskOutcome};
@@ -96,41 +97,59 @@ pub async fn run_task<E: Executor>(
     mut executor: E,
     storage: &Storage,
     settings: &RunSettings,
+    metrics: &Metrics,
 ) -> Result<RunReport, PipelineError> {
     std::fs::create_dir_all(&settings.scratch_dir).map_err(|source| PipelineError::Scratch {
         path: settings.scratch_dir.clone(),
         source,
     })?;
 
+    let prepare = async {
+        let timer = metrics.start(Phase::WorkerStart);
+        let prepared = executor.prepare().await;
+        timer.finish();
+        prepared
+    };
     let outcome = if settings.dry_run {
         // flytekit's --test loads the resolver and stops; it never reads the inputs.
-        match executor.prepare().await {
+        match prepare.await {
             Ok(()) => {
                 executor.shutdown().await;
                 info!("dry run (--test): task loaded, nothing executed or written");
-                return Ok(RunReport {
-                    outcome_kind: "dry_run",
-                    exit_code: 0,
-                    written: Vec::new(),
-                });
+                return Ok(RunReport { outcome_kind: "dry_run", exit_code: 0, written: Vec::new() });
             }
             Err(outcome) => outcome,
         }
     } else {
-        let (prepared, inputs) =
-            tokio::join!(executor.prepare(), download_inputs(storage, settings));
+        let download = async {
+            let timer = metrics.start(Phase::InputsDownload);
+            let inputs = download_inputs(storage, settings).await;
+            timer.finish();
+            inputs
+        };
+        let (prepared, inputs) = tokio::join!(prepare, download);
         match (prepared, inputs) {
             (Err(outcome), _) => outcome,
             (Ok(()), Err(failure)) => TaskOutcome::Failed(failure),
-            (Ok(()), Ok(inputs)) => executor.execute(inputs).await,
+            (Ok(()), Ok((inputs, bytes))) => {
+                metrics.bytes(Direction::Download, bytes);
+                let timer = metrics.start(Phase::TaskExecution);
+                let outcome = executor.execute(inputs).await;
+                timer.finish();
+                outcome
+            }
         }
     };
 
     let outcome = stamp_worker(outcome, &settings.worker_name);
     let output_prefix = executor.output_prefix().unwrap_or(&settings.output_prefix).to_owned();
+    let timer = metrics.start(Phase::OutputsUpload);
     let written = write_outcome(storage, settings, &output_prefix, &outcome).await;
+    timer.finish();
     executor.shutdown().await;
-    let written = written?;
+    let (written, bytes) = written?;
+    metrics.bytes(Direction::Upload, bytes);
+    metrics.outcome(metric_outcome(&outcome));
 
     let exit_code = match &outcome {
         TaskOutcome::Unrunnable(_) => 1,
@@ -138,18 +157,24 @@ pub async fn run_task<E: Executor>(
         _ => 0,
     };
     info!(outcome = outcome.kind(), files = ?written, %output_prefix, "task run finished");
-    Ok(RunReport {
-        outcome_kind: outcome.kind(),
-        exit_code,
-        written,
-    })
+    Ok(RunReport { outcome_kind: outcome.kind(), exit_code, written })
+}
+
+/// How the outcome counts in the entrypoint's metrics.
+fn metric_outcome(outcome: &TaskOutcome) -> Outcome {
+    match outcome.failure() {
+        None => Outcome::Success,
+        Some(failure) if failure.code.ends_with(":WorkerDied") => Outcome::WorkerDied,
+        Some(failure) if failure.origin == Origin::User => Outcome::UserError,
+        Some(_) => Outcome::SystemError,
+    }
 }
 
 /// Downloads and decodes `inputs.pb`. Failures are system failures, as in flytekit.
 async fn download_inputs(
     storage: &Storage,
     settings: &RunSettings,
-) -> Result<TaskInputs, ContainerFailure> {
+) -> Result<(TaskInputs, u64), ContainerFailure> {
     let local_path = settings.scratch_dir.join("inputs.pb");
     let uri = || settings.inputs.clone();
     let result = async {
@@ -162,7 +187,7 @@ async fn download_inputs(
             .map_err(|source| InputsError::ReadCopy { path: local_path.clone(), source })?;
         let literals = flyte_proto::io::decode(&contents, "flyteidl.core.LiteralMap")
             .map_err(|source| InputsError::Decode { uri: uri(), source })?;
-        Ok(TaskInputs { literals, local_path: local_path.clone() })
+        Ok((TaskInputs { literals, local_path: local_path.clone() }, bytes))
     };
     result.await.map_err(|error: InputsError| {
         tracing::error!("{error}");
@@ -224,7 +249,7 @@ async fn write_outcome(
     settings: &RunSettings,
     output_prefix: &str,
     outcome: &TaskOutcome,
-) -> Result<Vec<String>, PipelineError> {
+) -> Result<(Vec<String>, u64), PipelineError> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     match outcome {
         TaskOutcome::Outputs { outputs, offloaded } => {
@@ -251,7 +276,9 @@ async fn write_outcome(
     }
 
     let mut written = Vec::with_capacity(files.len());
+    let mut total_bytes = 0;
     for (name, bytes) in files {
+        total_bytes += bytes.len() as u64;
         let uri = flyte_storage::join(output_prefix, &name);
         storage
             .put_bytes(&uri, bytes)
@@ -263,7 +290,7 @@ async fn write_outcome(
             })?;
         written.push(name);
     }
-    Ok(written)
+    Ok((written, total_bytes))
 }
 
 /// One line at error level; the message itself (a long traceback flytekit has usually
@@ -285,6 +312,7 @@ const FUTURES_FILE: &str = "futures.pb";
 
 #[cfg(test)]
 mod tests {
+    use flyte_proto::core::ContainerError;
     use flyte_proto::literal;
     use flyte_storage::StorageConfig;
 
@@ -304,46 +332,38 @@ mod tests {
         flyte_proto::io::write_literal_map(dir.join("inputs.pb"), &inputs).expect("write inputs");
     }
 
+    /// Runs `executor` on local storage with metrics off.
+    async fn run(executor: impl Executor, settings: &RunSettings) -> RunReport {
+        let storage = Storage::new(StorageConfig::default());
+        run_task(executor, &storage, settings, &Metrics::disabled()).await.expect("run")
+    }
+
+    /// The error document written under `<dir>/out`.
+    fn error_written(dir: &std::path::Path, file: &str) -> ContainerError {
+        let document = flyte_proto::io::read_error_document(dir.join("out").join(file)).expect("error document");
+        document.error.expect("container error")
+    }
+
     #[tokio::test]
     async fn missing_inputs_pb_writes_a_system_error_document_naming_the_uri() {
         let dir = tempfile::tempdir().expect("tempdir");
         let settings = settings(dir.path());
         let executor = FnExecutor::new(|_| unreachable!("the task must not run without inputs"));
-        let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings)
-            .await
-            .expect("run");
+        let report = run(executor, &settings).await;
         assert_eq!((report.outcome_kind, report.exit_code), ("failed", 0));
-        let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb"))
-            .expect("error.pb");
-        let error = document.error.expect("container error");
+        let error = error_written(dir.path(), "error.pb");
         assert_eq!(error.code, "SYSTEM");
-        assert!(
-            error.message.contains(&settings.inputs),
-            "{}",
-            error.message
-        );
+        assert!(error.message.contains(&settings.inputs), "{}", error.message);
     }
 
     #[tokio::test]
     async fn corrupt_inputs_pb_writes_a_system_error_document() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(
-            dir.path().join("inputs.pb"),
-            b"\xff\xff\xff not a literal map",
-        )
-        .expect("write");
+        std::fs::write(dir.path().join("inputs.pb"), b"\xff\xff\xff not a literal map").expect("write");
         let executor = FnExecutor::new(|_| unreachable!("the task must not run on corrupt inputs"));
-        let report = run_task(
-            executor,
-            &Storage::new(StorageConfig::default()),
-            &settings(dir.path()),
-        )
-        .await
-        .expect("run");
+        let report = run(executor, &settings(dir.path())).await;
         assert_eq!(report.written, vec!["error.pb".to_owned()]);
-        let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb"))
-            .expect("error.pb");
-        assert!(document.error.expect("error").message.contains("inputs.pb"));
+        assert!(error_written(dir.path(), "error.pb").message.contains("inputs.pb"));
     }
 
     #[tokio::test]
@@ -351,26 +371,15 @@ mod tests {
         struct FailsToLoad;
         impl Executor for FailsToLoad {
             async fn prepare(&mut self) -> Result<(), TaskOutcome> {
-                Err(TaskOutcome::Failed(ContainerFailure::user(
-                    "USER:RuntimeError",
-                    "no module named app",
-                )))
+                Err(TaskOutcome::Failed(ContainerFailure::user("USER:RuntimeError", "no module named app")))
             }
             async fn execute(&mut self, _: TaskInputs) -> TaskOutcome {
                 unreachable!("never prepared")
             }
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        run_task(
-            FailsToLoad,
-            &Storage::new(StorageConfig::default()),
-            &settings(dir.path()),
-        )
-        .await
-        .expect("run");
-        let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb"))
-            .expect("error.pb");
-        assert_eq!(document.error.expect("error").code, "USER:RuntimeError");
+        run(FailsToLoad, &settings(dir.path())).await;
+        assert_eq!(error_written(dir.path(), "error.pb").code, "USER:RuntimeError");
     }
 
     #[tokio::test]
@@ -381,30 +390,17 @@ mod tests {
         settings.fail_on_error = true;
         settings.error_file_name = "error-abc.pb".to_owned();
         settings.worker_name = "worker-3".to_owned();
-        let executor = FnExecutor::new(|_| {
-            TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "bad"))
-        });
-        let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings)
-            .await
-            .expect("run");
+        let executor = FnExecutor::new(|_| TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "bad")));
+        let report = run(executor, &settings).await;
         assert_eq!(report.exit_code, 1);
-        let document = flyte_proto::io::read_error_document(dir.path().join("out/error-abc.pb"))
-            .expect("error file");
-        assert_eq!(document.error.expect("error").worker, "worker-3");
+        assert_eq!(error_written(dir.path(), "error-abc.pb").worker, "worker-3");
     }
 
     #[tokio::test]
     async fn ignore_outputs_writes_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         write_inputs(dir.path());
-        let executor = FnExecutor::new(|_| TaskOutcome::IgnoreOutputs);
-        let report = run_task(
-            executor,
-            &Storage::new(StorageConfig::default()),
-            &settings(dir.path()),
-        )
-        .await
-        .expect("run");
+        let report = run(FnExecutor::new(|_| TaskOutcome::IgnoreOutputs), &settings(dir.path())).await;
         assert!(report.written.is_empty());
         assert!(!dir.path().join("out").exists());
     }
@@ -417,19 +413,18 @@ mod tests {
             outputs: inputs.clone(),
             offloaded: [("o0_offloaded_metadata.pb".to_owned(), literal::integer(1))].into(),
         });
-        let report = run_task(
-            executor,
-            &Storage::new(StorageConfig::default()),
-            &settings(dir.path()),
-        )
-        .await
-        .expect("run");
-        assert_eq!(
-            report.written,
-            vec![
-                "o0_offloaded_metadata.pb".to_owned(),
-                "outputs.pb".to_owned()
-            ]
-        );
+        let report = run(executor, &settings(dir.path())).await;
+        assert_eq!(report.written, vec!["o0_offloaded_metadata.pb".to_owned(), "outputs.pb".to_owned()]);
+    }
+
+    #[test]
+    fn worker_deaths_count_apart_from_other_failures() {
+        let died = ContainerFailure::user("USER:WorkerDied", "killed");
+        let stopped = ContainerFailure::system("stopped");
+        assert_eq!(metric_outcome(&TaskOutcome::Failed(died)), Outcome::WorkerDied);
+        assert_eq!(metric_outcome(&TaskOutcome::Failed(stopped)), Outcome::SystemError);
+        let user = ContainerFailure::user("USER:RuntimeError", "bad");
+        assert_eq!(metric_outcome(&TaskOutcome::Unrunnable(user)), Outcome::UserError);
+        assert_eq!(metric_outcome(&TaskOutcome::IgnoreOutputs), Outcome::Success);
     }
 }

@@ -27,6 +27,7 @@ fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
         test: false,
         scratch_dir: scratch.join("worker"),
         map_task: None,
+        env: Vec::new(),
     }
 }
 
@@ -45,7 +46,8 @@ async fn run_with_interpreter(python: PathBuf) -> (i32, ErrorDocument) {
         dir.path().join("out").display().to_string(),
         dir.path().join("pipeline"),
     );
-    let report = run_task(executor, &Storage::new(StorageConfig::default()), &settings)
+    let storage = Storage::new(StorageConfig::default());
+    let report = run_task(executor, &storage, &settings, &flyte_telemetry::Metrics::disabled())
         .await
         .expect("run");
     let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb"))

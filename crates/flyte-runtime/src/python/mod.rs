@@ -66,6 +66,9 @@ pub struct PythonWorkerSettings {
     pub scratch_dir: PathBuf,
     /// Set for `pyflyte-map-execute`: the task is one element of a map task.
     pub map_task: Option<MapTaskSettings>,
+    /// Variables added to the worker's environment (which is otherwise this process's),
+    /// e.g. so flytekit inside it logs at our level and format.
+    pub env: Vec<(String, String)>,
 }
 
 /// How `pyflyte-map-execute` differs from `pyflyte-execute`: the resolver is a class whose
@@ -184,6 +187,7 @@ impl Worker {
 
         let mut child = Command::new(&settings.python)
             .arg(&script)
+            .envs(settings.env.iter().map(|(name, value)| (name, value)))
             .env(SOCKET_ENV, &socket)
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
