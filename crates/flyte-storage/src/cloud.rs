@@ -622,17 +622,13 @@ impl Store for CloudStore {
         Ok(objects)
     }
 
-    async fn exists(&self, uri: &StorageUri) -> Result<bool> {
+    async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>> {
         let object = ObjectPath::of(uri)?;
         if object.key.is_empty() || object.key.ends_with('/') {
             // A bucket or a prefix is never an object.
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(self
-            .transfers
-            .retry(uri, || self.backend.head(&object))
-            .await?
-            .is_some())
+        self.transfers.retry(uri, || self.backend.head(&object)).await
     }
 
     async fn delete(&self, uri: &StorageUri) -> Result<()> {

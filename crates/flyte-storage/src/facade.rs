@@ -112,6 +112,12 @@ impl Storage {
             .await
     }
 
+    /// The size of the object at exactly `uri`, or `None` when there is none.
+    pub async fn stat(&self, uri: &str) -> Result<Option<u64>> {
+        let (uri, store) = self.route(uri)?;
+        store.stat(&uri).await
+    }
+
     /// Whether an object exists at exactly `uri`.
     pub async fn exists(&self, uri: &str) -> Result<bool> {
         let (uri, store) = self.route(uri)?;

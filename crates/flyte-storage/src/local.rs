@@ -96,10 +96,10 @@ impl Store for LocalStore {
             .collect()
     }
 
-    async fn exists(&self, uri: &StorageUri) -> Result<bool> {
+    async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>> {
         match tokio::fs::metadata(local_path(uri)?).await {
-            Ok(metadata) => Ok(metadata.is_file()),
-            Err(e) if is_absent(&e) => Ok(false),
+            Ok(metadata) => Ok(metadata.is_file().then_some(metadata.len())),
+            Err(e) if is_absent(&e) => Ok(None),
             Err(e) => Err(StorageError::from_io(uri.to_string(), e)),
         }
     }

@@ -66,9 +66,14 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Every object under `prefix` (as a directory), recursively, sorted by key.
     async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>>;
 
-    /// Whether an object exists at exactly `uri` (a prefix with objects under it is
-    /// not an object: use [`Store::list`] for that).
-    async fn exists(&self, uri: &StorageUri) -> Result<bool>;
+    /// The size of the object at exactly `uri`, or `None` when there is no object there
+    /// (a prefix with objects under it is not an object: use [`Store::list`] for that).
+    async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>>;
+
+    /// Whether an object exists at exactly `uri`; see [`Store::stat`].
+    async fn exists(&self, uri: &StorageUri) -> Result<bool> {
+        Ok(self.stat(uri).await?.is_some())
+    }
 
     /// Deletes the object at `uri`; succeeds when there is none.
     async fn delete(&self, uri: &StorageUri) -> Result<()>;

@@ -334,10 +334,12 @@ pub async fn missing_prefix_lists_empty_and_downloads_as_not_found(store: &dyn S
 pub async fn exists_is_true_only_for_objects(store: &dyn Store, base: &str) {
     let object = join(base, "exists/dir/object");
     store
-        .put_bytes(&uri(&object), Bytes::from_static(b"x"))
+        .put_bytes(&uri(&object), Bytes::from_static(b"xyz"))
         .await
         .expect("put");
     assert!(store.exists(&uri(&object)).await.expect("exists"));
+    assert_eq!(store.stat(&uri(&object)).await.expect("stat"), Some(3), "stat gives the size");
+    assert_eq!(store.stat(&uri(&join(base, "exists/dir"))).await.expect("stat"), None);
     assert!(
         !store
             .exists(&uri(&join(base, "exists/missing")))
