@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use flyte_runtime::{MapTaskSettings, PythonExecutor, PythonWorkerSettings, RunSettings, fast, run_task};
-use flyte_storage::{Storage, StorageConfig};
+use flyte_storage::Storage;
 use flyte_telemetry::Metrics;
 
 use crate::cli::{CommonArgs, ExecuteArgs, FastExecuteArgs, MapExecuteArgs, TaskLocation};
@@ -103,7 +103,7 @@ async fn execute(
     environment: Environment,
 ) -> Result<u8> {
     args.normalize_templates();
-    let storage = Storage::new(StorageConfig::default());
+    let storage = Storage::new(settings::storage_config(&environment.config));
     // Nothing can be reported without a usable output prefix: refuse it up front.
     flyte_storage::StorageUri::parse(&args.output_prefix)
         .and_then(|uri| storage.store_for(&uri).map(drop))
@@ -122,7 +122,12 @@ async fn execute(
         env!("CARGO_PKG_VERSION")
     );
 
-    let worker = PythonExecutor::spawn(PythonWorkerSettings {
+    let metrics = Metrics::new(&settings::statsd_settings(&environment.config), &settings::metric_scope(&environment.config))
+        .unwrap_or_else(|error| {
+            tracing::warn!("statsd metrics are off: {error}");
+            Metrics::disabled()
+        });
+    let worker_settings = PythonWorkerSettings {
         python: environment.python.clone(),
         resolver: location.resolver,
         resolver_args: location.resolver_args,
@@ -136,7 +141,8 @@ async fn execute(
         scratch_dir: scratch.path().join("worker"),
         map_task,
         env: settings::worker_env(&environment.config),
-    });
+    };
+    let worker = PythonExecutor::spawn(worker_settings, storage.clone(), metrics.clone());
     let runtime = &environment.config.runtime;
     let settings = RunSettings {
         dry_run: args.test,
@@ -145,18 +151,13 @@ async fn execute(
         fail_on_error: runtime.fail_on_error,
         ..RunSettings::new(args.inputs, args.output_prefix, scratch.path().join("pipeline"))
     };
-    let metrics = Metrics::new(&settings::statsd_settings(&environment.config), &settings::metric_scope(&environment.config))
-        .unwrap_or_else(|error| {
-            tracing::warn!("statsd metrics are off: {error}");
-            Metrics::disabled()
-        });
     let report = run_task(worker, &storage, &settings, &metrics).await?;
     Ok(u8::try_from(report.exit_code).unwrap_or(1))
 }
 
 /// `pyflyte-fast-execute`: unpack the code, then run the task command; exits with its status.
 async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result<u8> {
-    let storage = Storage::new(StorageConfig::default());
+    let storage = Storage::new(settings::storage_config(&environment.config));
     let mut command = args.task_execute_cmd.clone();
     let mut dest_dir = args.dest_dir.clone();
     if let Some(distribution) = &args.additional_distribution {

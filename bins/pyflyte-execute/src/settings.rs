@@ -3,7 +3,8 @@
 //! flyte-config knows nothing of the crates that consume it, and they know nothing of
 //! it: this module is the only place the two meet.
 
-use flyte_config::FlyteConfig;
+use flyte_config::{ExposeSecret, FlyteConfig};
+use flyte_storage::{AzureConfig, GcsConfig, S3Config, StorageConfig};
 use flyte_telemetry::{LogFormat, LogSettings, MetricScope, StatsdSettings};
 
 /// Logging as flytekit would set it up.
@@ -48,4 +49,102 @@ pub fn worker_env(config: &FlyteConfig) -> Vec<(String, String)> {
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
+}
+
+/// Storage as flytekit and its fsspec backends would reach it.
+///
+/// flytekit hands its own settings (`FLYTE_AWS_*`, `FLYTE_AZURE_*` and their file
+/// twins) to s3fs and adlfs, which fall back to the provider variables they read
+/// themselves (`AWS_*`, `AZURE_STORAGE_*`); gcsfs takes `STORAGE_EMULATOR_HOST`. So:
+/// flytekit's setting first, the provider variable second. Credentials neither names are
+/// left to the SDKs' own chains, as botocore, google-auth and azure-identity find them.
+pub fn storage_config(config: &FlyteConfig) -> StorageConfig {
+    let storage = &config.storage;
+    let (s3, aws) = (&storage.s3, &storage.provider_env.aws);
+    let (azure, azure_env) = (&storage.azure, &storage.provider_env.azure);
+    let gcp = &storage.provider_env.gcp;
+    // s3fs gets flytekit's keys only as a pair; alone, neither is used.
+    let (access_key_id, secret_access_key) = match (&s3.access_key_id, &s3.secret_access_key) {
+        (Some(id), Some(secret)) => (Some(id.expose_secret().to_owned()), Some(secret.clone())),
+        _ => (None, None),
+    };
+    StorageConfig {
+        s3: S3Config {
+            endpoint: s3.endpoint.clone().or_else(|| aws.endpoint_url_s3.clone()).or_else(|| aws.endpoint_url.clone()),
+            region: aws.region.clone().or_else(|| aws.default_region.clone()),
+            access_key_id,
+            secret_access_key,
+            // flytekit asks for virtual-host addressing whenever a style is set at all.
+            force_path_style: s3.addressing_style.as_ref().map(|_| false),
+            ..S3Config::default()
+        },
+        gcs: GcsConfig {
+            endpoint: gcp.storage_emulator_host.as_deref().map(|host| {
+                if host.contains("://") { host.to_owned() } else { format!("http://{host}") }
+            }),
+            project: gcp.cloud_project.clone().or_else(|| gcp.default_project.clone()),
+            ..GcsConfig::default()
+        },
+        azure: AzureConfig {
+            account_name: azure.account_name.clone().or_else(|| azure_env.storage_account_name.clone()),
+            account_key: azure.account_key.clone().or_else(|| azure_env.storage_account_key.clone()),
+            sas_token: azure_env.storage_sas_token.clone(),
+            connection_string: azure_env.storage_connection_string.clone(),
+            tenant_id: azure.tenant_id.clone().or_else(|| azure_env.storage_tenant_id.clone()),
+            client_id: azure.client_id.clone().or_else(|| azure_env.storage_client_id.clone()),
+            client_secret: azure.client_secret.clone().or_else(|| azure_env.storage_client_secret.clone()),
+            ..AzureConfig::default()
+        },
+        ..StorageConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flyte_config::{Dirs, Env};
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> FlyteConfig {
+        let env = pairs.iter().fold(Env::new(), |env, (name, value)| env.with(*name, *value));
+        FlyteConfig::load(&env, &Dirs::default()).expect("config loads")
+    }
+
+    #[test]
+    fn flytekits_s3_settings_win_over_the_aws_variables() {
+        let storage = storage_config(&config(&[
+            ("FLYTE_AWS_ENDPOINT", "http://minio:9000"),
+            ("AWS_ENDPOINT_URL", "http://elsewhere:1"),
+            ("FLYTE_AWS_ACCESS_KEY_ID", "flyte-id"),
+            ("FLYTE_AWS_SECRET_ACCESS_KEY", "flyte-secret"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ]));
+        assert_eq!(storage.s3.endpoint.as_deref(), Some("http://minio:9000"));
+        assert_eq!(storage.s3.access_key_id.as_deref(), Some("flyte-id"));
+        assert_eq!(storage.s3.secret_access_key.expect("secret").expose_secret(), "flyte-secret");
+        assert_eq!(storage.s3.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(storage.s3.force_path_style, None);
+    }
+
+    #[test]
+    fn without_flytekit_settings_the_provider_variables_apply() {
+        let storage = storage_config(&config(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("FLYTE_AWS_ACCESS_KEY_ID", "half-a-pair"),
+            ("STORAGE_EMULATOR_HOST", "127.0.0.1:4443"),
+            ("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1"),
+            ("AZURE_STORAGE_SAS_TOKEN", "sv=1&sig=x"),
+        ]));
+        assert_eq!(storage.s3.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(storage.s3.access_key_id, None, "a key without its secret is not used, as in s3fs");
+        assert_eq!(storage.gcs.endpoint.as_deref(), Some("http://127.0.0.1:4443"));
+        assert_eq!(storage.azure.account_name.as_deref(), Some("devstoreaccount1"));
+        assert!(storage.azure.sas_token.is_some());
+    }
+
+    #[test]
+    fn any_addressing_style_means_virtual_host_as_in_flytekit() {
+        let storage = storage_config(&config(&[("FLYTE_AWS_ADDRESSING_STYLE", "path")]));
+        assert_eq!(storage.s3.force_path_style, Some(false));
+    }
 }

@@ -40,14 +40,15 @@ async fn run_with_interpreter(python: PathBuf) -> (i32, ErrorDocument) {
         &literal::literal_map([("a", literal::integer(1))]),
     )
     .expect("inputs");
-    let executor = PythonExecutor::spawn(worker_settings(python, dir.path()));
+    let storage = Storage::new(StorageConfig::default());
+    let metrics = flyte_telemetry::Metrics::disabled();
+    let executor = PythonExecutor::spawn(worker_settings(python, dir.path()), storage.clone(), metrics.clone());
     let settings = RunSettings::new(
         inputs.display().to_string(),
         dir.path().join("out").display().to_string(),
         dir.path().join("pipeline"),
     );
-    let storage = Storage::new(StorageConfig::default());
-    let report = run_task(executor, &storage, &settings, &flyte_telemetry::Metrics::disabled())
+    let report = run_task(executor, &storage, &settings, &metrics)
         .await
         .expect("run");
     let document = flyte_proto::io::read_error_document(dir.path().join("out/error.pb"))

@@ -6,6 +6,7 @@
 //! result, raise, segfault, call `os._exit`, get SIGKILLed by the OOM killer — the
 //! supervisor turns it into a [`TaskOutcome`]. The protocol is described in worker.py.
 
+mod bridge;
 mod protocol;
 mod stderr_tail;
 
@@ -16,6 +17,8 @@ use std::time::Duration;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability, format_trace_message};
 use flyte_proto::visit::UriKind;
+use flyte_storage::Storage;
+use flyte_telemetry::Metrics;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
@@ -29,8 +32,12 @@ use crate::{Executor, TaskInputs, TaskOutcome};
 
 /// The worker script, shipped inside the binary so nothing is installed beside it.
 const WORKER_SCRIPT: &str = include_str!("worker.py");
+/// The worker's fsspec filesystems for remote protocols, served by [`bridge`].
+const BRIDGE_MODULE: &str = include_str!("fsspec_bridge.py");
 /// The environment variable telling the worker where the supervisor's socket is.
 const SOCKET_ENV: &str = "PYFLYTE_EXECUTE_WORKER_SOCKET";
+/// The environment variable telling the worker's fsspec bridge where to connect.
+const BRIDGE_SOCKET_ENV: &str = "PYFLYTE_EXECUTE_BRIDGE_SOCKET";
 /// How long a worker that has reported its result may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(30);
 /// The error code of a worker that died without reporting a result.
@@ -100,6 +107,8 @@ struct Worker {
     signals: ForwardedSignals,
     settings: PythonWorkerSettings,
     staging_dir: PathBuf,
+    /// Serves the worker's remote storage calls until the worker is done.
+    bridge: tokio::task::JoinHandle<()>,
     /// Where flytekit writes the outcome, once the worker has said.
     output_prefix: Option<String>,
     told_to_run: bool,
@@ -114,11 +123,14 @@ struct Connection {
 impl PythonExecutor {
     /// Starts the worker now. Must be called inside a tokio runtime.
     ///
+    /// The worker's remote storage calls (s3, gs, abfs through fsspec) are served with
+    /// `storage`, and their bytes counted in `metrics`.
+    ///
     /// Never fails: a worker that cannot be started (no such interpreter, unwritable
     /// scratch directory) makes [`Executor::prepare`] return that failure, so it ends
     /// up in the error document like any other.
-    pub fn spawn(settings: PythonWorkerSettings) -> Self {
-        match Worker::spawn(settings) {
+    pub fn spawn(settings: PythonWorkerSettings, storage: Storage, metrics: Metrics) -> Self {
+        match Worker::spawn(settings, storage, metrics) {
             Ok(worker) => PythonExecutor {
                 state: State::Running(Box::new(worker)),
             },
@@ -162,7 +174,7 @@ impl Executor for PythonExecutor {
 }
 
 impl Worker {
-    fn spawn(settings: PythonWorkerSettings) -> Result<Self, ContainerFailure> {
+    fn spawn(settings: PythonWorkerSettings, storage: Storage, metrics: Metrics) -> Result<Self, ContainerFailure> {
         let scratch = &settings.scratch_dir;
         let setup_failure = |what: &str, path: &Path, error: std::io::Error| {
             ContainerFailure::from_error(
@@ -182,13 +194,19 @@ impl Worker {
         std::fs::write(&script, WORKER_SCRIPT).map_err(|e| setup_failure("writing", &script, e))?;
         let socket = scratch.join("worker.sock");
         let _ = std::fs::remove_file(&socket);
-        let listener =
-            UnixListener::bind(&socket).map_err(|e| setup_failure("listening on", &socket, e))?;
+        let listener = UnixListener::bind(&socket).map_err(|e| setup_failure("listening on", &socket, e))?;
+        let bridge_module = scratch.join("pyflyte_execute_bridge.py");
+        std::fs::write(&bridge_module, BRIDGE_MODULE).map_err(|e| setup_failure("writing", &bridge_module, e))?;
+        let bridge_socket = scratch.join("bridge.sock");
+        let _ = std::fs::remove_file(&bridge_socket);
+        let bridge_listener =
+            UnixListener::bind(&bridge_socket).map_err(|e| setup_failure("listening on", &bridge_socket, e))?;
 
         let mut child = Command::new(&settings.python)
             .arg(&script)
             .envs(settings.env.iter().map(|(name, value)| (name, value)))
             .env(SOCKET_ENV, &socket)
+            .env(BRIDGE_SOCKET_ENV, &bridge_socket)
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -209,6 +227,7 @@ impl Worker {
             })?;
         debug!(pid = child.id(), python = %settings.python.display(), "worker started");
         let stderr = StderrTail::forward(child.stderr.take());
+        let bridge = bridge::serve(bridge_listener, storage, metrics);
         Ok(Worker {
             child,
             listener: Some(listener),
@@ -217,6 +236,7 @@ impl Worker {
             signals: ForwardedSignals::install(),
             settings,
             staging_dir,
+            bridge,
             output_prefix: None,
             told_to_run: false,
             reported_result: false,
@@ -420,6 +440,7 @@ impl Worker {
             }
         }
         self.stderr.finish().await;
+        self.bridge.abort();
     }
 }
 

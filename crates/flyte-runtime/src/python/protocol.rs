@@ -30,6 +30,7 @@ pub(super) struct StartSettings {
     test: bool,
     staging_dir: String,
     map_task: Option<MapTaskSettings>,
+    bridge_module: String,
 }
 
 impl StartSettings {
@@ -46,6 +47,7 @@ impl StartSettings {
             test: settings.test,
             staging_dir: staging_dir.display().to_string(),
             map_task: settings.map_task.clone(),
+            bridge_module: settings.scratch_dir.join("pyflyte_execute_bridge.py").display().to_string(),
         }
     }
 }

@@ -60,6 +60,16 @@ def describe(exc):
     return {"trace": trace, "error_type": type(exc).__name__, "error_message": str(exc)}
 
 
+def install_storage_bridge(path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pyflyte_execute_bridge", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.install()
+
+
 def main():
     channel = Channel(os.environ.pop(SOCKET_ENV))
     try:
@@ -77,6 +87,10 @@ def run(channel):
 
     settings = channel.receive()
     assert settings["command"] == "start", settings
+
+    # Remote storage goes through the supervisor: installed before flytekit or user code
+    # can create a filesystem, so s3fs, gcsfs and adlfs are never imported.
+    install_storage_bridge(settings["bridge_module"])
 
     # Imported after the socket is up so that an import failure is reported, not just printed.
     from flytekit.bin import entrypoint as flytekit_entrypoint
