@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask <command>` (see `cargo xtask help`).
 
+mod bench;
 mod codegen;
 mod demo;
+mod emulators;
 mod python_env;
 mod test;
 
@@ -16,6 +18,7 @@ commands:
   demo          build, prepare .venv with flytekit, run the example tasks and print their results
   test [ARGS]   prepare what the tests need and run every test (ARGS go to cargo test)
   conformance   only the comparisons with flytekit and flyteidl
+  bench         upload 1 GiB to moto's S3 server and report the peak RSS
   codegen       regenerate crates/flyte-proto/src/generated from proto/
   help          this text
 ";
@@ -24,6 +27,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     match args.first().map(String::as_str) {
+        Some("bench") => bench::run(&root),
         Some("codegen") => codegen::run(&root),
         Some("demo") => demo::run(&root),
         Some("test") => test::run(&root, &args[1..]),

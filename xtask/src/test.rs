@@ -5,18 +5,25 @@ use std::process::Command;
 
 use anyhow::Result;
 
+use crate::emulators::{Emulators, Which};
 use crate::python_env;
 
-/// Prepares what the tests need, then runs every test of the workspace.
+/// Prepares what the tests need (the flytekit environment, the storage emulators),
+/// then runs every test of the workspace. The emulators stop when this returns, also
+/// when tests fail.
 pub fn run(root: &Path, extra_args: &[String]) -> Result<()> {
     let python = python_env::ensure(root)?;
-    python_env::run(
+    let emulators = Emulators::start(root, Which::All)?;
+    let result = python_env::run(
         Command::new(cargo())
             .current_dir(root)
             .args(["test", "--workspace", "--no-fail-fast"])
             .args(extra_args)
-            .env("PYFLYTE_EXECUTE_TEST_PYTHON", &python),
-    )
+            .env("PYFLYTE_EXECUTE_TEST_PYTHON", &python)
+            .envs(emulators.env().iter().map(|(k, v)| (k, v))),
+    );
+    drop(emulators);
+    result
 }
 
 /// `cargo xtask conformance`: only the suites that compare us with flytekit and flyteidl.

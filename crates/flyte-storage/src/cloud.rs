@@ -23,7 +23,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::{RetryPolicy, StorageConfig};
@@ -422,15 +422,26 @@ impl CloudStore {
     }
 
     /// Reads `len` bytes at `offset` of the local file at `path`.
+    ///
+    /// One blocking positional read straight into the part's buffer: `tokio::fs`
+    /// would copy through buffers of its own on the blocking pool's threads, which
+    /// the allocator then keeps around, for nothing.
     async fn read_part(path: &Path, offset: u64, len: u64) -> Result<Bytes> {
-        let local_error = |e| StorageError::from_io(path.display().to_string(), e);
-        let mut file = tokio::fs::File::open(path).await.map_err(local_error)?;
-        file.seek(SeekFrom::Start(offset))
-            .await
-            .map_err(local_error)?;
-        let mut buffer = vec![0; len as usize];
-        file.read_exact(&mut buffer).await.map_err(local_error)?;
-        Ok(Bytes::from(buffer))
+        use std::os::unix::fs::FileExt;
+        let owned = path.to_path_buf();
+        let read = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&owned)?;
+            let mut buffer = vec![0; len as usize];
+            file.read_exact_at(&mut buffer, offset)?;
+            Ok::<_, std::io::Error>(buffer)
+        })
+        .await
+        .map_err(|e| StorageError::Io {
+            uri: path.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        read.map(Bytes::from)
+            .map_err(|e| StorageError::from_io(path.display().to_string(), e))
     }
 
     async fn upload_in_parts(

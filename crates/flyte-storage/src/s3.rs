@@ -108,6 +108,12 @@ async fn build_client(config: &S3Config, retry: &RetryPolicy) -> BackendResult<C
     if shared.region().is_none() {
         builder = builder.region(Region::from_static(DEFAULT_REGION));
     }
+    // Checksums only where S3 requires them: many S3-compatible stores reject the
+    // trailing CRC32 chunked encoding the SDK sends by default, and computing it is a
+    // second pass over every part. Integrity still rests on SigV4's payload hash.
+    builder = builder.request_checksum_calculation(
+        aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+    );
     let endpoint_set = config.endpoint.is_some() || shared.endpoint_url().is_some();
     builder = builder.force_path_style(config.force_path_style.unwrap_or(endpoint_set));
     Ok(Client::from_conf(builder.build()))

@@ -1,0 +1,43 @@
+//! Uploads one local file to moto's S3 server through [`Storage`] and prints what it
+//! moved, for `cargo xtask bench`, which runs it under `/usr/bin/time -v` to read the
+//! process's peak RSS. Needs the `PYFLYTE_EXECUTE_TEST_S3_*` variables xtask sets.
+//!
+//! Usage: `upload_bench FILE`
+
+use std::time::Instant;
+
+use flyte_storage::Storage;
+use flyte_storage::emulators::Emulator;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args_os()
+        .nth(1)
+        .ok_or("usage: upload_bench FILE")?;
+    let emulator = Emulator::S3;
+    emulator.prepare().await;
+    let config = emulator.config();
+    let (chunk_size, chunk_concurrency) = (config.chunk_size, config.chunk_concurrency);
+    let storage = Storage::new(config);
+    let prefix = format!("{}/bench", emulator.unique_prefix());
+    let uri = format!("{prefix}/upload.bin");
+
+    let started = Instant::now();
+    let bytes = storage.put_file(path.as_ref(), &uri).await?;
+    let elapsed = started.elapsed();
+
+    let listed = storage.list(&prefix).await?;
+    let stored: u64 = listed.iter().map(|o| o.size).sum();
+    if stored != bytes {
+        return Err(format!("uploaded {bytes} bytes but the store holds {stored}").into());
+    }
+    storage.delete(&uri).await?;
+    println!(
+        "uploaded {bytes} bytes to {uri} in {:.1} s ({:.0} MiB/s), chunk {} MiB x {} in flight",
+        elapsed.as_secs_f64(),
+        bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64(),
+        chunk_size >> 20,
+        chunk_concurrency,
+    );
+    Ok(())
+}
