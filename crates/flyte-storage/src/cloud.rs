@@ -170,8 +170,11 @@ pub(crate) trait ObjectBackend: fmt::Debug + Send + Sync + 'static {
     async fn head(&self, object: &ObjectPath) -> BackendResult<Option<u64>>;
 
     /// The object's bytes in `range` (start inclusive, end exclusive), or all of them.
-    async fn get(&self, object: &ObjectPath, range: Option<(u64, u64)>)
-    -> BackendResult<ByteStream>;
+    async fn get(
+        &self,
+        object: &ObjectPath,
+        range: Option<(u64, u64)>,
+    ) -> BackendResult<ByteStream>;
 
     /// Writes a whole object in one request.
     async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()>;
@@ -508,7 +511,10 @@ impl CloudStore {
         let tags: Vec<String> = tags.into_iter().map(|(_, tag)| tag).collect();
         let completed = self
             .transfers
-            .retry(to, || self.backend.complete_upload(object, &upload_id, tags.clone()))
+            .retry(to, || {
+                self.backend
+                    .complete_upload(object, &upload_id, tags.clone())
+            })
             .await;
         if completed.is_err() {
             let _ = self.backend.abort_upload(object, &upload_id).await;
@@ -639,7 +645,9 @@ impl Store for CloudStore {
             // A bucket or a prefix is never an object.
             return Ok(None);
         }
-        self.transfers.retry(uri, || self.backend.head(&object)).await
+        self.transfers
+            .retry(uri, || self.backend.head(&object))
+            .await
     }
 
     async fn delete(&self, uri: &StorageUri) -> Result<()> {
@@ -759,15 +767,14 @@ mod tests {
         });
         let first = transfers.reserve(1024 * 1024).await;
         let _second = transfers.reserve(1024 * 1024).await;
-        let third = tokio::time::timeout(Duration::from_millis(50), transfers.reserve(1))
-            .await;
+        let third = tokio::time::timeout(Duration::from_millis(50), transfers.reserve(1)).await;
         assert!(third.is_err(), "the budget is spent");
         drop(first);
         drop(_second);
         // One buffer larger than the whole budget takes all of it rather than waiting
         // forever.
-        let huge = tokio::time::timeout(Duration::from_secs(5), transfers.reserve(u64::MAX / 2))
-            .await;
+        let huge =
+            tokio::time::timeout(Duration::from_secs(5), transfers.reserve(u64::MAX / 2)).await;
         assert!(huge.is_ok());
     }
 }

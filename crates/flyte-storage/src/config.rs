@@ -248,6 +248,9 @@ mod tests {
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
-        assert!(debug.contains("AKIDPUBLIC"), "non-secrets stay visible: {debug}");
+        assert!(
+            debug.contains("AKIDPUBLIC"),
+            "non-secrets stay visible: {debug}"
+        );
     }
 }

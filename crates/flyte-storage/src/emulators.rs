@@ -97,9 +97,7 @@ impl Emulator {
                     endpoint: Some(self.endpoint()),
                     region: Some("us-east-1".to_owned()),
                     access_key_id: Some(required(S3_ACCESS_KEY_ID_VAR)),
-                    secret_access_key: Some(SecretString::from(required(
-                        S3_SECRET_ACCESS_KEY_VAR,
-                    ))),
+                    secret_access_key: Some(SecretString::from(required(S3_SECRET_ACCESS_KEY_VAR))),
                     force_path_style: Some(true),
                     disable_instance_metadata: true,
                     ..S3Config::default()
@@ -174,14 +172,14 @@ impl Emulator {
                         self.endpoint()
                     ),
                 ),
-                ("FLYTE_AZURE_STORAGE_ACCOUNT_NAME", AZURITE_ACCOUNT.to_owned()),
+                (
+                    "FLYTE_AZURE_STORAGE_ACCOUNT_NAME",
+                    AZURITE_ACCOUNT.to_owned(),
+                ),
                 ("FLYTE_AZURE_STORAGE_ACCOUNT_KEY", AZURITE_KEY.to_owned()),
             ],
         };
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect()
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 
     /// Creates the test bucket or container if it does not exist yet.

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::azure::AzureBackend;
 use crate::cloud::{CloudStore, Transfers};
 use crate::config::StorageConfig;
 use crate::error::Result;
-use crate::local::LocalStore;
-use crate::azure::AzureBackend;
 use crate::gcs::GcsBackend;
+use crate::local::LocalStore;
 use crate::s3::S3Backend;
 use crate::store::{ObjectMeta, Store, TransferSummary};
 use crate::uri::{Scheme, StorageUri};
@@ -150,7 +150,13 @@ mod tests {
     #[test]
     fn every_scheme_routes_to_a_store() {
         let storage = Storage::default();
-        for text in ["s3://b/k", "s3a://b/k", "gs://b/k", "gcs://b/k", "abfss://c@a.dfs.core.windows.net/p"] {
+        for text in [
+            "s3://b/k",
+            "s3a://b/k",
+            "gs://b/k",
+            "gcs://b/k",
+            "abfss://c@a.dfs.core.windows.net/p",
+        ] {
             let uri = StorageUri::parse(text).expect("valid");
             assert!(storage.store_for(&uri).is_ok(), "{text}");
         }

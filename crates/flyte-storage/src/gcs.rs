@@ -170,9 +170,7 @@ fn bucket_missing_on_write(mut error: BackendError) -> BackendError {
 fn classify_http(error: reqwest::Error) -> BackendError {
     let fault = match error.status() {
         Some(status) => fault_of_status(status.as_u16()),
-        None if error.is_timeout() || error.is_connect() || error.is_request() => {
-            Fault::Transient
-        }
+        None if error.is_timeout() || error.is_connect() || error.is_request() => Fault::Transient,
         None => Fault::Other,
     };
     BackendError::new(fault, error)
@@ -186,7 +184,9 @@ impl Clients {
             let mut segments = url
                 .path_segments_mut()
                 .expect("an http(s) URL has path segments");
-            segments.pop_if_empty().extend(["storage", "v1", "b", bucket, "o"]);
+            segments
+                .pop_if_empty()
+                .extend(["storage", "v1", "b", bucket, "o"]);
             if let Some(object) = object {
                 segments.push(object);
             }
@@ -343,7 +343,10 @@ impl ObjectBackend for GcsBackend {
             .and_then(|l| l.to_str().ok())
             .map(str::to_owned)
             .ok_or_else(|| {
-                BackendError::new(Fault::Other, "GCS started a resumable upload without a session URL")
+                BackendError::new(
+                    Fault::Other,
+                    "GCS started a resumable upload without a session URL",
+                )
             })
     }
 
@@ -398,7 +401,10 @@ impl ObjectBackend for GcsBackend {
             if let Some(token) = page_token.take() {
                 query.push(("pageToken", token));
             }
-            let page = match clients.json(clients.http.get(url.clone()).query(&query)).await {
+            let page = match clients
+                .json(clients.http.get(url.clone()).query(&query))
+                .await
+            {
                 // Listing a bucket that does not exist is the only 404 here.
                 Err(error) if error.fault == Fault::NotFound => {
                     return Err(BackendError::new(Fault::NoSuchBucket, error.source));

@@ -111,9 +111,8 @@ async fn build_client(config: &S3Config, retry: &RetryPolicy) -> BackendResult<C
     // Checksums only where S3 requires them: many S3-compatible stores reject the
     // trailing CRC32 chunked encoding the SDK sends by default, and computing it is a
     // second pass over every part. Integrity still rests on SigV4's payload hash.
-    builder = builder.request_checksum_calculation(
-        aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
-    );
+    builder = builder
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired);
     let endpoint_set = config.endpoint.is_some() || shared.endpoint_url().is_some();
     builder = builder.force_path_style(config.force_path_style.unwrap_or(endpoint_set));
     Ok(Client::from_conf(builder.build()))
@@ -126,25 +125,28 @@ fn chain_without_instance_metadata(provider_config: &ProviderConfig) -> Credenti
     use aws_config::environment::EnvironmentVariableCredentialsProvider;
     use aws_config::profile::ProfileFileCredentialsProvider;
     use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
-    CredentialsProviderChain::first_try("Environment", EnvironmentVariableCredentialsProvider::new())
-        .or_else(
-            "Profile",
-            ProfileFileCredentialsProvider::builder()
-                .configure(provider_config)
-                .build(),
-        )
-        .or_else(
-            "WebIdentityToken",
-            WebIdentityTokenCredentialsProvider::builder()
-                .configure(provider_config)
-                .build(),
-        )
-        .or_else(
-            "EcsContainer",
-            EcsCredentialsProvider::builder()
-                .configure(provider_config)
-                .build(),
-        )
+    CredentialsProviderChain::first_try(
+        "Environment",
+        EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else(
+        "Profile",
+        ProfileFileCredentialsProvider::builder()
+            .configure(provider_config)
+            .build(),
+    )
+    .or_else(
+        "WebIdentityToken",
+        WebIdentityTokenCredentialsProvider::builder()
+            .configure(provider_config)
+            .build(),
+    )
+    .or_else(
+        "EcsContainer",
+        EcsCredentialsProvider::builder()
+            .configure(provider_config)
+            .build(),
+    )
 }
 
 /// Sorts an SDK failure: S3's error code where there is one, else the HTTP status,

@@ -200,7 +200,10 @@ pub async fn hundred_mib_file_round_trips_through_multipart(store: &dyn Store, b
         store.put_file(&source, &object).await.expect("put_file"),
         len as u64
     );
-    let listed = store.list(&uri(&join(base, "hundred"))).await.expect("list");
+    let listed = store
+        .list(&uri(&join(base, "hundred")))
+        .await
+        .expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].size, len as u64);
     let target = local.path().join("down/hundred.bin");
@@ -338,8 +341,18 @@ pub async fn exists_is_true_only_for_objects(store: &dyn Store, base: &str) {
         .await
         .expect("put");
     assert!(store.exists(&uri(&object)).await.expect("exists"));
-    assert_eq!(store.stat(&uri(&object)).await.expect("stat"), Some(3), "stat gives the size");
-    assert_eq!(store.stat(&uri(&join(base, "exists/dir"))).await.expect("stat"), None);
+    assert_eq!(
+        store.stat(&uri(&object)).await.expect("stat"),
+        Some(3),
+        "stat gives the size"
+    );
+    assert_eq!(
+        store
+            .stat(&uri(&join(base, "exists/dir")))
+            .await
+            .expect("stat"),
+        None
+    );
     assert!(
         !store
             .exists(&uri(&join(base, "exists/missing")))
@@ -452,7 +465,10 @@ pub async fn wrong_credentials_are_permission_denied(refused: &dyn Store, base: 
 #[allow(dead_code)]
 pub async fn missing_bucket_is_no_such_bucket(store: &dyn Store, uri_in_missing_bucket: &str) {
     for (operation, result) in [
-        ("list", store.list(&uri(uri_in_missing_bucket)).await.map(drop)),
+        (
+            "list",
+            store.list(&uri(uri_in_missing_bucket)).await.map(drop),
+        ),
         (
             "put_bytes",
             store
