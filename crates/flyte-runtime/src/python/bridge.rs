@@ -168,3 +168,72 @@ async fn handle(request: Request, storage: &Storage, metrics: &Metrics) -> Resul
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use flyte_storage::StorageConfig;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    use super::*;
+
+    /// A bridge over local storage and a client connection to it.
+    async fn connect(dir: &std::path::Path) -> (UnixStream, JoinHandle<()>) {
+        let socket = dir.join("bridge.sock");
+        let listener = UnixListener::bind(&socket).expect("bind");
+        let server = serve(listener, Storage::new(StorageConfig::default()), Metrics::disabled());
+        (UnixStream::connect(&socket).await.expect("connect"), server)
+    }
+
+    async fn call(stream: &mut UnixStream, request: Value) -> Value {
+        let mut line = request.to_string().into_bytes();
+        line.push(b'\n');
+        stream.write_all(&line).await.expect("send");
+        let mut response = String::new();
+        BufReader::new(&mut *stream).read_line(&mut response).await.expect("receive");
+        serde_json::from_str(&response).expect("JSON response")
+    }
+
+    #[tokio::test]
+    async fn files_and_directories_move_and_stat_reports_what_is_there() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut stream, server) = connect(dir.path()).await;
+        let store = format!("file://{}/store", dir.path().display());
+        assert_eq!(call(&mut stream, json!({"op": "hello", "protocol": 1})).await, json!({"ok": {"protocol": 1}}));
+
+        let local = dir.path().join("a.txt");
+        std::fs::write(&local, "hello").expect("write");
+        let put = call(&mut stream, json!({"op": "put_file", "path": local, "uri": format!("{store}/d/a.txt")})).await;
+        assert_eq!(put, json!({"ok": {"bytes": 5}}));
+        let stat = call(&mut stream, json!({"op": "stat", "uri": format!("{store}/d/a.txt")})).await;
+        assert_eq!(stat, json!({"ok": {"type": "file", "size": 5}}));
+        let stat = call(&mut stream, json!({"op": "stat", "uri": format!("{store}/d")})).await;
+        assert_eq!(stat, json!({"ok": {"type": "directory"}}));
+        let stat = call(&mut stream, json!({"op": "stat", "uri": format!("{store}/nothing")})).await;
+        assert_eq!(stat, json!({"ok": {"type": "missing"}}));
+
+        let copy = dir.path().join("copy");
+        let get = call(&mut stream, json!({"op": "get_dir", "uri": format!("{store}/d"), "path": copy})).await;
+        assert_eq!(get, json!({"ok": {"files": 1, "bytes": 5}}));
+        assert_eq!(std::fs::read_to_string(copy.join("a.txt")).expect("read"), "hello");
+        let list = call(&mut stream, json!({"op": "list", "uri": format!("{store}/d")})).await;
+        assert_eq!(list, json!({"ok": {"objects": [{"key": "a.txt", "size": 5}]}}));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn failures_come_back_as_kinds_the_worker_maps_to_python_exceptions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut stream, server) = connect(dir.path()).await;
+        let missing = format!("file://{}/missing.txt", dir.path().display());
+        let response = call(&mut stream, json!({"op": "get_file", "uri": missing, "path": dir.path().join("x")})).await;
+        assert_eq!(response["error"]["kind"], "not_found");
+        assert!(response["error"]["message"].as_str().expect("message").contains("missing.txt"));
+        let response = call(&mut stream, json!({"op": "stat", "uri": "ftp://host/x"})).await;
+        assert_eq!(response["error"]["kind"], "invalid");
+        let response = call(&mut stream, json!({"op": "hello", "protocol": 99})).await;
+        assert_eq!(response["error"]["kind"], "invalid");
+        let response = call(&mut stream, json!({"op": "teleport"})).await;
+        assert_eq!(response["error"]["kind"], "invalid");
+        server.abort();
+    }
+}

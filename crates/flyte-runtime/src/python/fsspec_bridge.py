@@ -17,7 +17,6 @@ import os
 import posixpath
 import shutil
 import socket
-import sys
 import tempfile
 import threading
 
@@ -360,10 +359,8 @@ def install():
     implementations (and imports the module it names), so that table is pointed at this
     module: registering alone would still import s3fs, gcsfs and adlfs.
     """
-    from fsspec import registry
+    from fsspec.registry import known_implementations, register_implementation
 
-    module_name = __name__
-    sys.modules.setdefault(module_name, sys.modules[__name__])
     for protocol, cls in _IMPLEMENTATIONS.items():
-        registry.known_implementations[protocol] = {"class": f"{module_name}.{cls.__name__}"}
-        registry.register_implementation(protocol, cls, clobber=True)
+        known_implementations[protocol] = {"class": f"{__name__}.{cls.__name__}"}
+        register_implementation(protocol, cls, clobber=True)
