@@ -124,9 +124,7 @@ impl Emulators {
                 "--inMemoryPersistence",
                 "--disableTelemetry",
                 "--skipApiVersionCheck",
-            ])
-            .arg("--location")
-            .arg(dir.join("azurite-workspace"));
+            ]);
         emulators.spawn("azurite", azure, &dir, azure_port)?;
         emulators.env.push((
             "PYFLYTE_EXECUTE_TEST_AZURE_ENDPOINT".to_owned(),
