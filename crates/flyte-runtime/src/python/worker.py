@@ -74,6 +74,10 @@ def main():
     channel = Channel(os.environ.pop(SOCKET_ENV))
     try:
         run(channel)
+    except SystemExit:
+        # The task's own sys.exit: the worker ends with its status, as flytekit's process
+        # would, and the supervisor reports the early exit like any other.
+        raise
     except BaseException as exc:  # noqa: BLE001 - everything must reach the supervisor
         channel.send(event="fatal", **describe(exc))
         raise
@@ -160,10 +164,17 @@ def run(channel):
             )
         except SystemExit:
             # FLYTE_FAIL_ON_ERROR: flytekit exits after writing the error file; the
-            # supervisor applies that policy itself after uploading it.
-            pass
-        files = sorted(os.listdir(staging_dir)) if os.path.isdir(staging_dir) else []
+            # supervisor applies that policy itself after uploading it. A SystemExit with
+            # no error file is the task's own sys.exit (flytekit catches only Exception),
+            # which ends the worker.
+            if not any(name.startswith("error") and name.endswith(".pb") for name in _staged(staging_dir)):
+                raise
+        files = _staged(staging_dir)
         channel.send(event="finished", files=files)
+
+
+def _staged(staging_dir):
+    return sorted(os.listdir(staging_dir)) if os.path.isdir(staging_dir) else []
 
 
 if __name__ == "__main__":
