@@ -22,7 +22,9 @@ const PICKLED_DISTRIBUTION: &str = "pkl.gz";
 #[derive(Debug, thiserror::Error)]
 pub enum FastExecuteError {
     /// `--dest-dir` does not name an existing directory.
-    #[error("the destination {path} is not an existing directory: create it or pass --dest-dir <existing directory>")]
+    #[error(
+        "the destination {path} is not an existing directory: create it or pass --dest-dir <existing directory>"
+    )]
     DestinationNotADirectory {
         /// The destination.
         path: PathBuf,
@@ -37,13 +39,17 @@ pub enum FastExecuteError {
         source: StorageError,
     },
     /// The archive is neither a `.tar.gz` nor flytekit's pickled distribution.
-    #[error("unrecognized additional distribution format for {uri}: expected a .tar.gz archive or {PICKLED_DISTRIBUTION}")]
+    #[error(
+        "unrecognized additional distribution format for {uri}: expected a .tar.gz archive or {PICKLED_DISTRIBUTION}"
+    )]
     UnrecognizedFormat {
         /// The archive's URI.
         uri: String,
     },
     /// A member of the archive would land outside the destination.
-    #[error("refusing to unpack {archive}: member {member:?} {reason}; nothing outside {destination} was written")]
+    #[error(
+        "refusing to unpack {archive}: member {member:?} {reason}; nothing outside {destination} was written"
+    )]
     UnsafeMember {
         /// The archive.
         archive: PathBuf,
@@ -66,7 +72,9 @@ pub enum FastExecuteError {
         source: std::io::Error,
     },
     /// No task command was given after `--`.
-    #[error("no task command to run: pass it after `--`, e.g. `-- pyflyte-execute --inputs … --resolver … -- …`")]
+    #[error(
+        "no task command to run: pass it after `--`, e.g. `-- pyflyte-execute --inputs … --resolver … -- …`"
+    )]
     EmptyCommand,
     /// The task command could not be started.
     #[error("could not start the task command {program}: {source}")]
@@ -86,18 +94,29 @@ pub async fn install_distribution(
     dest_dir: &Path,
 ) -> Result<(), FastExecuteError> {
     if !dest_dir.is_dir() {
-        return Err(FastExecuteError::DestinationNotADirectory { path: dest_dir.to_path_buf() });
+        return Err(FastExecuteError::DestinationNotADirectory {
+            path: dest_dir.to_path_buf(),
+        });
     }
-    let file_name = distribution.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+    let file_name = distribution
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
     let is_archive = file_name.ends_with(".tar.gz");
     if !is_archive && file_name != PICKLED_DISTRIBUTION {
-        return Err(FastExecuteError::UnrecognizedFormat { uri: distribution.to_owned() });
+        return Err(FastExecuteError::UnrecognizedFormat {
+            uri: distribution.to_owned(),
+        });
     }
     let local = dest_dir.join(file_name);
     let bytes = storage
         .get_file(distribution, &local)
         .await
-        .map_err(|source| FastExecuteError::Download { uri: distribution.to_owned(), source })?;
+        .map_err(|source| FastExecuteError::Download {
+            uri: distribution.to_owned(),
+            source,
+        })?;
     info!(%distribution, bytes, destination = %dest_dir.display(), "code distribution downloaded");
     if is_archive {
         let destination = dest_dir.to_path_buf();
@@ -118,16 +137,20 @@ pub fn unpack_archive(archive: &Path, destination: &Path) -> Result<usize, FastE
         destination: destination.to_path_buf(),
         source,
     };
-    let open = || -> Result<tar::Archive<flate2::read::GzDecoder<std::fs::File>>, FastExecuteError> {
-        let file = std::fs::File::open(archive).map_err(unpack_error)?;
-        Ok(tar::Archive::new(flate2::read::GzDecoder::new(file)))
-    };
+    let open =
+        || -> Result<tar::Archive<flate2::read::GzDecoder<std::fs::File>>, FastExecuteError> {
+            let file = std::fs::File::open(archive).map_err(unpack_error)?;
+            Ok(tar::Archive::new(flate2::read::GzDecoder::new(file)))
+        };
 
     // First pass: vet every member.
     for entry in open()?.entries().map_err(unpack_error)? {
         let entry = entry.map_err(unpack_error)?;
         let member = entry.path().map_err(unpack_error)?.into_owned();
-        let link = entry.link_name().map_err(unpack_error)?.map(|l| l.into_owned());
+        let link = entry
+            .link_name()
+            .map_err(unpack_error)?
+            .map(|l| l.into_owned());
         vet_member(&member, entry.header().entry_type(), link.as_deref()).map_err(|reason| {
             FastExecuteError::UnsafeMember {
                 archive: archive.to_path_buf(),
@@ -153,7 +176,11 @@ pub fn unpack_archive(archive: &Path, destination: &Path) -> Result<usize, FastE
 }
 
 /// Why a member may not be unpacked, if it may not.
-fn vet_member(member: &Path, kind: tar::EntryType, link: Option<&Path>) -> Result<(), &'static str> {
+fn vet_member(
+    member: &Path,
+    kind: tar::EntryType,
+    link: Option<&Path>,
+) -> Result<(), &'static str> {
     let inside = |path: &Path| lexically_inside(Path::new(""), path);
     if member.is_absolute() {
         return Err("has an absolute path");
@@ -176,7 +203,9 @@ fn vet_member(member: &Path, kind: tar::EntryType, link: Option<&Path>) -> Resul
                 return Err("is a hard link to a file outside the destination");
             }
         }
-        (tar::EntryType::Symlink | tar::EntryType::Link, None) => return Err("is a link without a target"),
+        (tar::EntryType::Symlink | tar::EntryType::Link, None) => {
+            return Err("is a link without a target");
+        }
         _ => {}
     }
     Ok(())
@@ -185,7 +214,10 @@ fn vet_member(member: &Path, kind: tar::EntryType, link: Option<&Path>) -> Resul
 /// Whether `relative`, resolved lexically from the directory `base` (itself relative
 /// to the destination), stays inside the destination.
 fn lexically_inside(base: &Path, relative: &Path) -> bool {
-    let mut depth: usize = base.components().filter(|c| matches!(c, Component::Normal(_))).count();
+    let mut depth: usize = base
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count();
     for component in relative.components() {
         match component {
             Component::Normal(_) => depth += 1,
@@ -202,11 +234,23 @@ fn lexically_inside(base: &Path, relative: &Path) -> bool {
 
 /// The task command with flytekit's fast-mode flags inserted before `--resolver`, so a
 /// dynamic task can register its sub-tasks against the same code.
-pub fn inner_command(task_execute_cmd: &[String], distribution: &str, dest_dir: &str) -> Vec<String> {
+pub fn inner_command(
+    task_execute_cmd: &[String],
+    distribution: &str,
+    dest_dir: &str,
+) -> Vec<String> {
     let mut command = Vec::with_capacity(task_execute_cmd.len() + 4);
     for arg in task_execute_cmd {
         if arg == "--resolver" {
-            command.extend(["--dynamic-addl-distro", distribution, "--dynamic-dest-dir", dest_dir].map(str::to_owned));
+            command.extend(
+                [
+                    "--dynamic-addl-distro",
+                    distribution,
+                    "--dynamic-dest-dir",
+                    dest_dir,
+                ]
+                .map(str::to_owned),
+            );
         }
         command.push(arg.clone());
     }
@@ -220,22 +264,23 @@ pub async fn run_task_command(
     dest_dir: Option<&Path>,
     current_pythonpath: Option<OsString>,
 ) -> Result<ExitStatus, FastExecuteError> {
-    let (program, args) = command.split_first().ok_or(FastExecuteError::EmptyCommand)?;
+    let (program, args) = command
+        .split_first()
+        .ok_or(FastExecuteError::EmptyCommand)?;
     let mut child = tokio::process::Command::new(program);
     child.args(args);
     if let Some(dest_dir) = dest_dir {
-        let dest_dir = std::fs::canonicalize(dest_dir).unwrap_or_else(|_| dest_dir.to_path_buf());
-        let mut pythonpath = current_pythonpath.unwrap_or_default();
-        if !pythonpath.is_empty() {
-            pythonpath.push(":");
-        }
-        pythonpath.push(dest_dir.as_os_str());
-        child.env("PYTHONPATH", pythonpath);
+        child.env(
+            "PYTHONPATH",
+            extended_pythonpath(current_pythonpath, dest_dir),
+        );
     }
-    let mut child = child
-        .spawn()
-        .map_err(|source| FastExecuteError::Spawn { program: program.clone(), source })?;
+    // Caught before the child exists, so no signal in between ends us and orphans it.
     let mut signals = ForwardedSignals::install();
+    let mut child = child.spawn().map_err(|source| FastExecuteError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
     loop {
         tokio::select! {
             status = child.wait() => {
@@ -246,20 +291,74 @@ pub async fn run_task_command(
     }
 }
 
+/// `PYTHONPATH` with the destination's real path appended, as flytekit appends it: after
+/// a `:` whenever the variable is set, even to nothing.
+fn extended_pythonpath(current: Option<OsString>, dest_dir: &Path) -> OsString {
+    let dest_dir = std::fs::canonicalize(dest_dir)
+        .or_else(|_| std::path::absolute(dest_dir))
+        .unwrap_or_else(|_| dest_dir.to_path_buf());
+    let mut pythonpath = match current {
+        Some(mut current) => {
+            current.push(":");
+            current
+        }
+        None => OsString::new(),
+    };
+    pythonpath.push(dest_dir.as_os_str());
+    pythonpath
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn resolver_gets_the_fast_flags_in_front() {
-        let cmd: Vec<String> = ["pyflyte-execute", "--inputs", "i", "--resolver", "r", "--", "a"].map(str::to_owned).to_vec();
+        let cmd: Vec<String> = [
+            "pyflyte-execute",
+            "--inputs",
+            "i",
+            "--resolver",
+            "r",
+            "--",
+            "a",
+        ]
+        .map(str::to_owned)
+        .to_vec();
         assert_eq!(
             inner_command(&cmd, "s3://b/c.tar.gz", "/root"),
             [
-                "pyflyte-execute", "--inputs", "i", "--dynamic-addl-distro", "s3://b/c.tar.gz", "--dynamic-dest-dir",
-                "/root", "--resolver", "r", "--", "a"
+                "pyflyte-execute",
+                "--inputs",
+                "i",
+                "--dynamic-addl-distro",
+                "s3://b/c.tar.gz",
+                "--dynamic-dest-dir",
+                "/root",
+                "--resolver",
+                "r",
+                "--",
+                "a"
             ]
         );
+    }
+
+    #[test]
+    fn pythonpath_gets_the_destination_appended_as_flytekit_appends_it() {
+        let dest = tempfile::tempdir().expect("tempdir");
+        let real = std::fs::canonicalize(dest.path())
+            .expect("real path")
+            .display()
+            .to_string();
+        let extended = |current: Option<&str>| {
+            extended_pythonpath(current.map(OsString::from), dest.path())
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(extended(None), real);
+        assert_eq!(extended(Some("/app")), format!("/app:{real}"));
+        // Set but empty: flytekit still joins with the separator.
+        assert_eq!(extended(Some("")), format!(":{real}"));
     }
 
     #[test]
