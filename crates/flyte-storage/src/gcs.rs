@@ -84,8 +84,13 @@ fn endpoint_url(config: &GcsConfig) -> BackendResult<url::Url> {
 }
 
 /// Anonymous when asked; otherwise Application Default Credentials, falling back to
-/// anonymous when ADC finds nothing, as gcsfs does.
-fn credentials(config: &GcsConfig) -> Credentials {
+/// anonymous when they yield no token, as gcsfs does (it tries `google_default`, then
+/// the metadata server, then `anon`).
+///
+/// The check fetches a token once: google-cloud-auth, finding no credentials file,
+/// settles on the metadata server without asking it, so only a first token tells
+/// whether ADC found anything. On GKE or GCE that token is needed anyway.
+async fn credentials(config: &GcsConfig) -> Credentials {
     use google_cloud_auth::credentials::{Builder, anonymous};
     if config.anonymous {
         return anonymous::Builder::new().build();
@@ -94,17 +99,30 @@ fn credentials(config: &GcsConfig) -> Credentials {
     if let Some(project) = &config.project {
         builder = builder.with_quota_project_id(project.clone());
     }
-    match builder.build() {
-        Ok(credentials) => credentials,
-        Err(error) => {
-            tracing::warn!(
-                %error,
-                "no Google Application Default Credentials found; using anonymous access, as gcsfs does"
-            );
-            anonymous::Builder::new().build()
+    let failure = match builder.build() {
+        Ok(credentials) => {
+            let probe = tokio::time::timeout(
+                ADC_PROBE_TIMEOUT,
+                credentials.headers(http::Extensions::new()),
+            )
+            .await;
+            match probe {
+                Ok(Ok(_)) => return credentials,
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!("no token within {ADC_PROBE_TIMEOUT:?}"),
+            }
         }
-    }
+        Err(error) => error.to_string(),
+    };
+    tracing::warn!(
+        error = %failure,
+        "Google Application Default Credentials yield no token; using anonymous access, as gcsfs does"
+    );
+    anonymous::Builder::new().build()
 }
+
+/// How long the first ADC token may take before access falls back to anonymous.
+const ADC_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn build_clients(
     config: &GcsConfig,
@@ -115,7 +133,7 @@ async fn build_clients(
     // one the S3 and Azure clients use too. Installing twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let endpoint = endpoint_url(config)?;
-    let credentials = credentials(config);
+    let credentials = credentials(config).await;
     let storage = GcsClient::builder()
         .with_endpoint(endpoint.as_str().trim_end_matches('/'))
         .with_credentials(credentials.clone())

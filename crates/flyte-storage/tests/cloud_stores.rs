@@ -89,6 +89,18 @@ mod gcs {
         delete_removes_and_tolerates_missing,
         uploading_a_file_as_a_directory_is_refused,
     );
+
+    /// gcsfs, finding no Application Default Credentials, goes anonymous; so do we.
+    #[tokio::test]
+    async fn without_credentials_access_falls_back_to_anonymous_like_gcsfs() {
+        let (_, base) = storage_and_base(Emulator::Gcs).await;
+        let mut config = Emulator::Gcs.config();
+        config.gcs.anonymous = false;
+        let storage = Storage::new(config);
+        let started = std::time::Instant::now();
+        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &base), &base).await;
+        println!("fell back to anonymous in {:?}", started.elapsed());
+    }
 }
 
 mod azure {
