@@ -123,9 +123,10 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     /// The region to sign for. flytekit has no setting for it; botocore reads
     /// `AWS_REGION`, `AWS_DEFAULT_REGION` and the profile, and so does the SDK when
-    /// this is `None`. With none of them, `us-east-1`, as botocore. S3's redirect to a
-    /// bucket's own region is not followed (s3fs's `cache_regions` does): set the
-    /// region when the bucket lives elsewhere.
+    /// this is `None`. With none of them, `us-east-1`, as botocore. A bucket in
+    /// another region is found by following S3's hint (`x-amz-bucket-region` on a 301
+    /// or 400) once and remembering it per bucket, as botocore and s3fs's
+    /// `cache_regions` do.
     pub region: Option<String>,
     /// Static access key id. Fed by `FLYTE_AWS_ACCESS_KEY_ID` / `[aws] access_key_id` /
     /// YAML `storage.connection.access-key`. Used only together with

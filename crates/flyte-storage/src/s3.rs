@@ -1,5 +1,8 @@
 //! Amazon S3 and S3-compatible stores through aws-sdk-s3.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;
 use aws_config::meta::credentials::CredentialsProviderChain;
@@ -34,6 +37,8 @@ pub(crate) struct S3Backend {
     config: S3Config,
     retry: RetryPolicy,
     client: OnceCell<Client>,
+    /// Clients for buckets that S3 said live in another region than the client's.
+    regional: Mutex<HashMap<String, Client>>,
 }
 
 impl S3Backend {
@@ -42,6 +47,7 @@ impl S3Backend {
             config,
             retry,
             client: OnceCell::new(),
+            regional: Mutex::default(),
         }
     }
 
@@ -50,6 +56,66 @@ impl S3Backend {
             .get_or_try_init(|| build_client(&self.config, &self.retry))
             .await
     }
+
+    /// The client for `bucket`: the one for its own region once S3 has named it.
+    async fn client_for(&self, bucket: &str) -> BackendResult<Client> {
+        if let Some(client) = self.regional.lock().expect("never poisoned").get(bucket) {
+            return Ok(client.clone());
+        }
+        Ok(self.client().await?.clone())
+    }
+
+    /// Sends a request for `bucket`; when S3 answers that the bucket lives in another
+    /// region (a 301 or 400 carrying `x-amz-bucket-region`), sends it once more to that
+    /// region and remembers it for the bucket, as botocore's redirect handler and
+    /// s3fs's `cache_regions` do.
+    async fn send<T, E, F, Fut>(&self, bucket: &str, request: F) -> BackendResult<T>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let client = self.client_for(bucket).await?;
+        match request(client.clone()).await {
+            Ok(value) => Ok(value),
+            Err(error) => match bucket_region(&error) {
+                Some(region)
+                    if client.config().region().map(Region::as_ref) != Some(region.as_str()) =>
+                {
+                    tracing::debug!(bucket, region, "S3 bucket lives in another region");
+                    let regional = Client::from_conf(
+                        client
+                            .config()
+                            .to_builder()
+                            .region(Region::new(region))
+                            .build(),
+                    );
+                    self.regional
+                        .lock()
+                        .expect("never poisoned")
+                        .insert(bucket.to_owned(), regional.clone());
+                    request(regional).await.map_err(classify)
+                }
+                _ => Err(classify(error)),
+            },
+        }
+    }
+}
+
+/// The region S3 names in a wrong-region answer.
+fn bucket_region<E>(error: &SdkError<E, HttpResponse>) -> Option<String> {
+    let SdkError::ServiceError(service) = error else {
+        return None;
+    };
+    let status = service.raw().status().as_u16();
+    if !matches!(status, 301 | 307 | 400) {
+        return None;
+    }
+    service
+        .raw()
+        .headers()
+        .get("x-amz-bucket-region")
+        .map(str::to_owned)
 }
 
 /// Builds the client: explicit settings first, the AWS default chain for the rest.
@@ -204,17 +270,17 @@ where
 impl ObjectBackend for S3Backend {
     async fn head(&self, object: &ObjectPath) -> BackendResult<Option<u64>> {
         let result = self
-            .client()
-            .await?
-            .head_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .send()
+            .send(&object.bucket, |client| {
+                client
+                    .head_object()
+                    .bucket(&object.bucket)
+                    .key(&object.key)
+                    .send()
+            })
             .await;
         match result {
             Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
             Err(error) => {
-                let error = classify(error);
                 // HEAD has no body: a missing bucket is a 404 like a missing key.
                 if error.fault == Fault::NotFound {
                     Ok(None)
@@ -230,20 +296,23 @@ impl ObjectBackend for S3Backend {
         object: &ObjectPath,
         range: Option<(u64, u64)>,
     ) -> BackendResult<ByteStream> {
-        let mut request = self
-            .client()
-            .await?
-            .get_object()
-            .bucket(&object.bucket)
-            .key(&object.key);
-        if let Some((start, end)) = range {
-            request = request.range(if end == u64::MAX {
+        let range = range.map(|(start, end)| {
+            if end == u64::MAX {
                 format!("bytes={start}-")
             } else {
                 format!("bytes={start}-{}", end - 1)
-            });
-        }
-        let response = request.send().await.map_err(classify)?;
+            }
+        });
+        let response = self
+            .send(&object.bucket, |client| {
+                client
+                    .get_object()
+                    .bucket(&object.bucket)
+                    .key(&object.key)
+                    .set_range(range.clone())
+                    .send()
+            })
+            .await?;
         let body = response.body;
         Ok(Box::pin(stream::try_unfold(body, |mut body| async move {
             match body.try_next().await {
@@ -256,15 +325,15 @@ impl ObjectBackend for S3Backend {
     }
 
     async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()> {
-        self.client()
-            .await?
-            .put_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .body(SdkByteStream::from(body))
-            .send()
-            .await
-            .map_err(classify)?;
+        self.send(&object.bucket, |client| {
+            client
+                .put_object()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .body(SdkByteStream::from(body.clone()))
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -279,14 +348,14 @@ impl ObjectBackend for S3Backend {
 
     async fn start_upload(&self, object: &ObjectPath) -> BackendResult<String> {
         let created = self
-            .client()
-            .await?
-            .create_multipart_upload()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .send()
-            .await
-            .map_err(classify)?;
+            .send(&object.bucket, |client| {
+                client
+                    .create_multipart_upload()
+                    .bucket(&object.bucket)
+                    .key(&object.key)
+                    .send()
+            })
+            .await?;
         created.upload_id.ok_or_else(|| {
             BackendError::new(Fault::Other, "S3 started a multipart upload without an id")
         })
@@ -300,17 +369,17 @@ impl ObjectBackend for S3Backend {
         body: Bytes,
     ) -> BackendResult<String> {
         let uploaded = self
-            .client()
-            .await?
-            .upload_part()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .upload_id(upload_id)
-            .part_number(part.index as i32 + 1)
-            .body(SdkByteStream::from(body))
-            .send()
-            .await
-            .map_err(classify)?;
+            .send(&object.bucket, |client| {
+                client
+                    .upload_part()
+                    .bucket(&object.bucket)
+                    .key(&object.key)
+                    .upload_id(upload_id)
+                    .part_number(part.index as i32 + 1)
+                    .body(SdkByteStream::from(body.clone()))
+                    .send()
+            })
+            .await?;
         uploaded
             .e_tag
             .ok_or_else(|| BackendError::new(Fault::Other, "S3 accepted a part without an ETag"))
@@ -322,7 +391,7 @@ impl ObjectBackend for S3Backend {
         upload_id: &str,
         parts: Vec<String>,
     ) -> BackendResult<()> {
-        let parts = parts
+        let parts: Vec<CompletedPart> = parts
             .into_iter()
             .enumerate()
             .map(|(index, e_tag)| {
@@ -332,48 +401,50 @@ impl ObjectBackend for S3Backend {
                     .build()
             })
             .collect();
-        self.client()
-            .await?
-            .complete_multipart_upload()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(classify)?;
+        self.send(&object.bucket, |client| {
+            client
+                .complete_multipart_upload()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .upload_id(upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts.clone()))
+                        .build(),
+                )
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
     async fn abort_upload(&self, object: &ObjectPath, upload_id: &str) -> BackendResult<()> {
-        self.client()
-            .await?
-            .abort_multipart_upload()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .upload_id(upload_id)
-            .send()
-            .await
-            .map_err(classify)?;
+        self.send(&object.bucket, |client| {
+            client
+                .abort_multipart_upload()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .upload_id(upload_id)
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
     async fn list(&self, prefix: &ObjectPath) -> BackendResult<Vec<Listed>> {
-        let mut pages = self
-            .client()
-            .await?
-            .list_objects_v2()
-            .bucket(&prefix.bucket)
-            .prefix(&prefix.key)
-            .into_paginator()
-            .send();
         let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(classify)?;
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .send(&prefix.bucket, |client| {
+                    client
+                        .list_objects_v2()
+                        .bucket(&prefix.bucket)
+                        .prefix(&prefix.key)
+                        .set_continuation_token(token.clone())
+                        .send()
+                })
+                .await?;
             for object in page.contents.unwrap_or_default() {
                 if let Some(key) = object.key {
                     found.push(Listed {
@@ -382,19 +453,22 @@ impl ObjectBackend for S3Backend {
                     });
                 }
             }
+            match page.next_continuation_token {
+                Some(next) if page.is_truncated == Some(true) => token = Some(next),
+                _ => return Ok(found),
+            }
         }
-        Ok(found)
     }
 
     async fn delete(&self, object: &ObjectPath) -> BackendResult<()> {
-        self.client()
-            .await?
-            .delete_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .send()
-            .await
-            .map_err(classify)?;
+        self.send(&object.bucket, |client| {
+            client
+                .delete_object()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .send()
+        })
+        .await?;
         Ok(())
     }
 }
@@ -420,5 +494,107 @@ pub(crate) async fn create_bucket(
             Ok(())
         }
         Err(error) => Err(aws_sdk_s3::error::DisplayErrorContext(&error).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A stand-in for S3 that keeps the bucket in eu-west-1: requests signed for any
+    /// other region get a 301 naming it, as S3 answers; requests for eu-west-1 find a
+    /// 5-byte object. Returns the endpoint and the count of requests per region.
+    async fn bucket_in_eu_west_1() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        let (wrong, right) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let counters = (wrong.clone(), right.clone());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (wrong, right) = counters.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0; 4096];
+                    while let Ok(n) = socket.read(&mut buffer).await {
+                        if n == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buffer[..n]);
+                        let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&request[..end]).to_lowercase();
+                        request.drain(..end + 4);
+                        let answer = if head.contains("/eu-west-1/s3/aws4_request") {
+                            right.fetch_add(1, Ordering::SeqCst);
+                            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
+                        } else {
+                            wrong.fetch_add(1, Ordering::SeqCst);
+                            "HTTP/1.1 301 Moved Permanently\r\nx-amz-bucket-region: eu-west-1\r\n\
+                             content-length: 0\r\n\r\n"
+                        };
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (endpoint, wrong, right)
+    }
+
+    #[tokio::test]
+    async fn a_bucket_in_another_region_is_reached_by_following_s3s_hint_once() {
+        let (endpoint, wrong, right) = bucket_in_eu_west_1().await;
+        let backend = S3Backend::new(
+            S3Config {
+                endpoint: Some(endpoint),
+                region: Some("us-east-1".to_owned()),
+                access_key_id: Some("AKIDEXAMPLE".to_owned()),
+                secret_access_key: Some(SecretString::from("secret")),
+                disable_instance_metadata: true,
+                ..S3Config::default()
+            },
+            RetryPolicy::default(),
+        );
+        let object = ObjectPath {
+            bucket: "bucket".to_owned(),
+            key: "key".to_owned(),
+            host: None,
+        };
+        assert_eq!(backend.head(&object).await.expect("head"), Some(5));
+        assert_eq!(backend.head(&object).await.expect("head"), Some(5));
+        assert_eq!(wrong.load(Ordering::SeqCst), 1, "redirected once");
+        assert_eq!(
+            right.load(Ordering::SeqCst),
+            2,
+            "then straight to eu-west-1"
+        );
+    }
+
+    #[test]
+    fn s3_error_codes_sort_into_faults() {
+        use aws_sdk_s3::error::ErrorMetadata;
+        use aws_sdk_s3::operation::get_object::GetObjectError;
+        use aws_sdk_s3::primitives::SdkBody;
+        let service_error = |status: u16, code: &str| {
+            let response =
+                HttpResponse::new(status.try_into().expect("a valid status"), SdkBody::empty());
+            let error = GetObjectError::generic(ErrorMetadata::builder().code(code).build());
+            classify(SdkError::service_error(error, response)).fault
+        };
+        assert_eq!(service_error(404, "NoSuchKey"), Fault::NotFound);
+        assert_eq!(service_error(404, "NoSuchBucket"), Fault::NoSuchBucket);
+        assert_eq!(service_error(403, "AccessDenied"), Fault::Denied);
+        assert_eq!(service_error(403, "SignatureDoesNotMatch"), Fault::Denied);
+        assert_eq!(service_error(503, "SlowDown"), Fault::Transient);
+        assert_eq!(service_error(500, "InternalError"), Fault::Transient);
+        assert_eq!(service_error(400, "InvalidArgument"), Fault::Other);
     }
 }
