@@ -1,0 +1,94 @@
+"""Tasks for the entrypoint parity suite (tests/entrypoints_parity.rs): dynamic tasks, map
+tasks, checkpoints, literal offloading, distributed errors, runtime packages and decks.
+
+entrypoint_cases.py builds each case's inputs and the container command flytekit
+serialises for the task; the tests run that command under flytekit and under ours.
+"""
+
+import sys
+import typing
+
+from flytekit import Deck, current_context, dynamic, map_task, task, workflow
+from flytekit.core.legacy_map_task import map_task as legacy_map_task
+
+
+@task
+def square(x: int) -> int:
+    return x * x
+
+
+@task
+def describe(x: int, label: str) -> str:
+    return f"{label}={x}"
+
+
+@workflow
+def square_then_describe(x: int) -> str:
+    return describe(x=square(x=x), label="squared")
+
+
+@dynamic
+def fan_out(n: int) -> typing.List[int]:
+    """A dynamic workflow of n square tasks and one sub-workflow."""
+    squares = [square(x=i) for i in range(n)]
+    square_then_describe(x=n)
+    return squares
+
+
+# The two map task flavours flytekit serialises for pyflyte-map-execute.
+mapped_square = map_task(square)
+legacy_mapped_square = legacy_map_task(square)
+
+
+@task
+def repeat(word: str, times: int) -> typing.Tuple[str, typing.List[int]]:
+    """Outputs whose size the test controls, for literal offloading."""
+    return word * times, list(range(times))
+
+
+@task
+def words(n: int) -> typing.List[str]:
+    return [f"word-{i}" * 8 for i in range(n)]
+
+
+mapped_words = map_task(words)
+
+
+@task
+def resume(step: int) -> int:
+    """Adds `step` to the count kept in the previous checkpoint and checkpoints the sum."""
+    checkpoint = current_context().checkpoint
+    previous = checkpoint.read()
+    total = (int(previous.decode()) if previous else 0) + step
+    checkpoint.write(str(total).encode())
+    return total
+
+
+@task
+def fail_in_worker(x: int) -> int:
+    if x > 0:
+        raise ValueError(f"worker could not handle {x}")
+    return x
+
+
+legacy_mapped_fail = legacy_map_task(fail_in_worker)
+
+
+@task
+def exit_quietly(x: int) -> None:
+    # SystemExit is no Exception: flytekit's entrypoint dies with it and writes nothing.
+    sys.exit(x)
+
+
+@task
+def use_runtime_package(x: int) -> str:
+    # Installed from _F_RUNTIME_PACKAGES before the task is loaded.
+    import parity_runtime_pkg
+
+    return parity_runtime_pkg.greet(x)
+
+
+@task(enable_deck=True)
+def decked(x: int) -> int:
+    Deck("parity", f"<p>parity deck for {x}</p>")
+    return x + 1
