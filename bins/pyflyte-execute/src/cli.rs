@@ -32,8 +32,9 @@ pub struct CommonArgs {
     /// Where fast-registration code is unpacked, for dynamic tasks run in fast mode.
     #[arg(long)]
     pub dynamic_dest_dir: Option<String>,
-    /// The resolver's arguments, usually after `--`: task-module M task-name N.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// The resolver's arguments, usually after `--`: task-module M task-name N. An
+    /// unknown option before them is refused (exit status 2), as click refuses it.
+    #[arg(trailing_var_arg = true)]
     pub resolver_args: Vec<String>,
 }
 
@@ -86,8 +87,10 @@ pub struct FastExecuteArgs {
     /// Where to unpack it (default: the working directory).
     #[arg(long)]
     pub dest_dir: Option<String>,
-    /// The task command to run, e.g. `pyflyte-execute --inputs … --resolver … -- …`.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// The task command to run, e.g. `pyflyte-execute --inputs … --resolver … -- …`,
+    /// after `--`. An unknown option before it is refused (exit status 2), as click
+    /// refuses it, instead of being run as the command.
+    #[arg(trailing_var_arg = true)]
     pub task_execute_cmd: Vec<String>,
 }
 
@@ -123,7 +126,6 @@ impl ExecuteArgs {
             ),
         }
     }
-
 }
 
 impl MapExecuteArgs {
@@ -141,7 +143,10 @@ fn resolver_location(resolver: &str, args: &[String]) -> Result<TaskLocation, St
              e.g. `-- task-module app.workflows task-name my_task`"
         ));
     }
-    Ok(TaskLocation { resolver: resolver.to_owned(), resolver_args: args.to_vec() })
+    Ok(TaskLocation {
+        resolver: resolver.to_owned(),
+        resolver_args: args.to_vec(),
+    })
 }
 
 impl CommonArgs {
@@ -280,22 +285,91 @@ mod tests {
             ["pyflyte-map-execute", "--max-concurrency", "4"]
                 .into_iter()
                 .chain(BASE)
-                .chain(["--resolver", "flytekit.core.array_node_map_task.ArrayNodeMapTaskResolver", "--", "vars", "a"]),
+                .chain([
+                    "--resolver",
+                    "flytekit.core.array_node_map_task.ArrayNodeMapTaskResolver",
+                    "--",
+                    "vars",
+                    "a",
+                ]),
         )
         .expect("parses");
         assert_eq!(args.max_concurrency, Some(4));
-        assert_eq!(args.task_location().expect("location").resolver_args, ["vars", "a"]);
-        assert!(MapExecuteArgs::try_parse_from(["pyflyte-map-execute"].into_iter().chain(BASE)).is_err());
+        assert_eq!(
+            args.task_location().expect("location").resolver_args,
+            ["vars", "a"]
+        );
+        assert!(
+            MapExecuteArgs::try_parse_from(["pyflyte-map-execute"].into_iter().chain(BASE))
+                .is_err()
+        );
     }
 
     #[test]
     fn fast_execute_keeps_the_inner_command_verbatim() {
         let args = FastExecuteArgs::try_parse_from([
-            "pyflyte-fast-execute", "--additional-distribution", "s3://b/code.tar.gz", "--dest-dir", ".", "--",
-            "pyflyte-execute", "--inputs", "x", "--resolver", "r", "--", "a",
+            "pyflyte-fast-execute",
+            "--additional-distribution",
+            "s3://b/code.tar.gz",
+            "--dest-dir",
+            ".",
+            "--",
+            "pyflyte-execute",
+            "--inputs",
+            "x",
+            "--resolver",
+            "r",
+            "--",
+            "a",
         ])
         .expect("parses");
-        assert_eq!(args.task_execute_cmd, ["pyflyte-execute", "--inputs", "x", "--resolver", "r", "--", "a"]);
+        assert_eq!(
+            args.task_execute_cmd,
+            [
+                "pyflyte-execute",
+                "--inputs",
+                "x",
+                "--resolver",
+                "r",
+                "--",
+                "a"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_options_are_refused_not_taken_for_arguments() {
+        let execute =
+            ExecuteArgs::try_parse_from(["pyflyte-execute"].into_iter().chain(BASE).chain([
+                "--bogus",
+                "--resolver",
+                "r",
+                "--",
+                "a",
+            ]));
+        assert_eq!(
+            execute.expect_err("refused").kind(),
+            clap::error::ErrorKind::UnknownArgument
+        );
+        let fast = FastExecuteArgs::try_parse_from([
+            "pyflyte-fast-execute",
+            "--bogus",
+            "--",
+            "pyflyte-execute",
+        ]);
+        assert_eq!(
+            fast.expect_err("refused").kind(),
+            clap::error::ErrorKind::UnknownArgument
+        );
+        // After `--`, anything goes.
+        let fast = FastExecuteArgs::try_parse_from([
+            "pyflyte-fast-execute",
+            "--",
+            "pyflyte-execute",
+            "--bogus",
+        ])
+        .expect("parses");
+        assert_eq!(fast.task_execute_cmd, ["pyflyte-execute", "--bogus"]);
     }
 
     #[test]
