@@ -30,7 +30,7 @@ pub enum FastExecuteError {
         path: PathBuf,
     },
     /// The archive could not be downloaded.
-    #[error("task execution code could not be downloaded from {uri}: {source}")]
+    #[error("task execution code could not be downloaded from {uri}")]
     Download {
         /// The archive's URI.
         uri: String,
@@ -61,7 +61,7 @@ pub enum FastExecuteError {
         destination: PathBuf,
     },
     /// The archive is not a readable gzip-compressed tar file.
-    #[error("could not unpack {archive} into {destination}: {source}")]
+    #[error("could not unpack {archive} into {destination}")]
     Unpack {
         /// The archive.
         archive: PathBuf,
@@ -77,7 +77,7 @@ pub enum FastExecuteError {
     )]
     EmptyCommand,
     /// The task command could not be started.
-    #[error("could not start the task command {program}: {source}")]
+    #[error("could not start the task command {program}")]
     Spawn {
         /// The program.
         program: String,
