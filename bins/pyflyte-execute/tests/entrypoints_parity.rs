@@ -711,3 +711,55 @@ fn deck_is_written_beside_the_outputs(backend: Backend) {
 fn deck_html_is_written_to_the_output_prefix_like_flytekit() {
     deck_is_written_beside_the_outputs(LOCAL);
 }
+
+// The pod's identity variables reach flytekit's execution context.
+
+fn execution_identity_reaches_the_task(backend: Backend) {
+    let pair = Scenario::prepare("identity", backend).run_both();
+    pair.assert_same_prefix();
+    let o0 = output_literal(&pair.ours, "outputs/outputs.pb", "o0");
+    let values: Vec<&str> = o0.as_collection().expect("a list").iter().filter_map(Literal::as_str).collect();
+    assert_eq!(values, ["parity", "development", "parityexec1", "parity", "identity", "v1"]);
+}
+
+#[test]
+fn execution_and_task_identity_reach_the_task_like_flytekit() {
+    execution_identity_reaches_the_task(LOCAL);
+}
+
+// Command lines click rejects (exit status 2), by each of the three names.
+
+fn bad_command_lines_exit_two(backend: Backend) {
+    let bad = [
+        // --inputs missing.
+        vec!["pyflyte-execute", "--output-prefix", "{run}/outputs", "--resolver", "r", "--", "a"],
+        // --resolver missing.
+        vec!["pyflyte-map-execute", "--inputs", "{case}/inputs.pb", "--output-prefix", "{run}/outputs", "--", "a"],
+        // --max-concurrency not a number.
+        vec!["pyflyte-map-execute", "--inputs", "i", "--output-prefix", "o", "--max-concurrency", "many", "--resolver", "r", "--", "a"],
+        // An option fast-execute does not have.
+        vec!["pyflyte-fast-execute", "--no-such-option", "x", "--", "pyflyte-execute"],
+    ];
+    let pairs = std::thread::scope(|scope| {
+        let runs: Vec<_> = bad
+            .iter()
+            .map(|command| {
+                scope.spawn(move || {
+                    let mut scenario = Scenario::prepare("deck", backend);
+                    scenario.command = command.iter().map(|arg| (*arg).to_owned()).collect();
+                    scenario.run_both()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().expect("runs")).collect::<Vec<Pair>>()
+    });
+    for pair in pairs {
+        assert_eq!(pair.flytekit.ending(), "exit code 2", "{}", pair.context());
+        pair.assert_same_prefix();
+    }
+}
+
+#[test]
+fn bad_command_lines_exit_two_like_flytekit() {
+    bad_command_lines_exit_two(LOCAL);
+}

@@ -88,6 +88,14 @@ def use_runtime_package(x: int) -> str:
     return parity_runtime_pkg.greet(x)
 
 
+@task
+def identity(x: int) -> typing.List[str]:
+    """What flytekit made of the pod's FLYTE_INTERNAL_* execution and task identity."""
+    ctx = current_context()
+    execution, task_id = ctx.execution_id, ctx.task_id
+    return [execution.project, execution.domain, execution.name, task_id.project, task_id.name, task_id.version]
+
+
 @task(enable_deck=True)
 def decked(x: int) -> int:
     Deck("parity", f"<p>parity deck for {x}</p>")
