@@ -718,8 +718,23 @@ fn execution_identity_reaches_the_task(backend: Backend) {
     let pair = Scenario::prepare("identity", backend).run_both();
     pair.assert_same_prefix();
     let o0 = output_literal(&pair.ours, "outputs/outputs.pb", "o0");
-    let values: Vec<&str> = o0.as_collection().expect("a list").iter().filter_map(Literal::as_str).collect();
-    assert_eq!(values, ["parity", "development", "parityexec1", "parity", "identity", "v1"]);
+    let values: Vec<&str> = o0
+        .as_collection()
+        .expect("a list")
+        .iter()
+        .filter_map(Literal::as_str)
+        .collect();
+    assert_eq!(
+        values,
+        [
+            "parity",
+            "development",
+            "parityexec1",
+            "parity",
+            "identity",
+            "v1"
+        ]
+    );
 }
 
 #[test]
@@ -732,13 +747,47 @@ fn execution_and_task_identity_reach_the_task_like_flytekit() {
 fn bad_command_lines_exit_two(backend: Backend) {
     let bad = [
         // --inputs missing.
-        vec!["pyflyte-execute", "--output-prefix", "{run}/outputs", "--resolver", "r", "--", "a"],
+        vec![
+            "pyflyte-execute",
+            "--output-prefix",
+            "{run}/outputs",
+            "--resolver",
+            "r",
+            "--",
+            "a",
+        ],
         // --resolver missing.
-        vec!["pyflyte-map-execute", "--inputs", "{case}/inputs.pb", "--output-prefix", "{run}/outputs", "--", "a"],
+        vec![
+            "pyflyte-map-execute",
+            "--inputs",
+            "{case}/inputs.pb",
+            "--output-prefix",
+            "{run}/outputs",
+            "--",
+            "a",
+        ],
         // --max-concurrency not a number.
-        vec!["pyflyte-map-execute", "--inputs", "i", "--output-prefix", "o", "--max-concurrency", "many", "--resolver", "r", "--", "a"],
+        vec![
+            "pyflyte-map-execute",
+            "--inputs",
+            "i",
+            "--output-prefix",
+            "o",
+            "--max-concurrency",
+            "many",
+            "--resolver",
+            "r",
+            "--",
+            "a",
+        ],
         // An option fast-execute does not have.
-        vec!["pyflyte-fast-execute", "--no-such-option", "x", "--", "pyflyte-execute"],
+        vec![
+            "pyflyte-fast-execute",
+            "--no-such-option",
+            "x",
+            "--",
+            "pyflyte-execute",
+        ],
     ];
     let pairs = std::thread::scope(|scope| {
         let runs: Vec<_> = bad
@@ -751,7 +800,9 @@ fn bad_command_lines_exit_two(backend: Backend) {
                 })
             })
             .collect();
-        runs.into_iter().map(|run| run.join().expect("runs")).collect::<Vec<Pair>>()
+        runs.into_iter()
+            .map(|run| run.join().expect("runs"))
+            .collect::<Vec<Pair>>()
     });
     for pair in pairs {
         assert_eq!(pair.flytekit.ending(), "exit code 2", "{}", pair.context());
