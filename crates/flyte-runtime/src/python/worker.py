@@ -145,7 +145,9 @@ def run(channel):
                 )
             load_error = None
         except Exception as exc:  # noqa: BLE001
-            task, load_error = None, exc
+            # Without this function's frame, the trace flytekit formats from it reads as
+            # flytekit's own: _dispatch_execute, load_task, then the resolver's frames.
+            task, load_error = None, exc.with_traceback(exc.__traceback__.tb_next or exc.__traceback__)
         channel.send(event="loaded", ok=load_error is None, output_prefix=output_prefix)
 
         def load_task():
