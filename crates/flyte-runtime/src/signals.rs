@@ -1,24 +1,31 @@
-//! SIGTERM and SIGINT received by the supervisor, passed on to its child process.
+//! SIGTERM, SIGINT and SIGUSR1 received by the supervisor, passed on to its child process.
 //!
 //! Kubernetes stops a pod by sending SIGTERM to its first process, the supervisor. The
 //! worker must hear it too (to stop, or to checkpoint); the supervisor then reports the
 //! worker's death like any other, instead of dying before it can write anything.
+//!
+//! SIGUSR1 is flytekit's "dump the Python stacks" signal (faulthandler): passed on, it
+//! dumps the worker's stacks to stderr; uncaught, it would end the supervisor.
 
 use rustix::process::{Pid, Signal as UnixSignal, kill_process};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{info, warn};
 
 const SIGINT: i32 = 2;
+/// 10 on Linux, but not everywhere.
+const SIGUSR1: i32 = UnixSignal::USR1.as_raw();
 const SIGTERM: i32 = 15;
 
 pub(crate) struct ForwardedSignals {
     terminate: Option<Signal>,
     interrupt: Option<Signal>,
+    user1: Option<Signal>,
+    /// The last stop signal (SIGTERM, SIGINT) passed on.
     forwarded: Option<i32>,
 }
 
 impl ForwardedSignals {
-    /// Starts catching SIGTERM and SIGINT. Must be called inside a tokio runtime.
+    /// Starts catching SIGTERM, SIGINT and SIGUSR1. Must be called inside a tokio runtime.
     pub(crate) fn install() -> Self {
         let catch = |kind: SignalKind| {
             signal(kind)
@@ -28,6 +35,7 @@ impl ForwardedSignals {
         ForwardedSignals {
             terminate: catch(SignalKind::terminate()),
             interrupt: catch(SignalKind::interrupt()),
+            user1: catch(SignalKind::user_defined1()),
             forwarded: None,
         }
     }
@@ -43,16 +51,18 @@ impl ForwardedSignals {
         tokio::select! {
             Some(()) = next(&mut self.terminate) => SIGTERM,
             Some(()) = next(&mut self.interrupt) => SIGINT,
+            Some(()) = next(&mut self.user1) => SIGUSR1,
             else => std::future::pending().await,
         }
     }
 
-    /// Sends `signal` to the worker process `pid` and remembers that it did.
+    /// Sends `signal` to the worker process `pid` and, for a stop signal, remembers that
+    /// it did.
     pub(crate) fn forward(&mut self, signal: i32, pid: Option<u32>) {
-        let unix_signal = if signal == SIGINT {
-            UnixSignal::INT
-        } else {
-            UnixSignal::TERM
+        let unix_signal = match signal {
+            SIGINT => UnixSignal::INT,
+            SIGUSR1 => UnixSignal::USR1,
+            _ => UnixSignal::TERM,
         };
         let Some(pid) = pid.and_then(|pid| Pid::from_raw(pid as i32)) else {
             return;
@@ -68,10 +78,12 @@ impl ForwardedSignals {
                 signal_name(signal)
             );
         }
-        self.forwarded = Some(signal);
+        if signal != SIGUSR1 {
+            self.forwarded = Some(signal);
+        }
     }
 
-    /// The signal passed on to the worker, if any.
+    /// The stop signal passed on to the worker, if any.
     pub(crate) fn forwarded(&self) -> Option<i32> {
         self.forwarded
     }
@@ -91,6 +103,7 @@ pub(crate) fn signal_name(signal: i32) -> &'static str {
         11 => "SIGSEGV",
         13 => "SIGPIPE",
         15 => "SIGTERM",
+        SIGUSR1 => "SIGUSR1",
         _ => "signal",
     }
 }
