@@ -814,3 +814,38 @@ fn bad_command_lines_exit_two(backend: Backend) {
 fn bad_command_lines_exit_two_like_flytekit() {
     bad_command_lines_exit_two(LOCAL);
 }
+
+// SIGUSR1: flytekit registers faulthandler for it, so the Python stacks go to stderr and
+// the task carries on. Ours passes it on to the worker, which does the same.
+
+fn sigusr1_dumps_the_stacks(backend: Backend) {
+    let mut scenario = Scenario::prepare("pause", backend);
+    scenario.env("PARITY_MARKER", "{local}/marker");
+    let (flytekit, ours) = std::thread::scope(|scope| {
+        let run = |entrypoint| scenario.run_signalled(entrypoint, Some(("marker", "USR1")));
+        let flytekit = scope.spawn(move || run(Entrypoint::Flytekit));
+        let ours = scope.spawn(move || run(Entrypoint::Ours));
+        (
+            flytekit.join().expect("flytekit runs"),
+            ours.join().expect("ours runs"),
+        )
+    });
+    for run in [&flytekit, &ours] {
+        assert!(
+            run.stderr.contains("most recent call first"),
+            "no stack dump\n{}",
+            run.summary()
+        );
+        assert_eq!(
+            run.names(),
+            ["outputs/outputs.pb"],
+            "the task did not carry on\n{}",
+            run.summary()
+        );
+    }
+}
+
+#[test]
+fn sigusr1_dumps_the_python_stacks_and_the_task_carries_on_like_flytekit() {
+    sigusr1_dumps_the_stacks(LOCAL);
+}

@@ -76,6 +76,7 @@ CASES: typing.Dict[str, typing.Tuple[str, str, dict, bool]] = {
     "runtime_package": (TASKS, "use_runtime_package", {"x": 4}, False),
     "deck": (TASKS, "decked", {"x": 1}, False),
     "identity": (TASKS, "identity", {"x": 1}, False),
+    "pause": (TASKS, "pause", {"x": 1}, False),
     "fast": (FAST_MODULE, "shipped", {"x": 6}, True),
     "fast_dynamic": (FAST_MODULE, "shipped_fan_out", {"n": 2}, True),
     "fast_failure": (FAST_MODULE, "shipped_failure", {"x": 6}, True),

@@ -89,6 +89,18 @@ def use_runtime_package(x: int) -> str:
 
 
 @task
+def pause(x: int) -> int:
+    """Says it is running (the file PARITY_MARKER names), then takes a few seconds."""
+    import os
+    import pathlib
+    import time
+
+    pathlib.Path(os.environ["PARITY_MARKER"]).write_text("running")
+    time.sleep(4)
+    return x
+
+
+@task
 def identity(x: int) -> typing.List[str]:
     """What flytekit made of the pod's FLYTE_INTERNAL_* execution and task identity."""
     ctx = current_context()
