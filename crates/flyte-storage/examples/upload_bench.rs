@@ -2,7 +2,8 @@
 //! moved, for `cargo xtask bench`, which runs it under `/usr/bin/time -v` to read the
 //! process's peak RSS. Needs the `PYFLYTE_EXECUTE_TEST_S3_*` variables xtask sets.
 //!
-//! Usage: `upload_bench FILE`
+//! Usage: `upload_bench FILE [CHUNK_MIB [CHUNK_CONCURRENCY]]` (defaults: the
+//! `StorageConfig` defaults).
 
 use std::time::Instant;
 
@@ -11,12 +12,27 @@ use flyte_storage::emulators::Emulator;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args_os()
-        .nth(1)
-        .ok_or("usage: upload_bench FILE")?;
+    let mut args = std::env::args_os().skip(1);
+    let path = args
+        .next()
+        .ok_or("usage: upload_bench FILE [CHUNK_MIB [CHUNK_CONCURRENCY]]")?;
+    let number = |arg: Option<std::ffi::OsString>| -> Result<Option<usize>, String> {
+        arg.map(|a| {
+            a.to_string_lossy()
+                .parse()
+                .map_err(|e| format!("{a:?}: {e}"))
+        })
+        .transpose()
+    };
     let emulator = Emulator::S3;
     emulator.prepare().await;
-    let config = emulator.config();
+    let mut config = emulator.config();
+    if let Some(mib) = number(args.next())? {
+        config.chunk_size = mib << 20;
+    }
+    if let Some(concurrency) = number(args.next())? {
+        config.chunk_concurrency = concurrency;
+    }
     let (chunk_size, chunk_concurrency) = (config.chunk_size, config.chunk_concurrency);
     let storage = Storage::new(config);
     let prefix = format!("{}/bench", emulator.unique_prefix());
