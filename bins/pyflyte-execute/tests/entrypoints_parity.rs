@@ -849,3 +849,26 @@ fn sigusr1_dumps_the_stacks(backend: Backend) {
 fn sigusr1_dumps_the_python_stacks_and_the_task_carries_on_like_flytekit() {
     sigusr1_dumps_the_stacks(LOCAL);
 }
+
+// A batch index that cannot be read: flytekit crashes before it can write anything; ours
+// exits 1 too, but says why in error.pb.
+
+fn unusable_batch_index_is_reported(backend: Backend) {
+    let mut scenario = map_scenario("array_node_map", backend);
+    scenario.env("BATCH_JOB_ARRAY_INDEX_VAR_NAME", "PARITY_NO_SUCH_VARIABLE");
+    let pair = scenario.run_both();
+    assert_eq!(pair.flytekit.ending(), "exit code 1", "{}", pair.context());
+    assert!(pair.flytekit.files.is_empty(), "{}", pair.context());
+    assert_eq!(pair.ours.ending(), "exit code 1", "{}", pair.context());
+    assert_eq!(
+        pair.ours.names(),
+        ["outputs/error.pb"],
+        "{}",
+        pair.context()
+    );
+}
+
+#[test]
+fn map_task_with_an_unusable_batch_index_exits_one_like_flytekit_and_says_why() {
+    unusable_batch_index_is_reported(LOCAL);
+}
