@@ -337,3 +337,38 @@ pub(crate) async fn create_container(config: &AzureConfig, container: &str) -> R
         Err(error) => Err(format!("{error:?}")),
     }
 }
+
+/// An account SAS token valid for `seconds`, signed with the configured account key
+/// (tests against the emulator).
+#[cfg(feature = "test-emulators")]
+pub(crate) async fn account_sas_token(
+    config: &AzureConfig,
+    seconds: i64,
+) -> Result<String, String> {
+    use azure_storage::shared_access_signature::SasToken;
+    use azure_storage::shared_access_signature::account_sas::{
+        AccountSasPermissions, AccountSasResourceType,
+    };
+    let backend = AzureBackend::new(config.clone(), RetryPolicy::default());
+    let path = ObjectPath {
+        bucket: String::new(),
+        key: String::new(),
+        host: None,
+    };
+    let service = backend.service(&path).map_err(|e| e.source.to_string())?;
+    let expiry = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+    let permissions = AccountSasPermissions {
+        read: true,
+        write: true,
+        delete: true,
+        list: true,
+        add: true,
+        create: true,
+        ..AccountSasPermissions::default()
+    };
+    service
+        .shared_access_signature(AccountSasResourceType::Object, expiry, permissions)
+        .await
+        .and_then(|sas| sas.token())
+        .map_err(|e| e.to_string())
+}

@@ -136,6 +136,35 @@ impl Emulator {
         config
     }
 
+    /// Azurite only: a configuration that authenticates with the connection string
+    /// alone (`AZURE_STORAGE_CONNECTION_STRING`), which names account and endpoint.
+    pub fn azure_connection_string_config(self) -> StorageConfig {
+        assert_eq!(self, Emulator::Azure, "only Azure has connection strings");
+        let mut config = StorageConfig::default();
+        config.azure.connection_string = Some(SecretString::from(
+            self.flytekit_env()["AZURE_STORAGE_CONNECTION_STRING"].clone(),
+        ));
+        config
+    }
+
+    /// Azurite only: a configuration that authenticates with an account SAS token
+    /// (read, write, delete, list on objects and containers for an hour), signed with
+    /// the account key.
+    pub async fn azure_sas_config(self) -> StorageConfig {
+        assert_eq!(self, Emulator::Azure, "only Azure has SAS tokens");
+        let token = crate::azure::account_sas_token(&self.config().azure, 3600)
+            .await
+            .unwrap_or_else(|e| panic!("signing a SAS token for Azurite: {e}"));
+        let mut config = StorageConfig::default();
+        config.azure = AzureConfig {
+            account_name: Some(AZURITE_ACCOUNT.to_owned()),
+            sas_token: Some(SecretString::from(token)),
+            endpoint: Some(self.endpoint()),
+            ..AzureConfig::default()
+        };
+        config
+    }
+
     /// A fresh prefix in the test bucket, e.g. `s3://flyte-tests/<uuid>`, so that tests
     /// running at once never see each other's objects.
     pub fn unique_prefix(self) -> String {

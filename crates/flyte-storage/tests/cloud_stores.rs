@@ -348,6 +348,34 @@ mod azure {
     );
 
     #[tokio::test]
+    async fn a_connection_string_alone_names_account_endpoint_and_key() {
+        let (_, base) = storage_and_base(Emulator::Azure).await;
+        let storage = Storage::new(Emulator::Azure.azure_connection_string_config());
+        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &base), &base).await;
+    }
+
+    #[tokio::test]
+    async fn a_sas_token_reads_and_writes_objects() {
+        let (_, base) = storage_and_base(Emulator::Azure).await;
+        let storage = Storage::new(Emulator::Azure.azure_sas_config().await);
+        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &base), &base).await;
+    }
+
+    #[tokio::test]
+    async fn a_uri_naming_the_account_uses_it() {
+        let (_, base) = storage_and_base(Emulator::Azure).await;
+        let mut config = Emulator::Azure.config();
+        config.azure.account_name = None;
+        let storage = Storage::new(config);
+        let named = base.replacen(
+            "abfs://flyte-tests/",
+            "abfss://flyte-tests@devstoreaccount1.dfs.core.windows.net/",
+            1,
+        );
+        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &named), &named).await;
+    }
+
+    #[tokio::test]
     async fn wrong_credentials_are_permission_denied() {
         let (_, base) = storage_and_base(Emulator::Azure).await;
         let refused = Storage::new(Emulator::Azure.wrong_credentials_config());
