@@ -140,11 +140,15 @@ impl Emulator {
     /// alone (`AZURE_STORAGE_CONNECTION_STRING`), which names account and endpoint.
     pub fn azure_connection_string_config(self) -> StorageConfig {
         assert_eq!(self, Emulator::Azure, "only Azure has connection strings");
-        let mut config = StorageConfig::default();
-        config.azure.connection_string = Some(SecretString::from(
-            self.flytekit_env()["AZURE_STORAGE_CONNECTION_STRING"].clone(),
-        ));
-        config
+        StorageConfig {
+            azure: AzureConfig {
+                connection_string: Some(SecretString::from(
+                    self.flytekit_env()["AZURE_STORAGE_CONNECTION_STRING"].clone(),
+                )),
+                ..AzureConfig::default()
+            },
+            ..StorageConfig::default()
+        }
     }
 
     /// Azurite only: a configuration that authenticates with an account SAS token
@@ -155,14 +159,15 @@ impl Emulator {
         let token = crate::azure::account_sas_token(&self.config().azure, 3600)
             .await
             .unwrap_or_else(|e| panic!("signing a SAS token for Azurite: {e}"));
-        let mut config = StorageConfig::default();
-        config.azure = AzureConfig {
-            account_name: Some(AZURITE_ACCOUNT.to_owned()),
-            sas_token: Some(SecretString::from(token)),
-            endpoint: Some(self.endpoint()),
-            ..AzureConfig::default()
-        };
-        config
+        StorageConfig {
+            azure: AzureConfig {
+                account_name: Some(AZURITE_ACCOUNT.to_owned()),
+                sas_token: Some(SecretString::from(token)),
+                endpoint: Some(self.endpoint()),
+                ..AzureConfig::default()
+            },
+            ..StorageConfig::default()
+        }
     }
 
     /// A fresh prefix in the test bucket, e.g. `s3://flyte-tests/<uuid>`, so that tests
