@@ -89,6 +89,7 @@ CASES: typing.Dict[str, typing.Tuple[str, str, typing.Callable[[Path], dict]]] =
     "sigkill": (TASKS, "sigkill_self", _x(1)),
     "import_error": ("broken_at_import", "unreachable", _x(1)),
     "unknown_task": (TASKS, "no_such_task", _x(1)),
+    "bridge_modules": ("bridge_tasks", "move_files", lambda data: {"f": _text_file(data), "d": _directory(data)}),
 }
 
 

@@ -6,6 +6,14 @@
 //! flytekit's TypeEngine into a fresh temporary directory. Each entrypoint then gets its
 //! own output prefix and raw output prefix in that directory, and runs with the parity
 //! task directory as its working directory, the way a Flyte pod runs it.
+//!
+//! On a [`Backend::Remote`] emulator, inputs.pb, the input data and both entrypoints'
+//! prefixes live in a fresh prefix of the emulator's test bucket instead; after each run
+//! its prefixes are downloaded and the URIs in its outputs.pb pointed at the downloaded
+//! copies, so every comparison below is the same as on local storage.
+
+// Shared by several test crates, each of which uses part of it.
+#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -18,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use flyte_proto::core::{ContainerError, Literal, LiteralMap};
 use flyte_proto::{io, visit};
+use flyte_storage::emulators::Emulator;
+use flyte_storage::{Storage, StorageError};
 use tempfile::TempDir;
 
 /// The resolver every Flyte pod names for Python function tasks.
@@ -56,6 +66,47 @@ impl Entrypoint {
     }
 }
 
+/// Where a case's inputs and outputs live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Directories under the case's temporary directory.
+    Local,
+    /// A fresh prefix in the test bucket of one of the emulators `cargo xtask test` runs.
+    Remote(Emulator),
+}
+
+impl Backend {
+    /// The variables that point flytekit (and our binary, which reads the same ones) at
+    /// the backend.
+    fn env(self) -> BTreeMap<String, String> {
+        match self {
+            Backend::Local => BTreeMap::new(),
+            Backend::Remote(Emulator::Azure) => {
+                let mut env = Emulator::Azure.flytekit_env();
+                // flytekit 1.16.31 passes `metadata=` to adlfs's put, which passes its
+                // own too: every upload to Azure fails ("got multiple values for keyword
+                // argument 'metadata'") unless execution metadata is off. Ours attaches
+                // none either way.
+                env.insert("FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA".to_owned(), "false".to_owned());
+                env
+            }
+            Backend::Remote(emulator) => emulator.flytekit_env(),
+        }
+    }
+}
+
+/// Runs one storage call against an emulator from synchronous test code.
+fn on_emulator<T>(emulator: Emulator, call: impl AsyncFnOnce(&Storage) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        emulator.prepare().await;
+        call(&Storage::new(emulator.config())).await
+    })
+}
+
 /// A temporary directory with one case's inputs, and the command-line arguments to run it.
 pub struct Case {
     /// The case's name in make_inputs.py (or a made-up one for hand-built inputs).
@@ -71,12 +122,27 @@ pub struct Case {
     pub task_name: String,
     /// `--output-prefix` for both runs, when not a fresh local directory per run.
     pub output_prefix: Option<String>,
+    /// Where the case lives.
+    pub backend: Backend,
+    /// On a remote backend, the case's prefix in the test bucket.
+    remote_base: Option<String>,
 }
 
 impl Case {
     /// Writes the inputs.pb of `name` (a case of make_inputs.py).
     pub fn prepare(name: &str) -> Case {
+        Case::prepare_on(name, Backend::Local)
+    }
+
+    /// Writes the inputs.pb of `name` on `backend`: its data under the case's input
+    /// prefix there, inputs.pb itself at `<case prefix>/inputs.pb`.
+    pub fn prepare_on(name: &str, backend: Backend) -> Case {
         let mut case = Case::without_inputs(name, "", "");
+        case.backend = backend;
+        if let Backend::Remote(emulator) = backend {
+            case.remote_base = Some(emulator.unique_prefix());
+            on_emulator(emulator, async |_| ()); // creates the test bucket first
+        }
         let output = Command::new(flyte_test_support::python())
             .arg(parity_dir().join("make_inputs.py"))
             .arg(name)
@@ -84,9 +150,10 @@ impl Case {
             .arg("--data-dir")
             .arg(case.dir.path().join("input-data"))
             .arg("--raw-prefix")
-            .arg(case.input_raw_prefix())
+            .arg(case.input_raw_uri())
             .current_dir(parity_dir())
             .env("PYTHONDONTWRITEBYTECODE", "1")
+            .envs(backend.env())
             .output()
             .expect("make_inputs.py starts");
         assert!(
@@ -104,6 +171,16 @@ impl Case {
                 case.task_name = task.to_owned();
             }
             _ => panic!("make_inputs.py {name} printed no `TASK_MODULE TASK_NAME` line:\n{stdout}"),
+        }
+        if let (Backend::Remote(emulator), Some(base)) = (backend, &case.remote_base) {
+            let remote_inputs = format!("{base}/inputs.pb");
+            on_emulator(emulator, async |storage| {
+                storage
+                    .put_file(Path::new(&case.inputs), &remote_inputs)
+                    .await
+            })
+            .unwrap_or_else(|e| panic!("uploading inputs.pb to {remote_inputs}: {e}"));
+            case.inputs = remote_inputs;
         }
         case
     }
@@ -124,6 +201,8 @@ impl Case {
             task_module: task_module.to_owned(),
             task_name: task_name.to_owned(),
             output_prefix: None,
+            backend: Backend::Local,
+            remote_base: None,
         }
     }
 
@@ -136,16 +215,34 @@ impl Case {
         self.dir.path().join("input-raw")
     }
 
+    /// Where make_inputs.py puts the case's input data: the local input prefix, or its
+    /// twin on the remote backend.
+    fn input_raw_uri(&self) -> String {
+        match &self.remote_base {
+            Some(base) => format!("{base}/input-raw"),
+            None => self.input_raw_prefix().display().to_string(),
+        }
+    }
+
     /// Runs one entrypoint on this case, in its own subdirectory of the case directory.
     pub fn run(&self, entrypoint: Entrypoint) -> Run {
         let root = self.dir.path().join(entrypoint.label());
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp).expect("a run directory");
-        let output_prefix = self
-            .output_prefix
-            .clone()
-            .unwrap_or_else(|| root.join("outputs").display().to_string());
+        let remote_root = self
+            .remote_base
+            .as_ref()
+            .map(|base| format!("{base}/{}", entrypoint.label()));
+        let output_prefix = match (&self.output_prefix, &remote_root) {
+            (Some(prefix), _) => prefix.clone(),
+            (None, Some(remote)) => format!("{remote}/outputs"),
+            (None, None) => root.join("outputs").display().to_string(),
+        };
         let raw_prefix = root.join("raw");
+        let raw_prefix_arg = match &remote_root {
+            Some(remote) => format!("{remote}/raw"),
+            None => raw_prefix.display().to_string(),
+        };
         let stdout = root.join("stdout.txt");
         let stderr = root.join("stderr.txt");
 
@@ -156,7 +253,7 @@ impl Case {
             .arg("--output-prefix")
             .arg(&output_prefix)
             .arg("--raw-output-data-prefix")
-            .arg(&raw_prefix)
+            .arg(&raw_prefix_arg)
             .arg("--resolver")
             .arg(&self.resolver)
             .arg("--")
@@ -171,18 +268,45 @@ impl Case {
             .env("FLYTE_SDK_LOGGING_LEVEL", "30")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("TMPDIR", &tmp)
+            .envs(self.backend.env())
             .stdin(File::open("/dev/null").expect("/dev/null"))
             .stdout(File::create(&stdout).expect("stdout file"))
             .stderr(File::create(&stderr).expect("stderr file"));
         let status = wait_with_timeout(command, entrypoint);
 
+        let local_output_prefix = match (self.backend, &remote_root) {
+            (Backend::Remote(emulator), Some(remote)) => {
+                let copy = root.join("outputs");
+                self.download(emulator, &output_prefix, &copy);
+                self.download(emulator, &format!("{remote}/raw"), &raw_prefix);
+                self.download(emulator, &self.input_raw_uri(), &self.input_raw_prefix());
+                let replacements = [
+                    (format!("{remote}/raw"), raw_prefix.display().to_string()),
+                    (
+                        self.input_raw_uri(),
+                        self.input_raw_prefix().display().to_string(),
+                    ),
+                ];
+                point_outputs_at_copies(&copy.join("outputs.pb"), &replacements);
+                copy.exists().then_some(copy)
+            }
+            _ => local_path(&output_prefix),
+        };
         Run {
             entrypoint,
             status,
             stderr: fs::read_to_string(&stderr).unwrap_or_default(),
-            local_output_prefix: local_path(&output_prefix),
+            local_output_prefix,
             raw_prefix,
             input_raw_prefix: self.input_raw_prefix(),
+        }
+    }
+
+    /// Copies everything under the remote prefix `uri` into `to` (nothing there: nothing).
+    fn download(&self, emulator: Emulator, uri: &str, to: &Path) {
+        match on_emulator(emulator, async |storage| storage.get_dir(uri, to).await) {
+            Ok(_) | Err(StorageError::NotFound { .. }) => {}
+            Err(e) => panic!("downloading {uri}: {e}"),
         }
     }
 
@@ -220,6 +344,21 @@ fn wait_with_timeout(mut command: Command, entrypoint: Entrypoint) -> ExitStatus
         }
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Rewrites the data URIs in the local copy of a remote outputs.pb so they name the
+/// downloaded copies: each `(remote prefix, local directory)` pair maps one onto the other.
+fn point_outputs_at_copies(outputs: &Path, replacements: &[(String, String)]) {
+    let Ok(mut map) = io::read_literal_map(outputs) else {
+        return; // no outputs.pb, or one the comparison itself will report
+    };
+    visit::rewrite_uris(&mut map, |_, uri| {
+        replacements.iter().find_map(|(remote, local)| {
+            uri.strip_prefix(remote.as_str())
+                .map(|rest| format!("{local}{rest}"))
+        })
+    });
+    io::write_literal_map(outputs, &map).expect("rewriting the downloaded outputs.pb");
 }
 
 /// The local path a URI names, if it names one.
@@ -497,6 +636,11 @@ impl Pair {
     /// Prepares case `name` with make_inputs.py and runs both entrypoints on it.
     pub fn run(name: &str) -> Pair {
         Case::prepare(name).run_both()
+    }
+
+    /// The same on `backend`.
+    pub fn run_on(name: &str, backend: Backend) -> Pair {
+        Case::prepare_on(name, backend).run_both()
     }
 
     fn context(&self) -> String {
