@@ -144,8 +144,15 @@ fn build_client(
         };
         (location, credentials)
     };
-    let _ = retry;
+    // The SDK's default HTTP client has no timeouts: a stalled connection would hang
+    // the transfer instead of failing and being retried.
+    let http = reqwest::Client::builder()
+        .connect_timeout(retry.connect_timeout)
+        .read_timeout(retry.read_timeout)
+        .build()
+        .map_err(|e| config_error(format!("cannot build the HTTP client for Azure: {e}")))?;
     Ok(ClientBuilder::with_location(location, credentials)
+        .transport(azure_core::TransportOptions::new(Arc::new(http)))
         // The engine retries; the SDK's own loop would multiply attempts.
         .retry(azure_core::RetryOptions::none())
         .blob_service_client())

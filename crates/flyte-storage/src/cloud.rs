@@ -288,7 +288,18 @@ impl Transfers {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match attempt().await {
+            let outcome = tokio::time::timeout(self.retry.attempt_timeout, attempt())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(BackendError::new(
+                        Fault::Transient,
+                        format!(
+                            "no answer within {:?} (retry.attempt_timeout)",
+                            self.retry.attempt_timeout
+                        ),
+                    ))
+                });
+            match outcome {
                 Ok(value) => return Ok(value),
                 Err(error) if error.fault == Fault::Transient && attempts < max_attempts => {
                     let delay = backoff(&self.retry, attempts);
@@ -411,11 +422,25 @@ impl CloudStore {
                     (None, 0) => None,
                     _ => Some((position, end.unwrap_or(u64::MAX))),
                 };
-                let mut body = self.backend.get(object, request).await?;
+                let read_timeout = self.transfers.retry.read_timeout;
+                let stalled = || {
+                    BackendError::new(
+                        Fault::Transient,
+                        format!("no data for {read_timeout:?} (retry.read_timeout)"),
+                    )
+                };
+                let mut body =
+                    tokio::time::timeout(read_timeout, self.backend.get(object, request))
+                        .await
+                        .map_err(|_| stalled())??;
                 file.seek(SeekFrom::Start(position))
                     .await
                     .map_err(|e| BackendError::new(Fault::Other, e))?;
-                while let Some(chunk) = body.try_next().await? {
+                // A body that stops arriving counts as a broken connection.
+                while let Some(chunk) = tokio::time::timeout(read_timeout, body.try_next())
+                    .await
+                    .map_err(|_| stalled())??
+                {
                     file.write_all(&chunk)
                         .await
                         .map_err(|e| BackendError::new(Fault::Other, e))?;

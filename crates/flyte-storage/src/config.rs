@@ -85,9 +85,13 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// How long to wait for a connection to open. Default 10 s.
     pub connect_timeout: Duration,
-    /// How long a request may wait for the store to start answering before it counts
-    /// as timed out (and is retried). Default 60 s.
+    /// How long a request may wait for the store to start answering, and a download
+    /// may go without receiving a byte, before it counts as timed out (and is
+    /// retried). Default 60 s.
     pub read_timeout: Duration,
+    /// The longest one attempt of one request may take, an uploaded part's body
+    /// included, before it is abandoned and retried. Default 5 min.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -98,6 +102,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(300),
         }
     }
 }

@@ -170,6 +170,52 @@ async fn a_download_cut_mid_body_resumes_where_it_stopped(emulator: Emulator) {
     );
 }
 
+/// A store that accepts connections and never answers times out, is retried, and is
+/// given up, naming the URI.
+async fn a_store_that_never_answers_times_out(emulator: Emulator) {
+    let (_, base) = storage_and_base(emulator).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let path = match emulator {
+        Emulator::Azure => "/devstoreaccount1",
+        _ => "",
+    };
+    let config = StorageConfig {
+        retry: RetryPolicy {
+            read_timeout: Duration::from_millis(300),
+            attempt_timeout: Duration::from_millis(600),
+            ..fast_retries(2)
+        },
+        ..with_endpoint(
+            emulator,
+            emulator.config(),
+            format!("http://{address}{path}"),
+        )
+    };
+    let storage = Storage::new(config);
+    let object = format!("{base}/silent/inputs.pb");
+    let started = std::time::Instant::now();
+    match storage.get_bytes(&object).await {
+        Err(error @ StorageError::Remote { attempts: 2, .. }) => {
+            assert!(error.to_string().contains(&object), "{error}");
+        }
+        other => panic!("get_bytes from a silent store: {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 /// `config` with its endpoint for `emulator` replaced.
 fn with_endpoint(emulator: Emulator, mut config: StorageConfig, endpoint: String) -> StorageConfig {
     match emulator {
@@ -256,6 +302,11 @@ macro_rules! conformance_tests {
         #[tokio::test]
         async fn a_download_cut_mid_body_resumes_where_it_stopped() {
             super::a_download_cut_mid_body_resumes_where_it_stopped($emulator).await;
+        }
+
+        #[tokio::test]
+        async fn a_store_that_never_answers_times_out() {
+            super::a_store_that_never_answers_times_out($emulator).await;
         }
 
         #[tokio::test]
