@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>` (see `cargo xtask help`).
 
 mod bench;
+mod bench_tasks;
 mod codegen;
 mod demo;
 mod emulators;
@@ -18,7 +19,8 @@ commands:
   demo          build, prepare .venv with flytekit, run the example tasks and print their results
   test [ARGS]   prepare what the tests need and run every test (ARGS go to cargo test)
   conformance   only the comparisons with flytekit and flyteidl
-  bench         upload 1 GiB to moto's S3 server and report the peak RSS
+  bench         upload 1 GiB to moto's S3 server and report the peak RSS; then tasks writing a
+                1 GiB FlyteFile and a 10,000-file FlyteDirectory to it, flytekit against ours
   codegen       regenerate crates/flyte-proto/src/generated from proto/
   help          this text
 ";

@@ -23,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::process::{Child, Command};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use self::protocol::{Command as WorkerCommand, PythonError, StartSettings, WorkerEvent};
 use crate::signals::{ForwardedSignals, signal_name};
@@ -284,8 +284,13 @@ impl Worker {
         };
         self.send(&command).await.map_err(TaskOutcome::Failed)?;
         match self.next_event().await.map_err(TaskOutcome::Failed)? {
-            WorkerEvent::Finished { files } => {
+            WorkerEvent::Finished { files, peak_rss_kib } => {
                 self.reported_result = true;
+                info!(
+                    worker_peak_rss_kib = peak_rss_kib,
+                    supervisor_peak_rss_kib = own_peak_rss_kib(),
+                    "task finished in the worker"
+                );
                 Ok(self.collect_outcome(&files))
             }
             WorkerEvent::Fatal(error) => Err(TaskOutcome::Failed(ContainerFailure::system(
@@ -492,6 +497,13 @@ fn staged_outcome(
 
 fn protocol_failure(event: &WorkerEvent) -> ContainerFailure {
     ContainerFailure::system(format!("the worker sent an event out of order: {event:?}"))
+}
+
+/// This process's peak resident memory in KiB (Linux's VmHWM), when it can be read.
+fn own_peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// "exited with status 1", "was killed by signal 9 (SIGKILL) ...".

@@ -65,7 +65,12 @@ pub(super) enum WorkerEvent {
     /// `--test`: everything loaded, nothing run.
     TestPassed,
     /// flytekit's dispatch finished; these files are in the staging directory.
-    Finished { files: Vec<String> },
+    Finished {
+        files: Vec<String>,
+        /// The worker's peak resident memory so far, in KiB.
+        #[serde(default)]
+        peak_rss_kib: Option<u64>,
+    },
     /// The worker script itself failed (e.g. flytekit is not installed).
     Fatal(PythonError),
 }

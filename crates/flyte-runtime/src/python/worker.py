@@ -26,6 +26,7 @@ notices from the exit status and reports itself.
 import faulthandler
 import json
 import os
+import resource
 import signal
 import socket
 import sys
@@ -172,7 +173,9 @@ def run(channel):
             if not any(name.startswith("error") and name.endswith(".pb") for name in _staged(staging_dir)):
                 raise
         files = _staged(staging_dir)
-        channel.send(event="finished", files=files)
+        # Its own peak memory, which the supervisor cannot see from outside once it exits.
+        peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        channel.send(event="finished", files=files, peak_rss_kib=peak_rss_kib)
 
 
 def _staged(staging_dir):
