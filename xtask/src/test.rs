@@ -26,24 +26,26 @@ pub fn run(root: &Path, extra_args: &[String]) -> Result<()> {
     result
 }
 
-/// `cargo xtask conformance`: only the suites that compare us with flytekit and flyteidl.
+/// `cargo xtask conformance`: only the suites that compare us with flytekit and flyteidl
+/// (the backend suites need the emulators, which it starts and stops).
 pub fn conformance(root: &Path) -> Result<()> {
     let python = python_env::ensure(root)?;
-    python_env::run(
-        Command::new(cargo())
-            .current_dir(root)
-            .args([
-                "test",
-                "-p",
-                "flyte-proto",
-                "--test",
-                "wire_compat",
-                "--test",
-                "flytekit_round_trip",
-            ])
-            .args(["-p", "pyflyte-execute", "--test", "flytekit_parity"])
-            .env("PYFLYTE_EXECUTE_TEST_PYTHON", &python),
-    )
+    let emulators = Emulators::start(root, Which::All)?;
+    let suites: [(&str, &[&str]); 2] = [
+        ("flyte-proto", &["wire_compat", "flytekit_round_trip"]),
+        ("pyflyte-execute", &["flytekit_parity", "entrypoints_parity", "backend_parity"]),
+    ];
+    for (package, tests) in suites {
+        python_env::run(
+            Command::new(cargo())
+                .current_dir(root)
+                .args(["test", "-p", package])
+                .args(tests.iter().flat_map(|test| ["--test", test]))
+                .env("PYFLYTE_EXECUTE_TEST_PYTHON", &python)
+                .envs(emulators.env().iter().map(|(k, v)| (k, v))),
+        )?;
+    }
+    Ok(())
 }
 
 /// The cargo that runs xtask, so a toolchain override applies to the tests too.
