@@ -29,7 +29,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::config::{RetryPolicy, StorageConfig};
 use crate::error::{Result, StorageError};
 use crate::local::TempFile;
-use crate::store::{ObjectMeta, Store};
+use crate::store::{ObjectMeta, Store, TransferSummary, local_destination, summarise};
 use crate::uri::{Location, StorageUri};
 
 /// A boxed error from an SDK or HTTP client.
@@ -497,6 +497,42 @@ impl CloudStore {
             .map_err(|e| StorageError::from_io(path.display().to_string(), e))
     }
 
+    /// Downloads the `size`-byte object into `to` through a temporary file beside it:
+    /// one streamed request up to a chunk, ranged parallel requests above.
+    async fn download(
+        &self,
+        from: &StorageUri,
+        object: &ObjectPath,
+        to: &Path,
+        size: u64,
+    ) -> Result<u64> {
+        let to_text = to.display().to_string();
+        let (file, temp) = TempFile::create_beside(to, &to_text).await?;
+        if size > self.transfers.chunk_size {
+            // Pre-size the file so that ranges can land anywhere in it.
+            file.set_len(size)
+                .await
+                .map_err(|e| StorageError::from_io(&to_text, e))?;
+        }
+        drop(file);
+        if size > self.transfers.chunk_size {
+            let chunk = self.transfers.chunk_size;
+            let ranges = (0..size.div_ceil(chunk)).map(|index| {
+                let start = index * chunk;
+                let end = (start + chunk).min(size);
+                self.download_range(from, object, temp.path(), Some((start, end)))
+            });
+            stream::iter(ranges)
+                .buffer_unordered(self.transfers.chunk_concurrency)
+                .try_collect::<Vec<()>>()
+                .await?;
+        } else if size > 0 {
+            self.download_range(from, object, temp.path(), None).await?;
+        }
+        temp.rename_to(to, &to_text).await?;
+        Ok(size)
+    }
+
     async fn upload_in_parts(
         &self,
         from: &Path,
@@ -579,37 +615,36 @@ impl Store for CloudStore {
     async fn get_file(&self, from: &StorageUri, to: &Path) -> Result<u64> {
         let object = ObjectPath::of(from)?;
         let size = self.size_of(from, &object).await?;
-        let to_text = to.display().to_string();
-        let (file, temp) = TempFile::create_beside(to, &to_text).await?;
-        if size > self.transfers.chunk_size {
-            // Pre-size the file so that ranges can land anywhere in it.
-            file.set_len(size)
-                .await
-                .map_err(|e| StorageError::from_io(&to_text, e))?;
-        }
-        drop(file);
-        if size > self.transfers.chunk_size {
-            let chunk = self.transfers.chunk_size;
-            let ranges = (0..size.div_ceil(chunk)).map(|index| {
-                let start = index * chunk;
-                let end = (start + chunk).min(size);
-                self.download_range(from, &object, temp.path(), Some((start, end)))
+        self.download(from, &object, to, size).await
+    }
+
+    /// Lists once, then downloads each object with the size the listing gave, so a
+    /// tree of small files costs one request per file instead of two.
+    async fn get_dir(
+        &self,
+        from: &StorageUri,
+        to: &Path,
+        concurrency: usize,
+    ) -> Result<TransferSummary> {
+        let objects = self.list(from).await?;
+        if objects.is_empty() {
+            return Err(StorageError::NotFound {
+                uri: from.to_string(),
             });
-            stream::iter(ranges)
-                .buffer_unordered(self.transfers.chunk_concurrency)
-                .try_collect::<Vec<()>>()
-                .await?;
-        } else if size > 0 {
-            self.download_range(from, &object, temp.path(), None)
-                .await?;
         }
-        temp.rename_to(to, &to_text).await?;
-        Ok(size)
+        let transfers = objects.into_iter().map(|object| async move {
+            let destination = local_destination(to, &object)?;
+            let path = ObjectPath::of(&object.uri)?;
+            self.download(&object.uri, &path, &destination, object.size)
+                .await
+        });
+        summarise(transfers, concurrency).await
     }
 
     async fn put_file(&self, from: &Path, to: &StorageUri) -> Result<u64> {
         let object = ObjectPath::of(to)?;
         let from_text = from.display().to_string();
+
         let metadata = tokio::fs::metadata(from)
             .await
             .map_err(|e| StorageError::from_io(&from_text, e))?;

@@ -122,7 +122,7 @@ pub trait Store: fmt::Debug + Send + Sync {
 }
 
 /// Runs `transfers` at most `concurrency` at a time, stopping at the first error.
-async fn summarise<F>(
+pub(crate) async fn summarise<F>(
     transfers: impl Iterator<Item = F> + Send,
     concurrency: usize,
 ) -> Result<TransferSummary>
@@ -141,7 +141,7 @@ where
 }
 
 /// Where a listed object goes under the local directory `root`.
-fn local_destination(root: &Path, object: &ObjectMeta) -> Result<PathBuf> {
+pub(crate) fn local_destination(root: &Path, object: &ObjectMeta) -> Result<PathBuf> {
     let mut destination = root.to_path_buf();
     for segment in object.key.split('/') {
         let mut components = Path::new(segment).components();
