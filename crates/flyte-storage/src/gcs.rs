@@ -48,6 +48,9 @@ pub(crate) struct GcsBackend {
     retry: RetryPolicy,
     chunk_size: usize,
     clients: OnceCell<Clients>,
+    /// Resumable sessions whose last chunk failed: before sending again, ask the
+    /// service how much of the object it holds.
+    interrupted: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl GcsBackend {
@@ -57,6 +60,7 @@ impl GcsBackend {
             retry,
             chunk_size,
             clients: OnceCell::new(),
+            interrupted: std::sync::Mutex::default(),
         }
     }
 
@@ -253,6 +257,29 @@ impl Clients {
     }
 }
 
+/// How many bytes of a resumable upload the service holds, or `None` when the upload is
+/// already complete: a `bytes */total` status query, answered with 308 and a `Range`
+/// header (none when it holds nothing) or with 200/201.
+async fn persisted(clients: &Clients, session: &str, total: u64) -> BackendResult<Option<u64>> {
+    let query = clients
+        .http
+        .put(session)
+        .header("content-range", format!("bytes */{total}"))
+        .header("content-length", "0");
+    let response = clients.send(query).await?;
+    if response.status().as_u16() != 308 {
+        return Ok(None);
+    }
+    let held = response
+        .headers()
+        .get("range")
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.rsplit_once('-'))
+        .and_then(|(_, last)| last.parse::<u64>().ok())
+        .map_or(0, |last| last + 1);
+    Ok(Some(held))
+}
+
 /// GCS sends 64-bit sizes as decimal strings.
 fn size_field(value: &serde_json::Value) -> u64 {
     match value.get("size") {
@@ -376,16 +403,51 @@ impl ObjectBackend for GcsBackend {
         body: Bytes,
     ) -> BackendResult<String> {
         let clients = self.clients().await?;
-        let last = part.offset + body.len() as u64 - 1;
+        let retrying = self
+            .interrupted
+            .lock()
+            .expect("never poisoned")
+            .remove(upload_id);
+        let (offset, body) = if retrying {
+            // Part of the chunk may have arrived: send only what the service lacks.
+            match persisted(clients, upload_id, part.total).await? {
+                None => return Ok(String::new()),
+                Some(held) if held >= part.offset + body.len() as u64 => {
+                    return Ok(String::new());
+                }
+                Some(held) if held >= part.offset => {
+                    (held, body.slice((held - part.offset) as usize..))
+                }
+                Some(held) => {
+                    return Err(BackendError::new(
+                        Fault::Other,
+                        format!(
+                            "the resumable upload session holds {held} bytes, fewer than the \
+                             {} already acknowledged",
+                            part.offset
+                        ),
+                    ));
+                }
+            }
+        } else {
+            (part.offset, body)
+        };
+        let last = offset + body.len() as u64 - 1;
         let request = clients
             .http
             .put(upload_id)
             .header(
                 "content-range",
-                format!("bytes {}-{last}/{}", part.offset, part.total),
+                format!("bytes {offset}-{last}/{}", part.total),
             )
             .body(body);
-        clients.send(request).await?;
+        if let Err(error) = clients.send(request).await {
+            self.interrupted
+                .lock()
+                .expect("never poisoned")
+                .insert(upload_id.to_owned());
+            return Err(error);
+        }
         Ok(String::new())
     }
 
@@ -477,5 +539,178 @@ pub(crate) async fn create_bucket(config: &GcsConfig, bucket: &str) -> Result<()
         Ok(_) => Ok(()),
         Err(error) if error.source.to_string().contains("409") => Ok(()),
         Err(error) => Err(error.source.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// What the fake resumable-upload session has received.
+    #[derive(Debug, Default)]
+    struct Session {
+        data: Vec<u8>,
+        failed_once: bool,
+        ranges: Vec<String>,
+    }
+
+    /// A resumable-upload session endpoint that, on the first chunk, keeps only its
+    /// first 256 KiB and answers 503, as when a connection breaks mid-chunk; later
+    /// chunks must start exactly where its data ends.
+    async fn flaky_session() -> (String, Arc<Mutex<Session>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/session", listener.local_addr().expect("address"));
+        let session = Arc::new(Mutex::new(Session::default()));
+        let shared = session.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let session = shared.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    loop {
+                        let end = loop {
+                            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break end;
+                            }
+                            let mut chunk = [0; 65536];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
+                        buffer.drain(..end + 4);
+                        let header = |name: &str| {
+                            head.lines()
+                                .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                                .map(str::to_owned)
+                        };
+                        let length: usize = header("content-length")
+                            .and_then(|l| l.parse().ok())
+                            .unwrap_or(0);
+                        while buffer.len() < length {
+                            let mut chunk = [0; 65536];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let body: Vec<u8> = buffer.drain(..length).collect();
+                        let range = header("content-range").unwrap_or_default();
+                        let answer = {
+                            let mut session = session.lock().expect("lock");
+                            session.ranges.push(range.clone());
+                            let (span, total) = range
+                                .trim_start_matches("bytes ")
+                                .split_once('/')
+                                .expect("a content-range");
+                            let total: usize = total.parse().expect("total");
+                            let held = session.data.len();
+                            let incomplete = |held: usize| {
+                                if held == 0 {
+                                    "HTTP/1.1 308 Resume Incomplete\r\ncontent-length: 0\r\n\r\n"
+                                        .to_owned()
+                                } else {
+                                    format!(
+                                        "HTTP/1.1 308 Resume Incomplete\r\nrange: bytes=0-{}\r\n\
+                                         content-length: 0\r\n\r\n",
+                                        held - 1
+                                    )
+                                }
+                            };
+                            if span == "*" {
+                                incomplete(held)
+                            } else {
+                                let start: usize = span
+                                    .split_once('-')
+                                    .and_then(|(s, _)| s.parse().ok())
+                                    .expect("start");
+                                if start != held {
+                                    "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"
+                                        .to_owned()
+                                } else if !session.failed_once {
+                                    session.failed_once = true;
+                                    session.data.extend_from_slice(&body[..256 * 1024]);
+                                    "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n"
+                                        .to_owned()
+                                } else {
+                                    session.data.extend_from_slice(&body);
+                                    if session.data.len() == total {
+                                        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_owned()
+                                    } else {
+                                        incomplete(session.data.len())
+                                    }
+                                }
+                            }
+                        };
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, session)
+    }
+
+    #[tokio::test]
+    async fn a_failed_resumable_chunk_resends_only_what_the_service_lacks() {
+        let (session_url, session) = flaky_session().await;
+        let backend = GcsBackend::new(
+            GcsConfig {
+                endpoint: Some(session_url.clone()),
+                anonymous: true,
+                ..GcsConfig::default()
+            },
+            RetryPolicy::default(),
+            512 * 1024,
+        );
+        let object = ObjectPath {
+            bucket: "b".to_owned(),
+            key: "k".to_owned(),
+            host: None,
+        };
+        let contents: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+        let total = contents.len() as u64;
+        let first = Bytes::copy_from_slice(&contents[..512 * 1024]);
+        let second = Bytes::copy_from_slice(&contents[512 * 1024..]);
+        let part = |index, offset| Part {
+            index,
+            offset,
+            total,
+        };
+
+        let error = backend
+            .upload_part(&object, &session_url, part(0, 0), first.clone())
+            .await
+            .expect_err("the first attempt fails");
+        assert_eq!(error.fault, Fault::Transient);
+        backend
+            .upload_part(&object, &session_url, part(0, 0), first)
+            .await
+            .expect("the retry resumes");
+        backend
+            .upload_part(&object, &session_url, part(1, 512 * 1024), second)
+            .await
+            .expect("the last chunk completes the object");
+
+        let session = session.lock().expect("lock");
+        assert!(
+            session.data == contents,
+            "the service holds the object, once"
+        );
+        assert_eq!(
+            session.ranges,
+            [
+                "bytes 0-524287/1048576",
+                "bytes */1048576",
+                "bytes 262144-524287/1048576",
+                "bytes 524288-1048575/1048576",
+            ]
+        );
     }
 }
