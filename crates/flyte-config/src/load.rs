@@ -492,26 +492,29 @@ fn runtime(r: &mut Resolver<'_>) -> Result<RuntimeSwitches, ConfigError> {
             None
         }
         Some(min) => {
-            let mb = |name: &str, text: &str| {
-                python_int(text).ok_or_else(|| ConfigError::NotAnInteger {
-                    origin: Source::env(name),
-                    value: text.to_owned(),
-                })
-            };
-            let min_size_mb = mb("_F_L_MIN_SIZE_MB", min)?;
-            let max_size_mb = match env.get("_F_L_MAX_SIZE_MB") {
-                Some(max) => mb("_F_L_MAX_SIZE_MB", max)?,
-                None => 1000,
-            };
-            r.computed(
-                "runtime.literal_offloading",
-                format!("min {min_size_mb} MiB, max {max_size_mb} MiB"),
-                Source::env("_F_L_MIN_SIZE_MB"),
-            );
-            Some(LiteralOffloading {
-                min_size_mb,
-                max_size_mb,
-            })
+            let max = env.get("_F_L_MAX_SIZE_MB");
+            match (python_int(min), max.map(python_int)) {
+                (Some(min_size_mb), None | Some(Some(_))) => {
+                    let max_size_mb = max.and_then(python_int).unwrap_or(1000);
+                    r.computed(
+                        "runtime.literal_offloading",
+                        format!("min {min_size_mb} MiB, max {max_size_mb} MiB"),
+                        Source::env("_F_L_MIN_SIZE_MB"),
+                    );
+                    Some(LiteralOffloading { min_size_mb, max_size_mb })
+                }
+                _ => {
+                    // flytekit reads these inside the task run and fails it with a SYSTEM
+                    // error document; the worker's flytekit still does, so start anyway.
+                    r.notes.push(format!(
+                        "_F_L_MIN_SIZE_MB={min:?} / _F_L_MAX_SIZE_MB={:?} is not a whole number: \
+                         every task run fails with a SYSTEM error, as in flytekit; fix or unset it",
+                        max.unwrap_or_default()
+                    ));
+                    r.computed("runtime.literal_offloading", "invalid".into(), Source::env("_F_L_MIN_SIZE_MB"));
+                    None
+                }
+            }
         }
     };
 

@@ -356,7 +356,8 @@ pub struct RuntimeSwitches {
     /// `FLYTE_FAIL_ON_ERROR`: true for `true`, `t` or `1` in any case. Exit 1 after
     /// writing an error document.
     pub fail_on_error: bool,
-    /// Set when `_F_L_MIN_SIZE_MB` is set (even empty: then it must be an integer).
+    /// Set when `_F_L_MIN_SIZE_MB` is set to a whole number (and `_F_L_MAX_SIZE_MB`, if
+    /// set, too); a bad value leaves it unset with a note, as flytekit fails in the run.
     pub literal_offloading: Option<LiteralOffloading>,
     /// `_F_RUNTIME_PACKAGES`, split on single spaces: packages flytekit pip-installs
     /// before loading the task. Empty when unset.
