@@ -5,10 +5,13 @@
 //! `tests/parity/entrypoint_tasks.py` under flytekit 1.16's console scripts and under
 //! ours, and requires the same objects under both runs' prefixes (see `entrypoint_support`).
 //!
-//! Every test takes the storage [`Backend`] as a parameter; today they run on local files.
-//! Needs the workspace's Python environment (`cargo xtask test` creates it).
+//! Every test takes the storage [`Backend`] as a parameter. The tests at the top level run
+//! on local files; those in [`s3`] run every case whose task touches storage again with
+//! the inputs, the code archive, the previous checkpoint and both runs' prefixes in a
+//! fresh prefix of moto's test bucket, flytekit (s3fs) against ours, compared the same way.
+//! Needs the workspace's Python environment and, for [`s3`], the storage emulators
+//! (`cargo xtask test` creates and starts both).
 
-#[allow(dead_code)]
 mod parity_support;
 
 mod entrypoint_support;
@@ -871,4 +874,132 @@ fn unusable_batch_index_is_reported(backend: Backend) {
 #[test]
 fn map_task_with_an_unusable_batch_index_exits_one_like_flytekit_and_says_why() {
     unusable_batch_index_is_reported(LOCAL);
+}
+
+/// The cases whose tasks read or write storage, again with every prefix on S3 (moto):
+/// inputs.pb, the fast-execute archive (`--additional-distribution s3://…`), the previous
+/// checkpoint, and the output, raw output and checkpoint prefixes of both runs. Left out:
+/// what exercises no storage path beyond the outputs every case writes (command lines
+/// clap refuses, identity, SIGUSR1, `sys.exit`, an unusable batch index, `--test`,
+/// `--max-concurrency`, unfilled checkpoint templates).
+mod s3 {
+    use super::*;
+    use flyte_storage::emulators::Emulator;
+
+    const S3: Backend = Backend::Remote(Emulator::S3);
+
+    #[test]
+    fn dynamic_task_writes_the_same_futures_pb_as_flytekit() {
+        dynamic_task_writes_the_same_futures_pb(S3);
+    }
+
+    #[test]
+    fn array_node_map_task_runs_the_element_at_the_batch_index_like_flytekit() {
+        array_node_map_task_runs_the_indexed_element(S3);
+    }
+
+    #[test]
+    fn legacy_map_task_writes_under_output_prefix_slash_index_like_flytekit() {
+        legacy_map_task_writes_under_the_index(S3);
+    }
+
+    #[test]
+    fn legacy_map_task_error_document_lands_under_the_index_like_flytekit() {
+        legacy_map_task_error_lands_under_the_index(S3);
+    }
+
+    #[test]
+    fn legacy_map_task_offloaded_literal_points_under_the_index_like_flytekit() {
+        legacy_map_task_offloads_under_the_index(S3);
+    }
+
+    #[test]
+    fn fast_execute_unpacks_the_archive_and_runs_the_task_like_flytekit() {
+        fast_execute_runs_the_shipped_code(S3);
+    }
+
+    #[test]
+    fn fast_execute_dynamic_task_hands_its_code_archive_to_sub_tasks_like_flytekit() {
+        fast_dynamic_task_passes_the_distribution_on(S3);
+    }
+
+    #[test]
+    fn fast_execute_without_dest_dir_unpacks_into_the_working_directory_like_flytekit() {
+        fast_execute_defaults_to_the_working_directory(S3);
+    }
+
+    #[test]
+    fn fast_execute_exits_with_the_status_of_the_task_command_like_flytekit() {
+        fast_execute_exits_with_the_task_commands_status(S3);
+    }
+
+    #[test]
+    fn fast_execute_passes_sigterm_on_to_the_task_command() {
+        fast_execute_passes_sigterm_on(S3);
+    }
+
+    #[test]
+    fn fast_execute_with_a_missing_archive_fails_without_running_the_task_like_flytekit() {
+        fast_execute_missing_archive_fails(S3);
+    }
+
+    #[test]
+    fn fast_execute_refuses_an_archive_member_climbing_out_with_dotdot() {
+        hostile_archive_is_refused("hostile-dotdot", "../evil", S3);
+    }
+
+    #[test]
+    fn fast_execute_refuses_an_archive_member_with_an_absolute_path() {
+        hostile_archive_is_refused("hostile-absolute", "absolute path", S3);
+    }
+
+    #[test]
+    fn fast_execute_refuses_an_archive_symlink_to_etc() {
+        hostile_archive_is_refused("hostile-symlink", "etc_link", S3);
+    }
+
+    #[test]
+    fn checkpoint_task_reads_the_previous_and_writes_a_new_checkpoint_like_flytekit() {
+        checkpoint_resumes_from_the_previous_one(S3);
+    }
+
+    #[test]
+    fn empty_previous_checkpoint_values_mean_no_checkpoint_like_flytekit() {
+        empty_previous_checkpoints_count_as_none(S3);
+    }
+
+    #[test]
+    fn outputs_over_the_minimum_size_are_offloaded_like_flytekit() {
+        outputs_are_offloaded_at_the_minimum_size(S3);
+    }
+
+    #[test]
+    fn map_task_offloaded_output_carries_the_unwrapped_collection_type_like_flytekit() {
+        map_task_offloads_with_the_element_type(S3);
+    }
+
+    #[test]
+    fn literal_over_the_maximum_size_fails_with_flytekits_error() {
+        too_large_literal_is_refused(S3);
+    }
+
+    #[test]
+    fn distributed_error_strategy_writes_error_uuid_pb_naming_the_worker_like_flytekit() {
+        distributed_error_file_names_the_worker(S3);
+    }
+
+    #[test]
+    fn fail_on_error_exits_one_after_writing_the_error_file_like_flytekit() {
+        fail_on_error_exits_one(S3);
+    }
+
+    #[test]
+    fn runtime_packages_are_installed_before_the_task_runs_like_flytekit() {
+        runtime_package_is_installed_first(S3);
+    }
+
+    #[test]
+    fn deck_html_is_written_to_the_output_prefix_like_flytekit() {
+        deck_is_written_beside_the_outputs(S3);
+    }
 }

@@ -18,7 +18,8 @@
 //! | `@DISTRIBUTION@`               | `{case}/code.tar.gz`                        |
 //! | `@DEST_DIR@`                   | `{local}/code`                              |
 //!
-//! `{case}` is the case's root on the [`Backend`], `{run}` the run's own root there, and
+//! `{case}` is the case's root on the [`Backend`] (a local directory, or a fresh
+//! `s3://flyte-tests/<uuid>` on the emulator), `{run}` the run's own root there, and
 //! `{local}` the run's local directory (its `bin/`, `tmp/`, logs, fast-execute destination
 //! `code/` and an empty `site/` for `pip --target`). Environment values are expanded the same way.
 //!
@@ -39,62 +40,71 @@ use std::time::{Duration, Instant};
 
 use flyte_proto::Message;
 use flyte_proto::core::{DynamicJobSpec, ErrorDocument, Literal, LiteralMap};
+use flyte_storage::StorageError;
 use tempfile::TempDir;
 
-use crate::parity_support::{Entrypoint, parity_dir, split_error_message};
+pub use crate::parity_support::Backend;
+use crate::parity_support::{Entrypoint, on_emulator, parity_dir, split_error_message};
 
 /// Longest any one entrypoint may run before the test fails (and the process is killed).
 const TIMEOUT: Duration = Duration::from_secs(180);
 
-/// Where the prefixes live. Everything a test reads or writes on the storage side goes
-/// through this, so running the suite on another backend is a change of this value.
-///
-/// Only the local file system exists today. An object-store variant (S3 on the moto
-/// emulator, once flyte-storage's S3 backend lands) implements the same four methods:
-/// a unique `s3://…` root per case, [`Backend::put`] and [`Backend::snapshot`] through
-/// `flyte_storage::Storage`, and [`Backend::env`] pointing both flytekit (s3fs) and our
-/// binary at the emulator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// Plain paths in a temporary directory.
-    Local,
-}
+/// Storage operations of the suite on a [`Backend`]: everything a test reads or writes on
+/// the storage side goes through these, so a case runs on local files or on an emulator
+/// alike.
+mod store {
+    use super::*;
 
-impl Backend {
-    /// The case's root URI; `case_dir` is the case's local temporary directory.
-    fn case_root(self, case_dir: &Path) -> String {
-        match self {
+    /// A fresh root for a case whose local temporary directory is `case_dir`: a directory
+    /// in it, or a unique prefix of the emulator's test bucket (`s3://flyte-tests/<uuid>`).
+    pub fn case_root(backend: Backend, case_dir: &Path) -> String {
+        match backend {
             Backend::Local => case_dir.join("store").display().to_string(),
+            Backend::Remote(emulator) => emulator.unique_prefix(),
         }
     }
 
     /// Copies the local file `from` to `uri`.
-    fn put(self, from: &Path, uri: &str) {
-        match self {
+    pub fn put(backend: Backend, from: &Path, uri: &str) {
+        match backend {
             Backend::Local => {
                 let to = Path::new(uri);
                 fs::create_dir_all(to.parent().expect("a parent")).expect("a local prefix");
                 fs::copy(from, to)
                     .unwrap_or_else(|e| panic!("copying {} to {uri}: {e}", from.display()));
             }
+            Backend::Remote(emulator) => {
+                on_emulator(emulator, async |storage| storage.put_file(from, uri).await)
+                    .unwrap_or_else(|e| panic!("uploading {} to {uri}: {e}", from.display()));
+            }
         }
     }
 
-    /// Every object under `uri`, by its path relative to `uri`.
-    fn snapshot(self, uri: &str) -> BTreeMap<String, Vec<u8>> {
-        match self {
+    /// Every object under `uri`, by its path relative to `uri` (none when there is none).
+    pub fn snapshot(backend: Backend, uri: &str) -> BTreeMap<String, Vec<u8>> {
+        match backend {
             Backend::Local => {
                 let mut files = BTreeMap::new();
                 read_tree(Path::new(uri), Path::new(uri), &mut files);
                 files
             }
-        }
-    }
-
-    /// Variables both entrypoints need to reach the backend.
-    fn env(self) -> Vec<(String, String)> {
-        match self {
-            Backend::Local => Vec::new(),
+            Backend::Remote(emulator) => on_emulator(emulator, async |storage| {
+                let objects = match storage.list(uri).await {
+                    Ok(objects) => objects,
+                    Err(StorageError::NotFound { .. }) => Vec::new(),
+                    Err(e) => panic!("listing {uri}: {e}"),
+                };
+                let mut files = BTreeMap::new();
+                for object in objects {
+                    let object_uri = object.uri.to_string();
+                    let bytes = storage
+                        .get_bytes(&object_uri)
+                        .await
+                        .unwrap_or_else(|e| panic!("downloading {object_uri}: {e}"));
+                    files.insert(object.key, bytes.to_vec());
+                }
+                files
+            }),
         }
     }
 }
@@ -126,6 +136,8 @@ pub struct Scenario {
     pub name: String,
     dir: TempDir,
     backend: Backend,
+    /// `{case}`: the case's root on the backend.
+    root: String,
     /// The container command, templates unfilled.
     pub command: Vec<String>,
     env: BTreeMap<String, String>,
@@ -172,10 +184,12 @@ impl Scenario {
         ] {
             env.insert(key.to_owned(), value.to_owned());
         }
+        let root = store::case_root(backend, dir.path());
         let scenario = Scenario {
             name: name.to_owned(),
             dir,
             backend,
+            root,
             command,
             env,
             fills: [
@@ -190,13 +204,13 @@ impl Scenario {
             in_parity_dir: true,
         };
         let inputs = format!("{}/inputs.pb", scenario.case_root());
-        backend.put(&prepared.join("inputs.pb"), &inputs);
+        store::put(backend, &prepared.join("inputs.pb"), &inputs);
         scenario
     }
 
     /// The case's root URI on the backend (`{case}`).
     pub fn case_root(&self) -> String {
-        self.backend.case_root(self.dir.path())
+        self.root.clone()
     }
 
     /// Fills `template` in the command with `value` (which may use `{case}`, `{run}`
@@ -221,15 +235,14 @@ impl Scenario {
         fs::create_dir_all(&work).expect("an archive directory");
         helper(&["archive", kind], &work);
         let uri = format!("{}/code.tar.gz", self.case_root());
-        self.backend.put(&work.join("code.tar.gz"), &uri);
+        store::put(self.backend, &work.join("code.tar.gz"), &uri);
         self.in_parity_dir = false;
         self
     }
 
     /// Stores the local file `from` at `{case}/<name>`, e.g. a previous checkpoint.
     pub fn put(&self, from: &Path, name: &str) {
-        self.backend
-            .put(from, &format!("{}/{name}", self.case_root()));
+        store::put(self.backend, from, &format!("{}/{name}", self.case_root()));
     }
 
     /// The case's local temporary directory (for files the test builds).
@@ -324,7 +337,7 @@ impl Scenario {
             entrypoint,
             status,
             stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
-            files: self.backend.snapshot(&root),
+            files: store::snapshot(self.backend, &root),
             root,
             local,
             args,

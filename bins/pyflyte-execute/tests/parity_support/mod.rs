@@ -78,7 +78,7 @@ pub enum Backend {
 impl Backend {
     /// The variables that point flytekit (and our binary, which reads the same ones) at
     /// the backend.
-    fn env(self) -> BTreeMap<String, String> {
+    pub fn env(self) -> BTreeMap<String, String> {
         match self {
             Backend::Local => BTreeMap::new(),
             Backend::Remote(Emulator::Azure) => {
@@ -87,7 +87,10 @@ impl Backend {
                 // own too: every upload to Azure fails ("got multiple values for keyword
                 // argument 'metadata'") unless execution metadata is off. Ours attaches
                 // none either way.
-                env.insert("FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA".to_owned(), "false".to_owned());
+                env.insert(
+                    "FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA".to_owned(),
+                    "false".to_owned(),
+                );
                 env
             }
             Backend::Remote(emulator) => emulator.flytekit_env(),
@@ -95,8 +98,9 @@ impl Backend {
     }
 }
 
-/// Runs one storage call against an emulator from synchronous test code.
-fn on_emulator<T>(emulator: Emulator, call: impl AsyncFnOnce(&Storage) -> T) -> T {
+/// Runs one storage call against an emulator from synchronous test code (the test
+/// bucket created first).
+pub fn on_emulator<T>(emulator: Emulator, call: impl AsyncFnOnce(&Storage) -> T) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
