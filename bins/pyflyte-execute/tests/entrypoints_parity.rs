@@ -589,8 +589,6 @@ fn unreadable_offloading_size_fails_like_flytekit(backend: Backend) {
 }
 
 #[test]
-#[ignore = "differs: flyte-config refuses the value at start-up (exit 1, nothing written) where \
-            flytekit writes a SYSTEM error.pb; see docs/compatibility.md"]
 fn offloading_size_that_is_not_a_number_fails_with_flytekits_error() {
     unreadable_offloading_size_fails_like_flytekit(LOCAL);
 }
