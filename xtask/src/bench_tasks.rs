@@ -23,8 +23,16 @@ struct BenchTask {
 }
 
 const TASKS: [BenchTask; 2] = [
-    BenchTask { label: "1 GiB FlyteFile", task: "big_file", input: ("size_mib", 1024) },
-    BenchTask { label: "10,000-file FlyteDirectory", task: "many_files", input: ("count", 10_000) },
+    BenchTask {
+        label: "1 GiB FlyteFile",
+        task: "big_file",
+        input: ("size_mib", 1024),
+    },
+    BenchTask {
+        label: "10,000-file FlyteDirectory",
+        task: "many_files",
+        input: ("count", 10_000),
+    },
 ];
 
 /// What one run cost.
@@ -39,10 +47,20 @@ struct Measured {
 
 /// Runs every bench task through both entrypoints against the running moto server.
 pub fn run(root: &Path, emulators: &Emulators) -> Result<()> {
-    python_env::run(Command::new(cargo()).current_dir(root).args(["build", "--quiet", "-p", "pyflyte-execute"]))?;
+    python_env::run(Command::new(cargo()).current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "pyflyte-execute",
+    ]))?;
     let python = python_env::ensure(root)?;
     let env: Vec<(String, String)> = emulators.env().to_vec();
-    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let var = |name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let (endpoint, key, secret) = (
         var("PYFLYTE_EXECUTE_TEST_S3_ENDPOINT"),
         var("PYFLYTE_EXECUTE_TEST_S3_ACCESS_KEY_ID"),
@@ -56,7 +74,10 @@ pub fn run(root: &Path, emulators: &Emulators) -> Result<()> {
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("FLYTE_SDK_LOGGING_LEVEL", "20"),
         ("FLYTE_SDK_LOGGING_FORMAT", "json"),
-        ("PYFLYTE_EXECUTE_PYTHON", python.to_str().context("a UTF-8 venv path")?),
+        (
+            "PYFLYTE_EXECUTE_PYTHON",
+            python.to_str().context("a UTF-8 venv path")?,
+        ),
     ];
     let bucket = "flyte-bench";
     python_env::run(
@@ -70,8 +91,14 @@ pub fn run(root: &Path, emulators: &Emulators) -> Result<()> {
     std::fs::create_dir_all(&work)?;
     for task in &TASKS {
         let inputs = work.join(format!("{}-inputs.pb", task.task));
-        flyte_proto::io::write_literal_map(&inputs, &literal::literal_map([(task.input.0, literal::integer(task.input.1))]))?;
-        println!("\n== {} ({} {}={})", task.label, task.task, task.input.0, task.input.1);
+        flyte_proto::io::write_literal_map(
+            &inputs,
+            &literal::literal_map([(task.input.0, literal::integer(task.input.1))]),
+        )?;
+        println!(
+            "\n== {} ({} {}={})",
+            task.label, task.task, task.input.0, task.input.1
+        );
         for (who, program) in [
             ("flytekit", python.with_file_name("pyflyte-execute")),
             ("ours", root.join("target/debug/pyflyte-execute")),
@@ -108,7 +135,11 @@ fn measure(
         .arg(inputs)
         .args(["--output-prefix", &format!("{prefix}/outputs")])
         .args(["--raw-output-data-prefix", &format!("{prefix}/raw")])
-        .args(["--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--"])
+        .args([
+            "--resolver",
+            "flytekit.core.python_auto_container.default_task_resolver",
+            "--",
+        ])
         .args(["task-module", "bench_tasks", "task-name", task])
         .current_dir(root.join("xtask/bench"))
         .envs(env.iter().copied())
@@ -127,7 +158,10 @@ fn measure(
         .parse()?;
     // Ours logs both peaks as JSON fields on one line.
     let field = |name: &str| -> Option<u64> {
-        stderr.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| v.get(name)?.as_u64())
+        stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|v| v.get(name)?.as_u64())
     };
     Ok(Measured {
         wall_seconds,

@@ -33,7 +33,10 @@ pub fn conformance(root: &Path) -> Result<()> {
     let emulators = Emulators::start(root, Which::All)?;
     let suites: [(&str, &[&str]); 2] = [
         ("flyte-proto", &["wire_compat", "flytekit_round_trip"]),
-        ("pyflyte-execute", &["flytekit_parity", "entrypoints_parity", "backend_parity"]),
+        (
+            "pyflyte-execute",
+            &["flytekit_parity", "entrypoints_parity", "backend_parity"],
+        ),
     ];
     for (package, tests) in suites {
         python_env::run(

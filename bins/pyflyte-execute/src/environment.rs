@@ -22,7 +22,10 @@ impl Environment {
     pub fn from_process() -> Result<Self> {
         Ok(Environment {
             config: load_config()?,
-            python: find_python(std::env::var_os("PYFLYTE_EXECUTE_PYTHON"), std::env::var_os("PATH")),
+            python: find_python(
+                std::env::var_os("PYFLYTE_EXECUTE_PYTHON"),
+                std::env::var_os("PATH"),
+            ),
             pythonpath: std::env::var_os("PYTHONPATH"),
         })
     }
@@ -34,14 +37,19 @@ pub fn load_config() -> Result<FlyteConfig> {
         home: std::env::var_os("HOME").map(PathBuf::from),
         current: std::env::current_dir().ok(),
     };
-    FlyteConfig::load(&Env::from_os(std::env::vars_os()), &dirs).context("loading the Flyte configuration")
+    FlyteConfig::load(&Env::from_os(std::env::vars_os()), &dirs)
+        .context("loading the Flyte configuration")
 }
 
 /// The name this binary was invoked as (`pyflyte-execute`, or a link's name).
 pub fn invoked_name() -> String {
     std::env::args_os()
         .next()
-        .and_then(|argv0| Path::new(&argv0).file_name().map(|name| name.to_string_lossy().into_owned()))
+        .and_then(|argv0| {
+            Path::new(&argv0)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "pyflyte-execute".to_owned())
 }
 
@@ -56,10 +64,16 @@ fn find_python(explicit: Option<OsString>, path: Option<OsString>) -> PathBuf {
     if let Some(python) = explicit.filter(|p| !p.is_empty()) {
         return PathBuf::from(python);
     }
-    let dirs: Vec<PathBuf> = path.map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let dirs: Vec<PathBuf> = path
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
     ["python3", "python"]
         .iter()
-        .find_map(|name| dirs.iter().map(|dir| dir.join(name)).find(|candidate| candidate.is_file()))
+        .find_map(|name| {
+            dirs.iter()
+                .map(|dir| dir.join(name))
+                .find(|candidate| candidate.is_file())
+        })
         // Not found: keep the name, so the spawn error names what was looked for.
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
@@ -78,8 +92,14 @@ mod tests {
     fn python3_is_preferred_to_python_on_path() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("python"), "").expect("write");
-        assert_eq!(find_python(None, Some(dir.path().into())), dir.path().join("python"));
+        assert_eq!(
+            find_python(None, Some(dir.path().into())),
+            dir.path().join("python")
+        );
         std::fs::write(dir.path().join("python3"), "").expect("write");
-        assert_eq!(find_python(None, Some(dir.path().into())), dir.path().join("python3"));
+        assert_eq!(
+            find_python(None, Some(dir.path().into())),
+            dir.path().join("python3")
+        );
     }
 }

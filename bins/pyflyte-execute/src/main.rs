@@ -17,7 +17,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use flyte_runtime::{MapTaskSettings, PythonExecutor, PythonWorkerSettings, RunSettings, fast, run_task};
+use flyte_runtime::{
+    MapTaskSettings, PythonExecutor, PythonWorkerSettings, RunSettings, fast, run_task,
+};
 use flyte_storage::Storage;
 use flyte_telemetry::Metrics;
 
@@ -57,14 +59,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(error) = flyte_telemetry::logging::init(&settings::log_settings(&environment.config)) {
+    if let Err(error) = flyte_telemetry::logging::init(&settings::log_settings(&environment.config))
+    {
         eprintln!("warning: logging could not be set up: {error}");
     }
     for note in &environment.config.notes {
         tracing::warn!("{note}");
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: could not start the async runtime: {error}");
@@ -79,7 +85,9 @@ fn main() -> ExitCode {
             }
             Entrypoint::MapExecute(args) => {
                 let location = args.task_location().map_err(anyhow::Error::msg)?;
-                let map_task = MapTaskSettings { max_concurrency: args.max_concurrency };
+                let map_task = MapTaskSettings {
+                    max_concurrency: args.max_concurrency,
+                };
                 execute(args.common, location, Some(map_task), environment).await
             }
             Entrypoint::FastExecute(args) => fast_execute(args, environment).await,
@@ -122,11 +130,14 @@ async fn execute(
         env!("CARGO_PKG_VERSION")
     );
 
-    let metrics = Metrics::new(&settings::statsd_settings(&environment.config), &settings::metric_scope(&environment.config))
-        .unwrap_or_else(|error| {
-            tracing::warn!("statsd metrics are off: {error}");
-            Metrics::disabled()
-        });
+    let metrics = Metrics::new(
+        &settings::statsd_settings(&environment.config),
+        &settings::metric_scope(&environment.config),
+    )
+    .unwrap_or_else(|error| {
+        tracing::warn!("statsd metrics are off: {error}");
+        Metrics::disabled()
+    });
     let worker_settings = PythonWorkerSettings {
         python: environment.python.clone(),
         resolver: location.resolver,
@@ -146,10 +157,16 @@ async fn execute(
     let runtime = &environment.config.runtime;
     let settings = RunSettings {
         dry_run: args.test,
-        error_file_name: flyte_errors::error_file_name(runtime.distributed_error_strategy.is_some()),
+        error_file_name: flyte_errors::error_file_name(
+            runtime.distributed_error_strategy.is_some(),
+        ),
         worker_name: runtime.worker_name.clone(),
         fail_on_error: runtime.fail_on_error,
-        ..RunSettings::new(args.inputs, args.output_prefix, scratch.path().join("pipeline"))
+        ..RunSettings::new(
+            args.inputs,
+            args.output_prefix,
+            scratch.path().join("pipeline"),
+        )
     };
     let report = run_task(worker, &storage, &settings, &metrics).await?;
     Ok(u8::try_from(report.exit_code).unwrap_or(1))
@@ -171,14 +188,21 @@ async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result
         command = fast::inner_command(&command, distribution, &destination);
         dest_dir = Some(destination);
     }
-    let status = fast::run_task_command(&command, dest_dir.as_deref().map(Path::new), environment.pythonpath).await?;
+    let status = fast::run_task_command(
+        &command,
+        dest_dir.as_deref().map(Path::new),
+        environment.pythonpath,
+    )
+    .await?;
     Ok(exit_code_of(status))
 }
 
 /// A child's exit status as our own: its code, or 128 + the signal that killed it.
 fn exit_code_of(status: std::process::ExitStatus) -> u8 {
     use std::os::unix::process::ExitStatusExt;
-    let code = status.code().or_else(|| status.signal().map(|signal| 128 + signal)).unwrap_or(1);
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|signal| 128 + signal))
+        .unwrap_or(1);
     u8::try_from(code).unwrap_or(1)
 }
-

@@ -70,7 +70,11 @@ pub fn storage_config(config: &FlyteConfig) -> StorageConfig {
     };
     StorageConfig {
         s3: S3Config {
-            endpoint: s3.endpoint.clone().or_else(|| aws.endpoint_url_s3.clone()).or_else(|| aws.endpoint_url.clone()),
+            endpoint: s3
+                .endpoint
+                .clone()
+                .or_else(|| aws.endpoint_url_s3.clone())
+                .or_else(|| aws.endpoint_url.clone()),
             region: aws.region.clone().or_else(|| aws.default_region.clone()),
             access_key_id,
             secret_access_key,
@@ -80,19 +84,41 @@ pub fn storage_config(config: &FlyteConfig) -> StorageConfig {
         },
         gcs: GcsConfig {
             endpoint: gcp.storage_emulator_host.as_deref().map(|host| {
-                if host.contains("://") { host.to_owned() } else { format!("http://{host}") }
+                if host.contains("://") {
+                    host.to_owned()
+                } else {
+                    format!("http://{host}")
+                }
             }),
-            project: gcp.cloud_project.clone().or_else(|| gcp.default_project.clone()),
+            project: gcp
+                .cloud_project
+                .clone()
+                .or_else(|| gcp.default_project.clone()),
             ..GcsConfig::default()
         },
         azure: AzureConfig {
-            account_name: azure.account_name.clone().or_else(|| azure_env.storage_account_name.clone()),
-            account_key: azure.account_key.clone().or_else(|| azure_env.storage_account_key.clone()),
+            account_name: azure
+                .account_name
+                .clone()
+                .or_else(|| azure_env.storage_account_name.clone()),
+            account_key: azure
+                .account_key
+                .clone()
+                .or_else(|| azure_env.storage_account_key.clone()),
             sas_token: azure_env.storage_sas_token.clone(),
             connection_string: azure_env.storage_connection_string.clone(),
-            tenant_id: azure.tenant_id.clone().or_else(|| azure_env.storage_tenant_id.clone()),
-            client_id: azure.client_id.clone().or_else(|| azure_env.storage_client_id.clone()),
-            client_secret: azure.client_secret.clone().or_else(|| azure_env.storage_client_secret.clone()),
+            tenant_id: azure
+                .tenant_id
+                .clone()
+                .or_else(|| azure_env.storage_tenant_id.clone()),
+            client_id: azure
+                .client_id
+                .clone()
+                .or_else(|| azure_env.storage_client_id.clone()),
+            client_secret: azure
+                .client_secret
+                .clone()
+                .or_else(|| azure_env.storage_client_secret.clone()),
             ..AzureConfig::default()
         },
         ..StorageConfig::default()
@@ -106,7 +132,9 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> FlyteConfig {
-        let env = pairs.iter().fold(Env::new(), |env, (name, value)| env.with(*name, *value));
+        let env = pairs
+            .iter()
+            .fold(Env::new(), |env, (name, value)| env.with(*name, *value));
         FlyteConfig::load(&env, &Dirs::default()).expect("config loads")
     }
 
@@ -121,7 +149,14 @@ mod tests {
         ]));
         assert_eq!(storage.s3.endpoint.as_deref(), Some("http://minio:9000"));
         assert_eq!(storage.s3.access_key_id.as_deref(), Some("flyte-id"));
-        assert_eq!(storage.s3.secret_access_key.expect("secret").expose_secret(), "flyte-secret");
+        assert_eq!(
+            storage
+                .s3
+                .secret_access_key
+                .expect("secret")
+                .expose_secret(),
+            "flyte-secret"
+        );
         assert_eq!(storage.s3.region.as_deref(), Some("eu-west-1"));
         assert_eq!(storage.s3.force_path_style, None);
     }
@@ -135,10 +170,22 @@ mod tests {
             ("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1"),
             ("AZURE_STORAGE_SAS_TOKEN", "sv=1&sig=x"),
         ]));
-        assert_eq!(storage.s3.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
-        assert_eq!(storage.s3.access_key_id, None, "a key without its secret is not used, as in s3fs");
-        assert_eq!(storage.gcs.endpoint.as_deref(), Some("http://127.0.0.1:4443"));
-        assert_eq!(storage.azure.account_name.as_deref(), Some("devstoreaccount1"));
+        assert_eq!(
+            storage.s3.endpoint.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(
+            storage.s3.access_key_id, None,
+            "a key without its secret is not used, as in s3fs"
+        );
+        assert_eq!(
+            storage.gcs.endpoint.as_deref(),
+            Some("http://127.0.0.1:4443")
+        );
+        assert_eq!(
+            storage.azure.account_name.as_deref(),
+            Some("devstoreaccount1")
+        );
         assert!(storage.azure.sas_token.is_some());
     }
 

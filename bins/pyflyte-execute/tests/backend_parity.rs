@@ -47,24 +47,38 @@ fn storage_clients_imported_by_our_worker(emulator: Emulator) -> Vec<String> {
     let case = Case::prepare_on("bridge_modules", Backend::Remote(emulator));
     let run = case.run(Entrypoint::Ours);
     let outputs = run.outputs();
-    let loaded = outputs.literals["o2"].as_collection().unwrap_or_else(|| panic!("o2 is a list\n{}", run.summary()));
+    let loaded = outputs.literals["o2"]
+        .as_collection()
+        .unwrap_or_else(|| panic!("o2 is a list\n{}", run.summary()));
     assert_eq!(outputs.literals.len(), 3, "{}", run.summary());
-    loaded.iter().map(|l| l.as_str().expect("module names").to_owned()).collect()
+    loaded
+        .iter()
+        .map(|l| l.as_str().expect("module names").to_owned())
+        .collect()
 }
 
 #[test]
 fn the_worker_imports_no_storage_client_on_s3() {
-    assert_eq!(storage_clients_imported_by_our_worker(Emulator::S3), Vec::<String>::new());
+    assert_eq!(
+        storage_clients_imported_by_our_worker(Emulator::S3),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn the_worker_imports_no_storage_client_on_gcs() {
-    assert_eq!(storage_clients_imported_by_our_worker(Emulator::Gcs), Vec::<String>::new());
+    assert_eq!(
+        storage_clients_imported_by_our_worker(Emulator::Gcs),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn the_worker_imports_no_storage_client_on_azure() {
-    assert_eq!(storage_clients_imported_by_our_worker(Emulator::Azure), Vec::<String>::new());
+    assert_eq!(
+        storage_clients_imported_by_our_worker(Emulator::Azure),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -72,6 +86,13 @@ fn flytekit_itself_imports_the_storage_clients_the_bridge_avoids() {
     // The check above can fail: flytekit's own entrypoint, on the same task, imports them.
     let case = Case::prepare_on("bridge_modules", Backend::Remote(Emulator::S3));
     let run = case.run(Entrypoint::Flytekit);
-    let loaded = run.outputs().literals["o2"].as_collection().map(<[_]>::len).unwrap_or_default();
-    assert!(loaded > 0, "flytekit imported no storage client?\n{}", run.summary());
+    let loaded = run.outputs().literals["o2"]
+        .as_collection()
+        .map(<[_]>::len)
+        .unwrap_or_default();
+    assert!(
+        loaded > 0,
+        "flytekit imported no storage client?\n{}",
+        run.summary()
+    );
 }

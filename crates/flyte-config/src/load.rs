@@ -501,7 +501,10 @@ fn runtime(r: &mut Resolver<'_>) -> Result<RuntimeSwitches, ConfigError> {
                         format!("min {min_size_mb} MiB, max {max_size_mb} MiB"),
                         Source::env("_F_L_MIN_SIZE_MB"),
                     );
-                    Some(LiteralOffloading { min_size_mb, max_size_mb })
+                    Some(LiteralOffloading {
+                        min_size_mb,
+                        max_size_mb,
+                    })
                 }
                 _ => {
                     // flytekit reads these inside the task run and fails it with a SYSTEM
@@ -511,7 +514,11 @@ fn runtime(r: &mut Resolver<'_>) -> Result<RuntimeSwitches, ConfigError> {
                          every task run fails with a SYSTEM error, as in flytekit; fix or unset it",
                         max.unwrap_or_default()
                     ));
-                    r.computed("runtime.literal_offloading", "invalid".into(), Source::env("_F_L_MIN_SIZE_MB"));
+                    r.computed(
+                        "runtime.literal_offloading",
+                        "invalid".into(),
+                        Source::env("_F_L_MIN_SIZE_MB"),
+                    );
                     None
                 }
             }

@@ -411,8 +411,17 @@ fn runtime_switches() {
     // flytekit fails each run over a bad size, inside the task: loading goes on, noted.
     let config = sb.load(&[("_F_L_MIN_SIZE_MB", "")]).expect("loads");
     assert!(config.runtime.literal_offloading.is_none());
-    assert!(config.notes.iter().any(|note| note.contains("_F_L_MIN_SIZE_MB")), "{:?}", config.notes);
-    let config = sb.load(&[("_F_L_MIN_SIZE_MB", "1"), ("_F_L_MAX_SIZE_MB", "big")]).expect("loads");
+    assert!(
+        config
+            .notes
+            .iter()
+            .any(|note| note.contains("_F_L_MIN_SIZE_MB")),
+        "{:?}",
+        config.notes
+    );
+    let config = sb
+        .load(&[("_F_L_MIN_SIZE_MB", "1"), ("_F_L_MAX_SIZE_MB", "big")])
+        .expect("loads");
     assert!(config.runtime.literal_offloading.is_none());
     let config = sb
         .load(&[("BATCH_JOB_ARRAY_INDEX_VAR_NAME", "UNSET_INDEX")])

@@ -116,7 +116,11 @@ pub async fn run_task<E: Executor>(
             Ok(()) => {
                 executor.shutdown().await;
                 info!("dry run (--test): task loaded, nothing executed or written");
-                return Ok(RunReport { outcome_kind: "dry_run", exit_code: 0, written: Vec::new() });
+                return Ok(RunReport {
+                    outcome_kind: "dry_run",
+                    exit_code: 0,
+                    written: Vec::new(),
+                });
             }
             Err(outcome) => outcome,
         }
@@ -142,7 +146,10 @@ pub async fn run_task<E: Executor>(
     };
 
     let outcome = stamp_worker(outcome, &settings.worker_name);
-    let output_prefix = executor.output_prefix().unwrap_or(&settings.output_prefix).to_owned();
+    let output_prefix = executor
+        .output_prefix()
+        .unwrap_or(&settings.output_prefix)
+        .to_owned();
     let timer = metrics.start(Phase::OutputsUpload);
     let written = write_outcome(storage, settings, &output_prefix, &outcome).await;
     timer.finish();
@@ -157,7 +164,11 @@ pub async fn run_task<E: Executor>(
         _ => 0,
     };
     info!(outcome = outcome.kind(), files = ?written, %output_prefix, "task run finished");
-    Ok(RunReport { outcome_kind: outcome.kind(), exit_code, written })
+    Ok(RunReport {
+        outcome_kind: outcome.kind(),
+        exit_code,
+        written,
+    })
 }
 
 /// How the outcome counts in the entrypoint's metrics.
@@ -183,11 +194,19 @@ async fn download_inputs(
             .await
             .map_err(|source| InputsError::Download { uri: uri(), source })?;
         debug!(inputs = %settings.inputs, bytes, "inputs downloaded");
-        let contents = std::fs::read(&local_path)
-            .map_err(|source| InputsError::ReadCopy { path: local_path.clone(), source })?;
+        let contents = std::fs::read(&local_path).map_err(|source| InputsError::ReadCopy {
+            path: local_path.clone(),
+            source,
+        })?;
         let literals = flyte_proto::io::decode(&contents, "flyteidl.core.LiteralMap")
             .map_err(|source| InputsError::Decode { uri: uri(), source })?;
-        Ok((TaskInputs { literals, local_path: local_path.clone() }, bytes))
+        Ok((
+            TaskInputs {
+                literals,
+                local_path: local_path.clone(),
+            },
+            bytes,
+        ))
     };
     result.await.map_err(|error: InputsError| {
         tracing::error!("{error}");
@@ -335,12 +354,15 @@ mod tests {
     /// Runs `executor` on local storage with metrics off.
     async fn run(executor: impl Executor, settings: &RunSettings) -> RunReport {
         let storage = Storage::new(StorageConfig::default());
-        run_task(executor, &storage, settings, &Metrics::disabled()).await.expect("run")
+        run_task(executor, &storage, settings, &Metrics::disabled())
+            .await
+            .expect("run")
     }
 
     /// The error document written under `<dir>/out`.
     fn error_written(dir: &std::path::Path, file: &str) -> ContainerError {
-        let document = flyte_proto::io::read_error_document(dir.join("out").join(file)).expect("error document");
+        let document = flyte_proto::io::read_error_document(dir.join("out").join(file))
+            .expect("error document");
         document.error.expect("container error")
     }
 
@@ -353,17 +375,29 @@ mod tests {
         assert_eq!((report.outcome_kind, report.exit_code), ("failed", 0));
         let error = error_written(dir.path(), "error.pb");
         assert_eq!(error.code, "SYSTEM");
-        assert!(error.message.contains(&settings.inputs), "{}", error.message);
+        assert!(
+            error.message.contains(&settings.inputs),
+            "{}",
+            error.message
+        );
     }
 
     #[tokio::test]
     async fn corrupt_inputs_pb_writes_a_system_error_document() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("inputs.pb"), b"\xff\xff\xff not a literal map").expect("write");
+        std::fs::write(
+            dir.path().join("inputs.pb"),
+            b"\xff\xff\xff not a literal map",
+        )
+        .expect("write");
         let executor = FnExecutor::new(|_| unreachable!("the task must not run on corrupt inputs"));
         let report = run(executor, &settings(dir.path())).await;
         assert_eq!(report.written, vec!["error.pb".to_owned()]);
-        assert!(error_written(dir.path(), "error.pb").message.contains("inputs.pb"));
+        assert!(
+            error_written(dir.path(), "error.pb")
+                .message
+                .contains("inputs.pb")
+        );
     }
 
     #[tokio::test]
@@ -371,7 +405,10 @@ mod tests {
         struct FailsToLoad;
         impl Executor for FailsToLoad {
             async fn prepare(&mut self) -> Result<(), TaskOutcome> {
-                Err(TaskOutcome::Failed(ContainerFailure::user("USER:RuntimeError", "no module named app")))
+                Err(TaskOutcome::Failed(ContainerFailure::user(
+                    "USER:RuntimeError",
+                    "no module named app",
+                )))
             }
             async fn execute(&mut self, _: TaskInputs) -> TaskOutcome {
                 unreachable!("never prepared")
@@ -379,7 +416,10 @@ mod tests {
         }
         let dir = tempfile::tempdir().expect("tempdir");
         run(FailsToLoad, &settings(dir.path())).await;
-        assert_eq!(error_written(dir.path(), "error.pb").code, "USER:RuntimeError");
+        assert_eq!(
+            error_written(dir.path(), "error.pb").code,
+            "USER:RuntimeError"
+        );
     }
 
     #[tokio::test]
@@ -390,7 +430,9 @@ mod tests {
         settings.fail_on_error = true;
         settings.error_file_name = "error-abc.pb".to_owned();
         settings.worker_name = "worker-3".to_owned();
-        let executor = FnExecutor::new(|_| TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "bad")));
+        let executor = FnExecutor::new(|_| {
+            TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "bad"))
+        });
         let report = run(executor, &settings).await;
         assert_eq!(report.exit_code, 1);
         assert_eq!(error_written(dir.path(), "error-abc.pb").worker, "worker-3");
@@ -400,7 +442,11 @@ mod tests {
     async fn ignore_outputs_writes_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         write_inputs(dir.path());
-        let report = run(FnExecutor::new(|_| TaskOutcome::IgnoreOutputs), &settings(dir.path())).await;
+        let report = run(
+            FnExecutor::new(|_| TaskOutcome::IgnoreOutputs),
+            &settings(dir.path()),
+        )
+        .await;
         assert!(report.written.is_empty());
         assert!(!dir.path().join("out").exists());
     }
@@ -414,17 +460,35 @@ mod tests {
             offloaded: [("o0_offloaded_metadata.pb".to_owned(), literal::integer(1))].into(),
         });
         let report = run(executor, &settings(dir.path())).await;
-        assert_eq!(report.written, vec!["o0_offloaded_metadata.pb".to_owned(), "outputs.pb".to_owned()]);
+        assert_eq!(
+            report.written,
+            vec![
+                "o0_offloaded_metadata.pb".to_owned(),
+                "outputs.pb".to_owned()
+            ]
+        );
     }
 
     #[test]
     fn worker_deaths_count_apart_from_other_failures() {
         let died = ContainerFailure::user("USER:WorkerDied", "killed");
         let stopped = ContainerFailure::system("stopped");
-        assert_eq!(metric_outcome(&TaskOutcome::Failed(died)), Outcome::WorkerDied);
-        assert_eq!(metric_outcome(&TaskOutcome::Failed(stopped)), Outcome::SystemError);
+        assert_eq!(
+            metric_outcome(&TaskOutcome::Failed(died)),
+            Outcome::WorkerDied
+        );
+        assert_eq!(
+            metric_outcome(&TaskOutcome::Failed(stopped)),
+            Outcome::SystemError
+        );
         let user = ContainerFailure::user("USER:RuntimeError", "bad");
-        assert_eq!(metric_outcome(&TaskOutcome::Unrunnable(user)), Outcome::UserError);
-        assert_eq!(metric_outcome(&TaskOutcome::IgnoreOutputs), Outcome::Success);
+        assert_eq!(
+            metric_outcome(&TaskOutcome::Unrunnable(user)),
+            Outcome::UserError
+        );
+        assert_eq!(
+            metric_outcome(&TaskOutcome::IgnoreOutputs),
+            Outcome::Success
+        );
     }
 }

@@ -16,11 +16,19 @@ struct Member<'a> {
 }
 
 fn file<'a>(name: &'a str, data: &'a [u8]) -> Member<'a> {
-    Member { name, kind: tar::EntryType::Regular, link: None, data }
+    Member {
+        name,
+        kind: tar::EntryType::Regular,
+        link: None,
+        data,
+    }
 }
 
 fn write_archive(path: &Path, members: &[Member<'_>]) {
-    let gz = flate2::write::GzEncoder::new(std::fs::File::create(path).expect("create"), flate2::Compression::fast());
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).expect("create"),
+        flate2::Compression::fast(),
+    );
     let mut builder = tar::Builder::new(gz);
     for member in members {
         let mut header = tar::Header::new_gnu();
@@ -45,32 +53,58 @@ fn assert_refused(members: &[Member<'_>], reason: &str) {
     let destination = dir.path().join("dest");
     std::fs::create_dir(&destination).expect("dest");
     let error = unpack_archive(&archive, &destination).expect_err("hostile archive refused");
-    assert!(matches!(error, FastExecuteError::UnsafeMember { .. }), "{error}");
+    assert!(
+        matches!(error, FastExecuteError::UnsafeMember { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains(reason), "{error}");
-    assert_eq!(std::fs::read_dir(&destination).expect("dest").count(), 0, "nothing written into dest");
-    let outside: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(
+        std::fs::read_dir(&destination).expect("dest").count(),
+        0,
+        "nothing written into dest"
+    );
+    let outside: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
     assert_eq!(outside.len(), 2, "nothing written beside dest: {outside:?}");
 }
 
 #[test]
 fn a_member_climbing_out_with_dot_dot_is_refused() {
-    assert_refused(&[file("pkg/ok.py", b"x = 1\n"), file("../evil", b"evil")], "`..`");
+    assert_refused(
+        &[file("pkg/ok.py", b"x = 1\n"), file("../evil", b"evil")],
+        "`..`",
+    );
 }
 
 #[test]
 fn a_member_with_an_absolute_path_is_refused() {
-    assert_refused(&[file("/tmp/pyflyte-execute-evil-absolute", b"evil")], "absolute path");
+    assert_refused(
+        &[file("/tmp/pyflyte-execute-evil-absolute", b"evil")],
+        "absolute path",
+    );
 }
 
 #[test]
 fn a_symlink_to_etc_is_refused() {
-    let link = Member { name: "etc", kind: tar::EntryType::Symlink, link: Some("/etc"), data: b"" };
+    let link = Member {
+        name: "etc",
+        kind: tar::EntryType::Symlink,
+        link: Some("/etc"),
+        data: b"",
+    };
     assert_refused(&[link], "symbolic link");
 }
 
 #[test]
 fn a_relative_symlink_leading_out_is_refused() {
-    let link = Member { name: "pkg/up", kind: tar::EntryType::Symlink, link: Some("../../.."), data: b"" };
+    let link = Member {
+        name: "pkg/up",
+        kind: tar::EntryType::Symlink,
+        link: Some("../../.."),
+        data: b"",
+    };
     assert_refused(&[link], "pointing outside");
 }
 
@@ -78,12 +112,27 @@ fn a_relative_symlink_leading_out_is_refused() {
 fn a_well_formed_archive_unpacks_with_its_internal_links() {
     let dir = tempfile::tempdir().expect("tempdir");
     let archive = dir.path().join("code.tar.gz");
-    let link = Member { name: "pkg/alias.py", kind: tar::EntryType::Symlink, link: Some("mod.py"), data: b"" };
-    write_archive(&archive, &[file("pkg/__init__.py", b""), file("pkg/mod.py", b"VALUE = 42\n"), link]);
+    let link = Member {
+        name: "pkg/alias.py",
+        kind: tar::EntryType::Symlink,
+        link: Some("mod.py"),
+        data: b"",
+    };
+    write_archive(
+        &archive,
+        &[
+            file("pkg/__init__.py", b""),
+            file("pkg/mod.py", b"VALUE = 42\n"),
+            link,
+        ],
+    );
     let destination = dir.path().join("dest");
     std::fs::create_dir(&destination).expect("dest");
     assert_eq!(unpack_archive(&archive, &destination).expect("unpacks"), 3);
-    assert_eq!(std::fs::read_to_string(destination.join("pkg/alias.py")).expect("read"), "VALUE = 42\n");
+    assert_eq!(
+        std::fs::read_to_string(destination.join("pkg/alias.py")).expect("read"),
+        "VALUE = 42\n"
+    );
 }
 
 #[tokio::test]
@@ -94,17 +143,33 @@ async fn install_downloads_into_the_destination_and_unpacks_there() {
     let destination = dir.path().join("root");
     std::fs::create_dir(&destination).expect("dest");
     let storage = Storage::new(StorageConfig::default());
-    install_distribution(&storage, &format!("file://{}", archive.display()), &destination).await.expect("install");
+    install_distribution(
+        &storage,
+        &format!("file://{}", archive.display()),
+        &destination,
+    )
+    .await
+    .expect("install");
     assert!(destination.join("workflows/app.py").is_file());
-    assert!(destination.join("fast1234.tar.gz").is_file(), "the archive is kept, as flytekit keeps it");
+    assert!(
+        destination.join("fast1234.tar.gz").is_file(),
+        "the archive is kept, as flytekit keeps it"
+    );
 }
 
 #[tokio::test]
 async fn install_refuses_a_missing_destination_and_an_unknown_format() {
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = Storage::new(StorageConfig::default());
-    let missing = install_distribution(&storage, "file:///x/code.tar.gz", &dir.path().join("nope")).await;
-    assert!(matches!(missing, Err(FastExecuteError::DestinationNotADirectory { .. })));
+    let missing =
+        install_distribution(&storage, "file:///x/code.tar.gz", &dir.path().join("nope")).await;
+    assert!(matches!(
+        missing,
+        Err(FastExecuteError::DestinationNotADirectory { .. })
+    ));
     let zip = install_distribution(&storage, "file:///x/code.zip", dir.path()).await;
-    assert!(matches!(zip, Err(FastExecuteError::UnrecognizedFormat { .. })));
+    assert!(matches!(
+        zip,
+        Err(FastExecuteError::UnrecognizedFormat { .. })
+    ));
 }

@@ -42,7 +42,11 @@ async fn run_with_interpreter(python: PathBuf) -> (i32, ErrorDocument) {
     .expect("inputs");
     let storage = Storage::new(StorageConfig::default());
     let metrics = flyte_telemetry::Metrics::disabled();
-    let executor = PythonExecutor::spawn(worker_settings(python, dir.path()), storage.clone(), metrics.clone());
+    let executor = PythonExecutor::spawn(
+        worker_settings(python, dir.path()),
+        storage.clone(),
+        metrics.clone(),
+    );
     let settings = RunSettings::new(
         inputs.display().to_string(),
         dir.path().join("out").display().to_string(),

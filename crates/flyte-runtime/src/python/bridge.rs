@@ -63,7 +63,11 @@ impl BridgeFailure {
             | StorageError::Config { .. } => "invalid",
             _ => "io",
         };
-        BridgeFailure { kind, message: error.to_string(), uri: error.uri().to_owned() }
+        BridgeFailure {
+            kind,
+            message: error.to_string(),
+            uri: error.uri().to_owned(),
+        }
     }
 }
 
@@ -111,7 +115,11 @@ async fn serve_connection(stream: UnixStream, storage: &Storage, metrics: &Metri
     }
 }
 
-async fn handle(request: Request, storage: &Storage, metrics: &Metrics) -> Result<Value, BridgeFailure> {
+async fn handle(
+    request: Request,
+    storage: &Storage,
+    metrics: &Metrics,
+) -> Result<Value, BridgeFailure> {
     let failed = |error: StorageError| BridgeFailure::from_storage(&error);
     Ok(match request {
         Request::Hello { protocol } => {
@@ -138,8 +146,10 @@ async fn handle(request: Request, storage: &Storage, metrics: &Metrics) -> Resul
         }
         Request::List { uri } => {
             let objects = storage.list(&uri).await.map_err(failed)?;
-            let objects: Vec<Value> =
-                objects.iter().map(|o| json!({ "key": o.key, "size": o.size })).collect();
+            let objects: Vec<Value> = objects
+                .iter()
+                .map(|o| json!({ "key": o.key, "size": o.size }))
+                .collect();
             json!({ "objects": objects })
         }
         Request::GetFile { uri, path } => {
@@ -180,7 +190,11 @@ mod tests {
     async fn connect(dir: &std::path::Path) -> (UnixStream, JoinHandle<()>) {
         let socket = dir.join("bridge.sock");
         let listener = UnixListener::bind(&socket).expect("bind");
-        let server = serve(listener, Storage::new(StorageConfig::default()), Metrics::disabled());
+        let server = serve(
+            listener,
+            Storage::new(StorageConfig::default()),
+            Metrics::disabled(),
+        );
         (UnixStream::connect(&socket).await.expect("connect"), server)
     }
 
@@ -189,7 +203,10 @@ mod tests {
         line.push(b'\n');
         stream.write_all(&line).await.expect("send");
         let mut response = String::new();
-        BufReader::new(&mut *stream).read_line(&mut response).await.expect("receive");
+        BufReader::new(&mut *stream)
+            .read_line(&mut response)
+            .await
+            .expect("receive");
         serde_json::from_str(&response).expect("JSON response")
     }
 
@@ -198,25 +215,58 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut stream, server) = connect(dir.path()).await;
         let store = format!("file://{}/store", dir.path().display());
-        assert_eq!(call(&mut stream, json!({"op": "hello", "protocol": 1})).await, json!({"ok": {"protocol": 1}}));
+        assert_eq!(
+            call(&mut stream, json!({"op": "hello", "protocol": 1})).await,
+            json!({"ok": {"protocol": 1}})
+        );
 
         let local = dir.path().join("a.txt");
         std::fs::write(&local, "hello").expect("write");
-        let put = call(&mut stream, json!({"op": "put_file", "path": local, "uri": format!("{store}/d/a.txt")})).await;
+        let put = call(
+            &mut stream,
+            json!({"op": "put_file", "path": local, "uri": format!("{store}/d/a.txt")}),
+        )
+        .await;
         assert_eq!(put, json!({"ok": {"bytes": 5}}));
-        let stat = call(&mut stream, json!({"op": "stat", "uri": format!("{store}/d/a.txt")})).await;
+        let stat = call(
+            &mut stream,
+            json!({"op": "stat", "uri": format!("{store}/d/a.txt")}),
+        )
+        .await;
         assert_eq!(stat, json!({"ok": {"type": "file", "size": 5}}));
-        let stat = call(&mut stream, json!({"op": "stat", "uri": format!("{store}/d")})).await;
+        let stat = call(
+            &mut stream,
+            json!({"op": "stat", "uri": format!("{store}/d")}),
+        )
+        .await;
         assert_eq!(stat, json!({"ok": {"type": "directory"}}));
-        let stat = call(&mut stream, json!({"op": "stat", "uri": format!("{store}/nothing")})).await;
+        let stat = call(
+            &mut stream,
+            json!({"op": "stat", "uri": format!("{store}/nothing")}),
+        )
+        .await;
         assert_eq!(stat, json!({"ok": {"type": "missing"}}));
 
         let copy = dir.path().join("copy");
-        let get = call(&mut stream, json!({"op": "get_dir", "uri": format!("{store}/d"), "path": copy})).await;
+        let get = call(
+            &mut stream,
+            json!({"op": "get_dir", "uri": format!("{store}/d"), "path": copy}),
+        )
+        .await;
         assert_eq!(get, json!({"ok": {"files": 1, "bytes": 5}}));
-        assert_eq!(std::fs::read_to_string(copy.join("a.txt")).expect("read"), "hello");
-        let list = call(&mut stream, json!({"op": "list", "uri": format!("{store}/d")})).await;
-        assert_eq!(list, json!({"ok": {"objects": [{"key": "a.txt", "size": 5}]}}));
+        assert_eq!(
+            std::fs::read_to_string(copy.join("a.txt")).expect("read"),
+            "hello"
+        );
+        let list = call(
+            &mut stream,
+            json!({"op": "list", "uri": format!("{store}/d")}),
+        )
+        .await;
+        assert_eq!(
+            list,
+            json!({"ok": {"objects": [{"key": "a.txt", "size": 5}]}})
+        );
         server.abort();
     }
 
@@ -225,9 +275,18 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut stream, server) = connect(dir.path()).await;
         let missing = format!("file://{}/missing.txt", dir.path().display());
-        let response = call(&mut stream, json!({"op": "get_file", "uri": missing, "path": dir.path().join("x")})).await;
+        let response = call(
+            &mut stream,
+            json!({"op": "get_file", "uri": missing, "path": dir.path().join("x")}),
+        )
+        .await;
         assert_eq!(response["error"]["kind"], "not_found");
-        assert!(response["error"]["message"].as_str().expect("message").contains("missing.txt"));
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains("missing.txt")
+        );
         let response = call(&mut stream, json!({"op": "stat", "uri": "ftp://host/x"})).await;
         assert_eq!(response["error"]["kind"], "invalid");
         let response = call(&mut stream, json!({"op": "hello", "protocol": 99})).await;

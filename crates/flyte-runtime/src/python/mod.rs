@@ -26,8 +26,8 @@ use tokio::process::{Child, Command};
 use tracing::{debug, info, warn};
 
 use self::protocol::{Command as WorkerCommand, PythonError, StartSettings, WorkerEvent};
-use crate::signals::{ForwardedSignals, signal_name};
 use self::stderr_tail::StderrTail;
+use crate::signals::{ForwardedSignals, signal_name};
 use crate::{Executor, TaskInputs, TaskOutcome};
 
 /// The worker script, shipped inside the binary so nothing is installed beside it.
@@ -174,7 +174,11 @@ impl Executor for PythonExecutor {
 }
 
 impl Worker {
-    fn spawn(settings: PythonWorkerSettings, storage: Storage, metrics: Metrics) -> Result<Self, ContainerFailure> {
+    fn spawn(
+        settings: PythonWorkerSettings,
+        storage: Storage,
+        metrics: Metrics,
+    ) -> Result<Self, ContainerFailure> {
         let scratch = &settings.scratch_dir;
         let setup_failure = |what: &str, path: &Path, error: std::io::Error| {
             ContainerFailure::from_error(
@@ -194,13 +198,15 @@ impl Worker {
         std::fs::write(&script, WORKER_SCRIPT).map_err(|e| setup_failure("writing", &script, e))?;
         let socket = scratch.join("worker.sock");
         let _ = std::fs::remove_file(&socket);
-        let listener = UnixListener::bind(&socket).map_err(|e| setup_failure("listening on", &socket, e))?;
+        let listener =
+            UnixListener::bind(&socket).map_err(|e| setup_failure("listening on", &socket, e))?;
         let bridge_module = scratch.join("pyflyte_execute_bridge.py");
-        std::fs::write(&bridge_module, BRIDGE_MODULE).map_err(|e| setup_failure("writing", &bridge_module, e))?;
+        std::fs::write(&bridge_module, BRIDGE_MODULE)
+            .map_err(|e| setup_failure("writing", &bridge_module, e))?;
         let bridge_socket = scratch.join("bridge.sock");
         let _ = std::fs::remove_file(&bridge_socket);
-        let bridge_listener =
-            UnixListener::bind(&bridge_socket).map_err(|e| setup_failure("listening on", &bridge_socket, e))?;
+        let bridge_listener = UnixListener::bind(&bridge_socket)
+            .map_err(|e| setup_failure("listening on", &bridge_socket, e))?;
 
         let mut child = Command::new(&settings.python)
             .arg(&script)
@@ -258,20 +264,32 @@ impl Worker {
                 } else {
                     // flytekit reports a task that fails to load from inside its dispatch,
                     // before it looks at the inputs: let it, so the document is flytekit's.
-                    Err(self.run(Path::new("")).await.unwrap_or_else(|outcome| outcome))
+                    Err(self
+                        .run(Path::new(""))
+                        .await
+                        .unwrap_or_else(|outcome| outcome))
                 }
             }
             // flytekit crashes with a traceback here; log ours as visibly.
             WorkerEvent::ResolverFailed(error) => {
-                tracing::error!("the task resolver {} could not be loaded:\n{}", self.settings.resolver, error.trace);
+                tracing::error!(
+                    "the task resolver {} could not be loaded:\n{}",
+                    self.settings.resolver,
+                    error.trace
+                );
                 Err(TaskOutcome::Unrunnable(ContainerFailure::user(
                     flyte_errors::codes::USER_RUNTIME_ERROR,
                     error.to_message(),
                 )))
             }
             WorkerEvent::Fatal(error) => {
-                tracing::error!("the worker failed before it could run the task:\n{}", error.trace);
-                Err(TaskOutcome::Unrunnable(ContainerFailure::system(error.to_message())))
+                tracing::error!(
+                    "the worker failed before it could run the task:\n{}",
+                    error.trace
+                );
+                Err(TaskOutcome::Unrunnable(ContainerFailure::system(
+                    error.to_message(),
+                )))
             }
             other => Err(TaskOutcome::Failed(protocol_failure(&other))),
         }
@@ -284,7 +302,10 @@ impl Worker {
         };
         self.send(&command).await.map_err(TaskOutcome::Failed)?;
         match self.next_event().await.map_err(TaskOutcome::Failed)? {
-            WorkerEvent::Finished { files, peak_rss_kib } => {
+            WorkerEvent::Finished {
+                files,
+                peak_rss_kib,
+            } => {
                 self.reported_result = true;
                 info!(
                     worker_peak_rss_kib = peak_rss_kib,
@@ -406,7 +427,10 @@ impl Worker {
 
     /// Reads what flytekit left in the staging directory.
     fn collect_outcome(&self, files: &[String]) -> TaskOutcome {
-        let output_prefix = self.output_prefix.as_deref().unwrap_or(&self.settings.output_prefix);
+        let output_prefix = self
+            .output_prefix
+            .as_deref()
+            .unwrap_or(&self.settings.output_prefix);
         match staged_outcome(&self.staging_dir, output_prefix, files) {
             Ok(outcome) => outcome,
             Err(error) => TaskOutcome::Failed(ContainerFailure::from_error(
@@ -477,9 +501,9 @@ fn staged_outcome(
         let mut outputs = flyte_proto::io::read_literal_map(staging_dir.join("outputs.pb"))?;
         let staged_prefix = format!("{}/", staging_dir.display());
         flyte_proto::visit::rewrite_uris(&mut outputs, |kind, uri| match kind {
-            UriKind::OffloadedLiteral => {
-                uri.strip_prefix(&staged_prefix).map(|name| format!("{output_prefix}/{name}"))
-            }
+            UriKind::OffloadedLiteral => uri
+                .strip_prefix(&staged_prefix)
+                .map(|name| format!("{output_prefix}/{name}")),
             _ => None,
         });
         let mut offloaded = std::collections::BTreeMap::new();

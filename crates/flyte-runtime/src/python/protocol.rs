@@ -47,7 +47,11 @@ impl StartSettings {
             test: settings.test,
             staging_dir: staging_dir.display().to_string(),
             map_task: settings.map_task.clone(),
-            bridge_module: settings.scratch_dir.join("pyflyte_execute_bridge.py").display().to_string(),
+            bridge_module: settings
+                .scratch_dir
+                .join("pyflyte_execute_bridge.py")
+                .display()
+                .to_string(),
         }
     }
 }
