@@ -252,7 +252,7 @@ impl Worker {
     async fn prepare(&mut self) -> Result<(), TaskOutcome> {
         self.connect().await.map_err(TaskOutcome::Failed)?;
         let start = StartSettings::new(&self.settings, &self.staging_dir);
-        self.send(&WorkerCommand::Start(start))
+        self.send(&WorkerCommand::Start(Box::new(start)))
             .await
             .map_err(TaskOutcome::Failed)?;
         match self.next_event().await.map_err(TaskOutcome::Failed)? {

@@ -11,7 +11,7 @@ use super::{MapTaskSettings, PythonWorkerSettings};
 #[serde(tag = "command", rename_all = "snake_case")]
 pub(super) enum Command {
     /// The run's settings; sent once, first.
-    Start(StartSettings),
+    Start(Box<StartSettings>),
     /// Run the loaded task on these inputs (a local inputs.pb).
     Run { inputs: String },
 }
