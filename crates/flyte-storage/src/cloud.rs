@@ -29,7 +29,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::config::{RetryPolicy, StorageConfig};
 use crate::error::{Result, StorageError};
 use crate::local::TempFile;
-use crate::store::{ObjectMeta, Store, TransferSummary, local_destination, summarise};
+use crate::store::{ObjectMeta, Store};
 use crate::uri::{Location, StorageUri};
 
 /// A boxed error from an SDK or HTTP client.
@@ -618,27 +618,11 @@ impl Store for CloudStore {
         self.download(from, &object, to, size).await
     }
 
-    /// Lists once, then downloads each object with the size the listing gave, so a
-    /// tree of small files costs one request per file instead of two.
-    async fn get_dir(
-        &self,
-        from: &StorageUri,
-        to: &Path,
-        concurrency: usize,
-    ) -> Result<TransferSummary> {
-        let objects = self.list(from).await?;
-        if objects.is_empty() {
-            return Err(StorageError::NotFound {
-                uri: from.to_string(),
-            });
-        }
-        let transfers = objects.into_iter().map(|object| async move {
-            let destination = local_destination(to, &object)?;
-            let path = ObjectPath::of(&object.uri)?;
-            self.download(&object.uri, &path, &destination, object.size)
-                .await
-        });
-        summarise(transfers, concurrency).await
+    /// Uses the size the listing gave, so a tree of small files costs one request per
+    /// file instead of two.
+    async fn get_listed_file(&self, object: &ObjectMeta, to: &Path) -> Result<u64> {
+        let path = ObjectPath::of(&object.uri)?;
+        self.download(&object.uri, &path, to, object.size).await
     }
 
     async fn put_file(&self, from: &Path, to: &StorageUri) -> Result<u64> {

@@ -78,6 +78,13 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Deletes the object at `uri`; succeeds when there is none.
     async fn delete(&self, uri: &StorageUri) -> Result<()>;
 
+    /// Downloads an object just listed by [`Store::list`] to the local file `to`. Stores
+    /// that need the object's size before downloading it override this to use the size
+    /// the listing gave, saving a request per object of a directory.
+    async fn get_listed_file(&self, object: &ObjectMeta, to: &Path) -> Result<u64> {
+        self.get_file(&object.uri, to).await
+    }
+
     /// Downloads every object under `from` into the local directory `to`, keeping their
     /// relative paths, at most `concurrency` at a time (0 counts as 1).
     ///
@@ -98,7 +105,7 @@ pub trait Store: fmt::Debug + Send + Sync {
         }
         let transfers = objects.into_iter().map(|object| async move {
             let destination = local_destination(to, &object)?;
-            self.get_file(&object.uri, &destination).await
+            self.get_listed_file(&object, &destination).await
         });
         summarise(transfers, concurrency).await
     }
@@ -122,7 +129,7 @@ pub trait Store: fmt::Debug + Send + Sync {
 }
 
 /// Runs `transfers` at most `concurrency` at a time, stopping at the first error.
-pub(crate) async fn summarise<F>(
+async fn summarise<F>(
     transfers: impl Iterator<Item = F> + Send,
     concurrency: usize,
 ) -> Result<TransferSummary>
@@ -141,7 +148,7 @@ where
 }
 
 /// Where a listed object goes under the local directory `root`.
-pub(crate) fn local_destination(root: &Path, object: &ObjectMeta) -> Result<PathBuf> {
+fn local_destination(root: &Path, object: &ObjectMeta) -> Result<PathBuf> {
     let mut destination = root.to_path_buf();
     for segment in object.key.split('/') {
         let mut components = Path::new(segment).components();
