@@ -252,17 +252,7 @@ fn ensure_python(dir: &Path) -> Result<PathBuf> {
         PYTHON_PACKAGES.join(", "),
         venv.display()
     );
-    python_env::run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(PYTHON_PACKAGES),
-    )?;
+    python_env::pip_install(&python, PYTHON_PACKAGES)?;
     std::fs::write(&stamp, wanted)?;
     Ok(python)
 }

@@ -38,16 +38,10 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
         "installing {REQUIREMENTS} into {} (flytekit takes a minute)",
         venv.display()
     );
-    run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(root.join(REQUIREMENTS)))?;
+    pip_install(
+        &python,
+        ["-r".as_ref(), root.join(REQUIREMENTS).as_os_str()],
+    )?;
     std::fs::write(&stamp, requirements).context("stamping the Python environment")?;
     Ok(python)
 }
@@ -61,4 +55,21 @@ pub fn run(command: &mut Command) -> Result<()> {
         bail!("{command:?} failed with {status}");
     }
     Ok(())
+}
+
+/// `python -m pip install --quiet ARGS`, failing with the command line when pip fails.
+pub fn pip_install<I, A>(python: &Path, args: I) -> Result<()>
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<std::ffi::OsStr>,
+{
+    run(Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(args))
 }
