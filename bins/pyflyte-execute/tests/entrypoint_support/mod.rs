@@ -44,7 +44,7 @@ use flyte_storage::StorageError;
 use tempfile::TempDir;
 
 pub use crate::parity_support::Backend;
-use crate::parity_support::{Entrypoint, on_emulator, parity_dir, split_error_message};
+use crate::parity_support::{Entrypoint, on_emulator, parity_dir, read_tree, split_error_message};
 
 /// Longest any one entrypoint may run before the test fails (and the process is killed).
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -105,26 +105,6 @@ mod store {
                 }
                 files
             }),
-        }
-    }
-}
-
-/// Every file under `dir`, keyed by its path relative to `root`.
-pub fn read_tree(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries {
-        let path = entry.expect("a directory entry").path();
-        if path.is_dir() {
-            read_tree(root, &path, files);
-        } else {
-            let relative = path
-                .strip_prefix(root)
-                .expect("under root")
-                .display()
-                .to_string();
-            files.insert(relative, fs::read(&path).unwrap_or_default());
         }
     }
 }

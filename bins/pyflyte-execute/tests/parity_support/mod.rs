@@ -483,7 +483,12 @@ impl Run {
         let stored = if path.is_dir() {
             let mut files = BTreeMap::new();
             read_tree(&path, &path, &mut files);
-            Stored::Directory(files)
+            Stored::Directory(
+                files
+                    .into_iter()
+                    .map(|(name, bytes)| (name, Bytes(bytes)))
+                    .collect(),
+            )
         } else if path.is_file() {
             Stored::File {
                 name: path
@@ -510,7 +515,7 @@ fn is_under(path: &Path, prefix: &Path) -> bool {
 }
 
 /// Every file under `dir`, keyed by its path relative to `root`.
-fn read_tree(root: &Path, dir: &Path, files: &mut BTreeMap<String, Bytes>) {
+pub fn read_tree(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -524,7 +529,7 @@ fn read_tree(root: &Path, dir: &Path, files: &mut BTreeMap<String, Bytes>) {
                 .expect("under root")
                 .display()
                 .to_string();
-            files.insert(relative, Bytes(fs::read(&path).expect("a readable file")));
+            files.insert(relative, fs::read(&path).expect("a readable file"));
         }
     }
 }
