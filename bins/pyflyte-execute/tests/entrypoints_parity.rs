@@ -1001,3 +1001,26 @@ mod s3 {
         deck_is_written_beside_the_outputs(S3);
     }
 }
+
+/// Checkpoints move through the storage bridge like any other data: the same case on the
+/// other two stores.
+mod gcs {
+    use super::*;
+    use flyte_storage::emulators::Emulator;
+
+    #[test]
+    fn checkpoint_task_reads_the_previous_and_writes_a_new_checkpoint_like_flytekit() {
+        checkpoint_resumes_from_the_previous_one(Backend::Remote(Emulator::Gcs));
+    }
+}
+
+/// See [`gcs`].
+mod azure {
+    use super::*;
+    use flyte_storage::emulators::Emulator;
+
+    #[test]
+    fn checkpoint_task_reads_the_previous_and_writes_a_new_checkpoint_like_flytekit() {
+        checkpoint_resumes_from_the_previous_one(Backend::Remote(Emulator::Azure));
+    }
+}
