@@ -16,18 +16,19 @@ use crate::{python_env, test::cargo};
 const RSS_BUDGET_MIB: u64 = 100;
 const FILE_SIZE: u64 = 1 << 30;
 
-/// Builds the upload example, makes the 1 GiB file once, runs the upload under
-/// `/usr/bin/time -v` against moto and prints the figures.
+/// Builds the upload example (release, as shipped), makes the 1 GiB file once, runs the
+/// upload under `/usr/bin/time -v` against moto and prints the figures.
 pub fn run(root: &Path) -> Result<()> {
     python_env::run(Command::new(cargo()).current_dir(root).args([
         "build",
+        "--release",
         "--quiet",
         "-p",
         "flyte-storage",
         "--example",
         "upload_bench",
     ]))?;
-    let binary = root.join("target/debug/examples/upload_bench");
+    let binary = root.join("target/release/examples/upload_bench");
     let file = root.join("target/emulators/bench-1GiB.bin");
     ensure_file(&file)?;
     if !Path::new("/usr/bin/time").exists() {

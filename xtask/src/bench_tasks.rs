@@ -47,8 +47,10 @@ struct Measured {
 
 /// Runs every bench task through both entrypoints against the running moto server.
 pub fn run(root: &Path, emulators: &Emulators) -> Result<()> {
+    // Measured as shipped: an optimised build.
     python_env::run(Command::new(cargo()).current_dir(root).args([
         "build",
+        "--release",
         "--quiet",
         "-p",
         "pyflyte-execute",
@@ -101,7 +103,7 @@ pub fn run(root: &Path, emulators: &Emulators) -> Result<()> {
         );
         for (who, program) in [
             ("flytekit", python.with_file_name("pyflyte-execute")),
-            ("ours", root.join("target/debug/pyflyte-execute")),
+            ("ours", root.join("target/release/pyflyte-execute")),
         ] {
             let prefix = format!("s3://{bucket}/{}/{who}", task.task);
             let measured = measure(root, &program, &inputs, &prefix, task.task, &flyte_env)
