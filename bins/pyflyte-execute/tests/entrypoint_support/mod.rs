@@ -44,7 +44,9 @@ use flyte_storage::StorageError;
 use tempfile::TempDir;
 
 pub use crate::parity_support::Backend;
-use crate::parity_support::{Entrypoint, on_emulator, parity_dir, read_tree, split_error_message};
+use crate::parity_support::{
+    Entrypoint, on_emulator, parity_dir, read_tree, side_by_side, split_error_message,
+};
 
 /// Longest any one entrypoint may run before the test fails (and the process is killed).
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -326,14 +328,7 @@ impl Scenario {
 
     /// Runs flytekit and ours side by side.
     pub fn run_both(self) -> Pair {
-        let (flytekit, ours) = thread::scope(|scope| {
-            let flytekit = scope.spawn(|| self.run(Entrypoint::Flytekit));
-            let ours = scope.spawn(|| self.run(Entrypoint::Ours));
-            (
-                flytekit.join().expect("the flytekit run does not panic"),
-                ours.join().expect("our run does not panic"),
-            )
-        });
+        let (flytekit, ours) = side_by_side(|entrypoint| self.run(entrypoint));
         Pair {
             scenario: self,
             flytekit,

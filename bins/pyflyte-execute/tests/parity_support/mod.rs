@@ -316,14 +316,7 @@ impl Case {
 
     /// Runs flytekit and ours side by side.
     pub fn run_both(self) -> Pair {
-        let (flytekit, ours) = thread::scope(|scope| {
-            let flytekit = scope.spawn(|| self.run(Entrypoint::Flytekit));
-            let ours = scope.spawn(|| self.run(Entrypoint::Ours));
-            (
-                flytekit.join().expect("the flytekit run does not panic"),
-                ours.join().expect("our run does not panic"),
-            )
-        });
+        let (flytekit, ours) = side_by_side(|entrypoint| self.run(entrypoint));
         Pair {
             case: self,
             flytekit,
@@ -363,6 +356,18 @@ fn point_outputs_at_copies(outputs: &Path, replacements: &[(String, String)]) {
         })
     });
     io::write_literal_map(outputs, &map).expect("rewriting the downloaded outputs.pb");
+}
+
+/// Runs `run` for flytekit and for ours at once, in two threads: (flytekit's, ours).
+pub fn side_by_side<R: Send>(run: impl Fn(Entrypoint) -> R + Sync) -> (R, R) {
+    thread::scope(|scope| {
+        let flytekit = scope.spawn(|| run(Entrypoint::Flytekit));
+        let ours = scope.spawn(|| run(Entrypoint::Ours));
+        (
+            flytekit.join().expect("the flytekit run does not panic"),
+            ours.join().expect("our run does not panic"),
+        )
+    })
 }
 
 /// The local path a URI names, if it names one.
