@@ -28,8 +28,8 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::{RetryPolicy, StorageConfig};
 use crate::error::{Result, StorageError};
-use crate::local::TempFile;
 use crate::store::{ObjectMeta, Store};
+use crate::temp_file::TempFile;
 use crate::uri::{Location, StorageUri};
 
 /// A boxed error from an SDK or HTTP client.

@@ -63,7 +63,9 @@ mod gcs;
 mod local;
 mod s3;
 mod store;
+mod temp_file;
 mod uri;
+mod walk;
 
 pub use config::{AzureConfig, GcsConfig, RetryPolicy, S3Config, SecretString, StorageConfig};
 pub use error::{Result, StorageError};

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::error::{Result, StorageError};
-use crate::local::walk_local_dir;
 use crate::uri::StorageUri;
+use crate::walk::walk_local_dir;
 
 /// One object found by [`Store::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
