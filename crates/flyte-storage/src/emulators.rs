@@ -156,7 +156,7 @@ impl Emulator {
     /// the account key.
     pub async fn azure_sas_config(self) -> StorageConfig {
         assert_eq!(self, Emulator::Azure, "only Azure has SAS tokens");
-        let token = crate::azure::account_sas_token(&self.config().azure, 3600)
+        let token = crate::cloud::azure::account_sas_token(&self.config().azure, 3600)
             .await
             .unwrap_or_else(|e| panic!("signing a SAS token for Azurite: {e}"));
         StorageConfig {
@@ -220,9 +220,13 @@ impl Emulator {
     pub async fn prepare(self) {
         let config = self.config();
         match self {
-            Emulator::S3 => crate::s3::create_bucket(&config.s3, &config.retry, TEST_BUCKET).await,
-            Emulator::Gcs => crate::gcs::create_bucket(&config.gcs, TEST_BUCKET).await,
-            Emulator::Azure => crate::azure::create_container(&config.azure, TEST_BUCKET).await,
+            Emulator::S3 => {
+                crate::cloud::s3::create_bucket(&config.s3, &config.retry, TEST_BUCKET).await
+            }
+            Emulator::Gcs => crate::cloud::gcs::create_bucket(&config.gcs, TEST_BUCKET).await,
+            Emulator::Azure => {
+                crate::cloud::azure::create_container(&config.azure, TEST_BUCKET).await
+            }
         }
         .unwrap_or_else(|e| panic!("creating {TEST_BUCKET} on the {self:?} emulator: {e}"));
     }

@@ -122,6 +122,17 @@ impl StorageError {
         }
     }
 
+    /// A local directory where a file was expected (`uri` names it).
+    pub(crate) fn directory_given_as_file(uri: String) -> Self {
+        Self::Io {
+            uri,
+            source: io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory, not a file: transfer it as a directory",
+            ),
+        }
+    }
+
     /// The URI or path the error is about.
     pub fn uri(&self) -> &str {
         match self {

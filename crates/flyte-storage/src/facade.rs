@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::azure::AzureBackend;
-use crate::cloud::{CloudStore, Transfers};
+use crate::cloud::azure::AzureBackend;
+use crate::cloud::gcs::GcsBackend;
+use crate::cloud::s3::S3Backend;
+use crate::cloud::store::CloudStore;
+use crate::cloud::transfers::Transfers;
 use crate::config::StorageConfig;
 use crate::error::Result;
-use crate::gcs::GcsBackend;
 use crate::local::LocalStore;
-use crate::s3::S3Backend;
 use crate::store::{ObjectMeta, Store, TransferSummary};
 use crate::uri::{Scheme, StorageUri};
 

@@ -52,16 +52,13 @@
 //! # }
 //! ```
 
-mod azure;
 mod cloud;
 mod config;
 #[cfg(feature = "test-emulators")]
 pub mod emulators;
 mod error;
 mod facade;
-mod gcs;
 mod local;
-mod s3;
 mod store;
 mod temp_file;
 mod uri;

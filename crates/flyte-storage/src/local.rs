@@ -127,13 +127,7 @@ async fn copy_atomically(from: &Path, from_uri: &str, to: &Path, to_uri: &str) -
         .await
         .map_err(|e| StorageError::from_io(from_uri, e))?;
     if metadata.is_dir() {
-        return Err(StorageError::Io {
-            uri: from_uri.to_owned(),
-            source: io::Error::new(
-                io::ErrorKind::IsADirectory,
-                "is a directory, not a file: transfer it as a directory",
-            ),
-        });
+        return Err(StorageError::directory_given_as_file(from_uri.to_owned()));
     }
     let (file, temp) = TempFile::create_beside(to, to_uri).await?;
     drop(file);

@@ -21,7 +21,7 @@ use futures_util::stream;
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
-use crate::cloud::{
+use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, Listed, ObjectBackend, ObjectPath, Part,
     PartRules, fault_of_status,
 };

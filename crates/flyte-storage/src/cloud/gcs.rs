@@ -24,7 +24,7 @@ use google_cloud_storage::client::Storage as GcsClient;
 use google_cloud_storage::model_ext::ReadRange;
 use tokio::sync::OnceCell;
 
-use crate::cloud::{
+use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, Listed, ObjectBackend, ObjectPath, Part,
     PartRules, fault_of_status,
 };
