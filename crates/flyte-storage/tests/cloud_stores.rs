@@ -310,10 +310,16 @@ macro_rules! conformance_tests {
         }
 
         #[tokio::test]
-        async fn missing_bucket_is_no_such_bucket() {
+        async fn a_missing_bucket_is_never_absent() {
             let (storage, _) = super::storage_and_base($emulator).await;
-            let uri = format!("{}://no-such-bucket-{}/x/inputs.pb", $emulator.scheme(), uuid_like());
-            super::conformance::missing_bucket_is_no_such_bucket(super::store_for(&storage, &uri), &uri).await;
+            let bucket = format!("no-such-bucket-{}", uuid_like());
+            let object = format!("{}://{bucket}/x/inputs.pb", $emulator.scheme());
+            super::conformance::a_missing_bucket_is_never_absent(
+                super::store_for(&storage, &object),
+                &object,
+                super::conformance::Namespace::Bucket(bucket),
+            )
+            .await;
         }
 
         fn uuid_like() -> String {

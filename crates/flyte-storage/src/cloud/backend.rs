@@ -152,8 +152,16 @@ pub(crate) struct Part {
 /// engine retries.
 #[async_trait]
 pub(crate) trait ObjectBackend: fmt::Debug + Send + Sync + 'static {
-    /// The object's size, or `None` when there is no object at exactly that key.
-    async fn head(&self, object: &ObjectPath) -> BackendResult<Option<u64>>;
+    /// The object's size. No object at exactly that key is a [`Fault::NotFound`] (or
+    /// [`Fault::NoSuchBucket`] when the store says that the bucket is missing).
+    async fn head(&self, object: &ObjectPath) -> BackendResult<u64>;
+
+    /// Succeeds when the bucket (container) of `object` exists. A missing one is
+    /// [`Fault::NotFound`] or [`Fault::NoSuchBucket`]. The engine asks this when a
+    /// request on an object found nothing, to tell a missing object from a missing
+    /// bucket, so it should be the cheapest request that needs no more rights than
+    /// reading objects does.
+    async fn probe_bucket(&self, object: &ObjectPath) -> BackendResult<()>;
 
     /// The object's bytes in `range` (start inclusive, end exclusive), or all of them.
     async fn get(
