@@ -52,6 +52,7 @@
 //! # }
 //! ```
 
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 mod cloud;
 mod config;
 #[cfg(feature = "test-emulators")]

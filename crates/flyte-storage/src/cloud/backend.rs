@@ -33,6 +33,8 @@ pub(crate) enum Fault {
     /// another attempt.
     Transient,
     /// The configuration cannot work (missing account, unparsable connection string).
+    /// The S3 backend never reports it: its client builds from any configuration.
+    #[cfg_attr(not(any(feature = "gcs", feature = "azure")), allow(dead_code))]
     Config,
     /// Anything else: final.
     Other,
