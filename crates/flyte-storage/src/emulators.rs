@@ -25,22 +25,22 @@ use std::collections::BTreeMap;
 use crate::config::{AzureConfig, GcsConfig, S3Config, SecretString, StorageConfig};
 
 /// Endpoint of moto's S3 server, e.g. `http://127.0.0.1:40123`.
-pub const S3_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_ENDPOINT";
+const S3_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_ENDPOINT";
 /// Access key id of the IAM user xtask created in moto.
-pub const S3_ACCESS_KEY_ID_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_ACCESS_KEY_ID";
+const S3_ACCESS_KEY_ID_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_ACCESS_KEY_ID";
 /// Secret access key of that user.
-pub const S3_SECRET_ACCESS_KEY_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_SECRET_ACCESS_KEY";
+const S3_SECRET_ACCESS_KEY_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_SECRET_ACCESS_KEY";
 /// fake-gcs-server's JSON API endpoint, e.g. `http://127.0.0.1:40124`.
-pub const GCS_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_GCS_ENDPOINT";
+const GCS_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_GCS_ENDPOINT";
 /// Azurite's blob service URL, e.g. `http://127.0.0.1:40125/devstoreaccount1`.
-pub const AZURE_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_AZURE_ENDPOINT";
+const AZURE_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_AZURE_ENDPOINT";
 
 /// The bucket (S3, GCS) or container (Azure) every test writes under.
-pub const TEST_BUCKET: &str = "flyte-tests";
+const TEST_BUCKET: &str = "flyte-tests";
 /// Azurite's built-in account.
-pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+const AZURITE_ACCOUNT: &str = "devstoreaccount1";
 /// Azurite's built-in account key (public: it is in Azurite's documentation).
-pub const AZURITE_KEY: &str =
+const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// One of the emulators `cargo xtask test` runs.
@@ -65,9 +65,6 @@ fn required(var: &str) -> String {
 }
 
 impl Emulator {
-    /// All three.
-    pub const ALL: [Emulator; 3] = [Emulator::S3, Emulator::Gcs, Emulator::Azure];
-
     /// The cargo feature of this crate that builds the backend it emulates.
     pub fn feature(self) -> &'static str {
         match self {

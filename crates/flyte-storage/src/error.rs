@@ -126,7 +126,7 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 impl StorageError {
     /// Sorts an I/O error on `uri` into [`StorageError::NotFound`],
     /// [`StorageError::PermissionDenied`] or [`StorageError::Io`].
-    pub fn from_io(uri: impl Into<String>, source: io::Error) -> Self {
+    pub(crate) fn from_io(uri: impl Into<String>, source: io::Error) -> Self {
         let uri = uri.into();
         match source.kind() {
             io::ErrorKind::NotFound => Self::NotFound { uri },

@@ -34,7 +34,8 @@ use crate::uri::{Scheme, StorageUri};
 /// [`StorageError::BackendNotBuilt`](crate::StorageError::BackendNotBuilt), naming the feature that builds it.
 #[derive(Debug, Clone)]
 pub struct Storage {
-    config: Arc<StorageConfig>,
+    /// Files moved at once by directory transfers.
+    transfer_concurrency: usize,
     local: Arc<LocalStore>,
     #[cfg(feature = "s3")]
     s3: Arc<CloudStore>,
@@ -72,14 +73,9 @@ impl Storage {
                 )),
                 transfers.clone(),
             )),
-            config: Arc::new(config),
+            transfer_concurrency: config.transfer_concurrency,
             local: Arc::new(LocalStore::new()),
         }
-    }
-
-    /// The configuration this storage was built with.
-    pub fn config(&self) -> &StorageConfig {
-        &self.config
     }
 
     /// The store that serves `uri`, or [`StorageError::BackendNotBuilt`](crate::StorageError::BackendNotBuilt) when this build
@@ -136,18 +132,14 @@ impl Storage {
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
     pub async fn get_dir(&self, uri: &str, to: &Path) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
-        store
-            .get_dir(&uri, to, self.config.transfer_concurrency)
-            .await
+        store.get_dir(&uri, to, self.transfer_concurrency).await
     }
 
     /// Uploads every file under the local directory `from` to the prefix `uri`,
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
     pub async fn put_dir(&self, from: &Path, uri: &str) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
-        store
-            .put_dir(from, &uri, self.config.transfer_concurrency)
-            .await
+        store.put_dir(from, &uri, self.transfer_concurrency).await
     }
 
     /// The size of the object at exactly `uri`, or `None` when there is none.
