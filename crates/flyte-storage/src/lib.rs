@@ -11,6 +11,12 @@
 //! jitter on throttling, 5xx, timeouts and resets. Errors are one [`StorageError`] enum
 //! whose messages name the URI and say what to do.
 //!
+//! Each object store is a cargo feature: `s3`, `gcs` and `azure`, all on by default.
+//! A tool that needs S3 alone depends on this crate with
+//! `default-features = false, features = ["s3"]` and builds no Google or Azure SDK; a
+//! URI of a store the build leaves out is [`StorageError::BackendNotBuilt`], naming the
+//! feature. Local files are always served.
+//!
 //! **Architecture invariant:** it knows nothing of Flyte: no literal, no task, no error
 //! document. It reads no environment variables and no arguments: configuration comes in
 //! as a [`StorageConfig`], whose fields document the flytekit setting that feeds each.
