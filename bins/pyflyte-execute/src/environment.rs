@@ -15,6 +15,9 @@ pub struct Environment {
     pub python: PathBuf,
     /// `PYTHONPATH`, which fast execution extends with the unpacked code's directory.
     pub pythonpath: Option<OsString>,
+    /// The working directory, where fast execution unpacks code when no `--dest-dir`
+    /// is given (as flytekit does); `None` when it cannot be read.
+    pub current_dir: Option<PathBuf>,
 }
 
 impl Environment {
@@ -27,6 +30,7 @@ impl Environment {
                 std::env::var_os("PATH"),
             ),
             pythonpath: std::env::var_os("PYTHONPATH"),
+            current_dir: std::env::current_dir().ok(),
         })
     }
 }

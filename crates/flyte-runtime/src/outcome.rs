@@ -14,6 +14,11 @@ pub enum TaskOutcome {
         outputs: LiteralMap,
         /// Literals too large to inline (flytekit's `_F_L_MIN_SIZE_MB`), by the file name
         /// they are written under beside `outputs.pb` (`<name>_offloaded_metadata.pb`).
+        ///
+        /// An output that refers to one holds an offloaded-metadata literal
+        /// ([`flyte_proto::literal::offloaded`]) whose URI is that bare file name; the
+        /// pipeline writes the file and points the URI at where it wrote it. Executors
+        /// never decide that location.
         offloaded: BTreeMap<String, Literal>,
     },
     /// A dynamic task produced a workflow to run next: written as `futures.pb`.
@@ -23,6 +28,12 @@ pub enum TaskOutcome {
     IgnoreOutputs,
     /// The task failed: written as the error document (`error.pb`).
     Failed(ContainerFailure),
+    /// The process running the task ended without reporting an outcome (it crashed, was
+    /// killed, or exited early): written as the error document, like [`Failed`], and
+    /// counted apart in metrics.
+    ///
+    /// [`Failed`]: TaskOutcome::Failed
+    WorkerDied(ContainerFailure),
     /// The task could not even be set up (its resolver did not import, the execution
     /// context could not be built). flytekit crashes here with exit status 1 and writes
     /// nothing; we write the error document too, so the cause is never lost, and still
@@ -42,8 +53,20 @@ impl TaskOutcome {
     /// The failure this outcome reports, if it is one.
     pub fn failure(&self) -> Option<&ContainerFailure> {
         match self {
-            TaskOutcome::Failed(failure) | TaskOutcome::Unrunnable(failure) => Some(failure),
+            TaskOutcome::Failed(failure)
+            | TaskOutcome::WorkerDied(failure)
+            | TaskOutcome::Unrunnable(failure) => Some(failure),
             _ => None,
+        }
+    }
+
+    /// The same outcome with its failure, if it is one, changed by `change`.
+    pub fn map_failure(self, change: impl FnOnce(ContainerFailure) -> ContainerFailure) -> Self {
+        match self {
+            TaskOutcome::Failed(failure) => TaskOutcome::Failed(change(failure)),
+            TaskOutcome::WorkerDied(failure) => TaskOutcome::WorkerDied(change(failure)),
+            TaskOutcome::Unrunnable(failure) => TaskOutcome::Unrunnable(change(failure)),
+            other => other,
         }
     }
 
@@ -54,6 +77,7 @@ impl TaskOutcome {
             TaskOutcome::DynamicJob(_) => "dynamic_job",
             TaskOutcome::IgnoreOutputs => "ignore_outputs",
             TaskOutcome::Failed(_) => "failed",
+            TaskOutcome::WorkerDied(_) => "worker_died",
             TaskOutcome::Unrunnable(_) => "unrunnable",
         }
     }

@@ -4,24 +4,24 @@ use std::path::PathBuf;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
 use flyte_proto::Message;
+use flyte_proto::visit::UriKind;
 use flyte_storage::{Storage, StorageError};
 use flyte_telemetry::{Direction, Metrics, Outcome, Phase};
 use tracing::{debug, info, warn};
 
-use crate::{Executor, TaskInputs, TaskOutcome};
+use crate::{Executor, TaskInputs, TaskLocations, TaskOutcome};
 
-/// Where a run reads and writes, and the policies flytekit takes from its environment.
-/// Built by the caller (the binary reads argv and env; this crate never does).
+/// One run: where the task's data lives, and the policies flytekit takes from its
+/// environment. Built by the caller (the binary reads argv and env; this crate never does).
 #[derive(Debug, Clone)]
 pub struct RunSettings {
-    /// URI of `inputs.pb`.
-    pub inputs: String,
-    /// URI of the directory that receives `outputs.pb`, `futures.pb` or the error document.
-    pub output_prefix: String,
+    /// Where the inputs are read and the outcome written (the pipeline's own business),
+    /// and what the executor is told about the task's other data.
+    pub task: TaskLocations,
+    /// flytekit's `--test`: load the task, then stop; nothing is read, run or written.
+    pub dry_run: bool,
     /// A local directory this run may use for its own files (the inputs copy).
     pub scratch_dir: PathBuf,
-    /// flytekit's `--test`: load everything, run nothing, write nothing.
-    pub dry_run: bool,
     /// The error document's file name: `error.pb`, or `error-<uuid>.pb` under the
     /// distributed error strategy (see [`flyte_errors::error_file_name`]).
     pub error_file_name: String,
@@ -33,17 +33,13 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
-    /// Settings with flytekit's defaults for everything but the three locations.
-    pub fn new(
-        inputs: impl Into<String>,
-        output_prefix: impl Into<String>,
-        scratch_dir: impl Into<PathBuf>,
-    ) -> Self {
+    /// Settings with flytekit's defaults for everything but the task's locations and the
+    /// scratch directory.
+    pub fn new(task: TaskLocations, scratch_dir: impl Into<PathBuf>) -> Self {
         RunSettings {
-            inputs: inputs.into(),
-            output_prefix: output_prefix.into(),
-            scratch_dir: scratch_dir.into(),
+            task,
             dry_run: false,
+            scratch_dir: scratch_dir.into(),
             error_file_name: flyte_errors::error_file_name(false),
             worker_name: String::new(),
             fail_on_error: false,
@@ -89,7 +85,11 @@ pub enum PipelineError {
     },
 }
 
-/// Runs one task with `executor` and writes its outcome under `settings.output_prefix`.
+/// Runs one task with `executor` and writes its outcome under the output prefix.
+///
+/// This function alone decides the URI of everything it writes: the outcome goes to the
+/// output prefix, or to the subdirectory of it the executor named while preparing, and
+/// offloaded literals beside it, all joined with [`flyte_storage::join`].
 ///
 /// Returns `Err` only when the outcome itself cannot be written; every failure of the
 /// task, of its loading or of its inputs becomes an error document instead.
@@ -106,14 +106,15 @@ pub async fn run_task<E: Executor>(
 
     let prepare = async {
         let timer = metrics.start(Phase::WorkerStart);
-        let prepared = executor.prepare().await;
+        let prepared = executor.prepare(&settings.task, settings.dry_run).await;
         timer.finish();
         prepared
     };
-    let outcome = if settings.dry_run {
+    let (outcome, output_subdirectory) = if settings.dry_run {
         // flytekit's --test loads the resolver and stops; it never reads the inputs.
-        match prepare.await {
-            Ok(()) => {
+        let prepared = prepare.await;
+        match prepared.early_outcome {
+            None => {
                 executor.shutdown().await;
                 info!("dry run (--test): task loaded, nothing executed or written");
                 return Ok(RunReport {
@@ -122,7 +123,7 @@ pub async fn run_task<E: Executor>(
                     written: Vec::new(),
                 });
             }
-            Err(outcome) => outcome,
+            Some(outcome) => (outcome, prepared.output_subdirectory),
         }
     } else {
         let download = async {
@@ -132,26 +133,27 @@ pub async fn run_task<E: Executor>(
             inputs
         };
         let (prepared, inputs) = tokio::join!(prepare, download);
-        match (prepared, inputs) {
-            (Err(outcome), _) => outcome,
-            (Ok(()), Err(failure)) => TaskOutcome::Failed(failure),
-            (Ok(()), Ok((inputs, bytes))) => {
+        let outcome = match (prepared.early_outcome, inputs) {
+            (Some(outcome), _) => outcome,
+            (None, Err(failure)) => TaskOutcome::Failed(failure),
+            (None, Ok((inputs, bytes))) => {
                 metrics.bytes(Direction::Download, bytes);
                 let timer = metrics.start(Phase::TaskExecution);
                 let outcome = executor.execute(inputs).await;
                 timer.finish();
                 outcome
             }
-        }
+        };
+        (outcome, prepared.output_subdirectory)
     };
 
     let outcome = stamp_worker(outcome, &settings.worker_name);
-    let output_prefix = executor
-        .output_prefix()
-        .unwrap_or(&settings.output_prefix)
-        .to_owned();
+    let outcome_prefix = match &output_subdirectory {
+        Some(subdirectory) => flyte_storage::join(&settings.task.output_prefix, subdirectory),
+        None => settings.task.output_prefix.clone(),
+    };
     let timer = metrics.start(Phase::OutputsUpload);
-    let written = write_outcome(storage, settings, &output_prefix, &outcome).await;
+    let written = write_outcome(storage, settings, &outcome_prefix, &outcome).await;
     timer.finish();
     executor.shutdown().await;
     let (written, bytes) = written?;
@@ -160,10 +162,10 @@ pub async fn run_task<E: Executor>(
 
     let exit_code = match &outcome {
         TaskOutcome::Unrunnable(_) => 1,
-        TaskOutcome::Failed(_) if settings.fail_on_error => 1,
+        TaskOutcome::Failed(_) | TaskOutcome::WorkerDied(_) if settings.fail_on_error => 1,
         _ => 0,
     };
-    info!(outcome = outcome.kind(), files = ?written, %output_prefix, "task run finished");
+    info!(outcome = outcome.kind(), files = ?written, output_prefix = %outcome_prefix, "task run finished");
     Ok(RunReport {
         outcome_kind: outcome.kind(),
         exit_code,
@@ -175,34 +177,40 @@ pub async fn run_task<E: Executor>(
 fn metric_outcome(outcome: &TaskOutcome) -> Outcome {
     match outcome.failure() {
         None => Outcome::Success,
-        Some(failure) if failure.code.ends_with(":WorkerDied") => Outcome::WorkerDied,
+        Some(_) if matches!(outcome, TaskOutcome::WorkerDied(_)) => Outcome::WorkerDied,
         Some(failure) if failure.origin == Origin::User => Outcome::UserError,
         Some(_) => Outcome::SystemError,
     }
 }
 
-/// Downloads and decodes `inputs.pb`. Failures are system failures, as in flytekit.
+/// Downloads `inputs.pb` and checks that it decodes. Failures are system failures, as
+/// in flytekit.
 async fn download_inputs(
     storage: &Storage,
     settings: &RunSettings,
 ) -> Result<(TaskInputs, u64), ContainerFailure> {
+    let inputs_uri = &settings.task.inputs;
     let local_path = settings.scratch_dir.join("inputs.pb");
-    let uri = || settings.inputs.clone();
+    let uri = || inputs_uri.clone();
     let result = async {
         let bytes = storage
-            .get_file(&settings.inputs, &local_path)
+            .get_file(inputs_uri, &local_path)
             .await
             .map_err(|source| InputsError::Download { uri: uri(), source })?;
-        debug!(inputs = %settings.inputs, bytes, "inputs downloaded");
+        debug!(inputs = %inputs_uri, bytes, "inputs downloaded");
         let contents = std::fs::read(&local_path).map_err(|source| InputsError::ReadCopy {
             path: local_path.clone(),
             source,
         })?;
-        let literals = flyte_proto::io::decode(&contents, "flyteidl.core.LiteralMap")
-            .map_err(|source| InputsError::Decode { uri: uri(), source })?;
+        // Checked here, so a corrupt file is reported as the inputs' fault whatever the
+        // executor; the decoded values are not kept (the executor reads the file).
+        flyte_proto::io::decode::<flyte_proto::core::LiteralMap>(
+            &contents,
+            "flyteidl.core.LiteralMap",
+        )
+        .map_err(|source| InputsError::Decode { uri: uri(), source })?;
         Ok((
             TaskInputs {
-                literals,
                 local_path: local_path.clone(),
             },
             bytes,
@@ -248,25 +256,20 @@ enum InputsError {
 /// Failures the pipeline or the supervisor made carry the configured worker name;
 /// failures flytekit made already carry flytekit's.
 fn stamp_worker(outcome: TaskOutcome, worker_name: &str) -> TaskOutcome {
-    let stamp = |failure: ContainerFailure| {
+    outcome.map_failure(|failure| {
         if failure.worker.is_empty() {
             failure.with_worker(worker_name)
         } else {
             failure
         }
-    };
-    match outcome {
-        TaskOutcome::Failed(failure) => TaskOutcome::Failed(stamp(failure)),
-        TaskOutcome::Unrunnable(failure) => TaskOutcome::Unrunnable(stamp(failure)),
-        other => other,
-    }
+    })
 }
 
-/// Writes the outcome's files under the output prefix, returning their names.
+/// Writes the outcome's files under `outcome_prefix`, returning their names.
 async fn write_outcome(
     storage: &Storage,
     settings: &RunSettings,
-    output_prefix: &str,
+    outcome_prefix: &str,
     outcome: &TaskOutcome,
 ) -> Result<(Vec<String>, u64), PipelineError> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -277,6 +280,11 @@ async fn write_outcome(
             for (name, literal) in offloaded {
                 files.push((name.clone(), literal.encode_to_vec()));
             }
+            let mut outputs = outputs.clone();
+            flyte_proto::visit::rewrite_uris(&mut outputs, |kind, uri| {
+                (kind == UriKind::OffloadedLiteral && offloaded.contains_key(uri))
+                    .then(|| flyte_storage::join(outcome_prefix, uri))
+            });
             files.push((OUTPUTS_FILE.to_owned(), outputs.encode_to_vec()));
         }
         TaskOutcome::DynamicJob(spec) => {
@@ -285,7 +293,9 @@ async fn write_outcome(
         TaskOutcome::IgnoreOutputs => {
             warn!("the task raised IgnoreOutputs: no outputs are written")
         }
-        TaskOutcome::Failed(failure) | TaskOutcome::Unrunnable(failure) => {
+        TaskOutcome::Failed(failure)
+        | TaskOutcome::WorkerDied(failure)
+        | TaskOutcome::Unrunnable(failure) => {
             log_failure(failure, &settings.error_file_name);
             files.push((
                 settings.error_file_name.clone(),
@@ -298,13 +308,13 @@ async fn write_outcome(
     let mut total_bytes = 0;
     for (name, bytes) in files {
         total_bytes += bytes.len() as u64;
-        let uri = flyte_storage::join(output_prefix, &name);
+        let uri = flyte_storage::join(outcome_prefix, &name);
         storage
             .put_bytes(&uri, bytes)
             .await
             .map_err(|source| PipelineError::WriteOutcome {
                 file: name.clone(),
-                output_prefix: output_prefix.to_owned(),
+                output_prefix: outcome_prefix.to_owned(),
                 source,
             })?;
         written.push(name);
@@ -335,13 +345,17 @@ mod tests {
     use flyte_proto::literal;
     use flyte_storage::StorageConfig;
 
+    use flyte_proto::core::LiteralMap;
+
     use super::*;
-    use crate::FnExecutor;
+    use crate::{FnExecutor, Prepared};
 
     fn settings(dir: &std::path::Path) -> RunSettings {
         RunSettings::new(
-            dir.join("inputs.pb").display().to_string(),
-            dir.join("out").display().to_string(),
+            TaskLocations::new(
+                dir.join("inputs.pb").display().to_string(),
+                dir.join("out").display().to_string(),
+            ),
             dir.join("scratch"),
         )
     }
@@ -376,7 +390,7 @@ mod tests {
         let error = error_written(dir.path(), "error.pb");
         assert_eq!(error.code, "SYSTEM");
         assert!(
-            error.message.contains(&settings.inputs),
+            error.message.contains(&settings.task.inputs),
             "{}",
             error.message
         );
@@ -404,8 +418,8 @@ mod tests {
     async fn a_load_failure_wins_over_an_inputs_failure_as_in_flytekit() {
         struct FailsToLoad;
         impl Executor for FailsToLoad {
-            async fn prepare(&mut self) -> Result<(), TaskOutcome> {
-                Err(TaskOutcome::Failed(ContainerFailure::user(
+            async fn prepare(&mut self, _: &TaskLocations, _: bool) -> Prepared {
+                Prepared::ended(TaskOutcome::Failed(ContainerFailure::user(
                     "USER:RuntimeError",
                     "no module named app",
                 )))
@@ -451,15 +465,25 @@ mod tests {
         assert!(!dir.path().join("out").exists());
     }
 
+    /// A task offloading its input `a` as output `o0`, flytekit's way.
+    fn offloading_task() -> FnExecutor<impl FnMut(LiteralMap) -> TaskOutcome + Send> {
+        FnExecutor::new(|inputs: LiteralMap| {
+            let value = inputs.literals["a"].clone();
+            let file = "o0_offloaded_metadata.pb".to_owned();
+            let reference = literal::offloaded(&file, value.encoded_len() as u64, None);
+            TaskOutcome::Outputs {
+                outputs: literal::literal_map([("o0", reference)]),
+                offloaded: [(file, value)].into(),
+            }
+        })
+    }
+
     #[tokio::test]
-    async fn offloaded_literals_are_written_beside_outputs_pb() {
+    async fn offloaded_literals_are_written_beside_outputs_pb_which_points_at_them() {
         let dir = tempfile::tempdir().expect("tempdir");
         write_inputs(dir.path());
-        let executor = FnExecutor::new(|inputs| TaskOutcome::Outputs {
-            outputs: inputs.clone(),
-            offloaded: [("o0_offloaded_metadata.pb".to_owned(), literal::integer(1))].into(),
-        });
-        let report = run(executor, &settings(dir.path())).await;
+        let settings = settings(dir.path());
+        let report = run(offloading_task(), &settings).await;
         assert_eq!(
             report.written,
             vec![
@@ -467,6 +491,62 @@ mod tests {
                 "outputs.pb".to_owned()
             ]
         );
+        let outputs =
+            flyte_proto::io::read_literal_map(dir.path().join("out/outputs.pb")).expect("outputs");
+        let reference = outputs.literals["o0"].as_offloaded().expect("offloaded");
+        let expected = format!("{}/o0_offloaded_metadata.pb", settings.task.output_prefix);
+        assert_eq!(reference.uri, expected);
+        let stored: flyte_proto::core::Literal =
+            flyte_proto::io::read_message(&expected).expect("the file the URI names");
+        assert_eq!(stored.as_integer(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn an_output_prefix_ending_in_a_slash_names_the_files_where_they_are_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let mut settings = settings(dir.path());
+        settings.task.output_prefix.push('/');
+        run(offloading_task(), &settings).await;
+        let outputs =
+            flyte_proto::io::read_literal_map(dir.path().join("out/outputs.pb")).expect("outputs");
+        let uri = &outputs.literals["o0"]
+            .as_offloaded()
+            .expect("offloaded")
+            .uri;
+        assert!(!uri.contains("//"), "{uri}");
+        assert!(std::path::Path::new(uri).is_file(), "{uri} was written");
+    }
+
+    #[tokio::test]
+    async fn an_output_subdirectory_from_prepare_receives_the_outcome_and_its_offloaded_literals() {
+        struct LegacyMapElement<E>(E);
+        impl<E: Executor + Send> Executor for LegacyMapElement<E> {
+            async fn prepare(&mut self, _: &TaskLocations, _: bool) -> Prepared {
+                Prepared {
+                    output_subdirectory: Some("3".to_owned()),
+                    early_outcome: None,
+                }
+            }
+            async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
+                self.0.execute(inputs).await
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let settings = settings(dir.path());
+        run(LegacyMapElement(offloading_task()), &settings).await;
+        let outputs = flyte_proto::io::read_literal_map(dir.path().join("out/3/outputs.pb"))
+            .expect("outputs under the subdirectory");
+        assert_eq!(
+            outputs.literals["o0"]
+                .as_offloaded()
+                .expect("offloaded")
+                .uri,
+            format!("{}/3/o0_offloaded_metadata.pb", settings.task.output_prefix)
+        );
+        assert!(dir.path().join("out/3/o0_offloaded_metadata.pb").is_file());
+        assert!(!dir.path().join("out/outputs.pb").exists());
     }
 
     #[test]
@@ -474,8 +554,13 @@ mod tests {
         let died = ContainerFailure::user("USER:WorkerDied", "killed");
         let stopped = ContainerFailure::system("stopped");
         assert_eq!(
-            metric_outcome(&TaskOutcome::Failed(died)),
+            metric_outcome(&TaskOutcome::WorkerDied(died.clone())),
             Outcome::WorkerDied
+        );
+        assert_eq!(
+            metric_outcome(&TaskOutcome::Failed(died)),
+            Outcome::UserError,
+            "the outcome says what happened, not the code's spelling"
         );
         assert_eq!(
             metric_outcome(&TaskOutcome::Failed(stopped)),

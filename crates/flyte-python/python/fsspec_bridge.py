@@ -22,7 +22,12 @@ import threading
 
 from fsspec.spec import AbstractFileSystem
 
+# The bridge protocol's version and names, listed once in the flyte-python crate's
+# protocol.json, which tests/protocol_table.rs checks these against.
 PROTOCOL_VERSION = 1
+REQUESTS = ("hello", "stat", "list", "get_file", "put_file", "get_dir", "put_dir", "delete")
+STAT_TYPES = ("file", "directory", "missing")
+FAILURE_KINDS = ("not_found", "permission_denied", "not_a_directory", "invalid", "io")
 SOCKET_ENV = "PYFLYTE_EXECUTE_BRIDGE_SOCKET"
 
 
@@ -74,6 +79,7 @@ class _Client:
         return response["ok"]
 
     def call(self, op, **arguments):
+        assert op in REQUESTS, op
         return self._send(self._connection(), {"op": op, **arguments})
 
 

@@ -12,13 +12,12 @@ use std::path::PathBuf;
 use flyte_storage::{Storage, StorageError};
 use flyte_telemetry::{Direction, Metrics};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-/// The protocol version this supervisor speaks.
+/// The protocol version this supervisor speaks; `protocol.json` has the same.
 pub(crate) const PROTOCOL_VERSION: u32 = 1;
 
 /// One request from the worker.
@@ -43,11 +42,85 @@ enum Request {
     Delete { uri: String },
 }
 
+impl Request {
+    /// The name this request has on the wire.
+    #[cfg(test)]
+    fn name(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "hello",
+            Request::Stat { .. } => "stat",
+            Request::List { .. } => "list",
+            Request::GetFile { .. } => "get_file",
+            Request::PutFile { .. } => "put_file",
+            Request::GetDir { .. } => "get_dir",
+            Request::PutDir { .. } => "put_dir",
+            Request::Delete { .. } => "delete",
+        }
+    }
+}
+
+/// One response: `{"ok": …}` or `{"error": …}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Response {
+    Ok(Reply),
+    Error(BridgeFailure),
+}
+
+/// What a request that succeeded returns.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Reply {
+    /// `hello`: the protocol spoken.
+    Hello { protocol: u32 },
+    /// `stat`.
+    Stat(Stat),
+    /// `list`: the objects, by key relative to the listed prefix.
+    List { objects: Vec<Listed> },
+    /// `get_dir`, `put_dir`: files and bytes moved.
+    Directory { files: usize, bytes: u64 },
+    /// `get_file`, `put_file`: bytes moved.
+    File { bytes: u64 },
+    /// `delete`.
+    Done {},
+}
+
+/// What `stat` found.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Stat {
+    File { size: u64 },
+    Directory,
+    Missing,
+}
+
+/// One listed object.
+#[derive(Debug, Serialize)]
+struct Listed {
+    key: String,
+    size: u64,
+}
+
+/// What kind of failure the worker turns into which Python exception.
+#[derive(Debug, Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum FailureKind {
+    /// `FileNotFoundError`.
+    NotFound,
+    /// `PermissionError`.
+    PermissionDenied,
+    /// `NotADirectoryError`.
+    NotADirectory,
+    /// `ValueError`.
+    Invalid,
+    /// `OSError` (EIO).
+    Io,
+}
+
 /// A failure, in the terms the worker turns into a Python exception.
 #[derive(Debug, Serialize)]
 struct BridgeFailure {
-    /// `not_found`, `permission_denied`, `not_a_directory`, `invalid` or `io`.
-    kind: &'static str,
+    kind: FailureKind,
     message: String,
     uri: String,
 }
@@ -55,13 +128,15 @@ struct BridgeFailure {
 impl BridgeFailure {
     fn from_storage(error: &StorageError) -> Self {
         let kind = match error {
-            StorageError::NotFound { .. } | StorageError::NoSuchBucket { .. } => "not_found",
-            StorageError::PermissionDenied { .. } => "permission_denied",
-            StorageError::NotADirectory { .. } => "not_a_directory",
+            StorageError::NotFound { .. } | StorageError::NoSuchBucket { .. } => {
+                FailureKind::NotFound
+            }
+            StorageError::PermissionDenied { .. } => FailureKind::PermissionDenied,
+            StorageError::NotADirectory { .. } => FailureKind::NotADirectory,
             StorageError::InvalidUri { .. }
             | StorageError::UnsupportedScheme { .. }
-            | StorageError::Config { .. } => "invalid",
-            _ => "io",
+            | StorageError::Config { .. } => FailureKind::Invalid,
+            _ => FailureKind::Io,
         };
         BridgeFailure {
             kind,
@@ -69,10 +144,18 @@ impl BridgeFailure {
             uri: error.uri().to_owned(),
         }
     }
+
+    fn invalid(message: String) -> Self {
+        BridgeFailure {
+            kind: FailureKind::Invalid,
+            message,
+            uri: String::new(),
+        }
+    }
 }
 
 /// Serves bridge connections on `listener` until dropped.
-pub(super) fn serve(listener: UnixListener, storage: Storage, metrics: Metrics) -> JoinHandle<()> {
+pub(crate) fn serve(listener: UnixListener, storage: Storage, metrics: Metrics) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match listener.accept().await {
@@ -97,17 +180,17 @@ async fn serve_connection(stream: UnixStream, storage: &Storage, metrics: &Metri
             Ok(request) => {
                 debug!(?request, "bridge request");
                 match handle(request, storage, metrics).await {
-                    Ok(value) => json!({ "ok": value }),
-                    Err(failure) => json!({ "error": failure }),
+                    Ok(reply) => Response::Ok(reply),
+                    Err(failure) => Response::Error(failure),
                 }
             }
-            Err(error) => json!({ "error": BridgeFailure {
-                kind: "invalid",
-                message: format!("the supervisor does not understand this bridge request ({error}): {line}"),
-                uri: String::new(),
-            }}),
+            Err(error) => Response::Error(BridgeFailure::invalid(format!(
+                "the supervisor does not understand this bridge request ({error}): {line}"
+            ))),
         };
-        let mut bytes = response.to_string().into_bytes();
+        let Ok(mut bytes) = serde_json::to_vec(&response) else {
+            return;
+        };
         bytes.push(b'\n');
         if write.write_all(&bytes).await.is_err() {
             return;
@@ -119,72 +202,146 @@ async fn handle(
     request: Request,
     storage: &Storage,
     metrics: &Metrics,
-) -> Result<Value, BridgeFailure> {
+) -> Result<Reply, BridgeFailure> {
     let failed = |error: StorageError| BridgeFailure::from_storage(&error);
     Ok(match request {
         Request::Hello { protocol } => {
             if protocol != PROTOCOL_VERSION {
-                return Err(BridgeFailure {
-                    kind: "invalid",
-                    message: format!(
-                        "the worker speaks bridge protocol {protocol}, this supervisor speaks {PROTOCOL_VERSION}: \
-                         the worker script and the binary come from different builds"
-                    ),
-                    uri: String::new(),
-                });
+                return Err(BridgeFailure::invalid(format!(
+                    "the worker speaks bridge protocol {protocol}, this supervisor speaks {PROTOCOL_VERSION}: \
+                     the worker script and the binary come from different builds"
+                )));
             }
-            json!({ "protocol": PROTOCOL_VERSION })
+            Reply::Hello {
+                protocol: PROTOCOL_VERSION,
+            }
         }
-        Request::Stat { uri } => {
+        Request::Stat { uri } => Reply::Stat(
             if let Some(size) = storage.stat(&uri).await.map_err(failed)? {
-                json!({ "type": "file", "size": size })
+                Stat::File { size }
             } else if !storage.list(&uri).await.map_err(failed)?.is_empty() {
-                json!({ "type": "directory" })
+                Stat::Directory
             } else {
-                json!({ "type": "missing" })
-            }
-        }
-        Request::List { uri } => {
-            let objects = storage.list(&uri).await.map_err(failed)?;
-            let objects: Vec<Value> = objects
-                .iter()
-                .map(|o| json!({ "key": o.key, "size": o.size }))
-                .collect();
-            json!({ "objects": objects })
-        }
+                Stat::Missing
+            },
+        ),
+        Request::List { uri } => Reply::List {
+            objects: storage
+                .list(&uri)
+                .await
+                .map_err(failed)?
+                .into_iter()
+                .map(|object| Listed {
+                    key: object.key,
+                    size: object.size,
+                })
+                .collect(),
+        },
         Request::GetFile { uri, path } => {
             let bytes = storage.get_file(&uri, &path).await.map_err(failed)?;
             metrics.bytes(Direction::Download, bytes);
-            json!({ "bytes": bytes })
+            Reply::File { bytes }
         }
         Request::PutFile { path, uri } => {
             let bytes = storage.put_file(&path, &uri).await.map_err(failed)?;
             metrics.bytes(Direction::Upload, bytes);
-            json!({ "bytes": bytes })
+            Reply::File { bytes }
         }
         Request::GetDir { uri, path } => {
             let summary = storage.get_dir(&uri, &path).await.map_err(failed)?;
             metrics.bytes(Direction::Download, summary.bytes);
-            json!({ "files": summary.files, "bytes": summary.bytes })
+            Reply::Directory {
+                files: summary.files,
+                bytes: summary.bytes,
+            }
         }
         Request::PutDir { path, uri } => {
             let summary = storage.put_dir(&path, &uri).await.map_err(failed)?;
             metrics.bytes(Direction::Upload, summary.bytes);
-            json!({ "files": summary.files, "bytes": summary.bytes })
+            Reply::Directory {
+                files: summary.files,
+                bytes: summary.bytes,
+            }
         }
         Request::Delete { uri } => {
             storage.delete(&uri).await.map_err(failed)?;
-            json!({})
+            Reply::Done {}
         }
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use flyte_storage::StorageConfig;
+    use serde_json::{Value, json};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
     use super::*;
+
+    fn table(list: &str) -> BTreeSet<String> {
+        let table: Value =
+            serde_json::from_str(include_str!("../protocol.json")).expect("protocol.json parses");
+        table["bridge"][list]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|name| name.as_str().expect("a name").to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_bridge_speaks_the_tables_names_and_version() {
+        let table_json: Value =
+            serde_json::from_str(include_str!("../protocol.json")).expect("protocol.json parses");
+        assert_eq!(table_json["bridge"]["version"], json!(PROTOCOL_VERSION));
+
+        let requests = [
+            json!({"op": "hello", "protocol": 1}),
+            json!({"op": "stat", "uri": "u"}),
+            json!({"op": "list", "uri": "u"}),
+            json!({"op": "get_file", "uri": "u", "path": "p"}),
+            json!({"op": "put_file", "uri": "u", "path": "p"}),
+            json!({"op": "get_dir", "uri": "u", "path": "p"}),
+            json!({"op": "put_dir", "uri": "u", "path": "p"}),
+            json!({"op": "delete", "uri": "u"}),
+        ];
+        let mut names = BTreeSet::new();
+        for wire in requests {
+            let request: Request = serde_json::from_value(wire.clone()).expect("parses");
+            assert_eq!(wire["op"], json!(request.name()));
+            names.insert(request.name().to_owned());
+        }
+        assert_eq!(names, table("requests"));
+
+        let stat_types: BTreeSet<String> = [Stat::File { size: 1 }, Stat::Directory, Stat::Missing]
+            .iter()
+            .map(|stat| {
+                let wire = serde_json::to_value(stat).expect("serializes");
+                wire["type"].as_str().expect("a type").to_owned()
+            })
+            .collect();
+        assert_eq!(stat_types, table("stat_types"));
+
+        let kinds: BTreeSet<String> = [
+            FailureKind::NotFound,
+            FailureKind::PermissionDenied,
+            FailureKind::NotADirectory,
+            FailureKind::Invalid,
+            FailureKind::Io,
+        ]
+        .iter()
+        .map(|kind| {
+            serde_json::to_value(kind)
+                .expect("serializes")
+                .as_str()
+                .expect("a name")
+                .to_owned()
+        })
+        .collect();
+        assert_eq!(kinds, table("failure_kinds"));
+    }
 
     /// A bridge over local storage and a client connection to it.
     async fn connect(dir: &std::path::Path) -> (UnixStream, JoinHandle<()>) {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use flyte_proto::core::ErrorDocument;
 use flyte_proto::literal;
-use flyte_runtime::{PythonExecutor, PythonWorkerSettings, RunSettings, run_task};
+use flyte_python::{PythonExecutor, PythonWorkerSettings};
+use flyte_runtime::{RunSettings, TaskLocations, run_task};
 use flyte_storage::{Storage, StorageConfig};
 
 fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
@@ -18,13 +19,8 @@ fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
             "task-name".into(),
             "t".into(),
         ],
-        output_prefix: scratch.join("out").display().to_string(),
-        raw_output_data_prefix: None,
-        checkpoint_path: None,
-        prev_checkpoint: None,
         dynamic_addl_distro: None,
         dynamic_dest_dir: None,
-        test: false,
         scratch_dir: scratch.join("worker"),
         map_task: None,
         env: Vec::new(),
@@ -48,8 +44,10 @@ async fn run_with_interpreter(python: PathBuf) -> (i32, ErrorDocument) {
         metrics.clone(),
     );
     let settings = RunSettings::new(
-        inputs.display().to_string(),
-        dir.path().join("out").display().to_string(),
+        TaskLocations::new(
+            inputs.display().to_string(),
+            dir.path().join("out").display().to_string(),
+        ),
         dir.path().join("pipeline"),
     );
     let report = run_task(executor, &storage, &settings, &metrics)
