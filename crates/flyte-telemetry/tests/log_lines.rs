@@ -6,9 +6,7 @@ use std::io::Write;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use flyte_telemetry::{
-    LogFormat, LogSettings, StatsdSettings, logging, worker_env,
-};
+use flyte_telemetry::{LogFormat, LogSettings, StatsdSettings, logging, worker_env};
 use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
 

@@ -23,6 +23,10 @@ pub fn workspace_root() -> PathBuf {
 ///
 /// # Panics
 /// When the interpreter does not exist: run `cargo xtask test`, which creates it.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests take their interpreter from cargo xtask test"
+)]
 pub fn python() -> PathBuf {
     let python = std::env::var_os("PYFLYTE_EXECUTE_TEST_PYTHON")
         .map(PathBuf::from)

@@ -247,6 +247,10 @@ impl Scenario {
 
     /// Runs one entrypoint and, once the file `{local}/<marker>` exists (the task writes
     /// it), sends the process `signal` (a name `kill -s` takes, e.g. `TERM`).
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "puts the built binaries first on the test's PATH"
+    )]
     pub fn run_signalled(&self, entrypoint: Entrypoint, signal: Option<(&str, &str)>) -> Run {
         let label = label(entrypoint);
         let local = self.dir.path().join(format!("{label}-local"));
