@@ -660,6 +660,89 @@ fn task_calling_sys_exit_is_reported_in_error_pb_instead_of_lost() {
     sys_exit_is_reported(LOCAL);
 }
 
+// Outputs nested deeper than a decoder with a fixed limit reads (prost's is 100
+// messages): flytekit writes them, and so do we, byte for byte.
+
+fn deeply_nested_outputs_are_written(backend: Backend) {
+    let pair = Scenario::prepare("deep_list", backend).run_both();
+    assert_eq!(pair.ours.ending(), "exit code 0", "{}", pair.context());
+    assert_eq!(
+        pair.ours.names(),
+        ["outputs/outputs.pb"],
+        "{}",
+        pair.context()
+    );
+    assert_eq!(
+        pair.flytekit.names(),
+        pair.ours.names(),
+        "{}",
+        pair.context()
+    );
+    assert!(
+        pair.flytekit.files["outputs/outputs.pb"] == pair.ours.files["outputs/outputs.pb"],
+        "outputs.pb differs\n{}",
+        pair.context()
+    );
+}
+
+#[test]
+fn a_list_nested_49_deep_is_written_to_outputs_pb_like_flytekit() {
+    deeply_nested_outputs_are_written(LOCAL);
+}
+
+// An exception message of 50 MiB: flytekit writes an error.pb of about 100 MiB, which
+// Flyte refuses (over about 10 MiB), so the user sees nothing; ours is capped at 1 MiB
+// of message, keeping the head and tail of the trace and of the summary.
+
+fn huge_error_messages_are_capped(backend: Backend) {
+    let pair = Scenario::prepare("huge_error", backend).run_both();
+    let theirs = pair.flytekit.files["outputs/error.pb"].len();
+    assert!(theirs > 50 << 20, "flytekit's error.pb is {theirs} bytes");
+    let ours = pair.ours.files["outputs/error.pb"].len();
+    assert!(
+        ours < 2 << 20,
+        "our error.pb is {ours} bytes\n{}",
+        pair.context()
+    );
+    let error = pair
+        .ours
+        .error_document("outputs")
+        .1
+        .error
+        .expect("an error");
+    let theirs = pair
+        .flytekit
+        .error_document("outputs")
+        .1
+        .error
+        .expect("an error");
+    assert_eq!(
+        (error.code.as_str(), error.kind, error.origin),
+        (theirs.code.as_str(), theirs.kind, theirs.origin)
+    );
+    assert!(
+        error.message.starts_with("Trace:\n\n    Traceback"),
+        "{}",
+        &error.message[..200]
+    );
+    assert!(error.message.contains("bytes cut here"));
+    assert!(
+        error
+            .message
+            .contains("\nMessage:\n\n    ValueError: too big to tell: xxx"),
+        "the summary's head survives"
+    );
+    assert!(
+        error.message.ends_with("xxx (for 1)"),
+        "the summary's tail survives"
+    );
+}
+
+#[test]
+fn an_exception_message_of_50_mib_gives_an_error_pb_flyte_accepts() {
+    huge_error_messages_are_capped(LOCAL);
+}
+
 // 7. Runtime packages, installed with the worker's pip before the task runs.
 
 fn runtime_package_is_installed_first(backend: Backend) {

@@ -169,6 +169,7 @@ impl Run {
                 Ok(
                     staged_outcome(&self.worker.files.staging_dir, &files).unwrap_or_else(
                         |error| {
+                            tracing::error!("{error}");
                             TaskOutcome::Failed(ContainerFailure::from_error(
                                 Origin::System,
                                 Recoverability::Recoverable,

@@ -60,5 +60,5 @@ mod outcome;
 mod pipeline;
 
 pub use executor::{Executor, FnExecutor, Prepared, TaskInputs, TaskLocations};
-pub use outcome::TaskOutcome;
+pub use outcome::{Payload, TaskOutcome, TaskOutputs};
 pub use pipeline::{PipelineError, RunReport, RunSettings, run_task};

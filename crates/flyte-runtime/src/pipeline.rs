@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
 use flyte_proto::Message;
-use flyte_proto::visit::UriKind;
+use flyte_proto::wire::Limits;
 use flyte_storage::{Storage, StorageError};
 use flyte_telemetry::{Direction, Metrics, Outcome, Phase};
 use tracing::{debug, info, warn};
 
+use crate::outcome::{Payload, TaskOutputs};
 use crate::{Executor, TaskInputs, TaskLocations, TaskOutcome};
 
 /// One run: where the task's data lives, and the policies flytekit takes from its
@@ -198,17 +199,10 @@ async fn download_inputs(
             .await
             .map_err(|source| InputsError::Download { uri: uri(), source })?;
         debug!(inputs = %inputs_uri, bytes, "inputs downloaded");
-        let contents = std::fs::read(&local_path).map_err(|source| InputsError::ReadCopy {
-            path: local_path.clone(),
-            source,
-        })?;
         // Checked here, so a corrupt file is reported as the inputs' fault whatever the
-        // executor; the decoded values are not kept (the executor reads the file).
-        flyte_proto::io::decode::<flyte_proto::core::LiteralMap>(
-            &contents,
-            "flyteidl.core.LiteralMap",
-        )
-        .map_err(|source| InputsError::Decode { uri: uri(), source })?;
+        // executor; streamed, so memory does not grow with the inputs' size or depth.
+        flyte_proto::wire::check_file(&local_path, LITERAL_MAP, Limits::default())
+            .map_err(|source| InputsError::Invalid { uri: uri(), source })?;
         Ok((
             TaskInputs {
                 local_path: local_path.clone(),
@@ -237,19 +231,12 @@ enum InputsError {
         #[source]
         source: StorageError,
     },
-    /// The local copy could not be read back.
-    #[error("could not read the downloaded inputs at {path}")]
-    ReadCopy {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     /// The bytes are not a LiteralMap.
     #[error("the task's inputs at {uri} are not a valid flyteidl.core.LiteralMap")]
-    Decode {
+    Invalid {
         uri: String,
         #[source]
-        source: flyte_proto::ProtoError,
+        source: flyte_proto::wire::WireError,
     },
 }
 
@@ -265,61 +252,102 @@ fn stamp_worker(outcome: TaskOutcome, worker_name: &str) -> TaskOutcome {
     })
 }
 
-/// Writes the outcome's files under `outcome_prefix`, returning their names.
+/// Writes the outcome's files under `outcome_prefix`, returning their names and the
+/// bytes written.
 async fn write_outcome(
     storage: &Storage,
     settings: &RunSettings,
     outcome_prefix: &str,
     outcome: &TaskOutcome,
 ) -> Result<(Vec<String>, u64), PipelineError> {
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    match outcome {
-        TaskOutcome::Outputs { outputs, offloaded } => {
-            // Offloaded literals first: outputs.pb refers to them, so they must exist
-            // by the time a reader sees it.
-            for (name, literal) in offloaded {
-                files.push((name.clone(), literal.encode_to_vec()));
-            }
-            let mut outputs = outputs.clone();
-            flyte_proto::visit::rewrite_uris(&mut outputs, |kind, uri| {
-                (kind == UriKind::OffloadedLiteral && offloaded.contains_key(uri))
-                    .then(|| flyte_storage::join(outcome_prefix, uri))
-            });
-            files.push((OUTPUTS_FILE.to_owned(), outputs.encode_to_vec()));
+    if let Some(failure) = outcome.failure() {
+        log_failure(failure, &settings.error_file_name);
+    }
+    let files = match outcome_files(outcome_prefix, &settings.error_file_name, outcome) {
+        Ok(files) => files,
+        // An outcome whose own files cannot be read is reported instead of lost.
+        Err(failure) => {
+            log_failure(&failure, &settings.error_file_name);
+            vec![error_file(&settings.error_file_name, &failure)]
         }
-        TaskOutcome::DynamicJob(spec) => {
-            files.push((FUTURES_FILE.to_owned(), spec.encode_to_vec()))
-        }
-        TaskOutcome::IgnoreOutputs => {
-            warn!("the task raised IgnoreOutputs: no outputs are written")
-        }
-        TaskOutcome::Failed(failure)
-        | TaskOutcome::WorkerDied(failure)
-        | TaskOutcome::Unrunnable(failure) => {
-            log_failure(failure, &settings.error_file_name);
-            files.push((
-                settings.error_file_name.clone(),
-                failure.to_error_document().encode_to_vec(),
-            ));
-        }
+    };
+    if matches!(outcome, TaskOutcome::IgnoreOutputs) {
+        warn!("the task raised IgnoreOutputs: no outputs are written");
     }
 
     let mut written = Vec::with_capacity(files.len());
     let mut total_bytes = 0;
-    for (name, bytes) in files {
-        total_bytes += bytes.len() as u64;
+    for (name, payload) in files {
         let uri = flyte_storage::join(outcome_prefix, &name);
-        storage
-            .put_bytes(&uri, bytes)
-            .await
-            .map_err(|source| PipelineError::WriteOutcome {
-                file: name.clone(),
-                output_prefix: outcome_prefix.to_owned(),
-                source,
-            })?;
+        let result = match payload {
+            Payload::Bytes(bytes) => {
+                let len = bytes.len() as u64;
+                storage.put_bytes(&uri, bytes).await.map(|()| len)
+            }
+            Payload::File(path) => storage.put_file(&path, &uri).await,
+        };
+        total_bytes += result.map_err(|source| PipelineError::WriteOutcome {
+            file: name.clone(),
+            output_prefix: outcome_prefix.to_owned(),
+            source,
+        })?;
         written.push(name);
     }
     Ok((written, total_bytes))
+}
+
+/// The files an outcome is written as, in the order they must be written. References
+/// to offloaded literals in outputs.pb are pointed at where the pipeline writes them.
+fn outcome_files(
+    outcome_prefix: &str,
+    error_file_name: &str,
+    outcome: &TaskOutcome,
+) -> Result<Vec<(String, Payload)>, ContainerFailure> {
+    Ok(match outcome {
+        TaskOutcome::Outputs(TaskOutputs { outputs, offloaded }) => {
+            // Offloaded literals first: outputs.pb refers to them, so they must exist
+            // by the time a reader sees it.
+            let mut files: Vec<(String, Payload)> = offloaded
+                .iter()
+                .map(|(name, payload)| (name.clone(), payload.clone()))
+                .collect();
+            let outputs = if offloaded.is_empty() {
+                outputs.clone()
+            } else {
+                let bytes = outputs.to_bytes().map_err(|error| {
+                    ContainerFailure::system(format!(
+                        "could not read the task's outputs.pb: {error}"
+                    ))
+                })?;
+                let rewritten = flyte_proto::wire::rewrite_offloaded_uris(&bytes, |uri| {
+                    offloaded
+                        .contains_key(uri)
+                        .then(|| flyte_storage::join(outcome_prefix, uri))
+                })
+                .map_err(|error| {
+                    ContainerFailure::system(format!(
+                        "the task's outputs.pb is not a valid flyteidl.core.LiteralMap: {error}"
+                    ))
+                })?;
+                Payload::Bytes(rewritten)
+            };
+            files.push((OUTPUTS_FILE.to_owned(), outputs));
+            files
+        }
+        TaskOutcome::DynamicJob(spec) => vec![(FUTURES_FILE.to_owned(), spec.clone())],
+        TaskOutcome::IgnoreOutputs => Vec::new(),
+        TaskOutcome::Failed(failure)
+        | TaskOutcome::WorkerDied(failure)
+        | TaskOutcome::Unrunnable(failure) => vec![error_file(error_file_name, failure)],
+    })
+}
+
+/// The error document for `failure`, named `error_file_name`.
+fn error_file(error_file_name: &str, failure: &ContainerFailure) -> (String, Payload) {
+    (
+        error_file_name.to_owned(),
+        Payload::Bytes(failure.to_error_document().encode_to_vec()),
+    )
 }
 
 /// One line at error level; the message itself (a long traceback flytekit has usually
@@ -334,6 +362,8 @@ fn log_failure(failure: &ContainerFailure, file: &str) {
     debug!("{file} message:\n{}", failure.message);
 }
 
+/// The message inputs.pb and outputs.pb hold.
+const LITERAL_MAP: &str = "flyteidl.core.LiteralMap";
 /// flytekit's name for the outputs file.
 const OUTPUTS_FILE: &str = "outputs.pb";
 /// flytekit's name for a dynamic task's job spec.
@@ -468,13 +498,13 @@ mod tests {
     /// A task offloading its input `a` as output `o0`, flytekit's way.
     fn offloading_task() -> FnExecutor<impl FnMut(LiteralMap) -> TaskOutcome + Send> {
         FnExecutor::new(|inputs: LiteralMap| {
-            let value = inputs.literals["a"].clone();
-            let file = "o0_offloaded_metadata.pb".to_owned();
-            let reference = literal::offloaded(&file, value.encoded_len() as u64, None);
-            TaskOutcome::Outputs {
-                outputs: literal::literal_map([("o0", reference)]),
-                offloaded: [(file, value)].into(),
-            }
+            let value = &inputs.literals["a"];
+            let file = "o0_offloaded_metadata.pb";
+            let reference = literal::offloaded(file, value.encoded_len() as u64, None);
+            TaskOutcome::Outputs(TaskOutputs::with_offloaded(
+                &literal::literal_map([("o0", reference)]),
+                [(file, value)],
+            ))
         })
     }
 
@@ -547,6 +577,75 @@ mod tests {
         );
         assert!(dir.path().join("out/3/o0_offloaded_metadata.pb").is_file());
         assert!(!dir.path().join("out/outputs.pb").exists());
+    }
+
+    #[tokio::test]
+    async fn outputs_nested_deeper_than_a_decoder_allows_are_written_as_they_are() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let mut deep = literal::integer(1);
+        for _ in 0..60 {
+            deep = literal::collection([deep]);
+        }
+        let outputs = literal::literal_map([("o0", deep)]);
+        let encoded = outputs.encode_to_vec();
+        assert!(
+            LiteralMap::decode(&encoded[..]).is_err(),
+            "prost's limit refuses it"
+        );
+        let executor = FnExecutor::new(move |_| {
+            TaskOutcome::Outputs(TaskOutputs {
+                outputs: Payload::Bytes(encoded.clone()),
+                offloaded: Default::default(),
+            })
+        });
+        let report = run(executor, &settings(dir.path())).await;
+        assert_eq!(report.outcome_kind, "outputs");
+        let written = std::fs::read(dir.path().join("out/outputs.pb")).expect("outputs.pb");
+        assert_eq!(written, outputs.encode_to_vec());
+    }
+
+    #[tokio::test]
+    async fn a_huge_error_message_is_capped_so_flyte_accepts_the_document() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let message = "x".repeat(50 * 1024 * 1024);
+        let executor = FnExecutor::new(move |_| {
+            TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", message.clone()))
+        });
+        run(executor, &settings(dir.path())).await;
+        let size = std::fs::metadata(dir.path().join("out/error.pb"))
+            .expect("error.pb")
+            .len();
+        assert!(size < 2 * 1024 * 1024, "error.pb is {size} bytes");
+        assert!(
+            error_written(dir.path(), "error.pb")
+                .message
+                .contains("bytes cut here")
+        );
+    }
+
+    #[tokio::test]
+    async fn inputs_nested_deeper_than_prosts_limit_are_accepted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut deep = literal::integer(1);
+        for _ in 0..60 {
+            deep = literal::collection([deep]);
+        }
+        let inputs = literal::literal_map([("a", deep)]);
+        std::fs::write(dir.path().join("inputs.pb"), inputs.encode_to_vec()).expect("write");
+        struct Counts;
+        impl Executor for Counts {
+            async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
+                let bytes = std::fs::read(&inputs.local_path).expect("inputs copy");
+                TaskOutcome::outputs(literal::literal_map([(
+                    "size",
+                    literal::integer(bytes.len() as i64),
+                )]))
+            }
+        }
+        let report = run(Counts, &settings(dir.path())).await;
+        assert_eq!(report.outcome_kind, "outputs", "{report:?}");
     }
 
     #[test]

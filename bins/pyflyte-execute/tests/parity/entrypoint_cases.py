@@ -77,6 +77,8 @@ CASES: typing.Dict[str, typing.Tuple[str, str, dict, bool]] = {
     "deck": (TASKS, "decked", {"x": 1}, False),
     "identity": (TASKS, "identity", {"x": 1}, False),
     "pause": (TASKS, "pause", {"x": 1}, False),
+    "deep_list": (TASKS, "nested_deep", {"x": 2}, False),
+    "huge_error": (TASKS, "huge_error", {"x": 1}, False),
     "fast": (FAST_MODULE, "shipped", {"x": 6}, True),
     "fast_dynamic": (FAST_MODULE, "shipped_fan_out", {"n": 2}, True),
     "fast_failure": (FAST_MODULE, "shipped_failure", {"x": 6}, True),

@@ -112,3 +112,30 @@ def identity(x: int) -> typing.List[str]:
 def decked(x: int) -> int:
     Deck("parity", f"<p>parity deck for {x}</p>")
     return x + 1
+
+
+# A list nested 49 deep: 98 messages of Literal and LiteralCollection, which flytekit
+# writes and prost's fixed limit of 100 messages refused to read.
+NESTING = 49
+
+
+def nested_deep(x: int):
+    value = x
+    for _ in range(NESTING):
+        value = [value]
+    return value
+
+
+_deep_type = int
+for _ in range(NESTING):
+    _deep_type = typing.List[_deep_type]
+nested_deep.__annotations__["return"] = _deep_type
+nested_deep = task(nested_deep)
+
+
+@task
+def huge_error(x: int) -> int:
+    """Raises with a 50 MiB message, which makes flytekit's error.pb about 100 MiB."""
+    if x > 0:
+        raise ValueError("too big to tell: " + "x" * (50 * 1024 * 1024) + f" (for {x})")
+    return x
