@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use flyte_config::{Dirs, Env, FlyteConfig};
@@ -21,7 +22,17 @@ pub struct Environment {
     /// The working directory, where fast execution unpacks code when no `--dest-dir`
     /// is given (as flytekit does); `None` when it cannot be read.
     pub current_dir: Option<PathBuf>,
+    /// `$PYFLYTE_EXECUTE_STOP_GRACE_SECONDS`: how long a worker passed SIGTERM may take
+    /// to stop before it is killed and the error document written.
+    pub stop_grace: Duration,
+    /// Where temporary files may go, in the order Python's `tempfile.gettempdir()`
+    /// tries them: `TMPDIR`, `TEMP`, `TMP`, `/tmp`, `/var/tmp`, `/usr/tmp`, the working
+    /// directory.
+    pub temp_dirs: Vec<PathBuf>,
 }
+
+/// The variable that sets [`Environment::stop_grace`].
+const STOP_GRACE_ENV: &str = "PYFLYTE_EXECUTE_STOP_GRACE_SECONDS";
 
 impl Environment {
     /// Reads the process environment and the config file it points at.
@@ -34,6 +45,14 @@ impl Environment {
             ),
             pythonpath: std::env::var_os("PYTHONPATH"),
             current_dir: std::env::current_dir().ok(),
+            stop_grace: stop_grace(std::env::var_os(STOP_GRACE_ENV))?,
+            temp_dirs: ["TMPDIR", "TEMP", "TMP"]
+                .into_iter()
+                .filter_map(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
+                .map(PathBuf::from)
+                .chain(["/tmp", "/var/tmp", "/usr/tmp"].map(PathBuf::from))
+                .chain(std::env::current_dir().ok())
+                .collect(),
         })
     }
 }
@@ -66,6 +85,25 @@ pub fn wants_config_report() -> bool {
     args.len() == 1 && args[0] == "--show-config"
 }
 
+/// The stop grace from its variable's value: seconds, fractions allowed; unset or empty
+/// means [`flyte_python::DEFAULT_STOP_GRACE`].
+fn stop_grace(value: Option<OsString>) -> Result<Duration> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(flyte_python::DEFAULT_STOP_GRACE);
+    };
+    let text = value.to_string_lossy();
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .with_context(|| {
+            format!(
+                "{STOP_GRACE_ENV}={text:?} is not a number of seconds: set it to how long a task \
+                 passed SIGTERM may take to stop (e.g. 20), below the pod's termination grace period"
+            )
+        })
+}
+
 /// The interpreter to run the worker with.
 fn find_python(explicit: Option<OsString>, path: Option<OsString>) -> PathBuf {
     if let Some(python) = explicit.filter(|p| !p.is_empty()) {
@@ -88,6 +126,28 @@ fn find_python(explicit: Option<OsString>, path: Option<OsString>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stop_grace_is_seconds_with_a_default_and_a_clear_error() {
+        assert_eq!(
+            stop_grace(None).expect("default"),
+            flyte_python::DEFAULT_STOP_GRACE
+        );
+        assert_eq!(
+            stop_grace(Some("".into())).expect("default"),
+            flyte_python::DEFAULT_STOP_GRACE
+        );
+        assert_eq!(
+            stop_grace(Some("2.5".into())).expect("seconds"),
+            Duration::from_millis(2500)
+        );
+        let error = stop_grace(Some("soon".into())).expect_err("not a number");
+        assert!(
+            format!("{error:#}").contains("PYFLYTE_EXECUTE_STOP_GRACE_SECONDS"),
+            "{error:#}"
+        );
+        assert!(stop_grace(Some("-1".into())).is_err());
+    }
 
     #[test]
     fn explicit_python_wins_over_path() {

@@ -11,6 +11,7 @@
 mod cli;
 mod environment;
 mod plan;
+mod scratch;
 mod settings;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use flyte_errors::{ContainerFailure, Origin, Recoverability};
 use flyte_python::{MapTaskSettings, PythonExecutor, fast};
 use flyte_runtime::run_task;
 use flyte_storage::Storage;
@@ -117,10 +119,7 @@ async fn execute(
         .and_then(|uri| storage.store_for(&uri).map(drop))
         .with_context(|| format!("--output-prefix {} cannot be used", args.output_prefix))?;
 
-    let scratch = tempfile::Builder::new()
-        .prefix("pyflyte-execute-")
-        .tempdir()
-        .context("creating a scratch directory under the system temp directory")?;
+    let scratch = scratch::create(&environment.temp_dirs)?;
     let plan = ExecutePlan::new(args, location, map_task, &environment, scratch.path());
     tracing::info!(
         inputs = %plan.run.task.inputs,
@@ -148,8 +147,28 @@ async fn execute(
 async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result<u8> {
     let storage = Storage::new(settings::storage_config(&environment.config));
     let plan = FastExecutePlan::new(args, &environment)?;
-    if let Some(distribution) = &plan.distribution {
-        fast::install_distribution(&storage, &distribution.uri, &distribution.destination).await?;
+    if let Some(distribution) = &plan.distribution
+        && let Err(error) =
+            fast::install_distribution(&storage, &distribution.uri, &distribution.destination).await
+    {
+        // The task command never runs: report the failure where it would have written.
+        if let Some(report) = &plan.failure_report {
+            let failure = ContainerFailure::from_error(
+                Origin::System,
+                if error.is_transient() {
+                    Recoverability::Recoverable
+                } else {
+                    Recoverability::NonRecoverable
+                },
+                flyte_errors::codes::SYSTEM,
+                &error,
+            );
+            if let Err(write_error) = flyte_runtime::write_failure(&storage, report, failure).await
+            {
+                tracing::error!("{write_error}");
+            }
+        }
+        return Err(error.into());
     }
     let status = fast::run_task_command(
         &plan.command,

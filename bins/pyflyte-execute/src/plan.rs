@@ -55,13 +55,14 @@ impl ExecutePlan {
             scratch_dir: scratch.join("worker"),
             map_task,
             env: settings::worker_env(&environment.config),
+            stop_grace: environment.stop_grace,
         };
         ExecutePlan { run, worker }
     }
 }
 
 /// Everything one `pyflyte-fast-execute` run needs.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct FastExecutePlan {
     /// The code archive to install, and where.
     pub distribution: Option<Distribution>,
@@ -69,6 +70,9 @@ pub struct FastExecutePlan {
     pub command: Vec<String>,
     /// The directory appended to `PYTHONPATH` for the task command.
     pub dest_dir: Option<PathBuf>,
+    /// Where the task command would write its outcome, so that a failure to install the
+    /// code is reported there instead of lost (`None` when the command names none).
+    pub failure_report: Option<RunSettings>,
 }
 
 /// A fast-registered code archive and where it is unpacked.
@@ -85,11 +89,20 @@ impl FastExecutePlan {
     /// destination is given, and tells the task command where it did.
     pub fn new(args: FastExecuteArgs, environment: &Environment) -> Result<Self> {
         let dest_dir = args.dest_dir.map(PathBuf::from);
+        let failure_report = output_prefix_of(&args.task_execute_cmd).map(|output_prefix| {
+            let runtime = &environment.config.runtime;
+            let mut report = RunSettings::new(TaskLocations::new("", output_prefix), "");
+            report.error_file_name =
+                flyte_errors::error_file_name(runtime.distributed_error_strategy.is_some());
+            report.worker_name = runtime.worker_name.clone();
+            report
+        });
         let Some(uri) = args.additional_distribution else {
             return Ok(FastExecutePlan {
                 distribution: None,
                 command: args.task_execute_cmd,
                 dest_dir,
+                failure_report,
             });
         };
         let destination = match dest_dir {
@@ -111,6 +124,49 @@ impl FastExecutePlan {
             }),
             command,
             dest_dir: Some(destination),
+            failure_report,
         })
+    }
+}
+
+/// The `--output-prefix` of a `pyflyte-execute`/`pyflyte-map-execute` command line (as
+/// `--output-prefix X` or `--output-prefix=X`, before any `--`).
+fn output_prefix_of(command: &[String]) -> Option<String> {
+    let mut args = command.iter().take_while(|arg| *arg != "--");
+    while let Some(arg) = args.next() {
+        if arg == "--output-prefix" {
+            return args.next().cloned();
+        }
+        if let Some(value) = arg.strip_prefix("--output-prefix=") {
+            return Some(value.to_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_inner_commands_output_prefix_is_found_in_either_spelling() {
+        let spaced = strings(&[
+            "pyflyte-execute",
+            "--inputs",
+            "i",
+            "--output-prefix",
+            "s3://b/o",
+            "--",
+            "x",
+        ]);
+        assert_eq!(output_prefix_of(&spaced).as_deref(), Some("s3://b/o"));
+        let joined = strings(&["pyflyte-map-execute", "--output-prefix=s3://b/m"]);
+        assert_eq!(output_prefix_of(&joined).as_deref(), Some("s3://b/m"));
+        let after_separator = strings(&["pyflyte-execute", "--", "--output-prefix", "no"]);
+        assert_eq!(output_prefix_of(&after_separator), None);
     }
 }

@@ -300,21 +300,43 @@ fn fast_execute_exits_with_the_status_of_the_task_command_like_flytekit() {
     fast_execute_exits_with_the_task_commands_status(LOCAL);
 }
 
+// flytekit exits 1 and writes nothing, so the user sees "No message received"; ours
+// also exits 1, and writes error.pb where the task command would have written.
+
 fn fast_execute_missing_archive_fails(backend: Backend) {
     let mut scenario = Scenario::prepare("fast", backend);
     scenario.fill("@DISTRIBUTION@", "{case}/no-such-code.tar.gz");
     let pair = scenario.run_both();
     assert_eq!(pair.flytekit.ending(), "exit code 1", "{}", pair.context());
-    pair.assert_same_prefix();
+    assert!(pair.flytekit.files.is_empty(), "{}", pair.context());
+    assert_eq!(pair.ours.ending(), "exit code 1", "{}", pair.context());
     assert!(
         pair.ours.stderr.contains("no-such-code.tar.gz"),
         "our error does not name the archive\n{}",
         pair.ours.summary()
     );
+    assert_eq!(
+        pair.ours.names(),
+        ["outputs/error.pb"],
+        "{}",
+        pair.context()
+    );
+    let error = pair
+        .ours
+        .error_document("outputs")
+        .1
+        .error
+        .expect("an error");
+    assert_eq!(error.code, "SYSTEM");
+    assert!(
+        error.message.contains("no-such-code.tar.gz"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
-fn fast_execute_with_a_missing_archive_fails_without_running_the_task_like_flytekit() {
+fn fast_execute_with_a_missing_archive_fails_and_says_why_in_error_pb() {
     fast_execute_missing_archive_fails(LOCAL);
 }
 
@@ -366,10 +388,13 @@ fn hostile_archive_is_refused(kind: &str, needle: &str, backend: Backend) {
         "the error does not say which member was refused and why\n{}",
         ours.summary()
     );
+    // Only the error document: the task never ran.
+    assert_eq!(ours.names(), ["outputs/error.pb"], "{}", ours.summary());
+    let error = ours.error_document("outputs").1.error.expect("an error");
     assert!(
-        ours.files.is_empty(),
-        "the task ran anyway\n{}",
-        ours.summary()
+        error.message.contains("refusing to unpack"),
+        "{}",
+        error.message
     );
     // Nothing but the downloaded archive in --dest-dir, and nothing beside it.
     let dest = ours.local.join("code");
@@ -743,6 +768,75 @@ fn an_exception_message_of_50_mib_gives_an_error_pb_flyte_accepts() {
     huge_error_messages_are_capped(LOCAL);
 }
 
+// A task that ignores SIGTERM: flytekit's process never stops, until Kubernetes SIGKILLs
+// the pod and nothing is written. Ours SIGKILLs the worker after its stop grace and
+// writes the error document while the pod's grace period lasts.
+
+fn stubborn_scenario(backend: Backend) -> Scenario {
+    let mut scenario = Scenario::prepare("stubborn", backend);
+    scenario
+        .env("PARITY_MARKER", "{local}/marker")
+        .env("PYFLYTE_EXECUTE_STOP_GRACE_SECONDS", "2");
+    scenario
+}
+
+#[test]
+fn a_task_ignoring_sigterm_is_killed_after_the_stop_grace_and_reported() {
+    let ours = stubborn_scenario(LOCAL).run_signalled(Entrypoint::Ours, Some(("marker", "TERM")));
+    assert_eq!(ours.ending(), "exit code 0", "{}", ours.summary());
+    assert_eq!(ours.names(), ["outputs/error.pb"], "{}", ours.summary());
+    let error = ours.error_document("outputs").1.error.expect("an error");
+    assert_eq!(error.code, "SYSTEM:WorkerDied");
+    assert!(
+        error.message.contains("did not stop within 2s") && error.message.contains("SIGTERM"),
+        "{}",
+        error.message
+    );
+}
+
+/// Whether the process `pid` is still running (a zombie waiting to be reaped is not).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit(") ").next().map(|rest| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+#[test]
+fn the_worker_never_outlives_a_sigkilled_supervisor() {
+    // The scenario owns the run's directory: kept until the marker is read.
+    let scenario = stubborn_scenario(LOCAL);
+    let ours = scenario.run_signalled(Entrypoint::Ours, Some(("marker", "KILL")));
+    assert_eq!(ours.ending(), "killed by signal 9", "{}", ours.summary());
+    let pid = std::fs::read_to_string(ours.local.join("marker")).expect("the worker's pid");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while running(pid.trim()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        !running(pid.trim()),
+        "the worker {pid} outlived its supervisor"
+    );
+}
+
+// An unusable TMPDIR (full, read-only, not a directory): Python's tempfile passes over
+// it to /tmp, so flytekit runs the task; ours must too.
+
+#[test]
+fn an_unusable_tmpdir_is_passed_over_like_flytekit() {
+    let mut scenario = Scenario::prepare("offload", LOCAL);
+    scenario.env("TMPDIR", "/dev/null");
+    let pair = scenario.run_both();
+    assert_eq!(pair.ours.ending(), "exit code 0", "{}", pair.context());
+    assert_eq!(
+        pair.ours.names(),
+        ["outputs/outputs.pb"],
+        "{}",
+        pair.context()
+    );
+    pair.assert_same_prefix();
+}
+
 // 7. Runtime packages, installed with the worker's pip before the task runs.
 
 fn runtime_package_is_installed_first(backend: Backend) {
@@ -1020,7 +1114,7 @@ mod s3 {
     }
 
     #[test]
-    fn fast_execute_with_a_missing_archive_fails_without_running_the_task_like_flytekit() {
+    fn fast_execute_with_a_missing_archive_fails_and_says_why_in_error_pb() {
         fast_execute_missing_archive_fails(S3);
     }
 

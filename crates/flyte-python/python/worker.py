@@ -35,6 +35,7 @@ import sys
 import traceback
 
 SOCKET_ENV = "PYFLYTE_EXECUTE_WORKER_SOCKET"
+SUPERVISOR_PID_ENV = "PYFLYTE_EXECUTE_SUPERVISOR_PID"
 PROTOCOL_VERSION = 2
 COMMANDS = ("start", "run", "exit")
 EVENTS = ("loaded", "resolver_failed", "dry_run_passed", "finished", "flytekit_missing", "fatal")
@@ -78,7 +79,24 @@ def install_storage_bridge(path):
     module.install()
 
 
+def die_with_supervisor():
+    """Asks the kernel to SIGKILL this process when the supervisor dies, so that a worker
+    never outlives the supervisor that would report on it (Linux's parent-death signal)."""
+    supervisor = int(os.environ.pop(SUPERVISOR_PID_ENV, "0") or 0)
+    try:
+        import ctypes  # flytekit imports it anyway
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return  # not Linux: nothing to ask for
+    if supervisor and os.getppid() != supervisor:
+        # The supervisor died before the request took effect: nobody is left to report to.
+        os._exit(3)
+
+
 def main():
+    die_with_supervisor()
     channel = Channel(os.environ.pop(SOCKET_ENV))
     try:
         run(channel)

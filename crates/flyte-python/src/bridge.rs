@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 /// The protocol version this supervisor speaks; `protocol.json` has the same.
-pub(crate) const PROTOCOL_VERSION: u32 = 1;
+pub(crate) const PROTOCOL_VERSION: u32 = 2;
 
 /// One request from the worker.
 #[derive(Debug, Deserialize)]
@@ -121,8 +121,56 @@ enum FailureKind {
 #[derive(Debug, Serialize)]
 struct BridgeFailure {
     kind: FailureKind,
+    /// The error and every cause under it, so the root cause ("File name too long",
+    /// "No space left on device") reaches the error document.
     message: String,
     uri: String,
+    /// The operating system's error number at the root of the chain, if there is one,
+    /// so that Python raises the OSError that names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errno: Option<i32>,
+}
+
+/// How much of one cause a message carries: an SDK's error can be a whole dump of the
+/// request and response, which belongs in a debug log, not in the error document.
+const MAX_CAUSE_CHARS: usize = 500;
+
+/// `error` and its causes, `top: cause: root`, each cut at [`MAX_CAUSE_CHARS`]; causes
+/// whose text the previous one already says are left out.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let line: String = error.to_string().lines().collect::<Vec<_>>().join(" ");
+        let line = match line.char_indices().nth(MAX_CAUSE_CHARS) {
+            Some((at, _)) => format!("{}…", &line[..at]),
+            None => line,
+        };
+        if !text.contains(&line) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&line);
+        }
+        current = error.source();
+    }
+    text
+}
+
+/// The OS error number of the deepest `io::Error` in `error`'s chain.
+fn root_errno(error: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    let mut found = None;
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(code) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+        {
+            found = Some(code);
+        }
+        current = error.source();
+    }
+    found
 }
 
 impl BridgeFailure {
@@ -140,8 +188,9 @@ impl BridgeFailure {
         };
         BridgeFailure {
             kind,
-            message: error.to_string(),
+            message: chain(error),
             uri: error.uri().to_owned(),
+            errno: root_errno(error),
         }
     }
 
@@ -150,6 +199,7 @@ impl BridgeFailure {
             kind: FailureKind::Invalid,
             message,
             uri: String::new(),
+            errno: None,
         }
     }
 }
@@ -291,6 +341,42 @@ mod tests {
             .collect()
     }
 
+    #[tokio::test]
+    async fn a_local_failure_carries_its_root_cause_and_os_error_number() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut stream, server) = connect(dir.path()).await;
+        let source = dir.path().join("a.txt");
+        std::fs::write(&source, "hello").expect("write");
+        // A file name longer than any file system takes.
+        let target = format!("file://{}/{}", dir.path().display(), "n".repeat(300));
+        let response = call(
+            &mut stream,
+            json!({"op": "put_file", "path": source, "uri": target}),
+        )
+        .await;
+        let message = response["error"]["message"].as_str().expect("a message");
+        assert!(message.contains("File name too long"), "{message}");
+        assert_eq!(response["error"]["errno"], json!(36), "ENAMETOOLONG");
+        server.abort();
+    }
+
+    #[test]
+    fn causes_are_chained_cut_and_not_repeated() {
+        let io = std::io::Error::other("x".repeat(2000));
+        let error = StorageError::Io {
+            uri: "/p".into(),
+            source: io,
+        };
+        let text = chain(&error);
+        assert!(text.starts_with("I/O error on /p"), "{text}");
+        assert!(
+            text.len() < 1000,
+            "an enormous cause is cut: {}",
+            text.len()
+        );
+        assert!(text.ends_with('…'));
+    }
+
     #[test]
     fn the_bridge_speaks_the_tables_names_and_version() {
         let table_json: Value =
@@ -298,7 +384,7 @@ mod tests {
         assert_eq!(table_json["bridge"]["version"], json!(PROTOCOL_VERSION));
 
         let requests = [
-            json!({"op": "hello", "protocol": 1}),
+            json!({"op": "hello", "protocol": PROTOCOL_VERSION}),
             json!({"op": "stat", "uri": "u"}),
             json!({"op": "list", "uri": "u"}),
             json!({"op": "get_file", "uri": "u", "path": "p"}),
@@ -373,8 +459,12 @@ mod tests {
         let (mut stream, server) = connect(dir.path()).await;
         let store = format!("file://{}/store", dir.path().display());
         assert_eq!(
-            call(&mut stream, json!({"op": "hello", "protocol": 1})).await,
-            json!({"ok": {"protocol": 1}})
+            call(
+                &mut stream,
+                json!({"op": "hello", "protocol": PROTOCOL_VERSION})
+            )
+            .await,
+            json!({"ok": {"protocol": PROTOCOL_VERSION}})
         );
 
         let local = dir.path().join("a.txt");

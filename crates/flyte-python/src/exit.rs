@@ -14,22 +14,59 @@ const WORKER_DIED_CODE: &str = "USER:WorkerDied";
 /// The error code of a worker that died after the supervisor passed it a stop signal.
 const WORKER_STOPPED_CODE: &str = "SYSTEM:WorkerDied";
 
-/// The outcome for a worker that ended with `status` before it reported a result,
-/// quoting the last of its stderr. `forwarded_stop` is the stop signal the supervisor
-/// passed on to it, if any: being stopped from outside is the platform's doing, not
-/// the task's.
-pub(crate) fn worker_died(
-    status: std::io::Result<ExitStatus>,
-    stderr_tail: &str,
-    forwarded_stop: Option<i32>,
-) -> TaskOutcome {
-    let what = match status {
-        Ok(status) => describe(status),
-        Err(error) => format!("could not be waited for ({error})"),
+/// How a worker ended without reporting a result, as the supervisor saw it.
+pub(crate) struct Death<'a> {
+    /// Its exit status.
+    pub(crate) status: std::io::Result<ExitStatus>,
+    /// The last of what it wrote to stderr.
+    pub(crate) stderr_tail: &'a str,
+    /// The stop signal the supervisor passed on to it, if any: being stopped from
+    /// outside is the platform's doing, not the task's.
+    pub(crate) forwarded_stop: Option<i32>,
+    /// The supervisor SIGKILLed it after it outlived its stop grace by this much.
+    pub(crate) killed_after: Option<std::time::Duration>,
+    /// What the container's memory cgroup reports about an OOM kill meanwhile.
+    pub(crate) oom_report: Option<String>,
+}
+
+/// The outcome for a worker that ended before it reported a result, quoting the last of
+/// its stderr.
+pub(crate) fn worker_died(death: Death<'_>) -> TaskOutcome {
+    let Death {
+        status,
+        stderr_tail,
+        forwarded_stop,
+        killed_after,
+        oom_report,
+    } = death;
+    let stop = forwarded_stop.map(signal_name).unwrap_or("a stop signal");
+    let mut message = match (&status, killed_after) {
+        (_, Some(grace)) => format!(
+            "the Python worker running the task did not stop within {grace:?} of the supervisor \
+             passing it {stop} (the pod is being stopped), so the supervisor killed it \
+             (SIGKILL) before it reported a result, to write this document before the pod is \
+             killed; make the task stop sooner on {stop}, or raise PYFLYTE_EXECUTE_STOP_GRACE_SECONDS \
+             (keeping it below the pod's termination grace period)"
+        ),
+        (Ok(status), None) => {
+            let what = match &oom_report {
+                Some(report) => format!(
+                    "was killed by signal {} ({}); {report}",
+                    status.signal().unwrap_or(9),
+                    signal_name(status.signal().unwrap_or(9))
+                ),
+                None => describe(*status),
+            };
+            format!("the Python worker running the task {what} before it reported a result")
+        }
+        (Err(error), None) => format!(
+            "the Python worker running the task could not be waited for ({error}) before it \
+             reported a result"
+        ),
     };
-    let mut message =
-        format!("the Python worker running the task {what} before it reported a result");
-    if let Some(signal) = forwarded_stop {
+    if killed_after.is_none()
+        && let Some(signal) = forwarded_stop
+    {
         message.push_str(&format!(
             "; the supervisor had received {} and passed it on (the pod is being stopped)",
             signal_name(signal)

@@ -13,7 +13,8 @@
 //!   remote byte moves through Python and s3fs, gcsfs and adlfs are never imported;
 //! - [`fast`]: `pyflyte-fast-execute`'s code archive, unpacked safely, and the task
 //!   command run with it importable;
-//! - passing SIGTERM, SIGINT and SIGUSR1 on to the child it runs.
+//! - passing SIGTERM, SIGINT and SIGUSR1 on to the child it runs, and SIGKILLing a
+//!   worker that does not stop within its grace, so an error document is still written.
 //!
 //! **Architecture invariants:**
 //! - the only crate that starts processes or touches signals;
@@ -49,6 +50,7 @@
 //!         scratch_dir: "/tmp/run/worker".into(),
 //!         map_task: None,
 //!         env: Vec::new(),
+//!         stop_grace: flyte_python::DEFAULT_STOP_GRACE,
 //!     },
 //!     storage.clone(),
 //!     Metrics::disabled(),
@@ -66,6 +68,7 @@ mod embedded;
 mod executor;
 mod exit;
 pub mod fast;
+mod memory;
 mod settings;
 mod signals;
 mod staged;
@@ -73,4 +76,4 @@ mod stderr_tail;
 mod worker;
 
 pub use executor::PythonExecutor;
-pub use settings::{MapTaskSettings, PythonWorkerSettings};
+pub use settings::{DEFAULT_STOP_GRACE, MapTaskSettings, PythonWorkerSettings};

@@ -1,6 +1,7 @@
 //! What the Python executor takes from its caller.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How to start the worker and which task it loads. Where the task's data lives is not
 /// here: the pipeline owns that and tells the executor in `prepare`.
@@ -23,7 +24,16 @@ pub struct PythonWorkerSettings {
     /// Variables added to the worker's environment (which is otherwise this process's),
     /// e.g. so flytekit inside it logs at our level and format.
     pub env: Vec<(String, String)>,
+    /// How long a worker that was passed SIGTERM or SIGINT may take to stop before the
+    /// supervisor SIGKILLs it and writes the error document. Keep it shorter than the
+    /// pod's termination grace period (Kubernetes: 30 s by default), or Kubernetes kills
+    /// the supervisor first and nothing is written.
+    pub stop_grace: Duration,
 }
+
+/// The [`PythonWorkerSettings::stop_grace`] the binary uses unless told otherwise:
+/// 10 s of Kubernetes' default 30 s are left for writing the error document.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(20);
 
 /// How `pyflyte-map-execute` differs from `pyflyte-execute`: the resolver is a class whose
 /// `load_task` also takes the map's concurrency, and the worker runs the element whose

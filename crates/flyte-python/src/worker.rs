@@ -5,6 +5,7 @@
 //! waits for it is turned into a [`TaskOutcome`] here, so callers never see an I/O
 //! error, only an outcome to write.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -19,8 +20,9 @@ use tracing::{debug, warn};
 
 use crate::control::{Channel, Command as ControlCommand, Event, parse_event};
 use crate::exit;
+use crate::memory::CgroupMemory;
 use crate::settings::PythonWorkerSettings;
-use crate::signals::ForwardedSignals;
+use crate::signals::{self, ForwardedSignals};
 use crate::stderr_tail::StderrTail;
 use crate::{bridge, embedded};
 
@@ -28,8 +30,14 @@ use crate::{bridge, embedded};
 const SOCKET_ENV: &str = "PYFLYTE_EXECUTE_WORKER_SOCKET";
 /// The environment variable telling the worker's fsspec bridge where to connect.
 const BRIDGE_SOCKET_ENV: &str = "PYFLYTE_EXECUTE_BRIDGE_SOCKET";
+/// The environment variable telling the worker the supervisor's pid, so that it can
+/// ask the kernel to kill it when the supervisor dies (it then never outlives it).
+const SUPERVISOR_PID_ENV: &str = "PYFLYTE_EXECUTE_SUPERVISOR_PID";
 /// How long a worker that has reported its result may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(30);
+/// How long a worker that has reported its result, and is then passed a stop signal,
+/// may take to stop: the outcome is written, so there is nothing left to wait for.
+const STOPPED_EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// The files the worker is started with, under its scratch directory.
 pub(crate) struct WorkerFiles {
@@ -49,6 +57,12 @@ pub(crate) struct Worker {
     /// Serves the worker's remote storage calls until the worker is done.
     bridge: tokio::task::JoinHandle<()>,
     pub(crate) files: WorkerFiles,
+    /// How long the worker may take to stop once passed a stop signal.
+    stop_grace: Duration,
+    /// Set once the supervisor SIGKILLed the worker for outliving its stop grace.
+    killed_after_grace: bool,
+    /// The container's memory cgroup when the worker started, to tell an OOM kill.
+    memory_at_start: CgroupMemory,
 }
 
 impl Worker {
@@ -78,6 +92,7 @@ impl Worker {
             .envs(settings.env.iter().map(|(name, value)| (name, value)))
             .env(SOCKET_ENV, &socket)
             .env(BRIDGE_SOCKET_ENV, &bridge_socket)
+            .env(SUPERVISOR_PID_ENV, std::process::id().to_string())
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -109,6 +124,9 @@ impl Worker {
                 staging_dir,
                 bridge_module,
             },
+            stop_grace: settings.stop_grace,
+            killed_after_grace: false,
+            memory_at_start: CgroupMemory::of_this_process(),
         })
     }
 
@@ -150,19 +168,31 @@ impl Worker {
             Line(std::io::Result<Option<String>>),
             Exited(std::io::Result<ExitStatus>),
             Signal(i32),
+            StopGraceOver,
         }
         loop {
             let channel = self.channel.as_mut().ok_or_else(not_connected)?;
+            let deadline = self.signals.stop_deadline(self.stop_grace);
             let next = tokio::select! {
                 biased;
                 line = channel.next_line() => Next::Line(line),
                 status = self.child.wait() => Next::Exited(status),
                 signal = self.signals.recv() => Next::Signal(signal),
+                () = signals::until(deadline), if !self.killed_after_grace => Next::StopGraceOver,
             };
             let line = match next {
                 Next::Line(line) => line,
                 Next::Signal(signal) => {
                     self.signals.forward(signal, self.child.id());
+                    continue;
+                }
+                Next::StopGraceOver => {
+                    warn!(
+                        "the worker did not stop within {:?} of being passed a stop signal; killing it",
+                        self.stop_grace
+                    );
+                    self.killed_after_grace = true;
+                    let _ = self.child.start_kill();
                     continue;
                 }
                 // It exited; it may still have written a last event before it did.
@@ -191,7 +221,19 @@ impl Worker {
     /// The outcome for a worker that exited without reporting a result.
     async fn died(&mut self, status: std::io::Result<ExitStatus>) -> TaskOutcome {
         let stderr_tail = self.stderr.finish().await;
-        exit::worker_died(status, &stderr_tail, self.signals.forwarded())
+        let killed_by_sigkill = status
+            .as_ref()
+            .is_ok_and(|status| status.signal() == Some(9));
+        let oom_report = (killed_by_sigkill && !self.killed_after_grace)
+            .then(|| CgroupMemory::of_this_process().oom_kill_since(&self.memory_at_start))
+            .flatten();
+        exit::worker_died(exit::Death {
+            status,
+            stderr_tail: &stderr_tail,
+            forwarded_stop: self.signals.forwarded(),
+            killed_after: self.killed_after_grace.then_some(self.stop_grace),
+            oom_report,
+        })
     }
 
     /// Lets the worker go: tells it to exit if it was never told to run, closes the
@@ -204,19 +246,31 @@ impl Worker {
             channel.close().await;
         }
         self.listener = None;
-        match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
-            Ok(Ok(status)) if !status.success() && reported_result => {
-                warn!(
-                    "the worker {} after reporting its result",
-                    exit::describe(status)
-                );
-            }
-            Ok(_) => {}
-            Err(_) => {
-                warn!(
-                    "the worker did not exit {EXIT_GRACE:?} after reporting its result; killing it"
-                );
-                let _ = self.child.kill().await;
+        // Stop signals keep being passed on meanwhile; after one, the worker gets only a
+        // short while, since the outcome is already written.
+        let mut deadline = tokio::time::Instant::now() + EXIT_GRACE;
+        loop {
+            tokio::select! {
+                status = self.child.wait() => {
+                    if let Ok(status) = status
+                        && !status.success()
+                        && reported_result
+                    {
+                        warn!("the worker {} after reporting its result", exit::describe(status));
+                    }
+                    break;
+                }
+                signal = self.signals.recv() => {
+                    self.signals.forward(signal, self.child.id());
+                    if self.signals.forwarded().is_some() {
+                        deadline = deadline.min(tokio::time::Instant::now() + STOPPED_EXIT_GRACE);
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    warn!("the worker did not exit after the run ended; killing it");
+                    let _ = self.child.kill().await;
+                    break;
+                }
             }
         }
         self.stderr.finish().await;

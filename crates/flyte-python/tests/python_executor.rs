@@ -24,6 +24,7 @@ fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
         scratch_dir: scratch.join("worker"),
         map_task: None,
         env: Vec::new(),
+        stop_grace: flyte_python::DEFAULT_STOP_GRACE,
     }
 }
 

@@ -61,4 +61,4 @@ mod pipeline;
 
 pub use executor::{Executor, FnExecutor, Prepared, TaskInputs, TaskLocations};
 pub use outcome::{Payload, TaskOutcome, TaskOutputs};
-pub use pipeline::{PipelineError, RunReport, RunSettings, run_task};
+pub use pipeline::{PipelineError, RunReport, RunSettings, run_task, write_failure};

@@ -174,6 +174,30 @@ pub async fn run_task<E: Executor>(
     })
 }
 
+/// Writes an error document for a run that failed before it could start (for example,
+/// the code archive of a fast-registered task could not be installed), at
+/// `<output_prefix>/<settings' error file name>`, stamped with the settings' worker
+/// name. Returns the URI written.
+pub async fn write_failure(
+    storage: &Storage,
+    settings: &RunSettings,
+    failure: ContainerFailure,
+) -> Result<String, PipelineError> {
+    let failure = stamp(failure, &settings.worker_name);
+    log_failure(&failure, &settings.error_file_name);
+    let output_prefix = &settings.task.output_prefix;
+    let uri = flyte_storage::join(output_prefix, &settings.error_file_name);
+    storage
+        .put_bytes(&uri, failure.to_error_document().encode_to_vec())
+        .await
+        .map_err(|source| PipelineError::WriteOutcome {
+            file: settings.error_file_name.clone(),
+            output_prefix: output_prefix.clone(),
+            source,
+        })?;
+    Ok(uri)
+}
+
 /// How the outcome counts in the entrypoint's metrics.
 fn metric_outcome(outcome: &TaskOutcome) -> Outcome {
     match outcome.failure() {
@@ -243,13 +267,16 @@ enum InputsError {
 /// Failures the pipeline or the supervisor made carry the configured worker name;
 /// failures flytekit made already carry flytekit's.
 fn stamp_worker(outcome: TaskOutcome, worker_name: &str) -> TaskOutcome {
-    outcome.map_failure(|failure| {
-        if failure.worker.is_empty() {
-            failure.with_worker(worker_name)
-        } else {
-            failure
-        }
-    })
+    outcome.map_failure(|failure| stamp(failure, worker_name))
+}
+
+/// `failure` attributed to `worker_name` unless flytekit already named its worker.
+fn stamp(failure: ContainerFailure, worker_name: &str) -> ContainerFailure {
+    if failure.worker.is_empty() {
+        failure.with_worker(worker_name)
+    } else {
+        failure
+    }
 }
 
 /// Writes the outcome's files under `outcome_prefix`, returning their names and the

@@ -78,6 +78,7 @@ CASES: typing.Dict[str, typing.Tuple[str, str, dict, bool]] = {
     "identity": (TASKS, "identity", {"x": 1}, False),
     "pause": (TASKS, "pause", {"x": 1}, False),
     "deep_list": (TASKS, "nested_deep", {"x": 2}, False),
+    "stubborn": (TASKS, "stubborn", {"x": 1}, False),
     "huge_error": (TASKS, "huge_error", {"x": 1}, False),
     "fast": (FAST_MODULE, "shipped", {"x": 6}, True),
     "fast_dynamic": (FAST_MODULE, "shipped_fan_out", {"n": 2}, True),

@@ -139,3 +139,17 @@ def huge_error(x: int) -> int:
     if x > 0:
         raise ValueError("too big to tell: " + "x" * (50 * 1024 * 1024) + f" (for {x})")
     return x
+
+
+@task
+def stubborn(x: int) -> int:
+    """Ignores SIGTERM, writes its pid to the file PARITY_MARKER names, then sleeps."""
+    import os
+    import pathlib
+    import signal
+    import time
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pathlib.Path(os.environ["PARITY_MARKER"]).write_text(str(os.getpid()))
+    time.sleep(300)
+    return x
