@@ -870,8 +870,16 @@ fn runtime_packages_are_installed_before_the_task_runs_like_flytekit() {
 
 fn deck_is_written_beside_the_outputs(backend: Backend) {
     let pair = Scenario::prepare("deck", backend).run_both();
-    // deck.html is compared by presence and kind: its contents carry timestamps.
-    pair.assert_same_prefix();
+    if backend == Backend::Remote(flyte_storage::emulators::Emulator::Azure) {
+        // flytekit 1.16.31 cannot upload its deck to Azure: adlfs rejects the
+        // `ContentType` it passes ("unexpected keyword argument 'ContentType'") and the
+        // deck is lost with an error in the log. Ours writes it.
+        assert_eq!(pair.flytekit.names(), ["outputs/outputs.pb"], "{}", pair.context());
+        assert!(pair.flytekit.stderr.contains("ContentType"), "{}", pair.context());
+    } else {
+        // deck.html is compared by presence and kind: its contents carry timestamps.
+        pair.assert_same_prefix();
+    }
     assert_eq!(
         pair.ours.names(),
         ["outputs/deck.html", "outputs/outputs.pb"],
@@ -1051,153 +1059,143 @@ fn map_task_with_an_unusable_batch_index_exits_one_like_flytekit_and_says_why() 
     unusable_batch_index_is_reported(LOCAL);
 }
 
-/// The cases whose tasks read or write storage, again with every prefix on S3 (moto):
-/// inputs.pb, the fast-execute archive (`--additional-distribution s3://…`), the previous
-/// checkpoint, and the output, raw output and checkpoint prefixes of both runs. Left out:
-/// what exercises no storage path beyond the outputs every case writes (command lines
-/// clap refuses, identity, SIGUSR1, `sys.exit`, an unusable batch index, `--test`,
-/// `--max-concurrency`, unfilled checkpoint templates).
+/// Every case whose task touches storage, again with everything on one of the
+/// emulators: the case's inputs.pb, the fast-execute archive, the previous checkpoint,
+/// and both runs' output, raw output and checkpoint prefixes, flytekit (s3fs, gcsfs,
+/// adlfs) against ours (the bridge), compared the same way.
+macro_rules! storage_cases {
+    ($backend:expr) => {
+        use super::*;
+        use flyte_storage::emulators::Emulator;
+
+        #[test]
+        fn dynamic_task_writes_the_same_futures_pb_as_flytekit() {
+            dynamic_task_writes_the_same_futures_pb($backend);
+        }
+
+        #[test]
+        fn array_node_map_task_runs_the_element_at_the_batch_index_like_flytekit() {
+            array_node_map_task_runs_the_indexed_element($backend);
+        }
+
+        #[test]
+        fn legacy_map_task_writes_under_output_prefix_slash_index_like_flytekit() {
+            legacy_map_task_writes_under_the_index($backend);
+        }
+
+        #[test]
+        fn legacy_map_task_error_document_lands_under_the_index_like_flytekit() {
+            legacy_map_task_error_lands_under_the_index($backend);
+        }
+
+        #[test]
+        fn legacy_map_task_offloaded_literal_points_under_the_index_like_flytekit() {
+            legacy_map_task_offloads_under_the_index($backend);
+        }
+
+        #[test]
+        fn fast_execute_unpacks_the_archive_and_runs_the_task_like_flytekit() {
+            fast_execute_runs_the_shipped_code($backend);
+        }
+
+        #[test]
+        fn fast_execute_dynamic_task_hands_its_code_archive_to_sub_tasks_like_flytekit() {
+            fast_dynamic_task_passes_the_distribution_on($backend);
+        }
+
+        #[test]
+        fn fast_execute_without_dest_dir_unpacks_into_the_working_directory_like_flytekit() {
+            fast_execute_defaults_to_the_working_directory($backend);
+        }
+
+        #[test]
+        fn fast_execute_exits_with_the_status_of_the_task_command_like_flytekit() {
+            fast_execute_exits_with_the_task_commands_status($backend);
+        }
+
+        #[test]
+        fn fast_execute_passes_sigterm_on_to_the_task_command() {
+            fast_execute_passes_sigterm_on($backend);
+        }
+
+        #[test]
+        fn fast_execute_with_a_missing_archive_fails_and_says_why_in_error_pb() {
+            fast_execute_missing_archive_fails($backend);
+        }
+
+        #[test]
+        fn fast_execute_refuses_an_archive_member_climbing_out_with_dotdot() {
+            hostile_archive_is_refused("hostile-dotdot", "../evil", $backend);
+        }
+
+        #[test]
+        fn fast_execute_refuses_an_archive_member_with_an_absolute_path() {
+            hostile_archive_is_refused("hostile-absolute", "absolute path", $backend);
+        }
+
+        #[test]
+        fn fast_execute_refuses_an_archive_symlink_to_etc() {
+            hostile_archive_is_refused("hostile-symlink", "etc_link", $backend);
+        }
+
+        #[test]
+        fn checkpoint_task_reads_the_previous_and_writes_a_new_checkpoint_like_flytekit() {
+            checkpoint_resumes_from_the_previous_one($backend);
+        }
+
+        #[test]
+        fn empty_previous_checkpoint_values_mean_no_checkpoint_like_flytekit() {
+            empty_previous_checkpoints_count_as_none($backend);
+        }
+
+        #[test]
+        fn outputs_over_the_minimum_size_are_offloaded_like_flytekit() {
+            outputs_are_offloaded_at_the_minimum_size($backend);
+        }
+
+        #[test]
+        fn map_task_offloaded_output_carries_the_unwrapped_collection_type_like_flytekit() {
+            map_task_offloads_with_the_element_type($backend);
+        }
+
+        #[test]
+        fn literal_over_the_maximum_size_fails_with_flytekits_error() {
+            too_large_literal_is_refused($backend);
+        }
+
+        #[test]
+        fn distributed_error_strategy_writes_error_uuid_pb_naming_the_worker_like_flytekit() {
+            distributed_error_file_names_the_worker($backend);
+        }
+
+        #[test]
+        fn fail_on_error_exits_one_after_writing_the_error_file_like_flytekit() {
+            fail_on_error_exits_one($backend);
+        }
+
+        #[test]
+        fn runtime_packages_are_installed_before_the_task_runs_like_flytekit() {
+            runtime_package_is_installed_first($backend);
+        }
+
+        #[test]
+        fn deck_html_is_written_to_the_output_prefix_like_flytekit() {
+            deck_is_written_beside_the_outputs($backend);
+        }
+    };
+}
+
+/// [`storage_cases`] on moto's S3.
 mod s3 {
-    use super::*;
-    use flyte_storage::emulators::Emulator;
-
-    const S3: Backend = Backend::Remote(Emulator::S3);
-
-    #[test]
-    fn dynamic_task_writes_the_same_futures_pb_as_flytekit() {
-        dynamic_task_writes_the_same_futures_pb(S3);
-    }
-
-    #[test]
-    fn array_node_map_task_runs_the_element_at_the_batch_index_like_flytekit() {
-        array_node_map_task_runs_the_indexed_element(S3);
-    }
-
-    #[test]
-    fn legacy_map_task_writes_under_output_prefix_slash_index_like_flytekit() {
-        legacy_map_task_writes_under_the_index(S3);
-    }
-
-    #[test]
-    fn legacy_map_task_error_document_lands_under_the_index_like_flytekit() {
-        legacy_map_task_error_lands_under_the_index(S3);
-    }
-
-    #[test]
-    fn legacy_map_task_offloaded_literal_points_under_the_index_like_flytekit() {
-        legacy_map_task_offloads_under_the_index(S3);
-    }
-
-    #[test]
-    fn fast_execute_unpacks_the_archive_and_runs_the_task_like_flytekit() {
-        fast_execute_runs_the_shipped_code(S3);
-    }
-
-    #[test]
-    fn fast_execute_dynamic_task_hands_its_code_archive_to_sub_tasks_like_flytekit() {
-        fast_dynamic_task_passes_the_distribution_on(S3);
-    }
-
-    #[test]
-    fn fast_execute_without_dest_dir_unpacks_into_the_working_directory_like_flytekit() {
-        fast_execute_defaults_to_the_working_directory(S3);
-    }
-
-    #[test]
-    fn fast_execute_exits_with_the_status_of_the_task_command_like_flytekit() {
-        fast_execute_exits_with_the_task_commands_status(S3);
-    }
-
-    #[test]
-    fn fast_execute_passes_sigterm_on_to_the_task_command() {
-        fast_execute_passes_sigterm_on(S3);
-    }
-
-    #[test]
-    fn fast_execute_with_a_missing_archive_fails_and_says_why_in_error_pb() {
-        fast_execute_missing_archive_fails(S3);
-    }
-
-    #[test]
-    fn fast_execute_refuses_an_archive_member_climbing_out_with_dotdot() {
-        hostile_archive_is_refused("hostile-dotdot", "../evil", S3);
-    }
-
-    #[test]
-    fn fast_execute_refuses_an_archive_member_with_an_absolute_path() {
-        hostile_archive_is_refused("hostile-absolute", "absolute path", S3);
-    }
-
-    #[test]
-    fn fast_execute_refuses_an_archive_symlink_to_etc() {
-        hostile_archive_is_refused("hostile-symlink", "etc_link", S3);
-    }
-
-    #[test]
-    fn checkpoint_task_reads_the_previous_and_writes_a_new_checkpoint_like_flytekit() {
-        checkpoint_resumes_from_the_previous_one(S3);
-    }
-
-    #[test]
-    fn empty_previous_checkpoint_values_mean_no_checkpoint_like_flytekit() {
-        empty_previous_checkpoints_count_as_none(S3);
-    }
-
-    #[test]
-    fn outputs_over_the_minimum_size_are_offloaded_like_flytekit() {
-        outputs_are_offloaded_at_the_minimum_size(S3);
-    }
-
-    #[test]
-    fn map_task_offloaded_output_carries_the_unwrapped_collection_type_like_flytekit() {
-        map_task_offloads_with_the_element_type(S3);
-    }
-
-    #[test]
-    fn literal_over_the_maximum_size_fails_with_flytekits_error() {
-        too_large_literal_is_refused(S3);
-    }
-
-    #[test]
-    fn distributed_error_strategy_writes_error_uuid_pb_naming_the_worker_like_flytekit() {
-        distributed_error_file_names_the_worker(S3);
-    }
-
-    #[test]
-    fn fail_on_error_exits_one_after_writing_the_error_file_like_flytekit() {
-        fail_on_error_exits_one(S3);
-    }
-
-    #[test]
-    fn runtime_packages_are_installed_before_the_task_runs_like_flytekit() {
-        runtime_package_is_installed_first(S3);
-    }
-
-    #[test]
-    fn deck_html_is_written_to_the_output_prefix_like_flytekit() {
-        deck_is_written_beside_the_outputs(S3);
-    }
+    storage_cases!(Backend::Remote(Emulator::S3));
 }
 
-/// Checkpoints move through the storage bridge like any other data: the same case on the
-/// other two stores.
+/// [`storage_cases`] on fake-gcs-server.
 mod gcs {
-    use super::*;
-    use flyte_storage::emulators::Emulator;
-
-    #[test]
-    fn checkpoint_task_reads_the_previous_and_writes_a_new_checkpoint_like_flytekit() {
-        checkpoint_resumes_from_the_previous_one(Backend::Remote(Emulator::Gcs));
-    }
+    storage_cases!(Backend::Remote(Emulator::Gcs));
 }
 
-/// See [`gcs`].
+/// [`storage_cases`] on Azurite.
 mod azure {
-    use super::*;
-    use flyte_storage::emulators::Emulator;
-
-    #[test]
-    fn checkpoint_task_reads_the_previous_and_writes_a_new_checkpoint_like_flytekit() {
-        checkpoint_resumes_from_the_previous_one(Backend::Remote(Emulator::Azure));
-    }
+    storage_cases!(Backend::Remote(Emulator::Azure));
 }
