@@ -10,7 +10,9 @@
 
 mod cli;
 mod environment;
+mod flytekit_probe;
 mod settings;
+mod version;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,6 +47,9 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         };
+    }
+    if environment::wants_version_report() {
+        return version::main(environment::worker_python());
     }
     // clap exits with status 2 on a bad command line, as click does.
     let entrypoint = match environment::invoked_name().as_str() {
@@ -153,7 +158,10 @@ async fn execute(
         map_task,
         env: settings::worker_env(&environment.config),
     };
-    let worker = PythonExecutor::spawn(worker_settings, storage.clone(), metrics.clone());
+    let worker = flytekit_probe::RequireFlytekit::new(
+        &environment.python,
+        PythonExecutor::spawn(worker_settings, storage.clone(), metrics.clone()),
+    );
     let runtime = &environment.config.runtime;
     let settings = RunSettings {
         dry_run: args.test,
