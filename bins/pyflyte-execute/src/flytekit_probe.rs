@@ -3,7 +3,8 @@
 //! The worker imports flytekit only after the supervisor tells it to start; an
 //! interpreter without flytekit would fail there with a Python traceback from our own
 //! worker script. So every run asks the interpreter first, in a short process started
-//! beside the worker (about 30 ms of CPU, no wall time while a second core is free), and
+//! beside the worker (an interpreter start, about 25 ms of CPU, no wall time while a
+//! second core is free), and
 //! [`RequireFlytekit`] turns a definite "not installed" into one line naming the package
 //! and the interpreter, written to `error.pb` like any failure to set up a task. The
 //! `--version` report (`version.rs`) shows the same facts.
@@ -17,10 +18,11 @@ use tokio::process::Command;
 use tokio::task::JoinHandle;
 
 /// Prints, as one JSON object, the interpreter, its version and where flytekit would be
-/// imported from (and its version), without importing flytekit. `-c` puts the working
-/// directory first on `sys.path`, where the worker has its own script's directory
-/// (which it removes): drop it, so a `flytekit/` in the working directory is not taken
-/// for the package.
+/// imported from, without importing flytekit; with the argument `version`, flytekit's
+/// version too (importlib.metadata alone costs about 100 ms of CPU, so a run does not
+/// ask for it). `-c` puts the working directory first on `sys.path`, where the worker
+/// has its own script's directory (which it removes): drop it, so a `flytekit/` in the
+/// working directory is not taken for the package.
 const PROBE: &str = r#"
 import sys
 if sys.path and sys.path[0] in ("", "."):
@@ -29,11 +31,13 @@ import importlib.util, json
 spec = importlib.util.find_spec("flytekit")
 flytekit = None
 if spec is not None:
-    try:
-        from importlib.metadata import version
-        flytekit_version = version("flytekit")
-    except Exception:
-        flytekit_version = None
+    flytekit_version = None
+    if sys.argv[1:] == ["version"]:
+        try:
+            from importlib.metadata import version
+            flytekit_version = version("flytekit")
+        except Exception:
+            pass
     places = list(spec.submodule_search_locations or [])
     flytekit = {"version": flytekit_version, "location": places[0] if places else spec.origin}
 print(json.dumps({"python": sys.executable, "python_version": sys.version.split()[0], "flytekit": flytekit}))
@@ -79,10 +83,20 @@ pub enum ProbeError {
     },
 }
 
+/// What to ask of the interpreter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    /// Only whether (and where) flytekit is: what a run needs.
+    WhereIsFlytekit,
+    /// Also flytekit's version: what `--version` reports.
+    WithFlytekitVersion,
+}
+
 /// Asks `python` about itself and flytekit.
-pub async fn probe(python: &Path) -> Result<InterpreterFacts, ProbeError> {
+pub async fn probe(python: &Path, question: Question) -> Result<InterpreterFacts, ProbeError> {
     let output = Command::new(python)
         .args(["-c", PROBE])
+        .args((question == Question::WithFlytekitVersion).then_some("version"))
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
@@ -140,7 +154,9 @@ impl<E: Executor> RequireFlytekit<E> {
         let probed = python.to_path_buf();
         RequireFlytekit {
             python: python.to_path_buf(),
-            probe: Some(tokio::spawn(async move { probe(&probed).await })),
+            probe: Some(tokio::spawn(async move {
+                probe(&probed, Question::WhereIsFlytekit).await
+            })),
             worker: Some(worker),
         }
     }

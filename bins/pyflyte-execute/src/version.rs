@@ -22,7 +22,10 @@ pub fn main((python, python_source): (PathBuf, &str)) -> ExitCode {
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(flytekit_probe::probe(&python)),
+        Ok(runtime) => runtime.block_on(flytekit_probe::probe(
+            &python,
+            flytekit_probe::Question::WithFlytekitVersion,
+        )),
         Err(source) => Err(ProbeError::Start { source }),
     };
     let (text, ok) = render(&binary, &python, python_source, &facts);
