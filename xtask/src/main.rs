@@ -8,6 +8,7 @@ mod bench;
 mod bench_tasks;
 mod codegen;
 mod demo;
+mod dist;
 mod emulators;
 #[cfg(test)]
 mod layering;
@@ -28,6 +29,9 @@ commands:
   bench         upload 1 GiB to moto's S3 server and report the peak RSS; then tasks writing a
                 1 GiB FlyteFile and a 10,000-file FlyteDirectory to it, flytekit against ours
   codegen       regenerate crates/flyte-proto/src/generated from proto/
+  dist [--arch x86_64|aarch64]
+                the wheel pyflyte-execute-rs to publish, in target/wheels: the release binary
+                linked for manylinux2014 (glibc 2.17) with zig, checked with auditwheel
   help          this text
 ";
 
@@ -38,6 +42,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&root),
         Some("codegen") => codegen::run(&root),
         Some("demo") => demo::run(&root),
+        Some("dist") => dist::run(&root, &args[1..]),
         Some("test") => test::run(&root, &args[1..]),
         Some("conformance") => test::conformance(&root),
         None | Some("help" | "--help" | "-h") => {

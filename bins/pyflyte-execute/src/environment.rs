@@ -39,10 +39,7 @@ impl Environment {
     pub fn from_process() -> Result<Self> {
         Ok(Environment {
             config: load_config()?,
-            python: find_python(
-                std::env::var_os("PYFLYTE_EXECUTE_PYTHON"),
-                std::env::var_os("PATH"),
-            ),
+            python: worker_python().0,
             pythonpath: std::env::var_os("PYTHONPATH"),
             current_dir: std::env::current_dir().ok(),
             stop_grace: stop_grace(std::env::var_os(STOP_GRACE_ENV))?,
@@ -81,8 +78,28 @@ pub fn invoked_name() -> String {
 
 /// Whether the operator asked for the effective configuration (`--show-config` alone).
 pub fn wants_config_report() -> bool {
+    only_argument_is(&["--show-config"])
+}
+
+/// Whether the operator asked for the version report (`--version` or `-V` alone).
+pub fn wants_version_report() -> bool {
+    only_argument_is(&["--version", "-V"])
+}
+
+fn only_argument_is(flags: &[&str]) -> bool {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    args.len() == 1 && args[0] == "--show-config"
+    args.len() == 1 && flags.iter().any(|flag| args[0] == *flag)
+}
+
+/// The interpreter to run the worker with, and where that choice came from.
+pub fn worker_python() -> (PathBuf, &'static str) {
+    let explicit = std::env::var_os("PYFLYTE_EXECUTE_PYTHON").filter(|p| !p.is_empty());
+    let source = if explicit.is_some() {
+        "PYFLYTE_EXECUTE_PYTHON"
+    } else {
+        "the first python3 or python on PATH"
+    };
+    (find_python(explicit, std::env::var_os("PATH")), source)
 }
 
 /// The stop grace from its variable's value: seconds, fractions allowed; unset or empty

@@ -13,6 +13,7 @@ mod environment;
 mod plan;
 mod scratch;
 mod settings;
+mod version;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         };
+    }
+    if environment::wants_version_report() {
+        return version::main(environment::worker_python());
     }
     // clap exits with status 2 on a bad command line, as click does.
     let entrypoint = match environment::invoked_name().as_str() {

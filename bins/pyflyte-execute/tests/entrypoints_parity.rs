@@ -874,8 +874,17 @@ fn deck_is_written_beside_the_outputs(backend: Backend) {
         // flytekit 1.16.31 cannot upload its deck to Azure: adlfs rejects the
         // `ContentType` it passes ("unexpected keyword argument 'ContentType'") and the
         // deck is lost with an error in the log. Ours writes it.
-        assert_eq!(pair.flytekit.names(), ["outputs/outputs.pb"], "{}", pair.context());
-        assert!(pair.flytekit.stderr.contains("ContentType"), "{}", pair.context());
+        assert_eq!(
+            pair.flytekit.names(),
+            ["outputs/outputs.pb"],
+            "{}",
+            pair.context()
+        );
+        assert!(
+            pair.flytekit.stderr.contains("ContentType"),
+            "{}",
+            pair.context()
+        );
     } else {
         // deck.html is compared by presence and kind: its contents carry timestamps.
         pair.assert_same_prefix();

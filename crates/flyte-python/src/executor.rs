@@ -32,6 +32,8 @@ enum State {
 /// A started worker and how far the run has got with it.
 struct Run {
     worker: Worker,
+    /// The interpreter it runs in, as configured.
+    python: std::path::PathBuf,
     told_to_run: bool,
     reported_result: bool,
 }
@@ -49,6 +51,7 @@ impl PythonExecutor {
         let state = match Worker::spawn(&settings, storage, metrics) {
             Ok(worker) => State::Running(Box::new(Run {
                 worker,
+                python: settings.python.clone(),
                 told_to_run: false,
                 reported_result: false,
             })),
@@ -147,7 +150,7 @@ impl Run {
                     early_outcome: Some(outcome),
                 })
             }
-            other => Err(unrunnable(other)),
+            other => Err(unrunnable(other, &self.python)),
         }
     }
 
@@ -188,8 +191,9 @@ impl Run {
     }
 }
 
-/// The outcome of an event that ends the run before the task could run.
-fn unrunnable(event: Event) -> TaskOutcome {
+/// The outcome of an event that ends the run before the task could run in the
+/// interpreter `python`.
+fn unrunnable(event: Event, python: &std::path::Path) -> TaskOutcome {
     match event {
         // flytekit crashes with a traceback here; log ours as visibly.
         Event::ResolverFailed(error) => {
@@ -203,11 +207,9 @@ fn unrunnable(event: Event) -> TaskOutcome {
             interpreter,
             error_message,
         } => {
-            let message = format!(
-                "flytekit is not installed in the Python interpreter {interpreter} ({error_message}): \
-                 install flytekit into it, or set PYFLYTE_EXECUTE_PYTHON to a Python that has it"
-            );
+            let message = crate::interpreter::missing_flytekit_message(python);
             tracing::error!("{message}");
+            tracing::debug!(%interpreter, %error_message, "the worker's own report");
             TaskOutcome::Unrunnable(ContainerFailure::non_recoverable_system(message))
         }
         Event::Fatal(error) => {

@@ -13,6 +13,7 @@
 //!   remote byte moves through Python and s3fs, gcsfs and adlfs are never imported;
 //! - [`fast`]: `pyflyte-fast-execute`'s code archive, unpacked safely, and the task
 //!   command run with it importable;
+//! - [`interpreter`]: what an interpreter says about its flytekit (`--version`);
 //! - passing SIGTERM, SIGINT and SIGUSR1 on to the child it runs, and SIGKILLing a
 //!   worker that does not stop within its grace, so an error document is still written.
 //!
@@ -68,6 +69,7 @@ mod embedded;
 mod executor;
 mod exit;
 pub mod fast;
+pub mod interpreter;
 mod memory;
 mod settings;
 mod signals;

@@ -63,6 +63,42 @@ pub(crate) struct Worker {
     killed_after_grace: bool,
     /// The container's memory cgroup when the worker started, to tell an OOM kill.
     memory_at_start: CgroupMemory,
+    /// Where the sockets are; kept (and removed) with the worker.
+    _sockets: SocketDir,
+}
+
+/// Where the worker's sockets go: the scratch directory, unless its path is too long for
+/// a Unix socket address (108 bytes on Linux, easily passed by a deep `TMPDIR`); then a
+/// private directory with a short name under `/tmp`.
+enum SocketDir {
+    Scratch(PathBuf),
+    Short(tempfile::TempDir),
+}
+
+/// The longest socket directory that leaves room for `/bridge.sock` in a Unix socket
+/// address (`sun_path` holds 108 bytes with its terminating NUL).
+const MAX_SOCKET_DIR_LEN: usize = 107 - "/bridge.sock".len();
+
+impl SocketDir {
+    fn for_scratch(scratch: &Path) -> Result<Self, ContainerFailure> {
+        if scratch.as_os_str().len() <= MAX_SOCKET_DIR_LEN {
+            return Ok(SocketDir::Scratch(scratch.to_path_buf()));
+        }
+        use std::os::unix::fs::PermissionsExt;
+        tempfile::Builder::new()
+            .prefix("pfe-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in("/tmp")
+            .map(SocketDir::Short)
+            .map_err(|e| setup_failed("creating a socket directory under", Path::new("/tmp"), e))
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            SocketDir::Scratch(path) => path,
+            SocketDir::Short(dir) => dir.path(),
+        }
+    }
 }
 
 impl Worker {
@@ -82,9 +118,10 @@ impl Worker {
         let bridge_module = scratch.join("pyflyte_execute_bridge.py");
         std::fs::write(&bridge_module, embedded::BRIDGE_MODULE)
             .map_err(|e| setup_failed("writing", &bridge_module, e))?;
-        let socket = scratch.join("worker.sock");
+        let sockets = SocketDir::for_scratch(scratch)?;
+        let socket = sockets.path().join("worker.sock");
         let listener = listen(&socket)?;
-        let bridge_socket = scratch.join("bridge.sock");
+        let bridge_socket = sockets.path().join("bridge.sock");
         let bridge_listener = listen(&bridge_socket)?;
 
         let mut child = Command::new(&settings.python)
@@ -127,6 +164,7 @@ impl Worker {
             stop_grace: settings.stop_grace,
             killed_after_grace: false,
             memory_at_start: CgroupMemory::of_this_process(),
+            _sockets: sockets,
         })
     }
 

@@ -121,3 +121,44 @@ async fn a_worker_killed_by_a_signal_names_the_signal() {
     );
     assert!(error.message.contains("out of memory"), "{}", error.message);
 }
+
+#[tokio::test]
+async fn a_scratch_directory_too_deep_for_a_socket_address_still_runs_the_worker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Deeper than a Unix socket address can name (108 bytes).
+    let deep = dir.path().join("d".repeat(60)).join("e".repeat(60));
+    let python = fake_python(dir.path(), "exit 3");
+    let storage = Storage::new(StorageConfig::default());
+    let metrics = flyte_telemetry::Metrics::disabled();
+    let executor = PythonExecutor::spawn(
+        worker_settings(python, &deep),
+        storage.clone(),
+        metrics.clone(),
+    );
+    let inputs = dir.path().join("inputs.pb");
+    flyte_proto::io::write_literal_map(
+        &inputs,
+        &literal::literal_map([("a", literal::integer(1))]),
+    )
+    .expect("inputs");
+    let settings = RunSettings::new(
+        TaskLocations::new(
+            inputs.display().to_string(),
+            dir.path().join("out").display().to_string(),
+        ),
+        dir.path().join("pipeline"),
+    );
+    run_task(executor, &storage, &settings, &metrics)
+        .await
+        .expect("run");
+    let document =
+        flyte_proto::io::read_error_document(dir.path().join("out/error.pb")).expect("error.pb");
+    // The worker started (and exited 3), rather than its sockets failing to bind.
+    let error = document.error.expect("error");
+    assert_eq!(error.code, "USER:WorkerDied", "{}", error.message);
+    assert!(
+        error.message.contains("exited with status 3"),
+        "{}",
+        error.message
+    );
+}

@@ -39,3 +39,15 @@ pub fn python() -> PathBuf {
     );
     python
 }
+
+/// This process's `PATH` with `dir` in front, for running a command that must find the
+/// programs in `dir` first (our binary under flytekit's names, a venv's scripts).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests pass their own PATH on, extended"
+)]
+pub fn path_with_first(dir: &Path) -> std::ffi::OsString {
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)))
+        .expect("PATH entries without ':'")
+}

@@ -5,6 +5,7 @@ entrypoint_cases.py builds each case's inputs and the container command flytekit
 serialises for the task; the tests run that command under flytekit and under ours.
 """
 
+import os
 import sys
 import typing
 
@@ -153,3 +154,17 @@ def stubborn(x: int) -> int:
     pathlib.Path(os.environ["PARITY_MARKER"]).write_text(str(os.getpid()))
     time.sleep(300)
     return x
+
+
+@task
+def ancestry(x: int) -> int:
+    """Writes the executables of the task process's parent, grandparent and great-grandparent
+    to the file PARITY_ANCESTRY names, one a line: which supervisor ran it."""
+    chain, pid = [], os.getppid()
+    while pid > 1 and len(chain) < 3:
+        chain.append(os.readlink(f"/proc/{pid}/exe"))
+        with open(f"/proc/{pid}/stat") as stat:
+            pid = int(stat.read().rsplit(")", 1)[1].split()[1])
+    with open(os.environ["PARITY_ANCESTRY"], "w") as out:
+        out.write("\n".join(chain) + "\n")
+    return x + 1
