@@ -54,6 +54,10 @@ pub enum Emulator {
     Azure,
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "test support only (feature test-emulators): the emulators cargo xtask test started"
+)]
 fn required(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         panic!(
