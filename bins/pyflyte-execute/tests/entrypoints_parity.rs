@@ -907,6 +907,62 @@ fn deck_html_is_written_to_the_output_prefix_like_flytekit() {
     deck_is_written_beside_the_outputs(LOCAL);
 }
 
+// Directories holding symbolic links (issue 10).
+
+/// The raw objects of `run` with their first two segments (`raw/<random>/`) cut: what
+/// the task's directory uploaded, relative to where flytekit put it.
+fn raw_names(run: &Run) -> Vec<String> {
+    run.names()
+        .iter()
+        .filter_map(|name| {
+            let mut segments = name.splitn(3, '/');
+            (segments.next() == Some("raw")).then_some(())?;
+            segments.next()?;
+            segments.next().map(str::to_owned)
+        })
+        .collect()
+}
+
+fn linked_directory_uploads_what_flytekit_uploads(backend: Backend) {
+    let pair = Scenario::prepare("linked_directory", backend).run_both();
+    // outputs.pb differs only by the directory's random name; what is under it must not.
+    for run in [&pair.flytekit, &pair.ours] {
+        assert!(run.status.success(), "{}", pair.context());
+        assert!(
+            run.files.contains_key("outputs/outputs.pb"),
+            "{}",
+            pair.context()
+        );
+    }
+    // Links to files are uploaded as the file; links to directories (`latest`, out of
+    // the tree, back up it) are not followed.
+    let expected = ["model-link.bin", "step-1/model.bin", "step-2/model.bin"];
+    assert_eq!(raw_names(&pair.flytekit), expected, "{}", pair.context());
+    assert_eq!(raw_names(&pair.ours), expected, "{}", pair.context());
+}
+
+#[test]
+fn directory_with_links_uploads_what_flytekit_uploads() {
+    linked_directory_uploads_what_flytekit_uploads(LOCAL);
+}
+
+fn dangling_link_fails_the_upload(backend: Backend) {
+    let pair = Scenario::prepare("dangling_directory", backend).run_both();
+    let error = |run: &Run| {
+        let (_, document) = run.error_document("outputs");
+        document.error.expect("a container error")
+    };
+    let (flytekit, ours) = (error(&pair.flytekit), error(&pair.ours));
+    assert_eq!(ours.code, flytekit.code, "{}", pair.context());
+    assert_eq!(ours.kind, flytekit.kind, "{}", pair.context());
+    assert!(ours.message.contains("dangling/gone"), "{}", ours.message);
+}
+
+#[test]
+fn directory_with_a_link_to_nothing_fails_like_flytekit_naming_the_link() {
+    dangling_link_fails_the_upload(LOCAL);
+}
+
 // The pod's identity variables reach flytekit's execution context.
 
 fn execution_identity_reaches_the_task(backend: Backend) {
@@ -1185,6 +1241,16 @@ macro_rules! storage_cases {
         #[test]
         fn runtime_packages_are_installed_before_the_task_runs_like_flytekit() {
             runtime_package_is_installed_first($backend);
+        }
+
+        #[test]
+        fn directory_with_links_uploads_what_flytekit_uploads() {
+            linked_directory_uploads_what_flytekit_uploads($backend);
+        }
+
+        #[test]
+        fn directory_with_a_link_to_nothing_fails_like_flytekit_naming_the_link() {
+            dangling_link_fails_the_upload($backend);
         }
 
         #[test]

@@ -176,9 +176,9 @@ fn root_errno(error: &(dyn std::error::Error + 'static)) -> Option<i32> {
 impl BridgeFailure {
     fn from_storage(error: &StorageError) -> Self {
         let kind = match error {
-            StorageError::NotFound { .. } | StorageError::NoSuchBucket { .. } => {
-                FailureKind::NotFound
-            }
+            StorageError::NotFound { .. }
+            | StorageError::NoSuchBucket { .. }
+            | StorageError::DanglingLink { .. } => FailureKind::NotFound,
             StorageError::PermissionDenied { .. } => FailureKind::PermissionDenied,
             StorageError::NotADirectory { .. } => FailureKind::NotADirectory,
             StorageError::InvalidUri { .. }

@@ -110,6 +110,19 @@ pub enum StorageError {
         uri: String,
     },
 
+    /// A directory upload met a symbolic link whose target does not exist. (Links to
+    /// files are uploaded as the file, links to directories are skipped.)
+    #[error(
+        "{uri} is a symbolic link to {target}, which does not exist: remove the link, or \
+         make it point at a file before the directory is uploaded"
+    )]
+    DanglingLink {
+        /// The link's path.
+        uri: String,
+        /// Where it points.
+        target: String,
+    },
+
     /// Any other I/O failure.
     #[error("I/O error on {uri}: check that the path is usable and that its disk has space")]
     Io {
@@ -161,6 +174,7 @@ impl StorageError {
             | Self::NotFound { uri }
             | Self::PermissionDenied { uri, .. }
             | Self::NotADirectory { uri }
+            | Self::DanglingLink { uri, .. }
             | Self::Io { uri, .. } => uri,
         }
     }
@@ -218,6 +232,10 @@ mod tests {
             StorageError::NotFound { uri: "u4".into() },
             StorageError::from_io("u5", io::Error::from(io::ErrorKind::PermissionDenied)),
             StorageError::NotADirectory { uri: "u6".into() },
+            StorageError::DanglingLink {
+                uri: "u11".into(),
+                target: "t".into(),
+            },
             StorageError::from_io("u7", io::Error::other("x")),
         ];
         for error in errors {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Result, StorageError};
@@ -84,17 +85,19 @@ impl Store for LocalStore {
             Err(e) if is_absent(&e) => return Ok(Vec::new()),
             Err(e) => return Err(StorageError::from_io(prefix.to_string(), e)),
         }
-        walk_local_dir(root)
+        let mut objects = walk_local_dir(root)
             .await?
-            .into_iter()
-            .map(|file| {
+            .and_then(|file| async move {
                 Ok(ObjectMeta {
                     uri: prefix.join(&file.key)?,
                     key: file.key,
                     size: file.size,
                 })
             })
-            .collect()
+            .try_collect::<Vec<_>>()
+            .await?;
+        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
     }
 
     async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>> {

@@ -1,12 +1,13 @@
 //! [`Store`]: the operations every backend provides, and the directory transfers built
 //! on them.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::stream::{self, Stream, TryStreamExt};
 
 use crate::error::{Result, StorageError};
 use crate::uri::StorageUri;
@@ -93,8 +94,10 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// relative paths, at most `concurrency` at a time (0 counts as 1).
     ///
     /// A prefix with no object under it is [`StorageError::NotFound`], so a mistyped
-    /// URI never looks like an empty directory. A key that would land outside `to`
-    /// (`..`, `.` or empty path segments) is [`StorageError::InvalidUri`].
+    /// URI never looks like an empty directory. Keys are placed as flytekit places them:
+    /// empty and `.` segments are dropped (`a//b`, `./b` and `/b` land at `a/b`, `b`
+    /// and `b`). A key with a `..` segment, or two keys that land on the same file, are
+    /// [`StorageError::InvalidUri`], before anything is downloaded.
     async fn get_dir(
         &self,
         from: &StorageUri,
@@ -107,16 +110,35 @@ pub trait Store: fmt::Debug + Send + Sync {
                 uri: from.to_string(),
             });
         }
-        let transfers = objects.into_iter().map(|object| async move {
+        let mut placed: HashMap<PathBuf, String> = HashMap::with_capacity(objects.len());
+        let mut downloads = Vec::with_capacity(objects.len());
+        for object in objects {
             let destination = local_destination(to, &object)?;
-            self.get_listed_file(&object, &destination).await
+            if let Some(other) = placed.insert(destination.clone(), object.key.clone()) {
+                return Err(StorageError::InvalidUri {
+                    uri: object.uri.to_string(),
+                    reason: format!(
+                        "its key {:?} and the key {:?} would both be downloaded to {}; \
+                         rename one of them",
+                        object.key,
+                        other,
+                        destination.display()
+                    ),
+                });
+            }
+            downloads.push((object, destination));
+        }
+        let transfers = downloads.into_iter().map(|(object, destination)| {
+            Ok(async move { self.get_listed_file(&object, &destination).await })
         });
-        summarise(transfers, concurrency).await
+        summarise(stream::iter(transfers), concurrency).await
     }
 
-    /// Uploads every file under the local directory `from` (recursively, following
-    /// symbolic links) to `to`, keeping their relative paths, at most `concurrency` at a
-    /// time (0 counts as 1). An empty directory uploads nothing.
+    /// Uploads every file under the local directory `from` (recursively) to `to`,
+    /// keeping their relative paths, at most `concurrency` at a time (0 counts as 1).
+    /// The walk streams: uploads start as files are found. A link to a file is uploaded
+    /// as the file; a link to a directory is skipped, as flytekit skips it; a link to
+    /// nothing is [`StorageError::DanglingLink`]. An empty directory uploads nothing.
     async fn put_dir(
         &self,
         from: &Path,
@@ -124,7 +146,7 @@ pub trait Store: fmt::Debug + Send + Sync {
         concurrency: usize,
     ) -> Result<TransferSummary> {
         let files = walk_local_dir(from).await?;
-        let transfers = files.into_iter().map(|file| async move {
+        let transfers = files.map_ok(|file| async move {
             let destination = to.join(&file.key)?;
             self.put_file(&file.path, &destination).await
         });
@@ -132,16 +154,17 @@ pub trait Store: fmt::Debug + Send + Sync {
     }
 }
 
-/// Runs `transfers` at most `concurrency` at a time, stopping at the first error.
+/// Runs the transfers of `transfers` at most `concurrency` at a time, stopping at the
+/// first error.
 async fn summarise<F>(
-    transfers: impl Iterator<Item = F> + Send,
+    transfers: impl Stream<Item = Result<F>> + Send,
     concurrency: usize,
 ) -> Result<TransferSummary>
 where
     F: Future<Output = Result<u64>> + Send,
 {
-    stream::iter(transfers)
-        .buffer_unordered(concurrency.max(1))
+    transfers
+        .try_buffer_unordered(concurrency.max(1))
         .try_fold(TransferSummary::default(), |summary, bytes| async move {
             Ok(TransferSummary {
                 files: summary.files + 1,
@@ -151,26 +174,34 @@ where
         .await
 }
 
-/// Where a listed object goes under the local directory `root`.
+/// Where a listed object goes under the local directory `root`: its key's segments,
+/// without empty and `.` ones; a `..` segment is refused.
 fn local_destination(root: &Path, object: &ObjectMeta) -> Result<PathBuf> {
+    let refuse = |why: &str| StorageError::InvalidUri {
+        uri: object.uri.to_string(),
+        reason: format!(
+            "its key {:?} {why}, so it cannot be downloaded into a directory safely",
+            object.key
+        ),
+    };
     let mut destination = root.to_path_buf();
+    let mut named = false;
     for segment in object.key.split('/') {
         let mut components = Path::new(segment).components();
         match (components.next(), components.next()) {
-            (Some(Component::Normal(name)), None) => destination.push(name),
-            _ => {
-                return Err(StorageError::InvalidUri {
-                    uri: object.uri.to_string(),
-                    reason: format!(
-                        "its key {:?} has a '..', '.' or empty path segment, so it cannot be \
-                         downloaded into a directory safely",
-                        object.key
-                    ),
-                });
+            (None | Some(Component::CurDir), None) => {}
+            (Some(Component::Normal(name)), None) => {
+                destination.push(name);
+                named = true;
             }
+            _ => return Err(refuse("has a '..' segment")),
         }
     }
-    Ok(destination)
+    if named {
+        Ok(destination)
+    } else {
+        Err(refuse("names no file"))
+    }
 }
 
 #[cfg(test)]
@@ -192,8 +223,21 @@ mod tests {
     }
 
     #[test]
+    fn empty_and_dot_segments_are_dropped_like_flytekit() {
+        for (key, path) in [
+            ("a//b", "/t/a/b"),
+            ("./x", "/t/x"),
+            ("/abs", "/t/abs"),
+            ("a/./b/", "/t/a/b"),
+        ] {
+            let placed = local_destination(Path::new("/t"), &object(key)).expect(key);
+            assert_eq!(placed, Path::new(path), "{key}");
+        }
+    }
+
+    #[test]
     fn keys_that_would_escape_the_target_directory_are_refused() {
-        for key in ["../x", "a/../../x", "./x", "a//b", "", "/abs"] {
+        for key in ["../x", "a/../../x", "a/..", "", "/", "./."] {
             let error = local_destination(Path::new("/t"), &object(key)).expect_err(key);
             assert!(
                 matches!(error, StorageError::InvalidUri { .. }),

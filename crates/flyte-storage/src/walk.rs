@@ -4,9 +4,18 @@
 //! [`LocalStore::list`](crate::LocalStore) to list a local prefix. It is its own unit so
 //! that what counts as a file of a directory (symbolic links, special files) is decided
 //! in one place.
+//!
+//! Symbolic links are treated as flytekit's upload treats them (fsspec's `put` with
+//! `recursive=True`): a link to a file is uploaded as that file's contents under the
+//! link's name; a link to a directory is skipped, never followed, so `latest -> step-3`
+//! does not upload step 3 twice, a link out of the tree (`certs -> /etc/ssl`) uploads
+//! nothing of the host, and link cycles cannot arise. A link to nothing fails the walk,
+//! naming the link, as it fails flytekit's upload.
 
-use std::collections::HashSet;
+use std::io;
 use std::path::{Path, PathBuf};
+
+use futures_util::stream::{self, Stream};
 
 use crate::error::{Result, StorageError};
 
@@ -20,62 +29,133 @@ pub(crate) struct LocalFile {
     pub(crate) size: u64,
 }
 
-/// Every regular file under `root`, recursively, sorted by key.
+/// Every file under `root`, recursively, as a stream: one directory's entries are held
+/// at a time (plus the directories still to visit), never the whole tree, so uploading
+/// a directory of a million files starts at once and holds little.
 ///
-/// Symbolic links are followed (each directory is visited once, so link cycles end);
-/// sockets, FIFOs and devices are skipped. A missing `root` is
+/// Files come depth first, each directory's entries in name order. `root` itself may be
+/// a link to a directory. Sockets, FIFOs and devices are skipped. A missing `root` is
 /// [`StorageError::NotFound`]; a `root` that is not a directory is
-/// [`StorageError::NotADirectory`].
-pub(crate) async fn walk_local_dir(root: &Path) -> Result<Vec<LocalFile>> {
+/// [`StorageError::NotADirectory`]; a link to nothing is
+/// [`StorageError::DanglingLink`].
+pub(crate) async fn walk_local_dir(
+    root: &Path,
+) -> Result<impl Stream<Item = Result<LocalFile>> + Send + 'static> {
     let root_metadata = tokio::fs::metadata(root)
         .await
         .map_err(|e| StorageError::from_io(display(root), e))?;
     if !root_metadata.is_dir() {
         return Err(StorageError::NotADirectory { uri: display(root) });
     }
-    let io_error = |path: &Path| {
-        let uri = display(path);
-        move |e| StorageError::from_io(uri, e)
+    let walk = Walk {
+        directories: vec![(root.to_path_buf(), String::new())],
+        entries: Vec::new(),
     };
-    let mut visited = HashSet::new();
-    visited.insert(
-        tokio::fs::canonicalize(root)
-            .await
-            .map_err(io_error(root))?,
-    );
-    let mut files = Vec::new();
-    let mut pending = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, key_prefix)) = pending.pop() {
-        let mut entries = tokio::fs::read_dir(&dir).await.map_err(io_error(&dir))?;
-        while let Some(entry) = entries.next_entry().await.map_err(io_error(&dir))? {
-            let path = entry.path();
-            let Ok(name) = entry.file_name().into_string() else {
-                return Err(StorageError::InvalidUri {
-                    uri: display(&path),
-                    reason: "the file name is not UTF-8, so it cannot be an object key".to_owned(),
-                });
-            };
-            let key = format!("{key_prefix}{name}");
-            // Follows symbolic links.
-            let metadata = tokio::fs::metadata(&path).await.map_err(io_error(&path))?;
-            if metadata.is_dir() {
-                let canonical = tokio::fs::canonicalize(&path)
-                    .await
-                    .map_err(io_error(&path))?;
-                if visited.insert(canonical) {
-                    pending.push((path, format!("{key}/")));
+    Ok(stream::try_unfold(walk, |mut walk| async move {
+        let file = walk.next_file().await?;
+        Ok(file.map(|file| (file, walk)))
+    }))
+}
+
+/// Where a walk is.
+struct Walk {
+    /// Directories still to read, with the key prefix (`dir/`) of their entries.
+    directories: Vec<(PathBuf, String)>,
+    /// Entries of the directory being read not yet looked at, last one next.
+    entries: Vec<Entry>,
+}
+
+/// One name found in a directory.
+struct Entry {
+    path: PathBuf,
+    key: String,
+    file_type: std::fs::FileType,
+}
+
+impl Walk {
+    /// The next file, or `None` when the tree is done.
+    async fn next_file(&mut self) -> Result<Option<LocalFile>> {
+        loop {
+            if let Some(entry) = self.entries.pop() {
+                if let Some(file) = self.visit(entry).await? {
+                    return Ok(Some(file));
                 }
-            } else if metadata.is_file() {
-                files.push(LocalFile {
-                    key,
-                    path,
-                    size: metadata.len(),
-                });
+            } else if let Some((dir, key_prefix)) = self.directories.pop() {
+                self.entries = read_entries(&dir, &key_prefix).await?;
+            } else {
+                return Ok(None);
             }
         }
     }
-    files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    Ok(files)
+
+    /// The file `entry` is, if it is one; directories are queued.
+    async fn visit(&mut self, entry: Entry) -> Result<Option<LocalFile>> {
+        let io_error = |e| StorageError::from_io(display(&entry.path), e);
+        if entry.file_type.is_dir() {
+            self.directories
+                .push((entry.path, format!("{}/", entry.key)));
+            return Ok(None);
+        }
+        let metadata = if entry.file_type.is_symlink() {
+            match tokio::fs::metadata(&entry.path).await {
+                Ok(target) if target.is_dir() => {
+                    tracing::info!(
+                        link = %entry.path.display(),
+                        "not uploading a symbolic link to a directory (as flytekit does not)"
+                    );
+                    return Ok(None);
+                }
+                Ok(target) => target,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let target = tokio::fs::read_link(&entry.path).await.map_err(io_error)?;
+                    return Err(StorageError::DanglingLink {
+                        uri: display(&entry.path),
+                        target: display(&target),
+                    });
+                }
+                Err(e) => return Err(io_error(e)),
+            }
+        } else if entry.file_type.is_file() {
+            tokio::fs::metadata(&entry.path).await.map_err(io_error)?
+        } else {
+            return Ok(None);
+        };
+        if !metadata.is_file() {
+            return Ok(None);
+        }
+        Ok(Some(LocalFile {
+            key: entry.key,
+            path: entry.path,
+            size: metadata.len(),
+        }))
+    }
+}
+
+/// The entries of `dir`, in reverse name order (so that popping gives name order).
+async fn read_entries(dir: &Path, key_prefix: &str) -> Result<Vec<Entry>> {
+    let io_error = |e| StorageError::from_io(display(dir), e);
+    let mut read = tokio::fs::read_dir(dir).await.map_err(io_error)?;
+    let mut entries = Vec::new();
+    while let Some(entry) = read.next_entry().await.map_err(io_error)? {
+        let path = entry.path();
+        let Ok(name) = entry.file_name().into_string() else {
+            return Err(StorageError::InvalidUri {
+                uri: display(&path),
+                reason: "the file name is not UTF-8, so it cannot be an object key".to_owned(),
+            });
+        };
+        let file_type = entry
+            .file_type()
+            .await
+            .map_err(|e| StorageError::from_io(display(&path), e))?;
+        entries.push(Entry {
+            key: format!("{key_prefix}{name}"),
+            path,
+            file_type,
+        });
+    }
+    entries.sort_unstable_by(|a, b| b.key.cmp(&a.key));
+    Ok(entries)
 }
 
 fn display(path: &Path) -> String {

@@ -347,6 +347,9 @@ mod s3 {
         missing_object_is_not_found_naming_the_uri,
         delete_removes_and_tolerates_missing,
         uploading_a_file_as_a_directory_is_refused,
+        directory_links_are_uploaded_as_flytekit_uploads_them,
+        a_link_to_nothing_fails_the_upload_naming_it,
+        odd_keys_download_inside_the_directory_like_flytekit,
     );
 
     #[tokio::test]
@@ -375,6 +378,9 @@ mod gcs {
         missing_object_is_not_found_naming_the_uri,
         delete_removes_and_tolerates_missing,
         uploading_a_file_as_a_directory_is_refused,
+        directory_links_are_uploaded_as_flytekit_uploads_them,
+        a_link_to_nothing_fails_the_upload_naming_it,
+        odd_keys_download_inside_the_directory_like_flytekit,
     );
 
     /// gcsfs, finding no Application Default Credentials, goes anonymous; so do we.
@@ -407,6 +413,9 @@ mod azure {
         missing_object_is_not_found_naming_the_uri,
         delete_removes_and_tolerates_missing,
         uploading_a_file_as_a_directory_is_refused,
+        directory_links_are_uploaded_as_flytekit_uploads_them,
+        a_link_to_nothing_fails_the_upload_naming_it,
+        odd_keys_download_inside_the_directory_like_flytekit,
     );
 
     #[tokio::test]

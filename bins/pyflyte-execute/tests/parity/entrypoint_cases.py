@@ -94,6 +94,8 @@ CASES: typing.Dict[str, typing.Tuple[str, str, dict, bool]] = {
     "stubborn": (TASKS, "stubborn", {"x": 1}, False),
     "huge_error": (TASKS, "huge_error", {"x": 1}, False),
     "ancestry": (TASKS, "ancestry", {"x": 1}, False),
+    "linked_directory": (TASKS, "linked_directory", {"x": 1}, False),
+    "dangling_directory": (TASKS, "dangling_directory", {"x": 1}, False),
     "fast": (FAST_MODULE, "shipped", {"x": 6}, True),
     "fast_dynamic": (FAST_MODULE, "shipped_fan_out", {"n": 2}, True),
     "fast_failure": (FAST_MODULE, "shipped_failure", {"x": 6}, True),

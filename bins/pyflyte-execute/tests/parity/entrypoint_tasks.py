@@ -1,5 +1,6 @@
 """Tasks for the entrypoint parity suite (tests/entrypoints_parity.rs): dynamic tasks, map
-tasks, checkpoints, literal offloading, distributed errors, runtime packages and decks.
+tasks, checkpoints, literal offloading, distributed errors, runtime packages, decks and
+directories holding symbolic links.
 
 entrypoint_cases.py builds each case's inputs and the container command flytekit
 serialises for the task; the tests run that command under flytekit and under ours.
@@ -11,6 +12,7 @@ import typing
 
 from flytekit import Deck, current_context, dynamic, map_task, task, workflow
 from flytekit.core.legacy_map_task import map_task as legacy_map_task
+from flytekit.types.directory import FlyteDirectory
 
 
 @task
@@ -168,3 +170,37 @@ def ancestry(x: int) -> int:
     with open(os.environ["PARITY_ANCESTRY"], "w") as out:
         out.write("\n".join(chain) + "\n")
     return x + 1
+
+
+def _linked_tree(name: str) -> str:
+    """A training run's directory as users leave it: steps, `latest` pointing at the last
+    one, a link to a file, a link out of the tree and a link back up it."""
+    from pathlib import Path
+
+    work = Path(current_context().working_directory)
+    outside = work / "outside"
+    outside.mkdir()
+    (outside / "host-secret").write_text("not for upload")
+    tree = work / name
+    for step in (1, 2):
+        (tree / f"step-{step}").mkdir(parents=True)
+        (tree / f"step-{step}" / "model.bin").write_text(f"model {step}")
+    (tree / "latest").symlink_to("step-2")
+    (tree / "model-link.bin").symlink_to("step-2/model.bin")
+    (tree / "outside-link").symlink_to(outside)
+    (tree / "step-1" / "loop").symlink_to("..")
+    return str(tree)
+
+
+@task
+def linked_directory(x: int) -> FlyteDirectory:
+    return FlyteDirectory(_linked_tree("linked"))
+
+
+@task
+def dangling_directory(x: int) -> FlyteDirectory:
+    from pathlib import Path
+
+    tree = Path(_linked_tree("dangling"))
+    (tree / "gone").symlink_to("nothing-here")
+    return FlyteDirectory(str(tree))

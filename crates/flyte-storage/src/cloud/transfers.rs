@@ -221,7 +221,7 @@ impl Transfers {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let attempt: BackendResult<()> = async {
+            let attempt: Result<(), RangeError> = async {
                 // The first attempt of a whole-object read sends no Range header: an
                 // empty object has no satisfiable range.
                 let request = match (range, position) {
@@ -240,15 +240,13 @@ impl Transfers {
                     .map_err(|_| stalled())??;
                 file.seek(SeekFrom::Start(position))
                     .await
-                    .map_err(|e| BackendError::new(Fault::Other, e))?;
+                    .map_err(RangeError::Local)?;
                 // A body that stops arriving counts as a broken connection.
                 while let Some(chunk) = tokio::time::timeout(read_timeout, body.try_next())
                     .await
                     .map_err(|_| stalled())??
                 {
-                    file.write_all(&chunk)
-                        .await
-                        .map_err(|e| BackendError::new(Fault::Other, e))?;
+                    file.write_all(&chunk).await.map_err(RangeError::Local)?;
                     position += chunk.len() as u64;
                 }
                 Ok(())
@@ -256,10 +254,17 @@ impl Transfers {
             .await;
             match attempt {
                 Ok(()) => break,
-                Err(error) if error.fault == Fault::Transient && attempts < max_attempts => {
+                // The disk, not the store: retrying would not help, and the caller must
+                // hear that the local file could not be written.
+                Err(RangeError::Local(error)) => return Err(local_error(error).into()),
+                Err(RangeError::Remote(error))
+                    if error.fault == Fault::Transient && attempts < max_attempts =>
+                {
                     tokio::time::sleep(backoff(&self.retry, attempts)).await;
                 }
-                Err(error) => return Err(Failure::Request { error, attempts }),
+                Err(RangeError::Remote(error)) => {
+                    return Err(Failure::Request { error, attempts });
+                }
             }
         }
         if let Some(end) = end
@@ -390,6 +395,18 @@ impl Transfers {
         })?;
         read.map(BytesMut::freeze)
             .map_err(|e| StorageError::from_io(path.display().to_string(), e))
+    }
+}
+
+/// Why one attempt at reading a range failed: the store, or writing the local file.
+enum RangeError {
+    Remote(BackendError),
+    Local(std::io::Error),
+}
+
+impl From<BackendError> for RangeError {
+    fn from(error: BackendError) -> Self {
+        Self::Remote(error)
     }
 }
 

@@ -11,7 +11,8 @@ use std::path::Path;
 use bytes::Bytes;
 use flyte_storage::{StorageError, StorageUri, Store, TransferSummary, join};
 
-/// Runs every check.
+/// Runs every check that holds for a file system as for an object store (not
+/// [`odd_keys_download_inside_the_directory_like_flytekit`]).
 #[allow(dead_code)]
 pub async fn run_all(store: &dyn Store, base: &str) {
     bytes_round_trip_and_overwrite(store, base).await;
@@ -26,6 +27,8 @@ pub async fn run_all(store: &dyn Store, base: &str) {
     missing_object_is_not_found_naming_the_uri(store, base).await;
     delete_removes_and_tolerates_missing(store, base).await;
     uploading_a_file_as_a_directory_is_refused(store, base).await;
+    directory_links_are_uploaded_as_flytekit_uploads_them(store, base).await;
+    a_link_to_nothing_fails_the_upload_naming_it(store, base).await;
 }
 
 fn uri(text: &str) -> StorageUri {
@@ -597,4 +600,139 @@ pub async fn a_missing_bucket_is_never_absent(
         };
         assert_eq!(actual, expected, "{operation} of {target}");
     }
+}
+
+/// A FlyteDirectory holding links, uploaded as flytekit (fsspec's recursive `put`)
+/// uploads it: links to files become the file's contents under the link's name; links
+/// to directories (inside the tree, out of it, or back up it) upload nothing.
+#[cfg(unix)]
+pub async fn directory_links_are_uploaded_as_flytekit_uploads_them(store: &dyn Store, base: &str) {
+    use std::os::unix::fs::symlink;
+    let outside = temp_dir();
+    std::fs::write(outside.path().join("host-secret"), b"not yours").expect("write");
+    let source = temp_dir();
+    let tree = source.path();
+    write_tree(
+        tree,
+        &BTreeMap::from([
+            ("data/f.txt".to_owned(), b"f".to_vec()),
+            ("step-2/model.bin".to_owned(), b"model".to_vec()),
+        ]),
+    );
+    // Listed before the real directories (z... sorts after, a... before): whichever
+    // name a walk meets first must not decide what is uploaded.
+    symlink("data", tree.join("zlink")).expect("symlink");
+    symlink("step-2", tree.join("latest")).expect("symlink");
+    symlink(outside.path(), tree.join("etc-outside")).expect("symlink");
+    symlink("..", tree.join("data/up")).expect("symlink");
+    symlink(tree, tree.join("data/loop")).expect("symlink");
+    symlink("data/f.txt", tree.join("f-link.txt")).expect("symlink");
+    symlink(
+        outside.path().join("host-secret"),
+        tree.join("file-outside"),
+    )
+    .expect("symlink");
+
+    let prefix = join(base, "links");
+    let up = store
+        .put_dir(tree, &uri(&prefix), 4)
+        .await
+        .expect("put_dir");
+    let listed: BTreeMap<_, _> = store
+        .list(&uri(&prefix))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|object| (object.key, object.size))
+        .collect();
+    assert_eq!(
+        listed,
+        BTreeMap::from([
+            ("data/f.txt".to_owned(), 1),
+            ("f-link.txt".to_owned(), 1),
+            ("file-outside".to_owned(), 9),
+            ("step-2/model.bin".to_owned(), 5),
+        ]),
+        "what a directory with links uploads"
+    );
+    assert_eq!(
+        up,
+        TransferSummary {
+            files: 4,
+            bytes: 16
+        }
+    );
+}
+
+/// A link to nothing fails a directory upload with an error naming the link and its
+/// target (flytekit fails with FileNotFoundError).
+#[cfg(unix)]
+pub async fn a_link_to_nothing_fails_the_upload_naming_it(store: &dyn Store, base: &str) {
+    let source = temp_dir();
+    std::fs::write(source.path().join("real"), b"r").expect("write");
+    std::os::unix::fs::symlink("gone.txt", source.path().join("dangling")).expect("symlink");
+    let error = store
+        .put_dir(source.path(), &uri(&join(base, "dangling")), 4)
+        .await
+        .expect_err("a link to nothing");
+    assert!(
+        matches!(&error, StorageError::DanglingLink { target, .. } if target == "gone.txt"),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(&source.path().join("dangling").display().to_string()),
+        "{message}"
+    );
+}
+
+/// Keys with empty or `.` segments, as other tools write them, download inside the
+/// target directory at the path flytekit gives them.
+pub async fn odd_keys_download_inside_the_directory_like_flytekit(store: &dyn Store, base: &str) {
+    let prefix = join(base, "odd");
+    for (key, contents) in [
+        ("a//double", "d"),
+        ("/leading", "l"),
+        ("./dotted", "o"),
+        ("plain", "p"),
+    ] {
+        store
+            .put_bytes(&uri(&format!("{prefix}/{key}")), Bytes::from(contents))
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e}"));
+    }
+    let listed: Vec<_> = store
+        .list(&uri(&prefix))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|object| object.key)
+        .collect();
+    // Every store keeps these as written (Azure's URL handling drops `./`, others keep
+    // it), so the download below has odd keys to place.
+    for kept in ["a//double", "/leading"] {
+        assert!(
+            listed.iter().any(|key| key == kept),
+            "{kept:?} not kept: {listed:?}"
+        );
+    }
+    let target = temp_dir();
+    let down = store
+        .get_dir(&uri(&prefix), target.path(), 4)
+        .await
+        .expect("get_dir of odd keys");
+    assert_eq!(down.files, 4);
+    let tree: BTreeMap<_, _> = read_tree(target.path())
+        .into_iter()
+        .map(|(key, contents)| (key, String::from_utf8(contents).expect("UTF-8")))
+        .collect();
+    assert_eq!(
+        tree,
+        BTreeMap::from([
+            ("a/double".to_owned(), "d".to_owned()),
+            ("dotted".to_owned(), "o".to_owned()),
+            ("leading".to_owned(), "l".to_owned()),
+            ("plain".to_owned(), "p".to_owned()),
+        ])
+    );
 }
