@@ -58,11 +58,7 @@ impl Storage {
             )),
             #[cfg(feature = "gcs")]
             gcs: Arc::new(CloudStore::new(
-                Arc::new(GcsBackend::new(
-                    config.gcs.clone(),
-                    config.retry.clone(),
-                    config.chunk_size,
-                )),
+                Arc::new(GcsBackend::new(config.gcs.clone(), config.retry.clone())),
                 transfers.clone(),
             )),
             #[cfg(feature = "azure")]

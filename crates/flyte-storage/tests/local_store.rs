@@ -58,6 +58,7 @@ conformance_tests!(
     empty_object_round_trips,
     unicode_and_space_names_round_trip,
     large_file_round_trips,
+    bytes_over_a_chunk_round_trip,
     hundred_mib_file_round_trips_through_multipart,
     nested_directory_goes_up_and_comes_down,
     listing_ignores_trailing_slash_and_scopes_to_the_prefix,

@@ -46,7 +46,6 @@ struct Clients {
 pub(crate) struct GcsBackend {
     config: GcsConfig,
     retry: RetryPolicy,
-    chunk_size: usize,
     clients: OnceCell<Clients>,
     /// Resumable sessions whose last chunk failed: before sending again, ask the
     /// service how much of the object it holds.
@@ -54,11 +53,10 @@ pub(crate) struct GcsBackend {
 }
 
 impl GcsBackend {
-    pub(crate) fn new(config: GcsConfig, retry: RetryPolicy, chunk_size: usize) -> Self {
+    pub(crate) fn new(config: GcsConfig, retry: RetryPolicy) -> Self {
         Self {
             config,
             retry,
-            chunk_size,
             clients: OnceCell::new(),
             interrupted: std::sync::Mutex::default(),
         }
@@ -66,7 +64,7 @@ impl GcsBackend {
 
     async fn clients(&self) -> BackendResult<&Clients> {
         self.clients
-            .get_or_try_init(|| build_clients(&self.config, &self.retry, self.chunk_size))
+            .get_or_try_init(|| build_clients(&self.config, &self.retry))
             .await
     }
 }
@@ -128,11 +126,7 @@ async fn credentials(config: &GcsConfig) -> Credentials {
 /// How long the first ADC token may take before access falls back to anonymous.
 const ADC_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-async fn build_clients(
-    config: &GcsConfig,
-    retry: &RetryPolicy,
-    chunk_size: usize,
-) -> BackendResult<Clients> {
+async fn build_clients(config: &GcsConfig, retry: &RetryPolicy) -> BackendResult<Clients> {
     // Both HTTP stacks use rustls without a built-in crypto provider: ring it is, the
     // one the S3 and Azure clients use too. Installing twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -143,8 +137,11 @@ async fn build_clients(
         .with_credentials(credentials.clone())
         // The engine retries; the crate's own loop would multiply attempts.
         .with_retry_policy(google_cloud_gax::retry_policy::NeverRetry)
-        .with_resumable_upload_threshold(chunk_size + 1)
-        .with_resumable_upload_buffer_size(chunk_size)
+        // Every write through the crate is one request, whatever its size: the crate's
+        // resumable uploads go to the Host it sends (see the module doc), so objects
+        // above a chunk go through `start_upload` here instead, and `put` (whole
+        // buffers: outputs.pb, offloaded literals) must never switch to them.
+        .with_resumable_upload_threshold(usize::MAX)
         .build()
         .await
         .map_err(|e| BackendError::new(Fault::Config, e))?;
@@ -516,7 +513,7 @@ impl ObjectBackend for GcsBackend {
 /// Creates `bucket` if it does not exist (tests against the emulator).
 #[cfg(feature = "test-emulators")]
 pub(crate) async fn create_bucket(config: &GcsConfig, bucket: &str) -> Result<(), String> {
-    let backend = GcsBackend::new(config.clone(), RetryPolicy::default(), 8 << 20);
+    let backend = GcsBackend::new(config.clone(), RetryPolicy::default());
     let clients = backend.clients().await.map_err(|e| e.source.to_string())?;
     let mut url = clients.endpoint.clone();
     url.path_segments_mut()
@@ -661,7 +658,6 @@ mod tests {
                 ..GcsConfig::default()
             },
             RetryPolicy::default(),
-            512 * 1024,
         );
         let object = ObjectPath {
             bucket: "b".to_owned(),

@@ -19,6 +19,7 @@ pub async fn run_all(store: &dyn Store, base: &str) {
     empty_object_round_trips(store, base).await;
     unicode_and_space_names_round_trip(store, base).await;
     large_file_round_trips(store, base).await;
+    bytes_over_a_chunk_round_trip(store, base).await;
     hundred_mib_file_round_trips_through_multipart(store, base).await;
     nested_directory_goes_up_and_comes_down(store, base).await;
     listing_ignores_trailing_slash_and_scopes_to_the_prefix(store, base).await;
@@ -167,6 +168,19 @@ pub async fn unicode_and_space_names_round_trip(store: &dyn Store, base: &str) {
     let mut expected: Vec<_> = keys.iter().map(ToString::to_string).collect();
     expected.sort();
     assert_eq!(listed, expected);
+}
+
+/// Bytes larger than a transfer chunk (8 MiB by default) are written whole, as an
+/// offloaded literal or a large outputs.pb is.
+pub async fn bytes_over_a_chunk_round_trip(store: &dyn Store, base: &str) {
+    let contents = pattern(11, 20 * 1024 * 1024 + 7);
+    let object = uri(&join(base, "big-bytes/o0_offloaded_metadata.pb"));
+    store
+        .put_bytes(&object, Bytes::from(contents.clone()))
+        .await
+        .expect("put_bytes over a chunk");
+    let read = store.get_bytes(&object).await.expect("get_bytes");
+    assert!(read == contents, "contents differ");
 }
 
 pub async fn large_file_round_trips(store: &dyn Store, base: &str) {
