@@ -61,6 +61,7 @@
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 mod cloud;
 mod config;
+mod content_type;
 #[cfg(feature = "test-emulators")]
 pub mod emulators;
 mod error;
@@ -71,7 +72,11 @@ mod temp_file;
 mod uri;
 mod walk;
 
-pub use config::{AzureConfig, GcsConfig, RetryPolicy, S3Config, SecretString, StorageConfig};
+pub use config::{
+    AzureConfig, AzureUploadOptions, GcsConfig, GcsUploadOptions, RetryPolicy, S3Config,
+    S3Encryption, S3UploadOptions, SecretString, StorageConfig, UploadOptions,
+};
+pub use content_type::guess_content_type;
 pub use error::{Result, StorageError};
 pub use facade::Storage;
 pub use local::LocalStore;

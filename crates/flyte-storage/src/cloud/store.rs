@@ -26,8 +26,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::TryStreamExt;
 
-use super::backend::{BackendResult, Fault, ObjectBackend, ObjectPath};
+use super::backend::{BackendResult, Fault, NewObject, ObjectBackend, ObjectPath};
 use super::transfers::{Failure, Transfers};
+use crate::config::UploadOptions;
+use crate::content_type::guess_content_type;
 use crate::error::{Result, StorageError};
 use crate::store::{ObjectMeta, Store};
 use crate::uri::StorageUri;
@@ -36,6 +38,8 @@ use crate::uri::StorageUri;
 pub(crate) struct CloudStore {
     backend: Arc<dyn ObjectBackend>,
     transfers: Arc<Transfers>,
+    /// What every object this store writes is created with.
+    options: Arc<UploadOptions>,
     /// Buckets (account host, bucket) seen to exist, so that a store that often looks
     /// for missing objects checks each bucket once.
     existing_buckets: Mutex<HashSet<(Option<String>, String)>>,
@@ -50,11 +54,37 @@ impl fmt::Debug for CloudStore {
 }
 
 impl CloudStore {
-    pub(crate) fn new(backend: Arc<dyn ObjectBackend>, transfers: Arc<Transfers>) -> Self {
+    pub(crate) fn new(
+        backend: Arc<dyn ObjectBackend>,
+        transfers: Arc<Transfers>,
+        options: Arc<UploadOptions>,
+    ) -> Self {
         Self {
             backend,
             transfers,
+            options,
             existing_buckets: Mutex::default(),
+        }
+    }
+
+    /// The same store (backend, clients, transfer engine and memory budget) writing
+    /// objects with `options`.
+    pub(crate) fn with_options(&self, options: Arc<UploadOptions>) -> Self {
+        Self::new(self.backend.clone(), self.transfers.clone(), options)
+    }
+
+    /// How an object is created: the store's options, with the configured content
+    /// type or else one guessed from the first of `names` that has a known extension
+    /// (the local file's name, as s3fs and gcsfs guess, then the object's key, for
+    /// files staged under a name of no meaning).
+    fn new_object<'a>(&'a self, names: &[&str]) -> NewObject<'a> {
+        NewObject {
+            options: &self.options,
+            content_type: self
+                .options
+                .content_type
+                .as_deref()
+                .or_else(|| names.iter().find_map(|name| guess_content_type(name))),
         }
     }
 
@@ -192,9 +222,10 @@ impl Store for CloudStore {
             return Err(StorageError::directory_given_as_file(from_text));
         }
         let size = metadata.len();
+        let new = self.new_object(&[&from_text, &object.key]);
         match self
             .transfers
-            .upload(self.backend.as_ref(), to, from, &object, size)
+            .upload(self.backend.as_ref(), to, from, &object, size, new)
             .await
         {
             Ok(()) => Ok(size),
@@ -214,8 +245,11 @@ impl Store for CloudStore {
 
     async fn put_bytes(&self, to: &StorageUri, bytes: Bytes) -> Result<()> {
         let object = ObjectPath::of(to)?;
-        self.request(to, &object, || self.backend.put(&object, bytes.clone()))
-            .await
+        let new = self.new_object(&[&object.key]);
+        self.request(to, &object, || {
+            self.backend.put(&object, bytes.clone(), new)
+        })
+        .await
     }
 
     async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>> {
@@ -360,7 +394,12 @@ mod tests {
             Ok(Box::pin(futures_util::stream::once(async { Ok(bytes) })))
         }
 
-        async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()> {
+        async fn put(
+            &self,
+            object: &ObjectPath,
+            body: Bytes,
+            _: NewObject<'_>,
+        ) -> BackendResult<()> {
             self.answer(object, |objects| {
                 objects.insert(object.key.clone(), body);
                 Some(())
@@ -376,7 +415,7 @@ mod tests {
             }
         }
 
-        async fn start_upload(&self, _: &ObjectPath) -> BackendResult<String> {
+        async fn start_upload(&self, _: &ObjectPath, _: NewObject<'_>) -> BackendResult<String> {
             Err(BackendError::new(Fault::Other, "objects here are small"))
         }
 
@@ -386,6 +425,7 @@ mod tests {
             _: &str,
             _: Part,
             _: Bytes,
+            _: NewObject<'_>,
         ) -> BackendResult<String> {
             Err(BackendError::new(Fault::Other, "objects here are small"))
         }
@@ -395,6 +435,7 @@ mod tests {
             _: &ObjectPath,
             _: &str,
             _: Vec<String>,
+            _: NewObject<'_>,
         ) -> BackendResult<()> {
             Err(BackendError::new(Fault::Other, "objects here are small"))
         }
@@ -432,7 +473,10 @@ mod tests {
             },
             ..StorageConfig::default()
         });
-        (CloudStore::new(memory.clone(), Arc::new(transfers)), memory)
+        (
+            CloudStore::new(memory.clone(), Arc::new(transfers), Arc::default()),
+            memory,
+        )
     }
 
     fn uri(text: &str) -> StorageUri {
