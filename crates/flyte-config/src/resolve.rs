@@ -538,6 +538,13 @@ impl<'a> Resolver<'a> {
         self.record(setting, Shown::Plain(shown.to_string()), source);
     }
 
+    /// Shows the setting recorded last as unset (an optional boolean left to default).
+    pub(crate) fn unshow_last(&mut self) {
+        if let Some(last) = self.resolved.last_mut() {
+            last.shown = Shown::Unset;
+        }
+    }
+
     /// Replaces the shown value of the setting recorded last (after a transformation).
     pub(crate) fn reshow_last(&mut self, shown: String) {
         if let Some(last) = self.resolved.last_mut() {

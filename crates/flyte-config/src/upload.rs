@@ -101,6 +101,9 @@ pub(crate) fn s3(r: &mut Resolver<'_>) -> Result<S3UploadSettings, ConfigError> 
         false,
     )?;
     let bucket_key_enabled = (r.source_of(BUCKET_KEY) != Source::Default).then_some(bucket_key);
+    if bucket_key_enabled.is_none() {
+        r.unshow_last();
+    }
     // A key id or a bucket key without SSE-KMS is a request S3 refuses (or, for the
     // bucket key, ignores): say so now, naming both settings.
     if server_side_encryption.as_deref() != Some("aws:kms") {
