@@ -340,6 +340,8 @@ mod tests {
         fail_with: Mutex<Option<Fault>>,
         refuse_bucket_checks: bool,
         bucket_checks: AtomicU32,
+        /// The content type each object was put with, by key.
+        content_types: Mutex<HashMap<String, Option<String>>>,
     }
 
     impl Memory {
@@ -398,8 +400,12 @@ mod tests {
             &self,
             object: &ObjectPath,
             body: Bytes,
-            _: NewObject<'_>,
+            new: NewObject<'_>,
         ) -> BackendResult<()> {
+            self.content_types
+                .lock()
+                .expect("lock")
+                .insert(object.key.clone(), new.content_type.map(str::to_owned));
             self.answer(object, |objects| {
                 objects.insert(object.key.clone(), body);
                 Some(())
@@ -465,6 +471,10 @@ mod tests {
     }
 
     fn store(memory: Memory) -> (CloudStore, Arc<Memory>) {
+        store_with(memory, UploadOptions::default())
+    }
+
+    fn store_with(memory: Memory, options: UploadOptions) -> (CloudStore, Arc<Memory>) {
         let memory = Arc::new(memory);
         let transfers = Transfers::new(&StorageConfig {
             retry: RetryPolicy {
@@ -474,7 +484,7 @@ mod tests {
             ..StorageConfig::default()
         });
         (
-            CloudStore::new(memory.clone(), Arc::new(transfers), Arc::default()),
+            CloudStore::new(memory.clone(), Arc::new(transfers), Arc::new(options)),
             memory,
         )
     }
@@ -579,5 +589,46 @@ mod tests {
             Err(error @ StorageError::Config { .. }) => assert_eq!(error.uri(), "s3://b/k"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn content_types_come_from_the_local_name_then_the_key_unless_configured() {
+        let local = tempfile::tempdir().expect("temp dir");
+        let staged = local.path().join("object");
+        let report = local.path().join("report.csv");
+        for path in [&staged, &report] {
+            std::fs::write(path, b"x").expect("write");
+        }
+        let (store, memory) = store(Memory::with_bucket("b"));
+        // A file staged under a meaningless name is typed by the object's key.
+        store
+            .put_file(&staged, &uri("s3://b/deck.html"))
+            .await
+            .expect("put");
+        // The local name wins, as s3fs and gcsfs guess from it.
+        store
+            .put_file(&report, &uri("s3://b/renamed.txt"))
+            .await
+            .expect("put");
+        store
+            .put_bytes(&uri("s3://b/outputs.pb"), Bytes::from_static(b"x"))
+            .await
+            .expect("put");
+        let types = memory.content_types.lock().expect("lock").clone();
+        assert_eq!(types["deck.html"].as_deref(), Some("text/html"));
+        assert_eq!(types["renamed.txt"].as_deref(), Some("text/csv"));
+        assert_eq!(types["outputs.pb"], None);
+
+        let configured = UploadOptions {
+            content_type: Some("application/x-flyte".to_owned()),
+            ..UploadOptions::default()
+        };
+        let (store, memory) = store_with(Memory::with_bucket("b"), configured);
+        store
+            .put_file(&report, &uri("s3://b/report.csv"))
+            .await
+            .expect("put");
+        let types = memory.content_types.lock().expect("lock").clone();
+        assert_eq!(types["report.csv"].as_deref(), Some("application/x-flyte"));
     }
 }
