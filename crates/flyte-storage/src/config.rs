@@ -83,10 +83,11 @@ impl Default for StorageConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UploadOptions {
     /// User metadata of every object: S3 `x-amz-meta-<key>`, GCS custom metadata, Azure
-    /// `x-ms-meta-<key>`. Keys should be lower case ASCII with `-` (S3 and Azure fold
-    /// case; Azure also wants C identifiers, see docs/storage.md). The Flyte entrypoint
-    /// puts the execution's `flyte-execution-*` keys here (flytekit's
-    /// `attach_execution_metadata`).
+    /// `x-ms-meta-<key>`. Use lower-case ASCII keys (S3 and Azure fold case). Azure
+    /// takes only C# identifiers as names, so there every character but letters,
+    /// digits and `_` becomes `_` (`flyte-execution-project` is stored as
+    /// `flyte_execution_project`). The Flyte entrypoint puts the execution's
+    /// `flyte-execution-*` keys here (flytekit's `attach_execution_metadata`).
     pub metadata: BTreeMap<String, String>,
     /// The content type of every object. `None`: guessed from the file name (the local
     /// file's for file uploads, the object's for byte uploads) by a small table of
@@ -117,16 +118,6 @@ pub enum S3Encryption {
         /// to the bucket's setting.
         bucket_key: Option<bool>,
     },
-}
-
-impl S3Encryption {
-    /// The header value: `AES256` or `aws:kms`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            S3Encryption::Aes256 => "AES256",
-            S3Encryption::Kms { .. } => "aws:kms",
-        }
-    }
 }
 
 /// Options only S3 understands.

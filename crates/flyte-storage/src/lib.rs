@@ -8,7 +8,9 @@
 //! store. The object stores share one transfer engine: streaming both ways, multipart
 //! uploads and ranged parallel downloads above one chunk, bounded concurrency, a memory
 //! budget of `chunk_size × chunk_concurrency`, and retries with exponential backoff and
-//! jitter on throttling, 5xx, timeouts and resets. Errors are one [`StorageError`] enum
+//! jitter on throttling, 5xx, timeouts and resets. Every object they write is created
+//! with the configuration's [`UploadOptions`] (metadata, content type, encryption,
+//! storage class, ACL), on every upload path. Errors are one [`StorageError`] enum
 //! whose messages name the URI and say what to do.
 //!
 //! Each object store is a cargo feature: `s3`, `gcs` and `azure`, all on by default.
