@@ -4,7 +4,10 @@
 //! it: this module is the only place the two meet.
 
 use flyte_config::{ExposeSecret, FlyteConfig, Source};
-use flyte_storage::{AzureConfig, GcsConfig, S3Config, StorageConfig};
+use flyte_storage::{
+    AzureConfig, AzureUploadOptions, GcsConfig, GcsUploadOptions, S3Config, S3Encryption,
+    S3UploadOptions, StorageConfig, UploadOptions,
+};
 use flyte_telemetry::{LogFormat, LogSettings, MetricScope, StatsdSettings};
 
 /// Logging as flytekit would set it up.
@@ -59,10 +62,13 @@ pub fn worker_env(config: &FlyteConfig) -> Vec<(String, String)> {
 /// flytekit's setting first, the provider variable second. Credentials neither names are
 /// left to the SDKs' own chains, as botocore, google-auth and azure-identity find them.
 ///
+/// Every object written (outputs.pb, futures.pb, error.pb, offloaded literals, and
+/// whatever the task uploads through the storage bridge) is created with
+/// [`upload_options`].
+///
 /// Read but deliberately not mapped (docs/configuration.md says why for each):
 /// `storage.s3.retries`, `backoff_seconds` and `enable_debug` and
-/// `storage.gcs.gsutil_parallelism`, which flytekit 1.16 reads and never uses;
-/// `storage.attach_execution_metadata`, which the worker's flytekit acts on itself; and
+/// `storage.gcs.gsutil_parallelism`, which flytekit 1.16 reads and never uses; and
 /// the provider variables the SDKs read on their own.
 pub fn storage_config(config: &FlyteConfig) -> StorageConfig {
     let storage = &config.storage;
@@ -128,7 +134,62 @@ pub fn storage_config(config: &FlyteConfig) -> StorageConfig {
             ..AzureConfig::default()
         },
         chunk_size: chunk_size(config),
+        upload: upload_options(config),
         ..StorageConfig::default()
+    }
+}
+
+/// What every object a run writes is created with: the execution metadata flytekit
+/// attaches (`storage.attach_execution_metadata`, on by default: the five
+/// `flyte-execution-*` keys, filled from `FLYTE_INTERNAL_EXECUTION_*` / `_F_*` and empty
+/// when those are unset, exactly as flytekit's entrypoint fills them), and the upload
+/// settings of each store. Content types are guessed from file names.
+pub fn upload_options(config: &FlyteConfig) -> UploadOptions {
+    let storage = &config.storage;
+    let identity = &config.identity;
+    let metadata = if storage.attach_execution_metadata {
+        [
+            ("flyte-execution-project", &identity.execution_project),
+            ("flyte-execution-domain", &identity.execution_domain),
+            ("flyte-execution-launchplan", &identity.execution_launchplan),
+            ("flyte-execution-workflow", &identity.execution_workflow),
+            ("flyte-execution-name", &identity.execution_name),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.clone()))
+        .collect()
+    } else {
+        Default::default()
+    };
+    let (s3, gcs, azure) = (
+        &storage.s3.upload,
+        &storage.gcs.upload,
+        &storage.azure.upload,
+    );
+    UploadOptions {
+        metadata,
+        content_type: None,
+        s3: S3UploadOptions {
+            // flyte-config accepts only these two values.
+            server_side_encryption: match s3.server_side_encryption.as_deref() {
+                Some("AES256") => Some(S3Encryption::Aes256),
+                Some(_) => Some(S3Encryption::Kms {
+                    key_id: s3.sse_kms_key_id.clone(),
+                    bucket_key: s3.bucket_key_enabled,
+                }),
+                None => None,
+            },
+            storage_class: s3.storage_class.clone(),
+            acl: s3.acl.clone(),
+        },
+        gcs: GcsUploadOptions {
+            kms_key_name: gcs.kms_key_name.clone(),
+            storage_class: gcs.storage_class.clone(),
+        },
+        azure: AzureUploadOptions {
+            encryption_scope: azure.encryption_scope.clone(),
+            access_tier: azure.access_tier.clone(),
+        },
     }
 }
 
@@ -291,8 +352,8 @@ mod tests {
         );
     }
 
-    /// flytekit 1.16 reads these and never uses them (or, for the metadata switch,
-    /// acts on it in the worker): they are reported, and change nothing here.
+    /// flytekit 1.16 reads these and never uses them: they are reported, and change
+    /// nothing here.
     #[test]
     fn settings_flytekit_never_uses_are_read_and_change_nothing() {
         let plain = storage_config(&config(&[]));
@@ -301,15 +362,99 @@ mod tests {
             ("FLYTE_AWS_BACKOFF_SECONDS", "1"),
             ("FLYTE_AWS_ENABLE_DEBUG", "true"),
             ("FLYTE_GCP_GSUTIL_PARALLELISM", "true"),
-            ("FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA", "false"),
         ]);
         let storage = &config.storage;
         assert_eq!((storage.s3.retries, storage.s3.backoff_seconds), (9, 1));
         assert!(storage.s3.enable_debug && storage.gcs.gsutil_parallelism);
-        assert!(!storage.attach_execution_metadata);
         assert_eq!(
             format!("{:?}", storage_config(&config)),
             format!("{plain:?}")
+        );
+    }
+
+    #[test]
+    fn every_upload_carries_the_execution_metadata_as_flytekit_names_and_fills_it() {
+        let upload = storage_config(&config(&[
+            ("FLYTE_INTERNAL_EXECUTION_PROJECT", "flytesnacks"),
+            ("_F_DM", "development"),
+            ("FLYTE_INTERNAL_EXECUTION_ID", "a1b2c3"),
+            ("FLYTE_INTERNAL_EXECUTION_WORKFLOW", "wf.my_wf"),
+        ]))
+        .upload;
+        let pairs: Vec<(&str, &str)> = upload
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("flyte-execution-domain", "development"),
+                ("flyte-execution-launchplan", ""),
+                ("flyte-execution-name", "a1b2c3"),
+                ("flyte-execution-project", "flytesnacks"),
+                ("flyte-execution-workflow", "wf.my_wf"),
+            ]
+        );
+        assert_eq!(upload.content_type, None, "guessed per file");
+    }
+
+    #[test]
+    fn attach_execution_metadata_false_attaches_none() {
+        let upload = storage_config(&config(&[
+            ("FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA", "false"),
+            ("FLYTE_INTERNAL_EXECUTION_PROJECT", "flytesnacks"),
+        ]))
+        .upload;
+        assert!(upload.metadata.is_empty(), "{upload:?}");
+    }
+
+    #[test]
+    fn upload_settings_become_each_stores_upload_options() {
+        let upload = storage_config(&config(&[
+            ("FLYTE_AWS_SERVER_SIDE_ENCRYPTION", "aws:kms"),
+            ("FLYTE_AWS_SSE_KMS_KEY_ID", "alias/flyte"),
+            ("FLYTE_AWS_BUCKET_KEY_ENABLED", "true"),
+            ("FLYTE_AWS_STORAGE_CLASS", "standard_ia"),
+            ("FLYTE_AWS_ACL", "bucket-owner-full-control"),
+            (
+                "FLYTE_GCP_KMS_KEY_NAME",
+                "projects/p/locations/l/keyRings/r/cryptoKeys/k",
+            ),
+            ("FLYTE_GCP_STORAGE_CLASS", "nearline"),
+            ("FLYTE_AZURE_ENCRYPTION_SCOPE", "scope1"),
+            ("FLYTE_AZURE_ACCESS_TIER", "cool"),
+        ]))
+        .upload;
+        assert_eq!(
+            upload.s3,
+            S3UploadOptions {
+                server_side_encryption: Some(S3Encryption::Kms {
+                    key_id: Some("alias/flyte".into()),
+                    bucket_key: Some(true),
+                }),
+                storage_class: Some("STANDARD_IA".into()),
+                acl: Some("bucket-owner-full-control".into()),
+            }
+        );
+        assert_eq!(
+            upload.gcs,
+            GcsUploadOptions {
+                kms_key_name: Some("projects/p/locations/l/keyRings/r/cryptoKeys/k".into()),
+                storage_class: Some("NEARLINE".into()),
+            }
+        );
+        assert_eq!(
+            upload.azure,
+            AzureUploadOptions {
+                encryption_scope: Some("scope1".into()),
+                access_tier: Some("Cool".into()),
+            }
+        );
+        let sse_s3 = storage_config(&config(&[("FLYTE_AWS_SERVER_SIDE_ENCRYPTION", "aes256")]));
+        assert_eq!(
+            sse_s3.upload.s3.server_side_encryption,
+            Some(S3Encryption::Aes256)
         );
     }
 

@@ -8,7 +8,7 @@
 mod parity_support;
 
 use flyte_storage::emulators::Emulator;
-use parity_support::{Backend, Case, Entrypoint, Pair};
+use parity_support::{Backend, Case, Entrypoint, Pair, on_emulator};
 
 /// One test per case and backend; `$check` is the `Pair` assertion the case needs.
 macro_rules! on_every_backend {
@@ -95,4 +95,76 @@ fn flytekit_itself_imports_the_storage_clients_the_bridge_avoids() {
         "flytekit imported no storage client?\n{}",
         run.summary()
     );
+}
+
+/// Files, directories and dataframes the task uploads through the storage bridge carry
+/// the execution metadata too, on every object under our run's prefixes (outputs.pb and
+/// each raw object), filled from the execution variables flytekit reads.
+fn bridge_uploads_carry_the_execution_metadata(emulator: Emulator) {
+    for name in ["flyte_file", "flyte_directory", "dataframe"] {
+        let case = Case::prepare_on(name, Backend::Remote(emulator));
+        let run = case.run_with(
+            Entrypoint::Ours,
+            &[
+                ("FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA", "true"),
+                ("FLYTE_INTERNAL_EXECUTION_PROJECT", "flytesnacks"),
+                ("FLYTE_INTERNAL_EXECUTION_DOMAIN", "development"),
+                ("FLYTE_INTERNAL_EXECUTION_ID", "a1b2c3"),
+                ("FLYTE_INTERNAL_EXECUTION_WORKFLOW", "wf"),
+                ("FLYTE_INTERNAL_EXECUTION_LAUNCHPLAN", "lp"),
+            ],
+        );
+        assert_eq!(run.ending(), "exit code 0", "{}", run.summary());
+        let root = case.remote_root(Entrypoint::Ours).expect("a remote run");
+        let objects = on_emulator(emulator, async |storage| {
+            let listed = storage.list(&root).await.expect("our run's objects");
+            let mut found = Vec::new();
+            for object in listed {
+                let uri = object.uri.to_string();
+                found.push((object.key, emulator.properties(&uri).await));
+            }
+            found
+        });
+        assert!(
+            objects.iter().any(|(key, _)| key.starts_with("raw/")),
+            "{name}: nothing went up through the bridge: {objects:?}"
+        );
+        let separator = if emulator == Emulator::Azure {
+            "_"
+        } else {
+            "-"
+        };
+        for (key, properties) in &objects {
+            let metadata = &properties.metadata;
+            for (field, value) in [
+                ("project", "flytesnacks"),
+                ("domain", "development"),
+                ("name", "a1b2c3"),
+                ("workflow", "wf"),
+                ("launchplan", "lp"),
+            ] {
+                let field = format!("flyte{separator}execution{separator}{field}");
+                assert_eq!(
+                    metadata.get(&field).map(String::as_str),
+                    Some(value),
+                    "{name}: {key} lacks {field}: {metadata:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bridge_uploads_carry_the_execution_metadata_on_s3() {
+    bridge_uploads_carry_the_execution_metadata(Emulator::S3);
+}
+
+#[test]
+fn bridge_uploads_carry_the_execution_metadata_on_gcs() {
+    bridge_uploads_carry_the_execution_metadata(Emulator::Gcs);
+}
+
+#[test]
+fn bridge_uploads_carry_the_execution_metadata_on_azure() {
+    bridge_uploads_carry_the_execution_metadata(Emulator::Azure);
 }

@@ -20,6 +20,7 @@ use std::path::Path;
 
 use entrypoint_support::{Backend, Pair, Run, Scenario};
 use flyte_proto::core::{DynamicJobSpec, Literal, LiteralMap};
+use flyte_storage::emulators::Emulator;
 use parity_support::Entrypoint;
 
 const LOCAL: Backend = Backend::Local;
@@ -1124,6 +1125,45 @@ fn map_task_with_an_unusable_batch_index_exits_one_like_flytekit_and_says_why() 
     unusable_batch_index_is_reported(LOCAL);
 }
 
+// Execution metadata: every object a run writes (outputs.pb by the pipeline, the
+// offloaded literals, deck.html and the checkpoint through the storage bridge) carries
+// the execution's
+// `flyte-execution-*` keys. flytekit 1.16.31 attaches them on GCS only: s3fs drops the
+// lowercase `metadata` argument, and adlfs fails every upload it is passed to (so the
+// suite runs flytekit on Azure with the switch off; here it is on).
+
+fn uploads_carry_the_execution_metadata(backend: Backend) {
+    let Backend::Remote(emulator) = backend else {
+        panic!("object metadata lives on object stores only");
+    };
+    for case in ["deck", "offload", "checkpoint"] {
+        let mut scenario = match case {
+            "checkpoint" => checkpoint_scenario(backend, None),
+            _ => Scenario::prepare(case, backend),
+        };
+        scenario
+            .env("_F_L_MIN_SIZE_MB", "0")
+            .env("FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA", "true");
+        let pair = scenario.run_both();
+        if emulator == Emulator::Azure {
+            // flytekit's every upload fails ("got multiple values for keyword argument
+            // 'metadata'"): it writes nothing and exits 1. Ours writes every object.
+            assert!(pair.flytekit.files.is_empty(), "{}", pair.context());
+            assert!(
+                pair.flytekit
+                    .stderr
+                    .contains("multiple values for keyword argument"),
+                "{}",
+                pair.context()
+            );
+            assert_eq!(pair.ours.ending(), "exit code 0", "{}", pair.context());
+        } else {
+            pair.assert_same_prefix();
+        }
+        pair.assert_execution_metadata(emulator, emulator == Emulator::Gcs);
+    }
+}
+
 /// Every case whose task touches storage, again with everything on one of the
 /// emulators: the case's inputs.pb, the fast-execute archive, the previous checkpoint,
 /// and both runs' output, raw output and checkpoint prefixes, flytekit (s3fs, gcsfs,
@@ -1256,6 +1296,11 @@ macro_rules! storage_cases {
         #[test]
         fn deck_html_is_written_to_the_output_prefix_like_flytekit() {
             deck_is_written_beside_the_outputs($backend);
+        }
+
+        #[test]
+        fn every_object_carries_the_execution_metadata_where_flytekit_attaches_it_too() {
+            uploads_carry_the_execution_metadata($backend);
         }
     };
 }

@@ -6,7 +6,7 @@
 
 mod parity_support;
 
-use parity_support::{Case, Pair, run_ours};
+use parity_support::{Case, Entrypoint, Pair, run_ours};
 
 // Values in and out: outputs.pb must hold the same literals, and every file, directory
 // or dataframe an output points to must hold the same bytes.
@@ -240,4 +240,23 @@ fn junk(len: usize) -> Vec<u8> {
             (state >> 24) as u8
         })
         .collect()
+}
+
+/// Ours only (flytekit has no upload settings): a value the store would refuse stops
+/// start-up with one line naming the variable, before the task runs or anything is
+/// written, as every configuration error does.
+#[test]
+fn an_invalid_upload_setting_stops_start_up_naming_the_variable() {
+    let case = Case::prepare("primitives");
+    let run = case.run_with(Entrypoint::Ours, &[("FLYTE_AWS_ACL", "everyone")]);
+    assert_eq!(run.ending(), "exit code 1", "{}", run.summary());
+    assert!(
+        run.stderr.contains(
+            "error: loading the Flyte configuration: environment variable FLYTE_AWS_ACL is \
+             \"everyone\", which is not an S3 canned ACL"
+        ),
+        "{}",
+        run.summary()
+    );
+    assert!(run.written_files().is_empty(), "{}", run.summary());
 }

@@ -38,6 +38,49 @@ pub enum ConfigError {
         /// The text found there.
         value: String,
     },
+    /// A setting that takes one of a few values holds another.
+    #[error("{origin} is {value:?}, which is not {expected}, or unset it")]
+    UnknownChoice {
+        /// Where the value was found.
+        origin: Source,
+        /// The text found there.
+        value: String,
+        /// What the setting takes.
+        expected: &'static Choices,
+    },
+    /// A setting that must not be empty when set (a KMS key) is set to nothing.
+    #[error("{origin} is empty, but {what} cannot be: set it, or unset it")]
+    Empty {
+        /// Where the empty value was found.
+        origin: Source,
+        /// What the setting is, e.g. "an S3 SSE-KMS key id".
+        what: &'static str,
+    },
+    /// A value that does not have the form its setting needs.
+    #[error("{origin} is {value:?}, which is not {what}: fix it, or unset it")]
+    Malformed {
+        /// Where the value was found.
+        origin: Source,
+        /// The text found there.
+        value: String,
+        /// What the setting needs, with its form.
+        what: &'static str,
+    },
+    /// An S3 KMS key id or bucket key is set, but server-side encryption is not
+    /// `aws:kms`.
+    #[error(
+        "{origin} is set, but it applies only with server-side encryption aws:kms, and \
+         storage.s3.upload.server_side_encryption is {encryption} ({encryption_origin}): set \
+         FLYTE_AWS_SERVER_SIDE_ENCRYPTION (or its file key) to aws:kms, or remove this setting"
+    )]
+    NeedsSseKms {
+        /// Where the KMS-only setting was found.
+        origin: Source,
+        /// The encryption setting's value, or "unset".
+        encryption: String,
+        /// Where the encryption setting came from.
+        encryption_origin: Box<Source>,
+    },
     /// A YAML key that must hold one value holds a list or a mapping.
     #[error("{origin} holds a {found}, but a single value is expected there: write it as a string")]
     NotAScalar {
@@ -85,4 +128,20 @@ pub enum ConfigError {
         /// What is wrong.
         problem: String,
     },
+}
+
+/// The values a setting takes, for [`ConfigError::UnknownChoice`].
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Choices {
+    /// What the setting is, e.g. "an S3 canned ACL".
+    pub what: &'static str,
+    /// The values it takes, as the store spells them (matched in any case).
+    pub values: &'static [&'static str],
+}
+
+impl std::fmt::Display for Choices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: use one of {}", self.what, self.values.join(", "))
+    }
 }

@@ -48,10 +48,11 @@ mod load;
 mod resolve;
 mod settings;
 mod source;
+mod upload;
 mod yaml;
 
 pub use env::Env;
-pub use error::ConfigError;
+pub use error::{Choices, ConfigError};
 pub use file::{
     ConfigFileFormat, ConfigFileInfo, Dirs, FLYTE_INTERNAL_CONFIGURATION_PATH, FLYTECTL_CONFIG,
     FLYTECTL_CONFIG_PYFLYTE_OVERRIDE,
@@ -59,9 +60,10 @@ pub use file::{
 pub use load::FlyteConfig;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use settings::{
-    ArrayJobEnv, AwsEnv, AzureEnv, AzureSettings, CredentialsSettings, ExecutionIdentity, GcpEnv,
-    GcsSettings, IDENTITY_VARIABLES, LiteralOffloading, LoggingFormat, LoggingSettings,
-    PlatformSettings, ProviderEnv, RuntimeSwitches, S3Settings, SecretsSettings, StatsdSettings,
+    ArrayJobEnv, AwsEnv, AzureEnv, AzureSettings, AzureUploadSettings, CredentialsSettings,
+    ExecutionIdentity, GcpEnv, GcsSettings, GcsUploadSettings, IDENTITY_VARIABLES,
+    LiteralOffloading, LoggingFormat, LoggingSettings, PlatformSettings, ProviderEnv,
+    RuntimeSwitches, S3Settings, S3UploadSettings, SecretsSettings, StatsdSettings,
     StorageSettings,
 };
 pub use source::Source;

@@ -10,6 +10,7 @@ use crate::file::{self, ConfigFileInfo, Dirs};
 use crate::resolve::{Key, Resolved, Resolver, Shown, python_int};
 use crate::settings::*;
 use crate::source::Source;
+use crate::upload;
 
 /// Everything flytekit's container entrypoint reads from its configuration, resolved
 /// once, with the source of every value.
@@ -219,6 +220,7 @@ fn storage(r: &mut Resolver<'_>) -> Result<StorageSettings, ConfigError> {
                 "storage.connection.addressing-style",
             )],
         )?,
+        upload: upload::s3(r)?,
     };
     let gcs = GcsSettings {
         gsutil_parallelism: r.boolean(
@@ -226,6 +228,7 @@ fn storage(r: &mut Resolver<'_>) -> Result<StorageSettings, ConfigError> {
             &[Key::ini(GCP, "gsutil_parallelism")],
             false,
         )?,
+        upload: upload::gcs(r)?,
     };
     let azure = AzureSettings {
         account_name: r.string(
@@ -242,6 +245,7 @@ fn storage(r: &mut Resolver<'_>) -> Result<StorageSettings, ConfigError> {
             "storage.azure.client_secret",
             &[Key::ini(AZURE, "client_secret")],
         )?,
+        upload: upload::azure(r)?,
     };
     let attach_execution_metadata = r.boolean(
         "storage.attach_execution_metadata",

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 
 use crate::env::Env;
-use crate::error::ConfigError;
+use crate::error::{Choices, ConfigError};
 use crate::ini::IniFile;
 use crate::source::Source;
 use crate::yaml::{YamlFile, YamlValue};
@@ -242,6 +242,76 @@ impl<'a> Resolver<'a> {
         Ok(value)
     }
 
+    /// A string setting that must not be empty when it is set at all (a KMS key, an
+    /// encryption scope): an empty environment variable, INI option or YAML string is
+    /// an error naming it, not "unset" as for other settings, because an empty key in
+    /// a deployment is a templating mistake that would write unencrypted objects.
+    pub(crate) fn non_empty(
+        &mut self,
+        setting: &'static str,
+        keys: &[Key],
+        what: &'static str,
+    ) -> Result<Option<String>, ConfigError> {
+        let empty = match self.find(keys) {
+            Found::Env { name, value } if value.trim().is_empty() => Some(Source::Env { name }),
+            Found::Ini {
+                source,
+                value: Ok(value),
+            } if value.trim().is_empty() => Some(source),
+            Found::Yaml {
+                source,
+                value: YamlValue::Str(value),
+            } if value.trim().is_empty() => Some(source),
+            _ => None,
+        };
+        if let Some(origin) = empty {
+            return Err(ConfigError::Empty { origin, what });
+        }
+        self.string(setting, keys)
+    }
+
+    /// A string setting that must be one of `choices` (compared without regard to
+    /// case, given back as spelled in `choices`); unset gives `None`.
+    pub(crate) fn choice(
+        &mut self,
+        setting: &'static str,
+        keys: &[Key],
+        expected: &'static Choices,
+    ) -> Result<Option<String>, ConfigError> {
+        let (value, source) = self.convert_string(keys)?;
+        let value = match value {
+            None => None,
+            Some(text) => {
+                let wanted = text.trim();
+                match expected
+                    .values
+                    .iter()
+                    .find(|c| c.eq_ignore_ascii_case(wanted))
+                {
+                    Some(choice) => Some((*choice).to_owned()),
+                    None => {
+                        return Err(ConfigError::UnknownChoice {
+                            origin: source,
+                            value: text,
+                            expected,
+                        });
+                    }
+                }
+            }
+        };
+        let shown = value.clone().map_or(Shown::Unset, Shown::Value);
+        self.record(setting, shown, source);
+        Ok(value)
+    }
+
+    /// Where `setting`, resolved before, got its value.
+    pub(crate) fn source_of(&self, setting: &str) -> Source {
+        self.resolved
+            .iter()
+            .find(|r| r.setting == setting)
+            .map_or(Source::Default, |r| r.source.clone())
+    }
+
     /// A string setting with a default.
     pub(crate) fn string_or(
         &mut self,
@@ -466,6 +536,13 @@ impl<'a> Resolver<'a> {
         source: Source,
     ) {
         self.record(setting, Shown::Plain(shown.to_string()), source);
+    }
+
+    /// Shows the setting recorded last as unset (an optional boolean left to default).
+    pub(crate) fn unshow_last(&mut self) {
+        if let Some(last) = self.resolved.last_mut() {
+            last.shown = Shown::Unset;
+        }
     }
 
     /// Replaces the shown value of the setting recorded last (after a transformation).

@@ -62,6 +62,34 @@ pub struct S3Settings {
     /// virtual-hosted addressing whenever this is set to anything; the value itself is
     /// kept here as written. Default: none.
     pub addressing_style: Option<String>,
+    /// What uploads to S3 are created with. Not flytekit settings: flytekit has no way
+    /// to say these (flytekit#1887); the names follow its `[aws]` section.
+    pub upload: S3UploadSettings,
+}
+
+/// S3 upload settings (ours; docs/configuration.md). Values are checked at load: an
+/// unknown one stops start-up naming its variable or key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct S3UploadSettings {
+    /// `FLYTE_AWS_SERVER_SIDE_ENCRYPTION` / `[aws] server_side_encryption` /
+    /// `storage.upload.s3.server-side-encryption`: `AES256` or `aws:kms` (any case).
+    /// Default: none (the bucket's default encryption).
+    pub server_side_encryption: Option<String>,
+    /// `FLYTE_AWS_SSE_KMS_KEY_ID` / `[aws] sse_kms_key_id` /
+    /// `storage.upload.s3.sse-kms-key-id`: the KMS key id, ARN or alias for `aws:kms`.
+    /// Set but empty is an error. Default: none (the AWS managed key `aws/s3`).
+    pub sse_kms_key_id: Option<String>,
+    /// `FLYTE_AWS_BUCKET_KEY_ENABLED` / `[aws] bucket_key_enabled` /
+    /// `storage.upload.s3.bucket-key-enabled`: use an S3 Bucket Key with `aws:kms`.
+    /// Default: none (the bucket's setting).
+    pub bucket_key_enabled: Option<bool>,
+    /// `FLYTE_AWS_STORAGE_CLASS` / `[aws] storage_class` /
+    /// `storage.upload.s3.storage-class`: an S3 storage class (`STANDARD_IA`,
+    /// `INTELLIGENT_TIERING`, ...). Default: none (`STANDARD`).
+    pub storage_class: Option<String>,
+    /// `FLYTE_AWS_ACL` / `[aws] acl` / `storage.upload.s3.acl`: a canned ACL such as
+    /// `bucket-owner-full-control`. Default: none.
+    pub acl: Option<String>,
 }
 
 /// GCS settings as flytekit resolves them (`GCSConfig`).
@@ -69,6 +97,21 @@ pub struct S3Settings {
 pub struct GcsSettings {
     /// `FLYTE_GCP_GSUTIL_PARALLELISM` / `[gcp] gsutil_parallelism`. Default `false`.
     pub gsutil_parallelism: bool,
+    /// What uploads to GCS are created with (ours, named after flytekit's `[gcp]`).
+    pub upload: GcsUploadSettings,
+}
+
+/// GCS upload settings (ours; docs/configuration.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GcsUploadSettings {
+    /// `FLYTE_GCP_KMS_KEY_NAME` / `[gcp] kms_key_name` / `storage.upload.gcs.kms-key-name`:
+    /// `projects/P/locations/L/keyRings/R/cryptoKeys/K`. Set but empty, or of another
+    /// form, is an error. Default: none (the bucket's default key).
+    pub kms_key_name: Option<String>,
+    /// `FLYTE_GCP_STORAGE_CLASS` / `[gcp] storage_class` /
+    /// `storage.upload.gcs.storage-class`: `STANDARD`, `NEARLINE`, `COLDLINE`,
+    /// `ARCHIVE` (any case). Default: none (the bucket's default class).
+    pub storage_class: Option<String>,
 }
 
 /// Azure Blob Storage settings as flytekit resolves them (`AzureBlobStorageConfig`).
@@ -86,6 +129,21 @@ pub struct AzureSettings {
     /// `FLYTE_AZURE_CLIENT_SECRET` / `[azure] client_secret`.
     #[serde(serialize_with = "redacted")]
     pub client_secret: Option<SecretString>,
+    /// What uploads to Azure are created with (ours, named after flytekit's `[azure]`).
+    pub upload: AzureUploadSettings,
+}
+
+/// Azure upload settings (ours; docs/configuration.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AzureUploadSettings {
+    /// `FLYTE_AZURE_ENCRYPTION_SCOPE` / `[azure] encryption_scope` /
+    /// `storage.upload.azure.encryption-scope`. Set but empty is an error. Default:
+    /// none (the container's default scope).
+    pub encryption_scope: Option<String>,
+    /// `FLYTE_AZURE_ACCESS_TIER` / `[azure] access_tier` /
+    /// `storage.upload.azure.access-tier`: `Hot`, `Cool`, `Cold` or `Archive` (any
+    /// case). Default: none (the account's default tier).
+    pub access_tier: Option<String>,
 }
 
 /// Provider variables read by the storage libraries themselves (environment only; a

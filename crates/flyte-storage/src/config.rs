@@ -9,6 +9,7 @@
 //! Azure's environment/managed identity credential) look for credentials where they
 //! always do, exactly as botocore, google-auth and azure-identity do under flytekit.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use secrecy::SecretString;
@@ -49,6 +50,12 @@ pub struct StorageConfig {
     pub gcs: GcsConfig,
     /// Settings for `abfs://` and `abfss://` URIs.
     pub azure: AzureConfig,
+    /// What every object written to an object store carries: metadata, content type,
+    /// encryption, storage class, ACL. Applied to every write (single requests,
+    /// multipart, resumable and block uploads, files, directories and bytes); local
+    /// files carry none of it. [`Storage::with_upload_options`](crate::Storage::with_upload_options)
+    /// gives a storage that writes with other options.
+    pub upload: UploadOptions,
 }
 
 impl Default for StorageConfig {
@@ -61,8 +68,95 @@ impl Default for StorageConfig {
             s3: S3Config::default(),
             gcs: GcsConfig::default(),
             azure: AzureConfig::default(),
+            upload: UploadOptions::default(),
         }
     }
+}
+
+/// What an object is created with, on every upload path. The default writes objects as
+/// the store's bucket defaults them (no metadata, the bucket's encryption and storage
+/// class, no ACL), with a content type guessed from the file name.
+///
+/// Values are passed to the store as given: the store refuses what it does not know
+/// (an unknown storage class, an ACL the bucket forbids) with an error naming the URI.
+/// Callers that read them from configuration check them first (flyte-config does).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadOptions {
+    /// User metadata of every object: S3 `x-amz-meta-<key>`, GCS custom metadata, Azure
+    /// `x-ms-meta-<key>`. Use lower-case ASCII keys (S3 and Azure fold case). Azure
+    /// takes only C# identifiers as names, so there every character but letters,
+    /// digits and `_` becomes `_` (`flyte-execution-project` is stored as
+    /// `flyte_execution_project`). The Flyte entrypoint puts the execution's
+    /// `flyte-execution-*` keys here (flytekit's `attach_execution_metadata`).
+    pub metadata: BTreeMap<String, String>,
+    /// The content type of every object. `None`: guessed from the file name (the local
+    /// file's for file uploads, the object's for byte uploads) by a small table of
+    /// common extensions; an unknown extension sends none and the store applies its
+    /// default (`binary/octet-stream` on S3, `application/octet-stream` on GCS and
+    /// Azure).
+    pub content_type: Option<String>,
+    /// S3-only options.
+    pub s3: S3UploadOptions,
+    /// GCS-only options.
+    pub gcs: GcsUploadOptions,
+    /// Azure-only options.
+    pub azure: AzureUploadOptions,
+}
+
+/// S3 server-side encryption (`x-amz-server-side-encryption`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum S3Encryption {
+    /// `AES256`: keys managed by S3 (SSE-S3).
+    Aes256,
+    /// `aws:kms`: keys in AWS KMS (SSE-KMS).
+    Kms {
+        /// `x-amz-server-side-encryption-aws-kms-key-id`: the key's id, ARN or alias.
+        /// `None`: the account's AWS managed key (`aws/s3`), or the bucket's default key.
+        key_id: Option<String>,
+        /// `x-amz-server-side-encryption-bucket-key-enabled`: `Some(true)` uses an S3
+        /// Bucket Key (fewer KMS requests), `Some(false)` refuses one, `None` leaves it
+        /// to the bucket's setting.
+        bucket_key: Option<bool>,
+    },
+}
+
+/// Options only S3 understands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3UploadOptions {
+    /// Server-side encryption of every object. `None` sends no encryption header, so
+    /// the bucket's default encryption applies (and a bucket policy that demands the
+    /// header refuses the upload, as it refuses flytekit's).
+    pub server_side_encryption: Option<S3Encryption>,
+    /// `x-amz-storage-class`, e.g. `STANDARD_IA`, `INTELLIGENT_TIERING`, `GLACIER_IR`.
+    /// `None`: `STANDARD`.
+    pub storage_class: Option<String>,
+    /// `x-amz-acl`, a canned ACL, e.g. `bucket-owner-full-control` (needed to write
+    /// into another account's bucket that has not disabled ACLs). `None`: no ACL
+    /// header.
+    pub acl: Option<String>,
+}
+
+/// Options only GCS understands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcsUploadOptions {
+    /// The Cloud KMS key that encrypts every object (CMEK), as
+    /// `projects/P/locations/L/keyRings/R/cryptoKeys/K`. `None`: the bucket's default
+    /// key, or Google-managed encryption.
+    pub kms_key_name: Option<String>,
+    /// The storage class, e.g. `NEARLINE`, `COLDLINE`, `ARCHIVE`. `None`: the bucket's
+    /// default class.
+    pub storage_class: Option<String>,
+}
+
+/// Options only Azure Blob Storage understands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AzureUploadOptions {
+    /// `x-ms-encryption-scope`: the account's encryption scope that encrypts every
+    /// blob. `None`: the container's default scope.
+    pub encryption_scope: Option<String>,
+    /// `x-ms-access-tier`: `Hot`, `Cool`, `Cold` or `Archive`. `None`: the account's
+    /// default tier.
+    pub access_tier: Option<String>,
 }
 
 /// Retries of requests to object stores: exponential backoff with full jitter.

@@ -43,6 +43,29 @@ const AZURITE_ACCOUNT: &str = "devstoreaccount1";
 const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+/// What an object was created with, as the emulator reports it back. Each store
+/// reports its own part; the rest stays empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectProperties {
+    /// User metadata (S3 `x-amz-meta-*`, GCS `metadata`, Azure `x-ms-meta-*`).
+    pub metadata: BTreeMap<String, String>,
+    /// The content type.
+    pub content_type: Option<String>,
+    /// S3: `x-amz-server-side-encryption` (`AES256`, `aws:kms`).
+    pub server_side_encryption: Option<String>,
+    /// S3: the SSE-KMS key id; GCS: `kmsKeyName`.
+    pub kms_key: Option<String>,
+    /// S3: `x-amz-server-side-encryption-bucket-key-enabled`.
+    pub bucket_key_enabled: Option<bool>,
+    /// S3 and GCS: the storage class.
+    pub storage_class: Option<String>,
+    /// S3: the object's ACL grants, as `PERMISSION grantee` (the grantee's URI, id or
+    /// name).
+    pub acl_grants: Vec<String>,
+    /// Azure: the access tier.
+    pub access_tier: Option<String>,
+}
+
 /// One of the emulators `cargo xtask test` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Emulator {
@@ -226,6 +249,34 @@ impl Emulator {
             ],
         };
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// What the object at `uri` was created with, read back from the emulator (S3:
+    /// `HeadObject` and `GetObjectAcl`; GCS: the object resource; Azure: Get Blob
+    /// Properties). Panics when the object cannot be read.
+    pub async fn properties(self, uri: &str) -> ObjectProperties {
+        let parsed = crate::StorageUri::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+        #[allow(unused_variables)]
+        let object =
+            crate::cloud::backend::ObjectPath::of(&parsed).unwrap_or_else(|e| panic!("{uri}: {e}"));
+        let read = match self {
+            #[cfg(feature = "s3")]
+            Emulator::S3 => {
+                let config = self.config();
+                crate::cloud::s3::object_properties(&config.s3, &config.retry, &object).await
+            }
+            #[cfg(feature = "gcs")]
+            Emulator::Gcs => {
+                crate::cloud::gcs::object_properties(&self.config().gcs, &object).await
+            }
+            #[cfg(feature = "azure")]
+            Emulator::Azure => {
+                crate::cloud::azure::object_properties(&self.config().azure, &object).await
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(format!("this build leaves the {self:?} backend out")),
+        };
+        read.unwrap_or_else(|e| panic!("reading the properties of {uri} on {self:?}: {e}"))
     }
 
     /// Creates the test bucket or container if it does not exist yet.

@@ -13,7 +13,7 @@ use crate::cloud::gcs::GcsBackend;
 use crate::cloud::s3::S3Backend;
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 use crate::cloud::{store::CloudStore, transfers::Transfers};
-use crate::config::StorageConfig;
+use crate::config::{StorageConfig, UploadOptions};
 use crate::error::Result;
 use crate::local::LocalStore;
 use crate::store::{ObjectMeta, Store, TransferSummary};
@@ -36,6 +36,8 @@ use crate::uri::{Scheme, StorageUri};
 pub struct Storage {
     /// Files moved at once by directory transfers.
     transfer_concurrency: usize,
+    /// What the object stores create objects with.
+    upload: Arc<UploadOptions>,
     local: Arc<LocalStore>,
     #[cfg(feature = "s3")]
     s3: Arc<CloudStore>,
@@ -50,16 +52,19 @@ impl Storage {
     pub fn new(config: StorageConfig) -> Self {
         #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
         let transfers = Arc::new(Transfers::new(&config));
+        let upload = Arc::new(config.upload.clone());
         Self {
             #[cfg(feature = "s3")]
             s3: Arc::new(CloudStore::new(
                 Arc::new(S3Backend::new(config.s3.clone(), config.retry.clone())),
                 transfers.clone(),
+                upload.clone(),
             )),
             #[cfg(feature = "gcs")]
             gcs: Arc::new(CloudStore::new(
                 Arc::new(GcsBackend::new(config.gcs.clone(), config.retry.clone())),
                 transfers.clone(),
+                upload.clone(),
             )),
             #[cfg(feature = "azure")]
             azure: Arc::new(CloudStore::new(
@@ -68,9 +73,37 @@ impl Storage {
                     config.retry.clone(),
                 )),
                 transfers.clone(),
+                upload.clone(),
             )),
+            upload,
             transfer_concurrency: config.transfer_concurrency,
             local: Arc::new(LocalStore::new()),
+        }
+    }
+
+    /// What objects written through this storage are created with
+    /// ([`StorageConfig::upload`], or what [`with_upload_options`](Self::with_upload_options) set).
+    pub fn upload_options(&self) -> &UploadOptions {
+        &self.upload
+    }
+
+    /// This storage writing objects with `options` instead: the same clients, transfer
+    /// engine and memory budget (requests of both count against one budget), other
+    /// metadata, content type, encryption, storage class or ACL. For a caller whose
+    /// writes need more (say, metadata of its own on top of the configured keys), start
+    /// from [`upload_options`](Self::upload_options).
+    pub fn with_upload_options(&self, options: UploadOptions) -> Self {
+        let upload = Arc::new(options);
+        Self {
+            transfer_concurrency: self.transfer_concurrency,
+            local: self.local.clone(),
+            #[cfg(feature = "s3")]
+            s3: Arc::new(self.s3.with_options(upload.clone())),
+            #[cfg(feature = "gcs")]
+            gcs: Arc::new(self.gcs.with_options(upload.clone())),
+            #[cfg(feature = "azure")]
+            azure: Arc::new(self.azure.with_options(upload.clone())),
+            upload,
         }
     }
 

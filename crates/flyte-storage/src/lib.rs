@@ -8,7 +8,9 @@
 //! store. The object stores share one transfer engine: streaming both ways, multipart
 //! uploads and ranged parallel downloads above one chunk, bounded concurrency, a memory
 //! budget of `chunk_size × chunk_concurrency`, and retries with exponential backoff and
-//! jitter on throttling, 5xx, timeouts and resets. Errors are one [`StorageError`] enum
+//! jitter on throttling, 5xx, timeouts and resets. Every object they write is created
+//! with the configuration's [`UploadOptions`] (metadata, content type, encryption,
+//! storage class, ACL), on every upload path. Errors are one [`StorageError`] enum
 //! whose messages name the URI and say what to do.
 //!
 //! Each object store is a cargo feature: `s3`, `gcs` and `azure`, all on by default.
@@ -61,6 +63,7 @@
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 mod cloud;
 mod config;
+mod content_type;
 #[cfg(feature = "test-emulators")]
 pub mod emulators;
 mod error;
@@ -71,7 +74,11 @@ mod temp_file;
 mod uri;
 mod walk;
 
-pub use config::{AzureConfig, GcsConfig, RetryPolicy, S3Config, SecretString, StorageConfig};
+pub use config::{
+    AzureConfig, AzureUploadOptions, GcsConfig, GcsUploadOptions, RetryPolicy, S3Config,
+    S3Encryption, S3UploadOptions, SecretString, StorageConfig, UploadOptions,
+};
+pub use content_type::guess_content_type;
 pub use error::{Result, StorageError};
 pub use facade::Storage;
 pub use local::LocalStore;

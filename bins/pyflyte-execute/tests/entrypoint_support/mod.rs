@@ -44,6 +44,7 @@ use std::time::{Duration, Instant};
 use flyte_proto::Message;
 use flyte_proto::core::{DynamicJobSpec, ErrorDocument, Literal, LiteralMap};
 use flyte_storage::StorageError;
+use flyte_storage::emulators::{Emulator, ObjectProperties};
 use tempfile::TempDir;
 
 pub use crate::parity_support::Backend;
@@ -685,6 +686,130 @@ pub fn assert_same_prefix(case: &str, flytekit: &Run, ours: &Run) {
             );
         }
     }
+}
+
+impl Pair {
+    /// The execution metadata flytekit names and fills from the scenario's
+    /// `FLYTE_INTERNAL_EXECUTION_*` variables, with the names `emulator` stores (Azure
+    /// metadata names are C# identifiers: `-` becomes `_`).
+    pub fn execution_metadata(&self, emulator: Emulator) -> BTreeMap<String, String> {
+        [
+            (
+                "flyte-execution-project",
+                "FLYTE_INTERNAL_EXECUTION_PROJECT",
+            ),
+            ("flyte-execution-domain", "FLYTE_INTERNAL_EXECUTION_DOMAIN"),
+            ("flyte-execution-name", "FLYTE_INTERNAL_EXECUTION_ID"),
+            (
+                "flyte-execution-workflow",
+                "FLYTE_INTERNAL_EXECUTION_WORKFLOW",
+            ),
+            (
+                "flyte-execution-launchplan",
+                "FLYTE_INTERNAL_EXECUTION_LAUNCHPLAN",
+            ),
+        ]
+        .into_iter()
+        .map(|(key, variable)| {
+            let key = match emulator {
+                Emulator::Azure => key.replace('-', "_"),
+                _ => key.to_owned(),
+            };
+            (key, self.scenario.env[variable].clone())
+        })
+        .collect()
+    }
+
+    /// Every object our run wrote carries the execution metadata, and every object
+    /// flytekit's run wrote with metadata carries the same as ours of the same name
+    /// (objects under `raw/`, named randomly, are compared as a set). Where flytekit
+    /// attaches none (s3fs drops it), ours still does; `flytekit_attaches` says which
+    /// it is for this backend, so the difference docs/compatibility.md describes is
+    /// checked too. On S3, whose emulator records content types faithfully, both
+    /// runs' objects of the same name also carry the same content type ("unknown"
+    /// spelled either way S3 spells it).
+    pub fn assert_execution_metadata(&self, emulator: Emulator, flytekit_attaches: bool) {
+        let expected = self.execution_metadata(emulator);
+        let ours = object_properties(emulator, &self.ours);
+        let flytekit = object_properties(emulator, &self.flytekit);
+        assert!(!ours.is_empty(), "ours wrote nothing\n{}", self.context());
+        for (name, properties) in &ours {
+            assert_eq!(
+                properties.metadata,
+                expected,
+                "our {name} lacks the execution metadata\n{}",
+                self.context()
+            );
+        }
+        let raw_metadata = |objects: &BTreeMap<String, ObjectProperties>| {
+            objects
+                .iter()
+                .filter(|(name, _)| name.starts_with("raw/"))
+                .map(|(_, properties)| properties.metadata.clone())
+                .collect::<Vec<_>>()
+        };
+        for (name, theirs) in &flytekit {
+            if name.starts_with("raw/") {
+                continue;
+            }
+            let mine = &ours[name];
+            if flytekit_attaches {
+                assert_eq!(
+                    theirs.metadata,
+                    mine.metadata,
+                    "{name}: metadata differs (left: flytekit, right: ours)\n{}",
+                    self.context()
+                );
+            } else {
+                assert!(
+                    theirs.metadata.is_empty(),
+                    "flytekit attached metadata to {name} after all: {:?}\n{}",
+                    theirs.metadata,
+                    self.context()
+                );
+            }
+            if emulator == Emulator::S3 {
+                assert_eq!(
+                    unknown_type_as_one(&theirs.content_type),
+                    unknown_type_as_one(&mine.content_type),
+                    "{name}: content type differs (left: flytekit, right: ours)\n{}",
+                    self.context()
+                );
+            }
+        }
+        if flytekit_attaches {
+            assert_eq!(
+                raw_metadata(&flytekit),
+                raw_metadata(&ours),
+                "metadata of raw objects differs\n{}",
+                self.context()
+            );
+        }
+    }
+}
+
+/// A content type with S3's two spellings of "unknown" as one: an object put with no
+/// type is `binary/octet-stream` (S3's default, what s3fs leaves) or
+/// `application/octet-stream` (what the AWS SDK for Rust sends for a body of no stated
+/// type).
+fn unknown_type_as_one(content_type: &Option<String>) -> Option<&str> {
+    match content_type.as_deref() {
+        Some("binary/octet-stream") => Some("application/octet-stream"),
+        other => other,
+    }
+}
+
+/// What each object of `run` was created with, read back from `emulator`, by path
+/// relative to the run's root.
+pub fn object_properties(emulator: Emulator, run: &Run) -> BTreeMap<String, ObjectProperties> {
+    on_emulator(emulator, async |_| {
+        let mut found = BTreeMap::new();
+        for name in run.files.keys() {
+            let uri = format!("{}/{name}", run.root);
+            found.insert(name.clone(), emulator.properties(&uri).await);
+        }
+        found
+    })
 }
 
 /// The lines of two renderings that differ, with a little context, for failure messages.

@@ -85,8 +85,8 @@ impl Backend {
                 let mut env = Emulator::Azure.flytekit_env();
                 // flytekit 1.16.31 passes `metadata=` to adlfs's put, which passes its
                 // own too: every upload to Azure fails ("got multiple values for keyword
-                // argument 'metadata'") unless execution metadata is off. Ours attaches
-                // none either way.
+                // argument 'metadata'") unless execution metadata is off. Ours honours
+                // the same switch; entrypoints_parity.rs runs both with it on.
                 env.insert(
                     "FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA".to_owned(),
                     "false".to_owned(),
@@ -230,13 +230,15 @@ impl Case {
 
     /// Runs one entrypoint on this case, in its own subdirectory of the case directory.
     pub fn run(&self, entrypoint: Entrypoint) -> Run {
+        self.run_with(entrypoint, &[])
+    }
+
+    /// [`Case::run`] with `env` set on top of the backend's variables.
+    pub fn run_with(&self, entrypoint: Entrypoint, env: &[(&str, &str)]) -> Run {
         let root = self.dir.path().join(entrypoint.label());
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp).expect("a run directory");
-        let remote_root = self
-            .remote_base
-            .as_ref()
-            .map(|base| format!("{base}/{}", entrypoint.label()));
+        let remote_root = self.remote_root(entrypoint);
         let output_prefix = match (&self.output_prefix, &remote_root) {
             (Some(prefix), _) => prefix.clone(),
             (None, Some(remote)) => format!("{remote}/outputs"),
@@ -273,6 +275,7 @@ impl Case {
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("TMPDIR", &tmp)
             .envs(self.backend.env())
+            .envs(env.iter().copied())
             .stdin(File::open("/dev/null").expect("/dev/null"))
             .stdout(File::create(&stdout).expect("stdout file"))
             .stderr(File::create(&stderr).expect("stderr file"));
@@ -304,6 +307,14 @@ impl Case {
             raw_prefix,
             input_raw_prefix: self.input_raw_prefix(),
         }
+    }
+
+    /// On a remote backend, the root of `entrypoint`'s run there (its `outputs` and
+    /// `raw` prefixes are under it).
+    pub fn remote_root(&self, entrypoint: Entrypoint) -> Option<String> {
+        self.remote_base
+            .as_ref()
+            .map(|base| format!("{base}/{}", entrypoint.label()))
     }
 
     /// Copies everything under the remote prefix `uri` into `to` (nothing there: nothing).

@@ -16,8 +16,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use secrecy::ExposeSecret;
 
 use super::backend::{
-    BackendError, BackendResult, ByteStream, Fault, Listed, ObjectBackend, ObjectPath, Part,
-    PartRules, fault_of_status,
+    BackendError, BackendResult, ByteStream, Fault, Listed, NewObject, ObjectBackend, ObjectPath,
+    Part, PartRules, fault_of_status,
 };
 use crate::config::{AzureConfig, RetryPolicy};
 
@@ -179,6 +179,50 @@ fn classify(error: azure_core::Error) -> BackendError {
     BackendError::new(fault, error)
 }
 
+/// The headers a blob is created with (Put Blob, Put Block List): metadata
+/// (`x-ms-meta-*`), content type, access tier and encryption scope.
+fn creation_headers(new: NewObject<'_>) -> azure_core::Context {
+    let options = new.options;
+    let mut headers = encryption_headers(new);
+    for (key, value) in &options.metadata {
+        headers.insert(format!("x-ms-meta-{}", metadata_name(key)), value.clone());
+    }
+    if let Some(content_type) = new.content_type {
+        headers.insert("x-ms-blob-content-type", content_type.to_owned());
+    }
+    if let Some(tier) = &options.azure.access_tier {
+        headers.insert("x-ms-access-tier", tier.clone());
+    }
+    let mut context = azure_core::Context::new();
+    context.insert(azure_core::CustomHeaders::from(headers));
+    context
+}
+
+/// `key` as an Azure metadata name, which must be a C# identifier: every character
+/// other than an ASCII letter, digit or `_` becomes `_`, and a leading digit gets a `_`
+/// before it. So flytekit's `flyte-execution-project` is `flyte_execution_project` on
+/// Azure (Azure refuses the name with hyphens as `InvalidMetadata`).
+pub(crate) fn metadata_name(key: &str) -> String {
+    let mut name: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_digit()) || name.is_empty() {
+        name.insert(0, '_');
+    }
+    name
+}
+
+/// The encryption scope header, which Put Block needs as well as the requests that
+/// create the blob (the SDK's builders have no setting for it on those two).
+fn encryption_headers(new: NewObject<'_>) -> azure_core::headers::Headers {
+    let mut headers = azure_core::headers::Headers::new();
+    if let Some(scope) = &new.options.azure.encryption_scope {
+        headers.insert("x-ms-encryption-scope", scope.clone());
+    }
+    headers
+}
+
 /// Block ids must all have the same length within a blob: a fixed-width number.
 fn block_id(index: u32) -> BlockId {
     BlockId::new(Bytes::from(format!("block-{index:08}")))
@@ -239,9 +283,10 @@ impl ObjectBackend for AzureBackend {
         })))
     }
 
-    async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()> {
+    async fn put(&self, object: &ObjectPath, body: Bytes, new: NewObject<'_>) -> BackendResult<()> {
         self.blob(object)?
             .put_block_blob(body)
+            .context(creation_headers(new))
             .await
             .map_err(classify)?;
         Ok(())
@@ -256,7 +301,11 @@ impl ObjectBackend for AzureBackend {
         }
     }
 
-    async fn start_upload(&self, _object: &ObjectPath) -> BackendResult<String> {
+    async fn start_upload(
+        &self,
+        _object: &ObjectPath,
+        _new: NewObject<'_>,
+    ) -> BackendResult<String> {
         // Blocks need no session: they are staged under the blob and committed by list.
         Ok(String::new())
     }
@@ -267,9 +316,13 @@ impl ObjectBackend for AzureBackend {
         _upload_id: &str,
         part: Part,
         body: Bytes,
+        new: NewObject<'_>,
     ) -> BackendResult<String> {
+        let mut context = azure_core::Context::new();
+        context.insert(azure_core::CustomHeaders::from(encryption_headers(new)));
         self.blob(object)?
             .put_block(block_id(part.index), body)
+            .context(context)
             .await
             .map_err(classify)?;
         Ok(part.index.to_string())
@@ -280,6 +333,7 @@ impl ObjectBackend for AzureBackend {
         object: &ObjectPath,
         _upload_id: &str,
         parts: Vec<String>,
+        new: NewObject<'_>,
     ) -> BackendResult<()> {
         let blocks = parts
             .iter()
@@ -292,6 +346,7 @@ impl ObjectBackend for AzureBackend {
             .collect::<BackendResult<Vec<_>>>()?;
         self.blob(object)?
             .put_block_list(BlockList { blocks })
+            .context(creation_headers(new))
             .await
             .map_err(classify)?;
         Ok(())
@@ -348,6 +403,25 @@ pub(crate) async fn create_container(config: &AzureConfig, container: &str) -> R
     }
 }
 
+/// What the blob at `object` was created with, as Get Blob Properties reports it
+/// (tests against the emulator).
+#[cfg(feature = "test-emulators")]
+pub(crate) async fn object_properties(
+    config: &AzureConfig,
+    object: &ObjectPath,
+) -> Result<crate::emulators::ObjectProperties, String> {
+    let backend = AzureBackend::new(config.clone(), RetryPolicy::default());
+    let blob = backend.blob(object).map_err(|e| e.source.to_string())?;
+    let properties = blob.get_properties().await.map_err(|e| format!("{e:?}"))?;
+    let blob = properties.blob;
+    Ok(crate::emulators::ObjectProperties {
+        metadata: blob.metadata.unwrap_or_default().into_iter().collect(),
+        content_type: Some(blob.properties.content_type.clone()),
+        access_tier: blob.properties.access_tier.map(|tier| format!("{tier:?}")),
+        ..Default::default()
+    })
+}
+
 /// An account SAS token valid for `seconds`, signed with the configured account key
 /// (tests against the emulator).
 #[cfg(feature = "test-emulators")]
@@ -381,4 +455,20 @@ pub(crate) async fn account_sas_token(
         .await
         .and_then(|sas| sas.token())
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_names_become_c_identifiers() {
+        assert_eq!(
+            metadata_name("flyte-execution-project"),
+            "flyte_execution_project"
+        );
+        assert_eq!(metadata_name("team"), "team");
+        assert_eq!(metadata_name("9lives.x"), "_9lives_x");
+        assert_eq!(metadata_name(""), "_");
+    }
 }

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
+use crate::config::UploadOptions;
 use crate::error::{Result, StorageError};
 use crate::uri::{Location, StorageUri};
 
@@ -150,6 +151,17 @@ pub(crate) struct Part {
     pub(crate) total: u64,
 }
 
+/// What a new object is created with: the store's [`UploadOptions`] and the content
+/// type settled for this object. Passed to the requests that create objects
+/// ([`ObjectBackend::put`], [`ObjectBackend::start_upload`],
+/// [`ObjectBackend::upload_part`] and [`ObjectBackend::complete_upload`]); each
+/// backend sends what its store takes there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewObject<'a> {
+    pub(crate) options: &'a UploadOptions,
+    pub(crate) content_type: Option<&'a str>,
+}
+
 /// The primitive requests of one kind of object store. Each call is one attempt: the
 /// engine retries.
 #[async_trait]
@@ -173,15 +185,17 @@ pub(crate) trait ObjectBackend: fmt::Debug + Send + Sync + 'static {
     ) -> BackendResult<ByteStream>;
 
     /// Writes a whole object in one request.
-    async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()>;
+    async fn put(&self, object: &ObjectPath, body: Bytes, new: NewObject<'_>) -> BackendResult<()>;
 
     /// How objects above one chunk are uploaded.
     fn part_rules(&self) -> PartRules;
 
-    /// Starts a multipart upload; returns its id.
-    async fn start_upload(&self, object: &ObjectPath) -> BackendResult<String>;
+    /// Starts a multipart upload of an object to be created as `new` says; returns its
+    /// id.
+    async fn start_upload(&self, object: &ObjectPath, new: NewObject<'_>) -> BackendResult<String>;
 
-    /// Uploads one part; returns what [`complete_upload`] needs of it.
+    /// Uploads one part of the object `new` describes (Azure encrypts each block with
+    /// the object's encryption scope); returns what [`complete_upload`] needs of it.
     ///
     /// [`complete_upload`]: ObjectBackend::complete_upload
     async fn upload_part(
@@ -190,14 +204,18 @@ pub(crate) trait ObjectBackend: fmt::Debug + Send + Sync + 'static {
         upload_id: &str,
         part: Part,
         body: Bytes,
+        new: NewObject<'_>,
     ) -> BackendResult<String>;
 
-    /// Commits the parts, in order.
+    /// Commits the parts, in order, into the object `new` describes (the same as for
+    /// [`start_upload`](ObjectBackend::start_upload): stores that create the object
+    /// only here, as Azure does, take its properties now).
     async fn complete_upload(
         &self,
         object: &ObjectPath,
         upload_id: &str,
         parts: Vec<String>,
+        new: NewObject<'_>,
     ) -> BackendResult<()>;
 
     /// Abandons an upload (best effort: the engine ignores its failure).

@@ -14,7 +14,9 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, ServerSideEncryption, StorageClass,
+};
 use aws_smithy_http_client::tls;
 use bytes::Bytes;
 use futures_util::stream;
@@ -22,10 +24,10 @@ use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
 use super::backend::{
-    BackendError, BackendResult, ByteStream, Fault, Listed, ObjectBackend, ObjectPath, Part,
-    PartRules, fault_of_status,
+    BackendError, BackendResult, ByteStream, Fault, Listed, NewObject, ObjectBackend, ObjectPath,
+    Part, PartRules, fault_of_status,
 };
-use crate::config::{RetryPolicy, S3Config};
+use crate::config::{RetryPolicy, S3Config, S3Encryption};
 
 /// The region used when neither the configuration nor the AWS chain names one, as
 /// botocore does for S3.
@@ -100,6 +102,39 @@ impl S3Backend {
             },
         }
     }
+}
+
+/// Sets what a new object is created with (metadata, content type, encryption, storage
+/// class, ACL) on a `PutObject` or `CreateMultipartUpload` request builder: the two
+/// requests that create objects take the same headers.
+macro_rules! created_as {
+    ($request:expr, $new:expr) => {{
+        let new: NewObject<'_> = $new;
+        let s3 = &new.options.s3;
+        let metadata = &new.options.metadata;
+        let (encryption, key_id, bucket_key) = match &s3.server_side_encryption {
+            None => (None, None, None),
+            Some(S3Encryption::Aes256) => (Some(ServerSideEncryption::Aes256), None, None),
+            Some(S3Encryption::Kms { key_id, bucket_key }) => (
+                Some(ServerSideEncryption::AwsKms),
+                key_id.clone(),
+                *bucket_key,
+            ),
+        };
+        $request
+            .set_metadata((!metadata.is_empty()).then(|| {
+                metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }))
+            .set_content_type(new.content_type.map(str::to_owned))
+            .set_server_side_encryption(encryption)
+            .set_ssekms_key_id(key_id)
+            .set_bucket_key_enabled(bucket_key)
+            .set_storage_class(s3.storage_class.as_deref().map(StorageClass::from))
+            .set_acl(s3.acl.as_deref().map(ObjectCannedAcl::from))
+    }};
 }
 
 /// The region S3 names in a wrong-region answer.
@@ -324,10 +359,9 @@ impl ObjectBackend for S3Backend {
         })))
     }
 
-    async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()> {
+    async fn put(&self, object: &ObjectPath, body: Bytes, new: NewObject<'_>) -> BackendResult<()> {
         self.send(&object.bucket, |client| {
-            client
-                .put_object()
+            created_as!(client.put_object(), new)
                 .bucket(&object.bucket)
                 .key(&object.key)
                 .body(SdkByteStream::from(body.clone()))
@@ -346,11 +380,10 @@ impl ObjectBackend for S3Backend {
         }
     }
 
-    async fn start_upload(&self, object: &ObjectPath) -> BackendResult<String> {
+    async fn start_upload(&self, object: &ObjectPath, new: NewObject<'_>) -> BackendResult<String> {
         let created = self
             .send(&object.bucket, |client| {
-                client
-                    .create_multipart_upload()
+                created_as!(client.create_multipart_upload(), new)
                     .bucket(&object.bucket)
                     .key(&object.key)
                     .send()
@@ -367,6 +400,7 @@ impl ObjectBackend for S3Backend {
         upload_id: &str,
         part: Part,
         body: Bytes,
+        _new: NewObject<'_>,
     ) -> BackendResult<String> {
         let uploaded = self
             .send(&object.bucket, |client| {
@@ -390,6 +424,7 @@ impl ObjectBackend for S3Backend {
         object: &ObjectPath,
         upload_id: &str,
         parts: Vec<String>,
+        _new: NewObject<'_>,
     ) -> BackendResult<()> {
         let parts: Vec<CompletedPart> = parts
             .into_iter()
@@ -495,6 +530,65 @@ pub(crate) async fn create_bucket(
         }
         Err(error) => Err(aws_sdk_s3::error::DisplayErrorContext(&error).to_string()),
     }
+}
+
+/// What the object at `object` was created with, as S3 reports it (`HeadObject` and
+/// `GetObjectAcl`; tests against the emulator).
+#[cfg(feature = "test-emulators")]
+pub(crate) async fn object_properties(
+    config: &S3Config,
+    retry: &RetryPolicy,
+    object: &ObjectPath,
+) -> Result<crate::emulators::ObjectProperties, String> {
+    let client = build_client(config, retry)
+        .await
+        .map_err(|e| e.source.to_string())?;
+    let head = client
+        .head_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(&e).to_string())?;
+    // moto answers 500 for the ACL of an object that went up in parts without one:
+    // no grants to report then.
+    let acl = client
+        .get_object_acl()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .send()
+        .await
+        .ok();
+    let acl_grants = acl
+        .iter()
+        .flat_map(|acl| acl.grants())
+        .map(|grant| {
+            let grantee = grant.grantee().map_or_else(String::new, |g| {
+                g.uri()
+                    .or(g.id())
+                    .or(g.display_name())
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+            let permission = grant.permission().map_or("", |p| p.as_str());
+            format!("{permission} {grantee}")
+        })
+        .collect();
+    Ok(crate::emulators::ObjectProperties {
+        metadata: head
+            .metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        content_type: head.content_type().map(str::to_owned),
+        server_side_encryption: head.server_side_encryption().map(|e| e.as_str().to_owned()),
+        kms_key: head.ssekms_key_id().map(str::to_owned),
+        bucket_key_enabled: head.bucket_key_enabled(),
+        storage_class: head.storage_class().map(|c| c.as_str().to_owned()),
+        acl_grants,
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]

@@ -26,8 +26,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::TryStreamExt;
 
-use super::backend::{BackendResult, Fault, ObjectBackend, ObjectPath};
+use super::backend::{BackendResult, Fault, NewObject, ObjectBackend, ObjectPath};
 use super::transfers::{Failure, Transfers};
+use crate::config::UploadOptions;
+use crate::content_type::guess_content_type;
 use crate::error::{Result, StorageError};
 use crate::store::{ObjectMeta, Store};
 use crate::uri::StorageUri;
@@ -36,6 +38,8 @@ use crate::uri::StorageUri;
 pub(crate) struct CloudStore {
     backend: Arc<dyn ObjectBackend>,
     transfers: Arc<Transfers>,
+    /// What every object this store writes is created with.
+    options: Arc<UploadOptions>,
     /// Buckets (account host, bucket) seen to exist, so that a store that often looks
     /// for missing objects checks each bucket once.
     existing_buckets: Mutex<HashSet<(Option<String>, String)>>,
@@ -50,11 +54,37 @@ impl fmt::Debug for CloudStore {
 }
 
 impl CloudStore {
-    pub(crate) fn new(backend: Arc<dyn ObjectBackend>, transfers: Arc<Transfers>) -> Self {
+    pub(crate) fn new(
+        backend: Arc<dyn ObjectBackend>,
+        transfers: Arc<Transfers>,
+        options: Arc<UploadOptions>,
+    ) -> Self {
         Self {
             backend,
             transfers,
+            options,
             existing_buckets: Mutex::default(),
+        }
+    }
+
+    /// The same store (backend, clients, transfer engine and memory budget) writing
+    /// objects with `options`.
+    pub(crate) fn with_options(&self, options: Arc<UploadOptions>) -> Self {
+        Self::new(self.backend.clone(), self.transfers.clone(), options)
+    }
+
+    /// How an object is created: the store's options, with the configured content
+    /// type or else one guessed from the first of `names` that has a known extension
+    /// (the local file's name, as s3fs and gcsfs guess, then the object's key, for
+    /// files staged under a name of no meaning).
+    fn new_object<'a>(&'a self, names: &[&str]) -> NewObject<'a> {
+        NewObject {
+            options: &self.options,
+            content_type: self
+                .options
+                .content_type
+                .as_deref()
+                .or_else(|| names.iter().find_map(|name| guess_content_type(name))),
         }
     }
 
@@ -192,9 +222,10 @@ impl Store for CloudStore {
             return Err(StorageError::directory_given_as_file(from_text));
         }
         let size = metadata.len();
+        let new = self.new_object(&[&from_text, &object.key]);
         match self
             .transfers
-            .upload(self.backend.as_ref(), to, from, &object, size)
+            .upload(self.backend.as_ref(), to, from, &object, size, new)
             .await
         {
             Ok(()) => Ok(size),
@@ -214,8 +245,11 @@ impl Store for CloudStore {
 
     async fn put_bytes(&self, to: &StorageUri, bytes: Bytes) -> Result<()> {
         let object = ObjectPath::of(to)?;
-        self.request(to, &object, || self.backend.put(&object, bytes.clone()))
-            .await
+        let new = self.new_object(&[&object.key]);
+        self.request(to, &object, || {
+            self.backend.put(&object, bytes.clone(), new)
+        })
+        .await
     }
 
     async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>> {
@@ -306,6 +340,8 @@ mod tests {
         fail_with: Mutex<Option<Fault>>,
         refuse_bucket_checks: bool,
         bucket_checks: AtomicU32,
+        /// The content type each object was put with, by key.
+        content_types: Mutex<HashMap<String, Option<String>>>,
     }
 
     impl Memory {
@@ -360,7 +396,16 @@ mod tests {
             Ok(Box::pin(futures_util::stream::once(async { Ok(bytes) })))
         }
 
-        async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()> {
+        async fn put(
+            &self,
+            object: &ObjectPath,
+            body: Bytes,
+            new: NewObject<'_>,
+        ) -> BackendResult<()> {
+            self.content_types
+                .lock()
+                .expect("lock")
+                .insert(object.key.clone(), new.content_type.map(str::to_owned));
             self.answer(object, |objects| {
                 objects.insert(object.key.clone(), body);
                 Some(())
@@ -376,7 +421,7 @@ mod tests {
             }
         }
 
-        async fn start_upload(&self, _: &ObjectPath) -> BackendResult<String> {
+        async fn start_upload(&self, _: &ObjectPath, _: NewObject<'_>) -> BackendResult<String> {
             Err(BackendError::new(Fault::Other, "objects here are small"))
         }
 
@@ -386,6 +431,7 @@ mod tests {
             _: &str,
             _: Part,
             _: Bytes,
+            _: NewObject<'_>,
         ) -> BackendResult<String> {
             Err(BackendError::new(Fault::Other, "objects here are small"))
         }
@@ -395,6 +441,7 @@ mod tests {
             _: &ObjectPath,
             _: &str,
             _: Vec<String>,
+            _: NewObject<'_>,
         ) -> BackendResult<()> {
             Err(BackendError::new(Fault::Other, "objects here are small"))
         }
@@ -424,6 +471,10 @@ mod tests {
     }
 
     fn store(memory: Memory) -> (CloudStore, Arc<Memory>) {
+        store_with(memory, UploadOptions::default())
+    }
+
+    fn store_with(memory: Memory, options: UploadOptions) -> (CloudStore, Arc<Memory>) {
         let memory = Arc::new(memory);
         let transfers = Transfers::new(&StorageConfig {
             retry: RetryPolicy {
@@ -432,7 +483,10 @@ mod tests {
             },
             ..StorageConfig::default()
         });
-        (CloudStore::new(memory.clone(), Arc::new(transfers)), memory)
+        (
+            CloudStore::new(memory.clone(), Arc::new(transfers), Arc::new(options)),
+            memory,
+        )
     }
 
     fn uri(text: &str) -> StorageUri {
@@ -535,5 +589,46 @@ mod tests {
             Err(error @ StorageError::Config { .. }) => assert_eq!(error.uri(), "s3://b/k"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn content_types_come_from_the_local_name_then_the_key_unless_configured() {
+        let local = tempfile::tempdir().expect("temp dir");
+        let staged = local.path().join("object");
+        let report = local.path().join("report.csv");
+        for path in [&staged, &report] {
+            std::fs::write(path, b"x").expect("write");
+        }
+        let (store, memory) = store(Memory::with_bucket("b"));
+        // A file staged under a meaningless name is typed by the object's key.
+        store
+            .put_file(&staged, &uri("s3://b/deck.html"))
+            .await
+            .expect("put");
+        // The local name wins, as s3fs and gcsfs guess from it.
+        store
+            .put_file(&report, &uri("s3://b/renamed.txt"))
+            .await
+            .expect("put");
+        store
+            .put_bytes(&uri("s3://b/outputs.pb"), Bytes::from_static(b"x"))
+            .await
+            .expect("put");
+        let types = memory.content_types.lock().expect("lock").clone();
+        assert_eq!(types["deck.html"].as_deref(), Some("text/html"));
+        assert_eq!(types["renamed.txt"].as_deref(), Some("text/csv"));
+        assert_eq!(types["outputs.pb"], None);
+
+        let configured = UploadOptions {
+            content_type: Some("application/x-flyte".to_owned()),
+            ..UploadOptions::default()
+        };
+        let (store, memory) = store_with(Memory::with_bucket("b"), configured);
+        store
+            .put_file(&report, &uri("s3://b/report.csv"))
+            .await
+            .expect("put");
+        let types = memory.content_types.lock().expect("lock").clone();
+        assert_eq!(types["report.csv"].as_deref(), Some("application/x-flyte"));
     }
 }

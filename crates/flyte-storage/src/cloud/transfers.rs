@@ -24,7 +24,9 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::backend::{BackendError, BackendResult, Fault, ObjectBackend, ObjectPath, Part};
+use super::backend::{
+    BackendError, BackendResult, Fault, NewObject, ObjectBackend, ObjectPath, Part,
+};
 use crate::config::{RetryPolicy, StorageConfig};
 use crate::error::StorageError;
 use crate::temp_file::TempFile;
@@ -285,8 +287,9 @@ impl Transfers {
         Ok(())
     }
 
-    /// Uploads the `size`-byte local file `from` to `object`: one request up to a
-    /// chunk, the backend's multipart upload above. `uri` is the object's, for the log.
+    /// Uploads the `size`-byte local file `from` to `object`, created as `new` says:
+    /// one request up to a chunk, the backend's multipart upload above. `uri` is the
+    /// object's, for the log.
     pub(crate) async fn upload(
         &self,
         backend: &dyn ObjectBackend,
@@ -294,13 +297,18 @@ impl Transfers {
         from: &Path,
         object: &ObjectPath,
         size: u64,
+        new: NewObject<'_>,
     ) -> Result<(), Failure> {
         if size > self.chunk_size {
-            return self.upload_in_parts(backend, uri, from, object, size).await;
+            return self
+                .upload_in_parts(backend, uri, from, object, size, new)
+                .await;
         }
         let _permit = self.reserve(size).await;
         let body = self.read_part(from, 0, size).await?;
-        let put = self.retry(uri, || backend.put(object, body.clone())).await;
+        let put = self
+            .retry(uri, || backend.put(object, body.clone(), new))
+            .await;
         self.recycle(body);
         put
     }
@@ -312,6 +320,7 @@ impl Transfers {
         from: &Path,
         object: &ObjectPath,
         size: u64,
+        new: NewObject<'_>,
     ) -> Result<(), Failure> {
         let rules = backend.part_rules();
         let part_size = self
@@ -320,7 +329,9 @@ impl Transfers {
             .max(size.div_ceil(rules.max_parts))
             .next_multiple_of(rules.part_multiple.max(1));
         let parts = size.div_ceil(part_size);
-        let upload_id = self.retry(uri, || backend.start_upload(object)).await?;
+        let upload_id = self
+            .retry(uri, || backend.start_upload(object, new))
+            .await?;
         let uploads = (0..parts).map(|index| {
             let upload_id = &upload_id;
             async move {
@@ -335,7 +346,7 @@ impl Transfers {
                 };
                 let tag = self
                     .retry(uri, || {
-                        backend.upload_part(object, upload_id, part, body.clone())
+                        backend.upload_part(object, upload_id, part, body.clone(), new)
                     })
                     .await;
                 self.recycle(body);
@@ -365,7 +376,7 @@ impl Transfers {
         let tags: Vec<String> = tags.into_iter().map(|(_, tag)| tag).collect();
         let completed = self
             .retry(uri, || {
-                backend.complete_upload(object, &upload_id, tags.clone())
+                backend.complete_upload(object, &upload_id, tags.clone(), new)
             })
             .await;
         if completed.is_err() {
