@@ -576,7 +576,7 @@ pub(crate) async fn object_properties(
     config: &GcsConfig,
     object: &ObjectPath,
 ) -> Result<crate::emulators::ObjectProperties, String> {
-    let backend = GcsBackend::new(config.clone(), RetryPolicy::default(), 8 << 20);
+    let backend = GcsBackend::new(config.clone(), RetryPolicy::default());
     let clients = backend.clients().await.map_err(|e| e.source.to_string())?;
     let url = clients.objects_url(&object.bucket, Some(&object.key));
     let resource = clients
