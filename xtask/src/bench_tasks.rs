@@ -166,7 +166,14 @@ impl Runner<'_> {
         let outputs = LiteralMap::decode(bytes.as_slice())
             .with_context(|| format!("{path} is no LiteralMap (an error document instead?)"))?;
         let Some(o0) = outputs.literals.get("o0") else {
-            bail!("{path} has no output o0: {outputs:?}");
+            // rclone cats a missing file as an empty directory: look for an error document.
+            let error = store
+                .cat(&path.replace("outputs.pb", "error.pb"))
+                .unwrap_or_default();
+            bail!(
+                "{path} has no output o0 ({outputs:?}); error.pb says: {}",
+                String::from_utf8_lossy(&error)
+            );
         };
         match expect {
             Expect::Integer(want) if o0.as_integer() == Some(want) => Ok(()),
