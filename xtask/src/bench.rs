@@ -244,21 +244,33 @@ fn keep(
 }
 
 /// Runs each tool `runs` times on one case, taking turns (A B C, B C A, ...), so that a
-/// change of load on the machine hits every tool alike.
+/// change of load on the machine hits every tool alike. A failed run is reported and
+/// counted, and the others go on: one flaky run does not cost the whole case.
 fn interleaved(
     tools: &[Tool],
     runs: usize,
     mut run: impl FnMut(Tool, usize) -> Result<Sample>,
-) -> Result<Vec<(Tool, Vec<Sample>)>> {
-    let mut samples: Vec<(Tool, Vec<Sample>)> = tools.iter().map(|&t| (t, Vec::new())).collect();
+) -> Vec<(Tool, Vec<Sample>, Vec<String>)> {
+    let mut measured: Vec<(Tool, Vec<Sample>, Vec<String>)> =
+        tools.iter().map(|&t| (t, Vec::new(), Vec::new())).collect();
     for round in 0..runs {
         for turn in 0..tools.len() {
             let index = (round + turn) % tools.len();
-            let sample = run(tools[index], round)?;
-            samples[index].1.push(sample);
+            match run(tools[index], round) {
+                Ok(sample) => measured[index].1.push(sample),
+                Err(error) => {
+                    let error = format!("{error:#}");
+                    let first_line = error.lines().next().unwrap_or_default();
+                    eprintln!(
+                        "   FAILED {} (round {round}): {first_line}",
+                        tools[index].label()
+                    );
+                    measured[index].2.push(error);
+                }
+            }
         }
     }
-    Ok(samples)
+    measured
 }
 
 fn startup(
@@ -298,11 +310,11 @@ fn startup(
     };
     let tools = [Tool::Floor, Tool::Flytekit, Tool::Ours];
     // One unmeasured round: caches warm, nothing left over from the store's set-up.
-    interleaved(&tools, 1, task)?;
-    let measured = interleaved(&tools, runs, task)?;
+    interleaved(&tools, 1, task);
+    let measured = interleaved(&tools, runs, task);
     Ok(measured
         .into_iter()
-        .map(|(tool, samples)| {
+        .map(|(tool, samples, failures)| {
             print_samples(tool, &samples);
             Measurement {
                 case: "trivial task".to_owned(),
@@ -311,6 +323,7 @@ fn startup(
                 tool,
                 bytes: None,
                 samples,
+                failures,
             }
         })
         .collect())
@@ -474,8 +487,8 @@ fn transfers(
                     ),
                 }
             },
-        )?;
-        for (tool, samples) in measured {
+        );
+        for (tool, samples, failures) in measured {
             print_samples(tool, &samples);
             results.push(Measurement {
                 case: case.case.clone(),
@@ -484,6 +497,7 @@ fn transfers(
                 tool,
                 bytes: Some(case.bytes),
                 samples,
+                failures,
             });
         }
     }
@@ -575,6 +589,7 @@ fn memory(
                 tool: Tool::Ours,
                 bytes: Some(bytes),
                 samples: vec![sample],
+                failures: Vec::new(),
             });
         }
     }
@@ -933,23 +948,38 @@ mod tests {
     #[test]
     fn each_tool_runs_first_in_turn() {
         let mut order = Vec::new();
-        interleaved(&[Tool::Ours, Tool::Flytekit, Tool::Rclone], 3, |tool, _| {
-            order.push(tool.label());
-            Ok(Sample {
-                seconds: 1.0,
-                peak_rss_kib: 1,
-                supervisor_kib: None,
-                worker_kib: None,
-                phases: None,
-            })
-        })
-        .expect("ran");
+        let measured = interleaved(
+            &[Tool::Ours, Tool::Flytekit, Tool::Rclone],
+            3,
+            |tool, round| {
+                order.push(tool.label());
+                if tool == Tool::Rclone && round == 1 {
+                    anyhow::bail!("a flaky run");
+                }
+                Ok(Sample {
+                    seconds: 1.0,
+                    peak_rss_kib: 1,
+                    supervisor_kib: None,
+                    worker_kib: None,
+                    phases: None,
+                })
+            },
+        );
         assert_eq!(
             order,
             [
                 "ours", "flytekit", "rclone", "flytekit", "rclone", "ours", "rclone", "ours",
                 "flytekit"
             ]
+        );
+        let counts: Vec<(usize, usize)> = measured
+            .iter()
+            .map(|(_, samples, failures)| (samples.len(), failures.len()))
+            .collect();
+        assert_eq!(
+            counts,
+            [(3, 0), (3, 0), (2, 1)],
+            "the failed run is counted, the others kept"
         );
     }
 

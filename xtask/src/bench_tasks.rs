@@ -20,7 +20,7 @@ use crate::bench::stores::Store;
 
 /// rclone's settings for the bench, the best found on the 2-core bench machine with
 /// `cargo xtask bench tune-rclone` (docs/benchmarks.md lists what was tried).
-pub const RCLONE_FLAGS: [&str; 11] = [
+pub const RCLONE_FLAGS: [&str; 12] = [
     "--transfers=32",
     "--checkers=32",
     "--s3-upload-concurrency=8",
@@ -32,6 +32,7 @@ pub const RCLONE_FLAGS: [&str; 11] = [
     "--no-check-dest",
     "--no-traverse",
     "--use-mmap",
+    "--s3-no-head",
 ];
 
 /// The programs the bench runs and where.

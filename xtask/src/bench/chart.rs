@@ -21,10 +21,13 @@ const BAR: f64 = 13.0;
 const GROUP_GAP: f64 = 12.0;
 const TOP: f64 = 70.0;
 
+/// One bar: who, in which colour, how many MiB/s.
+type Bar = (Tool, &'static str, f64);
+
 /// The chart of every transfer in `all` as an SVG document.
 pub fn throughput_svg(all: &[Measurement], title: &str) -> String {
     // One group per (case, way, store), in the order measured.
-    let mut groups: Vec<(String, Vec<(Tool, &str, f64)>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<Bar>)> = Vec::new();
     for m in all {
         let (Some(way), Some(rate)) = (m.way, m.mib_per_second()) else {
             continue;
@@ -168,6 +171,7 @@ mod tests {
                 worker_kib: None,
                 phases: None,
             }],
+            failures: Vec::new(),
         }
     }
 

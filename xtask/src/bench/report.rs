@@ -38,8 +38,10 @@ pub struct Measurement {
     pub tool: Tool,
     /// The bytes a transfer moved.
     pub bytes: Option<u64>,
-    /// One per run.
+    /// One per run that succeeded.
     pub samples: Vec<Sample>,
+    /// One error per run that failed.
+    pub failures: Vec<String>,
 }
 
 impl Measurement {
@@ -97,6 +99,13 @@ fn groups(all: &[Measurement]) -> Vec<(&str, Option<Way>, &'static str)> {
         }
     }
     groups
+}
+
+fn runs_cell(m: &Measurement) -> String {
+    match m.failures.len() {
+        0 => m.samples.len().to_string(),
+        failed => format!("{} ({failed} failed)", m.samples.len()),
+    }
 }
 
 fn seconds_cell(summary: Option<Summary>) -> String {
@@ -229,7 +238,7 @@ pub fn transfers_table(all: &[Measurement]) -> String {
             m.way.map(Way::label).unwrap_or_default(),
             m.store,
             m.tool.label(),
-            m.samples.len(),
+            runs_cell(m),
             seconds_cell(m.seconds()),
             m.mib_per_second()
                 .map_or("-".to_owned(), |r| format!("{r:.1}")),
@@ -261,6 +270,7 @@ mod tests {
             tool,
             bytes: way.map(|_| 1 << 30),
             samples: seconds.iter().map(|&s| sample(s, 50)).collect(),
+            failures: Vec::new(),
         }
     }
 

@@ -199,6 +199,9 @@ impl Store {
             // rclone's AWS SDK refuses to start with a custom CA bundle set (and the
             // endpoints here are plain HTTP anyway).
             .env_remove("AWS_CA_BUNDLE")
+            // After a multipart upload rclone 1.60 HEADs the object with
+            // `versionId=null`, which moto refuses (400): the upload fails.
+            .env("RCLONE_S3_NO_HEAD", "true")
             .envs(self.rclone_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         command
