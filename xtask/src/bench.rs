@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [startup] [transfers] [memory]`: issue 11's measurements
+//! `cargo xtask bench [--quick] [--runs N] [startup] [transfers] [memory]`: issue 11's measurements
 //! in one run, release builds as shipped. A report, never a timed test: nothing fails on
 //! speed.
 //!
@@ -93,14 +93,28 @@ struct Sections {
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut plan = FULL;
     let mut chosen = Vec::new();
-    for arg in args {
+    let mut runs = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => plan = QUICK,
+            "--runs" => {
+                let n = args.next().and_then(|n| n.parse::<usize>().ok());
+                runs = Some(
+                    n.filter(|&n| n > 0)
+                        .context("--runs takes a number of runs")?,
+                );
+            }
             "startup" | "transfers" | "memory" | "tune-rclone" => chosen.push(arg.as_str()),
             other => bail!(
-                "unknown bench argument {other:?}: expected --quick, startup, transfers, memory or tune-rclone"
+                "unknown bench argument {other:?}: expected --quick, --runs N, startup, transfers, memory or tune-rclone"
             ),
         }
+    }
+    if let Some(runs) = runs {
+        // Fewer runs for a loaded machine or a hurry; more for a quiet one.
+        plan.startup_runs = runs;
+        plan.transfer_runs = runs;
     }
     let all = chosen.is_empty();
     let sections = Sections {
@@ -812,7 +826,13 @@ fn update_docs(
         parts.push(("startup", startup_section(&pick(true, false))));
     }
     if sections.transfers {
-        parts.push(("transfers", transfers_section(&pick(false, false))));
+        parts.push((
+            "transfers",
+            format!(
+                "![Throughput per tool and case](benchmarks-throughput.svg)\n\n{}",
+                transfers_section(&pick(false, false))
+            ),
+        ));
         std::fs::write(root.join("docs/benchmarks-throughput.svg"), chart)?;
     }
     if sections.memory {

@@ -19,7 +19,7 @@ commands:
   demo          build, prepare .venv with flytekit, run the example tasks and print their results
   test [ARGS]   prepare what the tests need and run every test (ARGS go to cargo test)
   conformance   only the comparisons with flytekit and flyteidl
-  bench [--quick] [startup] [transfers] [memory]
+  bench [--quick] [--runs N] [startup] [transfers] [memory]
                 start-up, transfer and memory runs of ours against flytekit, rclone and the
                 Python import floor, release builds (docs/benchmarks.md); --quick: a subset
                 in under five minutes; `bench tune-rclone` tries rclone settings
