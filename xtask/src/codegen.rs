@@ -13,6 +13,11 @@ pub const GENERATED_DIR: &str = "crates/flyte-proto/src/generated";
 /// wire-compatibility test can compare it with flyteidl's.
 pub const DESCRIPTOR_SET_FILE: &str = "flyteidl_core.descriptor.bin";
 
+/// The descriptors of the well-known `google.protobuf` types our files import
+/// (Timestamp, Duration, Struct, wrappers), which flyte-proto's streaming wire checks
+/// need beside ours.
+pub const WELL_KNOWN_SET_FILE: &str = "google_protobuf.descriptor.bin";
+
 /// Regenerates the checked-in files in place.
 pub fn run(root: &Path) -> Result<()> {
     let out = root.join(GENERATED_DIR);
@@ -38,6 +43,16 @@ pub fn generate(root: &Path, out_dir: &Path) -> Result<()> {
     }
     std::fs::write(out_dir.join(DESCRIPTOR_SET_FILE), ours.encode_to_vec())
         .context("writing the descriptor set")?;
+    let mut well_known = fds.clone();
+    well_known.file.retain(|f| f.package() == "google.protobuf");
+    for file in &mut well_known.file {
+        file.source_code_info = None;
+    }
+    std::fs::write(
+        out_dir.join(WELL_KNOWN_SET_FILE),
+        well_known.encode_to_vec(),
+    )
+    .context("writing the well-known types' descriptor set")?;
 
     prost_build::Config::new()
         // Maps become BTreeMaps: encoding is then deterministic (keys in byte order),

@@ -1,10 +1,17 @@
 //! Project automation, run as `cargo xtask <command>` (see `cargo xtask help`).
 
+// xtask drives cargo, Python and emulators for developers and CI; it ships in nothing,
+// so it may read its own arguments and environment (clippy.toml forbids that elsewhere).
+#![allow(clippy::disallowed_methods)]
+
 mod bench;
 mod bench_tasks;
 mod codegen;
 mod demo;
+mod dist;
 mod emulators;
+#[cfg(test)]
+mod layering;
 mod python_env;
 mod test;
 
@@ -24,6 +31,9 @@ commands:
                 Python import floor, release builds (docs/benchmarks.md); --quick: a subset
                 in under five minutes; `bench tune-rclone` tries rclone settings
   codegen       regenerate crates/flyte-proto/src/generated from proto/
+  dist [--arch x86_64|aarch64]
+                the wheel pyflyte-execute-rs to publish, in target/wheels: the release binary
+                linked for manylinux2014 (glibc 2.17) with zig, checked with auditwheel
   help          this text
 ";
 
@@ -34,6 +44,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         Some("codegen") => codegen::run(&root),
         Some("demo") => demo::run(&root),
+        Some("dist") => dist::run(&root, &args[1..]),
         Some("test") => test::run(&root, &args[1..]),
         Some("conformance") => test::conformance(&root),
         None | Some("help" | "--help" | "-h") => {

@@ -1,4 +1,5 @@
-//! The workspace's Python environment (`.venv`): flytekit for the demo and the tests.
+//! The workspace's Python environments: `.venv` (flytekit, for the demo and the tests)
+//! and the packaging tools of `cargo xtask dist`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,10 +14,15 @@ const STAMP: &str = ".pyflyte-execute-requirements";
 /// Creates `.venv` from the pinned requirements when it is missing or out of date, and
 /// returns its interpreter.
 pub fn ensure(root: &Path) -> Result<PathBuf> {
-    let venv = root.join(".venv");
+    ensure_at(&root.join(".venv"), &root.join(REQUIREMENTS))
+}
+
+/// Creates the environment `venv` from the file `requirements_file` when it is
+/// missing or holds other requirements, and returns its interpreter.
+pub fn ensure_at(venv: &Path, requirements_file: &Path) -> Result<PathBuf> {
     let python = venv.join("bin/python");
-    let requirements = std::fs::read_to_string(root.join(REQUIREMENTS))
-        .context("reading the Python requirements")?;
+    let requirements = std::fs::read_to_string(requirements_file)
+        .with_context(|| format!("reading {}", requirements_file.display()))?;
     let stamp = venv.join(STAMP);
     if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == requirements) {
         return Ok(python);
@@ -32,16 +38,14 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
                     .is_ok_and(|o| o.status.success())
             })
             .context("no python3 or python on PATH: install Python 3.9 or newer")?;
-        run(Command::new(base).args(["-m", "venv"]).arg(&venv))?;
+        run(Command::new(base).args(["-m", "venv"]).arg(venv))?;
     }
     println!(
-        "installing {REQUIREMENTS} into {} (flytekit takes a minute)",
+        "installing {} into {} (this takes a minute)",
+        requirements_file.display(),
         venv.display()
     );
-    pip_install(
-        &python,
-        ["-r".as_ref(), root.join(REQUIREMENTS).as_os_str()],
-    )?;
+    pip_install(&python, ["-r".as_ref(), requirements_file.as_os_str()])?;
     std::fs::write(&stamp, requirements).context("stamping the Python environment")?;
     Ok(python)
 }

@@ -1,7 +1,11 @@
 //! The process environment and argv, read once, here and nowhere else.
 
+// The one module clippy.toml's disallowed-methods lets read them (docs/architecture.md).
+#![allow(clippy::disallowed_methods)]
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use flyte_config::{Dirs, Env, FlyteConfig};
@@ -15,18 +19,37 @@ pub struct Environment {
     pub python: PathBuf,
     /// `PYTHONPATH`, which fast execution extends with the unpacked code's directory.
     pub pythonpath: Option<OsString>,
+    /// The working directory, where fast execution unpacks code when no `--dest-dir`
+    /// is given (as flytekit does); `None` when it cannot be read.
+    pub current_dir: Option<PathBuf>,
+    /// `$PYFLYTE_EXECUTE_STOP_GRACE_SECONDS`: how long a worker passed SIGTERM may take
+    /// to stop before it is killed and the error document written.
+    pub stop_grace: Duration,
+    /// Where temporary files may go, in the order Python's `tempfile.gettempdir()`
+    /// tries them: `TMPDIR`, `TEMP`, `TMP`, `/tmp`, `/var/tmp`, `/usr/tmp`, the working
+    /// directory.
+    pub temp_dirs: Vec<PathBuf>,
 }
+
+/// The variable that sets [`Environment::stop_grace`].
+const STOP_GRACE_ENV: &str = "PYFLYTE_EXECUTE_STOP_GRACE_SECONDS";
 
 impl Environment {
     /// Reads the process environment and the config file it points at.
     pub fn from_process() -> Result<Self> {
         Ok(Environment {
             config: load_config()?,
-            python: find_python(
-                std::env::var_os("PYFLYTE_EXECUTE_PYTHON"),
-                std::env::var_os("PATH"),
-            ),
+            python: worker_python().0,
             pythonpath: std::env::var_os("PYTHONPATH"),
+            current_dir: std::env::current_dir().ok(),
+            stop_grace: stop_grace(std::env::var_os(STOP_GRACE_ENV))?,
+            temp_dirs: ["TMPDIR", "TEMP", "TMP"]
+                .into_iter()
+                .filter_map(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
+                .map(PathBuf::from)
+                .chain(["/tmp", "/var/tmp", "/usr/tmp"].map(PathBuf::from))
+                .chain(std::env::current_dir().ok())
+                .collect(),
         })
     }
 }
@@ -55,8 +78,47 @@ pub fn invoked_name() -> String {
 
 /// Whether the operator asked for the effective configuration (`--show-config` alone).
 pub fn wants_config_report() -> bool {
+    only_argument_is(&["--show-config"])
+}
+
+/// Whether the operator asked for the version report (`--version` or `-V` alone).
+pub fn wants_version_report() -> bool {
+    only_argument_is(&["--version", "-V"])
+}
+
+fn only_argument_is(flags: &[&str]) -> bool {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    args.len() == 1 && args[0] == "--show-config"
+    args.len() == 1 && flags.iter().any(|flag| args[0] == *flag)
+}
+
+/// The interpreter to run the worker with, and where that choice came from.
+pub fn worker_python() -> (PathBuf, &'static str) {
+    let explicit = std::env::var_os("PYFLYTE_EXECUTE_PYTHON").filter(|p| !p.is_empty());
+    let source = if explicit.is_some() {
+        "PYFLYTE_EXECUTE_PYTHON"
+    } else {
+        "the first python3 or python on PATH"
+    };
+    (find_python(explicit, std::env::var_os("PATH")), source)
+}
+
+/// The stop grace from its variable's value: seconds, fractions allowed; unset or empty
+/// means [`flyte_python::DEFAULT_STOP_GRACE`].
+fn stop_grace(value: Option<OsString>) -> Result<Duration> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(flyte_python::DEFAULT_STOP_GRACE);
+    };
+    let text = value.to_string_lossy();
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .with_context(|| {
+            format!(
+                "{STOP_GRACE_ENV}={text:?} is not a number of seconds: set it to how long a task \
+                 passed SIGTERM may take to stop (e.g. 20), below the pod's termination grace period"
+            )
+        })
 }
 
 /// The interpreter to run the worker with.
@@ -81,6 +143,28 @@ fn find_python(explicit: Option<OsString>, path: Option<OsString>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stop_grace_is_seconds_with_a_default_and_a_clear_error() {
+        assert_eq!(
+            stop_grace(None).expect("default"),
+            flyte_python::DEFAULT_STOP_GRACE
+        );
+        assert_eq!(
+            stop_grace(Some("".into())).expect("default"),
+            flyte_python::DEFAULT_STOP_GRACE
+        );
+        assert_eq!(
+            stop_grace(Some("2.5".into())).expect("seconds"),
+            Duration::from_millis(2500)
+        );
+        let error = stop_grace(Some("soon".into())).expect_err("not a number");
+        assert!(
+            format!("{error:#}").contains("PYFLYTE_EXECUTE_STOP_GRACE_SECONDS"),
+            "{error:#}"
+        );
+        assert!(stop_grace(Some("-1".into())).is_err());
+    }
 
     #[test]
     fn explicit_python_wins_over_path() {

@@ -10,21 +10,25 @@
 
 mod cli;
 mod environment;
+mod plan;
+mod scratch;
 mod settings;
+mod version;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use flyte_runtime::{
-    MapTaskSettings, PythonExecutor, PythonWorkerSettings, RunSettings, fast, run_task,
-};
+use flyte_errors::{ContainerFailure, Origin, Recoverability};
+use flyte_python::{MapTaskSettings, PythonExecutor, fast};
+use flyte_runtime::run_task;
 use flyte_storage::Storage;
 use flyte_telemetry::Metrics;
 
 use crate::cli::{CommonArgs, ExecuteArgs, FastExecuteArgs, MapExecuteArgs, TaskLocation};
 use crate::environment::Environment;
+use crate::plan::{ExecutePlan, FastExecutePlan};
 
 /// Which of flytekit's entrypoints this process is.
 enum Entrypoint {
@@ -45,6 +49,9 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         };
+    }
+    if environment::wants_version_report() {
+        return version::main(environment::worker_python());
     }
     // clap exits with status 2 on a bad command line, as click does.
     let entrypoint = match environment::invoked_name().as_str() {
@@ -105,27 +112,24 @@ fn main() -> ExitCode {
 
 /// Runs the task; returns the exit status flytekit would end with.
 async fn execute(
-    mut args: CommonArgs,
+    args: CommonArgs,
     location: TaskLocation,
     map_task: Option<MapTaskSettings>,
     environment: Environment,
 ) -> Result<u8> {
-    args.normalize_templates();
     let storage = Storage::new(settings::storage_config(&environment.config));
     // Nothing can be reported without a usable output prefix: refuse it up front.
     flyte_storage::StorageUri::parse(&args.output_prefix)
         .and_then(|uri| storage.store_for(&uri).map(drop))
         .with_context(|| format!("--output-prefix {} cannot be used", args.output_prefix))?;
 
-    let scratch = tempfile::Builder::new()
-        .prefix("pyflyte-execute-")
-        .tempdir()
-        .context("creating a scratch directory under the system temp directory")?;
+    let scratch = scratch::create(&environment.temp_dirs)?;
+    let plan = ExecutePlan::new(args, location, map_task, &environment, scratch.path());
     tracing::info!(
-        inputs = %args.inputs,
-        output_prefix = %args.output_prefix,
-        resolver = %location.resolver,
-        args = ?location.resolver_args,
+        inputs = %plan.run.task.inputs,
+        output_prefix = %plan.run.task.output_prefix,
+        resolver = %plan.worker.resolver,
+        args = ?plan.worker.resolver_args,
         "pyflyte-execute (Rust) {} starting",
         env!("CARGO_PKG_VERSION")
     );
@@ -138,59 +142,41 @@ async fn execute(
         tracing::warn!("statsd metrics are off: {error}");
         Metrics::disabled()
     });
-    let worker_settings = PythonWorkerSettings {
-        python: environment.python.clone(),
-        resolver: location.resolver,
-        resolver_args: location.resolver_args,
-        output_prefix: args.output_prefix.clone(),
-        raw_output_data_prefix: args.raw_output_data_prefix,
-        checkpoint_path: args.checkpoint_path,
-        prev_checkpoint: args.prev_checkpoint,
-        dynamic_addl_distro: args.dynamic_addl_distro,
-        dynamic_dest_dir: args.dynamic_dest_dir,
-        test: args.test,
-        scratch_dir: scratch.path().join("worker"),
-        map_task,
-        env: settings::worker_env(&environment.config),
-    };
-    let worker = PythonExecutor::spawn(worker_settings, storage.clone(), metrics.clone());
-    let runtime = &environment.config.runtime;
-    let settings = RunSettings {
-        dry_run: args.test,
-        error_file_name: flyte_errors::error_file_name(
-            runtime.distributed_error_strategy.is_some(),
-        ),
-        worker_name: runtime.worker_name.clone(),
-        fail_on_error: runtime.fail_on_error,
-        ..RunSettings::new(
-            args.inputs,
-            args.output_prefix,
-            scratch.path().join("pipeline"),
-        )
-    };
-    let report = run_task(worker, &storage, &settings, &metrics).await?;
+    let worker = PythonExecutor::spawn(plan.worker, storage.clone(), metrics.clone());
+    let report = run_task(worker, &storage, &plan.run, &metrics).await?;
     Ok(u8::try_from(report.exit_code).unwrap_or(1))
 }
 
 /// `pyflyte-fast-execute`: unpack the code, then run the task command; exits with its status.
 async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result<u8> {
     let storage = Storage::new(settings::storage_config(&environment.config));
-    let mut command = args.task_execute_cmd.clone();
-    let mut dest_dir = args.dest_dir.clone();
-    if let Some(distribution) = &args.additional_distribution {
-        // flytekit unpacks into the working directory when no destination is given.
-        let destination = match &dest_dir {
-            Some(dir) => PathBuf::from(dir),
-            None => std::env::current_dir().context("reading the working directory")?,
-        };
-        fast::install_distribution(&storage, distribution, &destination).await?;
-        let destination = destination.display().to_string();
-        command = fast::inner_command(&command, distribution, &destination);
-        dest_dir = Some(destination);
+    let plan = FastExecutePlan::new(args, &environment)?;
+    if let Some(distribution) = &plan.distribution
+        && let Err(error) =
+            fast::install_distribution(&storage, &distribution.uri, &distribution.destination).await
+    {
+        // The task command never runs: report the failure where it would have written.
+        if let Some(report) = &plan.failure_report {
+            let failure = ContainerFailure::from_error(
+                Origin::System,
+                if error.is_transient() {
+                    Recoverability::Recoverable
+                } else {
+                    Recoverability::NonRecoverable
+                },
+                flyte_errors::codes::SYSTEM,
+                &error,
+            );
+            if let Err(write_error) = flyte_runtime::write_failure(&storage, report, failure).await
+            {
+                tracing::error!("{write_error}");
+            }
+        }
+        return Err(error.into());
     }
     let status = fast::run_task_command(
-        &command,
-        dest_dir.as_deref().map(Path::new),
+        &plan.command,
+        plan.dest_dir.as_deref().map(Path::new),
         environment.pythonpath,
     )
     .await?;

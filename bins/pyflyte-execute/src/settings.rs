@@ -3,7 +3,7 @@
 //! flyte-config knows nothing of the crates that consume it, and they know nothing of
 //! it: this module is the only place the two meet.
 
-use flyte_config::{ExposeSecret, FlyteConfig};
+use flyte_config::{ExposeSecret, FlyteConfig, Source};
 use flyte_storage::{AzureConfig, GcsConfig, S3Config, StorageConfig};
 use flyte_telemetry::{LogFormat, LogSettings, MetricScope, StatsdSettings};
 
@@ -58,6 +58,12 @@ pub fn worker_env(config: &FlyteConfig) -> Vec<(String, String)> {
 /// themselves (`AWS_*`, `AZURE_STORAGE_*`); gcsfs takes `STORAGE_EMULATOR_HOST`. So:
 /// flytekit's setting first, the provider variable second. Credentials neither names are
 /// left to the SDKs' own chains, as botocore, google-auth and azure-identity find them.
+///
+/// Read but deliberately not mapped (docs/configuration.md says why for each):
+/// `storage.s3.retries`, `backoff_seconds` and `enable_debug` and
+/// `storage.gcs.gsutil_parallelism`, which flytekit 1.16 reads and never uses;
+/// `storage.attach_execution_metadata`, which the worker's flytekit acts on itself; and
+/// the provider variables the SDKs read on their own.
 pub fn storage_config(config: &FlyteConfig) -> StorageConfig {
     let storage = &config.storage;
     let (s3, aws) = (&storage.s3, &storage.provider_env.aws);
@@ -121,7 +127,19 @@ pub fn storage_config(config: &FlyteConfig) -> StorageConfig {
                 .or_else(|| azure_env.storage_client_secret.clone()),
             ..AzureConfig::default()
         },
+        chunk_size: chunk_size(config),
         ..StorageConfig::default()
+    }
+}
+
+/// `_F_P_WRITE_CHUNK_SIZE` when it is set: under flytekit it is the `chunksize` of
+/// s3fs's and gcsfs's `put`, their upload part size, which `chunk_size` is for us.
+/// Unset, our default stays rather than flytekit's 25 MiB: `chunk_size` also sizes
+/// the memory budget (`chunk_size × chunk_concurrency`).
+fn chunk_size(config: &FlyteConfig) -> usize {
+    match config.source_of("storage.write_chunk_size") {
+        None | Some(Source::Default) => StorageConfig::default().chunk_size,
+        Some(_) => usize::try_from(config.storage.write_chunk_size).unwrap_or(usize::MAX),
     }
 }
 
@@ -187,6 +205,112 @@ mod tests {
             Some("devstoreaccount1")
         );
         assert!(storage.azure.sas_token.is_some());
+    }
+
+    #[test]
+    fn the_s3_specific_endpoint_variable_wins_over_the_general_one() {
+        let storage = storage_config(&config(&[
+            ("AWS_ENDPOINT_URL", "http://general:1"),
+            ("AWS_ENDPOINT_URL_S3", "http://s3-only:2"),
+        ]));
+        assert_eq!(storage.s3.endpoint.as_deref(), Some("http://s3-only:2"));
+    }
+
+    #[test]
+    fn aws_region_wins_over_aws_default_region() {
+        let storage = storage_config(&config(&[
+            ("AWS_REGION", "eu-central-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ]));
+        assert_eq!(storage.s3.region.as_deref(), Some("eu-central-1"));
+    }
+
+    #[test]
+    fn gcs_takes_the_emulator_host_as_given_and_the_cloud_project_first() {
+        let storage = storage_config(&config(&[
+            ("STORAGE_EMULATOR_HOST", "https://gcs.example:4443"),
+            ("GCSFS_DEFAULT_PROJECT", "gcsfs-project"),
+            ("GOOGLE_CLOUD_PROJECT", "cloud-project"),
+        ]));
+        assert_eq!(
+            storage.gcs.endpoint.as_deref(),
+            Some("https://gcs.example:4443")
+        );
+        assert_eq!(storage.gcs.project.as_deref(), Some("cloud-project"));
+        let storage = storage_config(&config(&[("GCSFS_DEFAULT_PROJECT", "gcsfs-project")]));
+        assert_eq!(storage.gcs.project.as_deref(), Some("gcsfs-project"));
+    }
+
+    #[test]
+    fn flytekits_azure_settings_win_over_adlfs_variables_which_fill_the_rest() {
+        let storage = storage_config(&config(&[
+            ("FLYTE_AZURE_STORAGE_ACCOUNT_NAME", "flyteaccount"),
+            ("AZURE_STORAGE_ACCOUNT_NAME", "envaccount"),
+            ("FLYTE_AZURE_STORAGE_ACCOUNT_KEY", "flyte-key"),
+            ("AZURE_STORAGE_ACCOUNT_KEY", "env-key"),
+            ("FLYTE_AZURE_TENANT_ID", "flyte-tenant"),
+            ("AZURE_STORAGE_TENANT_ID", "env-tenant"),
+            ("AZURE_STORAGE_CLIENT_ID", "env-client"),
+            ("AZURE_STORAGE_CLIENT_SECRET", "env-secret"),
+            (
+                "AZURE_STORAGE_CONNECTION_STRING",
+                "AccountName=a;AccountKey=k",
+            ),
+        ]));
+        let azure = storage.azure;
+        assert_eq!(azure.account_name.as_deref(), Some("flyteaccount"));
+        assert_eq!(azure.account_key.expect("key").expose_secret(), "flyte-key");
+        assert_eq!(azure.tenant_id.as_deref(), Some("flyte-tenant"));
+        assert_eq!(azure.client_id.as_deref(), Some("env-client"));
+        assert_eq!(
+            azure.client_secret.expect("secret").expose_secret(),
+            "env-secret"
+        );
+        assert_eq!(
+            azure
+                .connection_string
+                .expect("connection string")
+                .expose_secret(),
+            "AccountName=a;AccountKey=k"
+        );
+    }
+
+    #[test]
+    fn a_write_chunk_size_that_is_set_is_the_part_size() {
+        let storage = storage_config(&config(&[("_F_P_WRITE_CHUNK_SIZE", "16777216")]));
+        assert_eq!(storage.chunk_size, 16 * 1024 * 1024);
+    }
+
+    #[test]
+    fn without_a_write_chunk_size_the_storage_default_stays() {
+        let config = config(&[]);
+        assert_eq!(config.storage.write_chunk_size, 25 * 1024 * 1024);
+        assert_eq!(
+            storage_config(&config).chunk_size,
+            StorageConfig::default().chunk_size
+        );
+    }
+
+    /// flytekit 1.16 reads these and never uses them (or, for the metadata switch,
+    /// acts on it in the worker): they are reported, and change nothing here.
+    #[test]
+    fn settings_flytekit_never_uses_are_read_and_change_nothing() {
+        let plain = storage_config(&config(&[]));
+        let config = config(&[
+            ("FLYTE_AWS_RETRIES", "9"),
+            ("FLYTE_AWS_BACKOFF_SECONDS", "1"),
+            ("FLYTE_AWS_ENABLE_DEBUG", "true"),
+            ("FLYTE_GCP_GSUTIL_PARALLELISM", "true"),
+            ("FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA", "false"),
+        ]);
+        let storage = &config.storage;
+        assert_eq!((storage.s3.retries, storage.s3.backoff_seconds), (9, 1));
+        assert!(storage.s3.enable_debug && storage.gcs.gsutil_parallelism);
+        assert!(!storage.attach_execution_metadata);
+        assert_eq!(
+            format!("{:?}", storage_config(&config)),
+            format!("{plain:?}")
+        );
     }
 
     #[test]

@@ -25,6 +25,10 @@ impl Run {
 }
 
 /// Runs `divider(7, b)` with `env` added to a clean Flyte environment.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "clears the caller's Flyte variables from the run"
+)]
 fn run_divider(b: i64, env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let inputs = dir.path().join("inputs.pb");

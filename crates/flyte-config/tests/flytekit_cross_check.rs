@@ -483,6 +483,10 @@ fn flytekit(prepared: &[Prepared]) -> Vec<Value> {
 }
 
 #[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "CROSS_CHECK_VERBOSE prints every scenario"
+)]
 fn flytekit_and_we_resolve_every_scenario_alike() {
     let dir = tempfile::tempdir().expect("tempdir");
     let base: PathBuf = dir.path().canonicalize().expect("canonical tempdir");

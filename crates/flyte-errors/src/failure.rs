@@ -204,11 +204,14 @@ impl ContainerFailure {
     /// 1970 gives negative nanos, as flytekit's does). flytekit goes through a Python
     /// float and so loses precision below about a microsecond; this keeps every
     /// nanosecond of the `SystemTime`.
+    ///
+    /// A message over [`MAX_MESSAGE_BYTES`](crate::MAX_MESSAGE_BYTES) is cut to its head
+    /// and tail ([`cap_message`](crate::cap_message)), so that Flyte accepts the document.
     pub fn to_error_document(&self) -> ErrorDocument {
         ErrorDocument {
             error: Some(ContainerError {
                 code: self.code.clone(),
-                message: self.message.clone(),
+                message: crate::cap_message(self.message.clone()),
                 kind: Kind::from(self.recoverability).into(),
                 origin: ErrorKind::from(self.origin).into(),
                 timestamp: Some(split_unix_time(self.timestamp)),

@@ -3,8 +3,10 @@
 //!
 //! This crate owns the error-document format: the [`ContainerFailure`] value and its
 //! conversion to and from flyteidl's `ErrorDocument`, flytekit's
-//! `Trace: … Message: …` message layout ([`format_trace_message`]), and the name of the
-//! file the document is written to ([`error_file_name`]).
+//! `Trace: … Message: …` message layout ([`format_trace_message`]), the name of the
+//! file the document is written to ([`error_file_name`]), and the size Flyte accepts:
+//! messages are capped at [`MAX_MESSAGE_BYTES`], keeping head and tail
+//! ([`cap_message`]), also when read from a file of any size ([`read_error_file`]).
 //!
 //! **Architecture invariant:** it never decides policy about processes or storage. It
 //! does not choose whether a failure is the user's or the system's, whether it may be
@@ -41,10 +43,12 @@
 //! assert_eq!(error_file_name(false), "error.pb");
 //! ```
 
+mod cap;
 mod failure;
 mod file_name;
 mod trace;
 
+pub use cap::{ErrorFileError, MAX_MESSAGE_BYTES, cap_message, read_error_file};
 pub use failure::{ContainerFailure, Origin, Recoverability, codes};
 pub use file_name::{ERROR_FILE_NAME, error_file_name};
 pub use trace::format_trace_message;

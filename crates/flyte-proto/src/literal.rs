@@ -22,8 +22,9 @@ use crate::core::literal::Value as LiteralValue;
 use crate::core::primitive::Value as PrimitiveValue;
 use crate::core::scalar::Value as ScalarValue;
 use crate::core::{
-    Blob, BlobMetadata, BlobType, Literal, LiteralCollection, LiteralMap, Primitive, Scalar,
-    StructuredDataset, StructuredDatasetMetadata, StructuredDatasetType, Union, Void,
+    Blob, BlobMetadata, BlobType, Literal, LiteralCollection, LiteralMap, LiteralOffloadedMetadata,
+    LiteralType, Primitive, Scalar, StructuredDataset, StructuredDatasetMetadata,
+    StructuredDatasetType, Union, Void,
 };
 
 /// A literal holding `scalar`.
@@ -127,6 +128,25 @@ pub fn structured_dataset(uri: impl Into<String>, format: impl Into<String>) -> 
     }))
 }
 
+/// A literal stored elsewhere (flytekit's literal offloading): `uri` names a file holding
+/// the serialized `Literal`, `size_bytes` its encoded size, `inferred_type` the type the
+/// task's interface gives it (flytekit always sets it; Propeller uses it to type the
+/// value without reading the file).
+pub fn offloaded(
+    uri: impl Into<String>,
+    size_bytes: u64,
+    inferred_type: Option<LiteralType>,
+) -> Literal {
+    Literal {
+        value: Some(LiteralValue::OffloadedMetadata(LiteralOffloadedMetadata {
+            uri: uri.into(),
+            size_bytes,
+            inferred_type,
+        })),
+        ..Literal::default()
+    }
+}
+
 /// A `LiteralMap` (the message of inputs.pb and outputs.pb) from `(name, literal)` pairs.
 /// A repeated name keeps its last literal.
 pub fn literal_map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Literal)>) -> LiteralMap {
@@ -221,6 +241,14 @@ impl Literal {
     pub fn as_map(&self) -> Option<&BTreeMap<String, Literal>> {
         match &self.value {
             Some(LiteralValue::Map(map)) => Some(&map.literals),
+            _ => None,
+        }
+    }
+
+    /// The offloaded-literal reference, if this literal is one (see [`offloaded`]).
+    pub fn as_offloaded(&self) -> Option<&LiteralOffloadedMetadata> {
+        match &self.value {
+            Some(LiteralValue::OffloadedMetadata(metadata)) => Some(metadata),
             _ => None,
         }
     }

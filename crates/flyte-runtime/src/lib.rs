@@ -1,29 +1,33 @@
-//! The execute pipeline of pyflyte-execute, and the executors that run a task in it.
+//! The execute pipeline of pyflyte-execute: one task run, whatever runs the task.
 //!
 //! This crate owns one task run from start to end:
 //! 1. [`Executor::prepare`] (loading the task) runs while the pipeline downloads
-//!    `inputs.pb`, so the slow part of starting Python overlaps the transfer;
-//! 2. [`Executor::execute`] runs the task on the decoded inputs;
-//! 3. the pipeline writes the [`TaskOutcome`] to the output prefix: `outputs.pb`,
-//!    `futures.pb`, an error document, or nothing (IgnoreOutputs).
+//!    `inputs.pb`, so the slow part of starting a task overlaps the transfer;
+//! 2. [`Executor::execute`] runs the task on the checked inputs;
+//! 3. the pipeline writes the [`TaskOutcome`] under the output prefix: `outputs.pb` (and
+//!    any offloaded literals beside it), `futures.pb`, an error document, or nothing
+//!    (IgnoreOutputs).
 //!
-//! Two executors exist: [`PythonExecutor`], a supervised Python worker that runs a
-//! flytekit task through flytekit itself, and [`FnExecutor`], a Rust closure, so Rust
-//! tools and tests can run tasks with no Python at all.
+//! What runs the task is an [`Executor`]: [`FnExecutor`] runs a Rust closure, so Rust
+//! tools and tests run tasks with no other language at all; the flyte-python crate's
+//! executor runs a flytekit task in a supervised Python worker.
 //!
 //! **Architecture invariants:**
-//! - this is the only crate that starts processes or touches signals;
+//! - the pipeline alone decides every URI it writes ([`run_task`] joins them, with
+//!   [`flyte_storage::join`]); executors hand back data (an outcome, file names, an
+//!   output subdirectory), never locations;
+//! - it knows no task language, starts no process and touches no signal;
 //! - it never reads the process environment or argv: everything arrives in
-//!   [`RunSettings`] and [`PythonWorkerSettings`], built by the binary;
-//! - a task run always ends in a written outcome when the output prefix is writable:
-//!   a worker that crashes, is killed or exits early still yields an error document
-//!   (the supervisor outlives the worker).
+//!   [`RunSettings`], built by the caller;
+//! - a run always ends in a written outcome when the output prefix is writable: every
+//!   failure of the task, its loading, its inputs or its executor becomes an error
+//!   document, and [`run_task`] returns `Err` only when that document cannot be written.
 //!
 //! # Example
 //!
 //! ```
 //! use flyte_proto::literal;
-//! use flyte_runtime::{FnExecutor, RunSettings, TaskOutcome, run_task};
+//! use flyte_runtime::{FnExecutor, RunSettings, TaskLocations, TaskOutcome, run_task};
 //! use flyte_storage::{Storage, StorageConfig};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -37,11 +41,11 @@
 //!     let b = inputs.literals["b"].as_integer().unwrap_or_default() as f64;
 //!     TaskOutcome::outputs(literal::literal_map([("o0", literal::float(a / b))]))
 //! });
-//! let settings = RunSettings::new(
+//! let task = TaskLocations::new(
 //!     dir.path().join("inputs.pb").display().to_string(),
 //!     dir.path().join("out").display().to_string(),
-//!     dir.path().join("scratch"),
 //! );
+//! let settings = RunSettings::new(task, dir.path().join("scratch"));
 //! let storage = Storage::new(StorageConfig::default());
 //! let report = run_task(divide, &storage, &settings, &flyte_telemetry::Metrics::disabled()).await?;
 //! assert_eq!(report.exit_code, 0);
@@ -52,13 +56,9 @@
 //! ```
 
 mod executor;
-pub mod fast;
 mod outcome;
 mod pipeline;
-mod python;
-mod signals;
 
-pub use executor::{Executor, FnExecutor, TaskInputs};
-pub use outcome::TaskOutcome;
-pub use pipeline::{PipelineError, RunReport, RunSettings, run_task};
-pub use python::{MapTaskSettings, PythonExecutor, PythonWorkerSettings};
+pub use executor::{Executor, FnExecutor, Prepared, TaskInputs, TaskLocations};
+pub use outcome::{Payload, TaskOutcome, TaskOutputs};
+pub use pipeline::{PipelineError, RunReport, RunSettings, run_task, write_failure};

@@ -1,28 +1,32 @@
 //! What a task run produced.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use flyte_errors::ContainerFailure;
+use flyte_proto::Message;
 use flyte_proto::core::{DynamicJobSpec, Literal, LiteralMap};
 
 /// The result of running a task: exactly one of these is written to the output prefix.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskOutcome {
-    /// The task returned values: written as `outputs.pb`.
-    Outputs {
-        /// The output literals, by output name.
-        outputs: LiteralMap,
-        /// Literals too large to inline (flytekit's `_F_L_MIN_SIZE_MB`), by the file name
-        /// they are written under beside `outputs.pb` (`<name>_offloaded_metadata.pb`).
-        offloaded: BTreeMap<String, Literal>,
-    },
-    /// A dynamic task produced a workflow to run next: written as `futures.pb`.
-    DynamicJob(DynamicJobSpec),
+    /// The task returned values: written as `outputs.pb`, with the literals it offloaded
+    /// beside it.
+    Outputs(TaskOutputs),
+    /// A dynamic task produced a workflow to run next: written as `futures.pb` (an
+    /// encoded `DynamicJobSpec`).
+    DynamicJob(Payload),
     /// The task asked for its outputs to be dropped (flytekit's `IgnoreOutputs`):
     /// nothing is written.
     IgnoreOutputs,
     /// The task failed: written as the error document (`error.pb`).
     Failed(ContainerFailure),
+    /// The process running the task ended without reporting an outcome (it crashed, was
+    /// killed, or exited early): written as the error document, like [`Failed`], and
+    /// counted apart in metrics.
+    ///
+    /// [`Failed`]: TaskOutcome::Failed
+    WorkerDied(ContainerFailure),
     /// The task could not even be set up (its resolver did not import, the execution
     /// context could not be built). flytekit crashes here with exit status 1 and writes
     /// nothing; we write the error document too, so the cause is never lost, and still
@@ -30,30 +34,107 @@ pub enum TaskOutcome {
     Unrunnable(ContainerFailure),
 }
 
+/// An encoded message the pipeline writes as it is, never decoding it: in memory, or in
+/// a local file it streams from. A task's outputs can be far larger decoded than encoded
+/// (and nested deeper than a decoder allows); passing them through keeps the
+/// supervisor's memory flat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// The encoded bytes.
+    Bytes(Vec<u8>),
+    /// A local file holding them, which must exist until the outcome is written.
+    File(PathBuf),
+}
+
+impl Payload {
+    /// The payload's bytes, read from its file if it is one.
+    pub fn to_bytes(&self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Payload::Bytes(bytes) => Ok(bytes.clone()),
+            Payload::File(path) => std::fs::read(path),
+        }
+    }
+}
+
+/// A task's `outputs.pb` and the offloaded literals it refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskOutputs {
+    /// The encoded `LiteralMap` of outputs, by output name.
+    pub outputs: Payload,
+    /// Encoded `Literal`s too large to inline (flytekit's `_F_L_MIN_SIZE_MB`), by the
+    /// file name they are written under beside `outputs.pb`
+    /// (`<name>_offloaded_metadata.pb`).
+    ///
+    /// An output that refers to one holds, at the top level of `outputs`, an
+    /// offloaded-metadata literal ([`flyte_proto::literal::offloaded`]) whose URI is that
+    /// bare file name; the pipeline writes the file and points the URI at where it wrote
+    /// it. Executors never decide that location.
+    pub offloaded: BTreeMap<String, Payload>,
+}
+
+impl TaskOutputs {
+    /// Outputs with nothing offloaded.
+    pub fn new(outputs: &LiteralMap) -> Self {
+        TaskOutputs {
+            outputs: Payload::Bytes(outputs.encode_to_vec()),
+            offloaded: BTreeMap::new(),
+        }
+    }
+
+    /// Outputs in which `outputs` refers to the offloaded `literals`, by file name.
+    pub fn with_offloaded<'a>(
+        outputs: &LiteralMap,
+        literals: impl IntoIterator<Item = (&'a str, &'a Literal)>,
+    ) -> Self {
+        TaskOutputs {
+            outputs: Payload::Bytes(outputs.encode_to_vec()),
+            offloaded: literals
+                .into_iter()
+                .map(|(name, literal)| (name.to_owned(), Payload::Bytes(literal.encode_to_vec())))
+                .collect(),
+        }
+    }
+}
+
 impl TaskOutcome {
     /// Outputs with nothing offloaded.
     pub fn outputs(outputs: LiteralMap) -> Self {
-        TaskOutcome::Outputs {
-            outputs,
-            offloaded: BTreeMap::new(),
-        }
+        TaskOutcome::Outputs(TaskOutputs::new(&outputs))
+    }
+
+    /// A dynamic task's job spec.
+    pub fn dynamic_job(spec: &DynamicJobSpec) -> Self {
+        TaskOutcome::DynamicJob(Payload::Bytes(spec.encode_to_vec()))
     }
 
     /// The failure this outcome reports, if it is one.
     pub fn failure(&self) -> Option<&ContainerFailure> {
         match self {
-            TaskOutcome::Failed(failure) | TaskOutcome::Unrunnable(failure) => Some(failure),
+            TaskOutcome::Failed(failure)
+            | TaskOutcome::WorkerDied(failure)
+            | TaskOutcome::Unrunnable(failure) => Some(failure),
             _ => None,
+        }
+    }
+
+    /// The same outcome with its failure, if it is one, changed by `change`.
+    pub fn map_failure(self, change: impl FnOnce(ContainerFailure) -> ContainerFailure) -> Self {
+        match self {
+            TaskOutcome::Failed(failure) => TaskOutcome::Failed(change(failure)),
+            TaskOutcome::WorkerDied(failure) => TaskOutcome::WorkerDied(change(failure)),
+            TaskOutcome::Unrunnable(failure) => TaskOutcome::Unrunnable(change(failure)),
+            other => other,
         }
     }
 
     /// A short name for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            TaskOutcome::Outputs { .. } => "outputs",
+            TaskOutcome::Outputs(_) => "outputs",
             TaskOutcome::DynamicJob(_) => "dynamic_job",
             TaskOutcome::IgnoreOutputs => "ignore_outputs",
             TaskOutcome::Failed(_) => "failed",
+            TaskOutcome::WorkerDied(_) => "worker_died",
             TaskOutcome::Unrunnable(_) => "unrunnable",
         }
     }

@@ -4,24 +4,25 @@ use std::path::PathBuf;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
 use flyte_proto::Message;
+use flyte_proto::wire::Limits;
 use flyte_storage::{Storage, StorageError};
 use flyte_telemetry::{Direction, Metrics, Outcome, Phase};
 use tracing::{debug, info, warn};
 
-use crate::{Executor, TaskInputs, TaskOutcome};
+use crate::outcome::{Payload, TaskOutputs};
+use crate::{Executor, TaskInputs, TaskLocations, TaskOutcome};
 
-/// Where a run reads and writes, and the policies flytekit takes from its environment.
-/// Built by the caller (the binary reads argv and env; this crate never does).
+/// One run: where the task's data lives, and the policies flytekit takes from its
+/// environment. Built by the caller (the binary reads argv and env; this crate never does).
 #[derive(Debug, Clone)]
 pub struct RunSettings {
-    /// URI of `inputs.pb`.
-    pub inputs: String,
-    /// URI of the directory that receives `outputs.pb`, `futures.pb` or the error document.
-    pub output_prefix: String,
+    /// Where the inputs are read and the outcome written (the pipeline's own business),
+    /// and what the executor is told about the task's other data.
+    pub task: TaskLocations,
+    /// flytekit's `--test`: load the task, then stop; nothing is read, run or written.
+    pub dry_run: bool,
     /// A local directory this run may use for its own files (the inputs copy).
     pub scratch_dir: PathBuf,
-    /// flytekit's `--test`: load everything, run nothing, write nothing.
-    pub dry_run: bool,
     /// The error document's file name: `error.pb`, or `error-<uuid>.pb` under the
     /// distributed error strategy (see [`flyte_errors::error_file_name`]).
     pub error_file_name: String,
@@ -33,17 +34,13 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
-    /// Settings with flytekit's defaults for everything but the three locations.
-    pub fn new(
-        inputs: impl Into<String>,
-        output_prefix: impl Into<String>,
-        scratch_dir: impl Into<PathBuf>,
-    ) -> Self {
+    /// Settings with flytekit's defaults for everything but the task's locations and the
+    /// scratch directory.
+    pub fn new(task: TaskLocations, scratch_dir: impl Into<PathBuf>) -> Self {
         RunSettings {
-            inputs: inputs.into(),
-            output_prefix: output_prefix.into(),
-            scratch_dir: scratch_dir.into(),
+            task,
             dry_run: false,
+            scratch_dir: scratch_dir.into(),
             error_file_name: flyte_errors::error_file_name(false),
             worker_name: String::new(),
             fail_on_error: false,
@@ -89,7 +86,11 @@ pub enum PipelineError {
     },
 }
 
-/// Runs one task with `executor` and writes its outcome under `settings.output_prefix`.
+/// Runs one task with `executor` and writes its outcome under the output prefix.
+///
+/// This function alone decides the URI of everything it writes: the outcome goes to the
+/// output prefix, or to the subdirectory of it the executor named while preparing, and
+/// offloaded literals beside it, all joined with [`flyte_storage::join`].
 ///
 /// Returns `Err` only when the outcome itself cannot be written; every failure of the
 /// task, of its loading or of its inputs becomes an error document instead.
@@ -106,14 +107,15 @@ pub async fn run_task<E: Executor>(
 
     let prepare = async {
         let timer = metrics.start(Phase::WorkerStart);
-        let prepared = executor.prepare().await;
+        let prepared = executor.prepare(&settings.task, settings.dry_run).await;
         timer.finish();
         prepared
     };
-    let outcome = if settings.dry_run {
+    let (outcome, output_subdirectory) = if settings.dry_run {
         // flytekit's --test loads the resolver and stops; it never reads the inputs.
-        match prepare.await {
-            Ok(()) => {
+        let prepared = prepare.await;
+        match prepared.early_outcome {
+            None => {
                 executor.shutdown().await;
                 info!("dry run (--test): task loaded, nothing executed or written");
                 return Ok(RunReport {
@@ -122,7 +124,7 @@ pub async fn run_task<E: Executor>(
                     written: Vec::new(),
                 });
             }
-            Err(outcome) => outcome,
+            Some(outcome) => (outcome, prepared.output_subdirectory),
         }
     } else {
         let download = async {
@@ -132,26 +134,27 @@ pub async fn run_task<E: Executor>(
             inputs
         };
         let (prepared, inputs) = tokio::join!(prepare, download);
-        match (prepared, inputs) {
-            (Err(outcome), _) => outcome,
-            (Ok(()), Err(failure)) => TaskOutcome::Failed(failure),
-            (Ok(()), Ok((inputs, bytes))) => {
+        let outcome = match (prepared.early_outcome, inputs) {
+            (Some(outcome), _) => outcome,
+            (None, Err(failure)) => TaskOutcome::Failed(failure),
+            (None, Ok((inputs, bytes))) => {
                 metrics.bytes(Direction::Download, bytes);
                 let timer = metrics.start(Phase::TaskExecution);
                 let outcome = executor.execute(inputs).await;
                 timer.finish();
                 outcome
             }
-        }
+        };
+        (outcome, prepared.output_subdirectory)
     };
 
     let outcome = stamp_worker(outcome, &settings.worker_name);
-    let output_prefix = executor
-        .output_prefix()
-        .unwrap_or(&settings.output_prefix)
-        .to_owned();
+    let outcome_prefix = match &output_subdirectory {
+        Some(subdirectory) => flyte_storage::join(&settings.task.output_prefix, subdirectory),
+        None => settings.task.output_prefix.clone(),
+    };
     let timer = metrics.start(Phase::OutputsUpload);
-    let written = write_outcome(storage, settings, &output_prefix, &outcome).await;
+    let written = write_outcome(storage, settings, &outcome_prefix, &outcome).await;
     timer.finish();
     executor.shutdown().await;
     let (written, bytes) = written?;
@@ -160,10 +163,10 @@ pub async fn run_task<E: Executor>(
 
     let exit_code = match &outcome {
         TaskOutcome::Unrunnable(_) => 1,
-        TaskOutcome::Failed(_) if settings.fail_on_error => 1,
+        TaskOutcome::Failed(_) | TaskOutcome::WorkerDied(_) if settings.fail_on_error => 1,
         _ => 0,
     };
-    info!(outcome = outcome.kind(), files = ?written, %output_prefix, "task run finished");
+    info!(outcome = outcome.kind(), files = ?written, output_prefix = %outcome_prefix, "task run finished");
     Ok(RunReport {
         outcome_kind: outcome.kind(),
         exit_code,
@@ -171,38 +174,61 @@ pub async fn run_task<E: Executor>(
     })
 }
 
+/// Writes an error document for a run that failed before it could start (for example,
+/// the code archive of a fast-registered task could not be installed), at
+/// `<output_prefix>/<settings' error file name>`, stamped with the settings' worker
+/// name. Returns the URI written.
+pub async fn write_failure(
+    storage: &Storage,
+    settings: &RunSettings,
+    failure: ContainerFailure,
+) -> Result<String, PipelineError> {
+    let failure = stamp(failure, &settings.worker_name);
+    log_failure(&failure, &settings.error_file_name);
+    let output_prefix = &settings.task.output_prefix;
+    let uri = flyte_storage::join(output_prefix, &settings.error_file_name);
+    storage
+        .put_bytes(&uri, failure.to_error_document().encode_to_vec())
+        .await
+        .map_err(|source| PipelineError::WriteOutcome {
+            file: settings.error_file_name.clone(),
+            output_prefix: output_prefix.clone(),
+            source,
+        })?;
+    Ok(uri)
+}
+
 /// How the outcome counts in the entrypoint's metrics.
 fn metric_outcome(outcome: &TaskOutcome) -> Outcome {
     match outcome.failure() {
         None => Outcome::Success,
-        Some(failure) if failure.code.ends_with(":WorkerDied") => Outcome::WorkerDied,
+        Some(_) if matches!(outcome, TaskOutcome::WorkerDied(_)) => Outcome::WorkerDied,
         Some(failure) if failure.origin == Origin::User => Outcome::UserError,
         Some(_) => Outcome::SystemError,
     }
 }
 
-/// Downloads and decodes `inputs.pb`. Failures are system failures, as in flytekit.
+/// Downloads `inputs.pb` and checks that it decodes. Failures are system failures, as
+/// in flytekit.
 async fn download_inputs(
     storage: &Storage,
     settings: &RunSettings,
 ) -> Result<(TaskInputs, u64), ContainerFailure> {
+    let inputs_uri = &settings.task.inputs;
     let local_path = settings.scratch_dir.join("inputs.pb");
-    let uri = || settings.inputs.clone();
+    let uri = || inputs_uri.clone();
     let result = async {
         let bytes = storage
-            .get_file(&settings.inputs, &local_path)
+            .get_file(inputs_uri, &local_path)
             .await
             .map_err(|source| InputsError::Download { uri: uri(), source })?;
-        debug!(inputs = %settings.inputs, bytes, "inputs downloaded");
-        let contents = std::fs::read(&local_path).map_err(|source| InputsError::ReadCopy {
-            path: local_path.clone(),
-            source,
-        })?;
-        let literals = flyte_proto::io::decode(&contents, "flyteidl.core.LiteralMap")
-            .map_err(|source| InputsError::Decode { uri: uri(), source })?;
+        debug!(inputs = %inputs_uri, bytes, "inputs downloaded");
+        // Checked here, so a corrupt file is reported as the inputs' fault whatever the
+        // executor; streamed, so memory does not grow with the inputs' size or depth.
+        flyte_proto::wire::check_file(&local_path, LITERAL_MAP, Limits::default())
+            .map_err(|source| InputsError::Invalid { uri: uri(), source })?;
         Ok((
             TaskInputs {
-                literals,
                 local_path: local_path.clone(),
             },
             bytes,
@@ -229,87 +255,126 @@ enum InputsError {
         #[source]
         source: StorageError,
     },
-    /// The local copy could not be read back.
-    #[error("could not read the downloaded inputs at {path}")]
-    ReadCopy {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     /// The bytes are not a LiteralMap.
     #[error("the task's inputs at {uri} are not a valid flyteidl.core.LiteralMap")]
-    Decode {
+    Invalid {
         uri: String,
         #[source]
-        source: flyte_proto::ProtoError,
+        source: flyte_proto::wire::WireError,
     },
 }
 
 /// Failures the pipeline or the supervisor made carry the configured worker name;
 /// failures flytekit made already carry flytekit's.
 fn stamp_worker(outcome: TaskOutcome, worker_name: &str) -> TaskOutcome {
-    let stamp = |failure: ContainerFailure| {
-        if failure.worker.is_empty() {
-            failure.with_worker(worker_name)
-        } else {
-            failure
-        }
-    };
-    match outcome {
-        TaskOutcome::Failed(failure) => TaskOutcome::Failed(stamp(failure)),
-        TaskOutcome::Unrunnable(failure) => TaskOutcome::Unrunnable(stamp(failure)),
-        other => other,
+    outcome.map_failure(|failure| stamp(failure, worker_name))
+}
+
+/// `failure` attributed to `worker_name` unless flytekit already named its worker.
+fn stamp(failure: ContainerFailure, worker_name: &str) -> ContainerFailure {
+    if failure.worker.is_empty() {
+        failure.with_worker(worker_name)
+    } else {
+        failure
     }
 }
 
-/// Writes the outcome's files under the output prefix, returning their names.
+/// Writes the outcome's files under `outcome_prefix`, returning their names and the
+/// bytes written.
 async fn write_outcome(
     storage: &Storage,
     settings: &RunSettings,
-    output_prefix: &str,
+    outcome_prefix: &str,
     outcome: &TaskOutcome,
 ) -> Result<(Vec<String>, u64), PipelineError> {
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    match outcome {
-        TaskOutcome::Outputs { outputs, offloaded } => {
-            // Offloaded literals first: outputs.pb refers to them, so they must exist
-            // by the time a reader sees it.
-            for (name, literal) in offloaded {
-                files.push((name.clone(), literal.encode_to_vec()));
-            }
-            files.push((OUTPUTS_FILE.to_owned(), outputs.encode_to_vec()));
+    if let Some(failure) = outcome.failure() {
+        log_failure(failure, &settings.error_file_name);
+    }
+    let files = match outcome_files(outcome_prefix, &settings.error_file_name, outcome) {
+        Ok(files) => files,
+        // An outcome whose own files cannot be read is reported instead of lost.
+        Err(failure) => {
+            log_failure(&failure, &settings.error_file_name);
+            vec![error_file(&settings.error_file_name, &failure)]
         }
-        TaskOutcome::DynamicJob(spec) => {
-            files.push((FUTURES_FILE.to_owned(), spec.encode_to_vec()))
-        }
-        TaskOutcome::IgnoreOutputs => {
-            warn!("the task raised IgnoreOutputs: no outputs are written")
-        }
-        TaskOutcome::Failed(failure) | TaskOutcome::Unrunnable(failure) => {
-            log_failure(failure, &settings.error_file_name);
-            files.push((
-                settings.error_file_name.clone(),
-                failure.to_error_document().encode_to_vec(),
-            ));
-        }
+    };
+    if matches!(outcome, TaskOutcome::IgnoreOutputs) {
+        warn!("the task raised IgnoreOutputs: no outputs are written");
     }
 
     let mut written = Vec::with_capacity(files.len());
     let mut total_bytes = 0;
-    for (name, bytes) in files {
-        total_bytes += bytes.len() as u64;
-        let uri = flyte_storage::join(output_prefix, &name);
-        storage
-            .put_bytes(&uri, bytes)
-            .await
-            .map_err(|source| PipelineError::WriteOutcome {
-                file: name.clone(),
-                output_prefix: output_prefix.to_owned(),
-                source,
-            })?;
+    for (name, payload) in files {
+        let uri = flyte_storage::join(outcome_prefix, &name);
+        let result = match payload {
+            Payload::Bytes(bytes) => {
+                let len = bytes.len() as u64;
+                storage.put_bytes(&uri, bytes).await.map(|()| len)
+            }
+            Payload::File(path) => storage.put_file(&path, &uri).await,
+        };
+        total_bytes += result.map_err(|source| PipelineError::WriteOutcome {
+            file: name.clone(),
+            output_prefix: outcome_prefix.to_owned(),
+            source,
+        })?;
         written.push(name);
     }
     Ok((written, total_bytes))
+}
+
+/// The files an outcome is written as, in the order they must be written. References
+/// to offloaded literals in outputs.pb are pointed at where the pipeline writes them.
+fn outcome_files(
+    outcome_prefix: &str,
+    error_file_name: &str,
+    outcome: &TaskOutcome,
+) -> Result<Vec<(String, Payload)>, ContainerFailure> {
+    Ok(match outcome {
+        TaskOutcome::Outputs(TaskOutputs { outputs, offloaded }) => {
+            // Offloaded literals first: outputs.pb refers to them, so they must exist
+            // by the time a reader sees it.
+            let mut files: Vec<(String, Payload)> = offloaded
+                .iter()
+                .map(|(name, payload)| (name.clone(), payload.clone()))
+                .collect();
+            let outputs = if offloaded.is_empty() {
+                outputs.clone()
+            } else {
+                let bytes = outputs.to_bytes().map_err(|error| {
+                    ContainerFailure::system(format!(
+                        "could not read the task's outputs.pb: {error}"
+                    ))
+                })?;
+                let rewritten = flyte_proto::wire::rewrite_offloaded_uris(&bytes, |uri| {
+                    offloaded
+                        .contains_key(uri)
+                        .then(|| flyte_storage::join(outcome_prefix, uri))
+                })
+                .map_err(|error| {
+                    ContainerFailure::system(format!(
+                        "the task's outputs.pb is not a valid flyteidl.core.LiteralMap: {error}"
+                    ))
+                })?;
+                Payload::Bytes(rewritten)
+            };
+            files.push((OUTPUTS_FILE.to_owned(), outputs));
+            files
+        }
+        TaskOutcome::DynamicJob(spec) => vec![(FUTURES_FILE.to_owned(), spec.clone())],
+        TaskOutcome::IgnoreOutputs => Vec::new(),
+        TaskOutcome::Failed(failure)
+        | TaskOutcome::WorkerDied(failure)
+        | TaskOutcome::Unrunnable(failure) => vec![error_file(error_file_name, failure)],
+    })
+}
+
+/// The error document for `failure`, named `error_file_name`.
+fn error_file(error_file_name: &str, failure: &ContainerFailure) -> (String, Payload) {
+    (
+        error_file_name.to_owned(),
+        Payload::Bytes(failure.to_error_document().encode_to_vec()),
+    )
 }
 
 /// One line at error level; the message itself (a long traceback flytekit has usually
@@ -324,6 +389,8 @@ fn log_failure(failure: &ContainerFailure, file: &str) {
     debug!("{file} message:\n{}", failure.message);
 }
 
+/// The message inputs.pb and outputs.pb hold.
+const LITERAL_MAP: &str = "flyteidl.core.LiteralMap";
 /// flytekit's name for the outputs file.
 const OUTPUTS_FILE: &str = "outputs.pb";
 /// flytekit's name for a dynamic task's job spec.
@@ -335,13 +402,17 @@ mod tests {
     use flyte_proto::literal;
     use flyte_storage::StorageConfig;
 
+    use flyte_proto::core::LiteralMap;
+
     use super::*;
-    use crate::FnExecutor;
+    use crate::{FnExecutor, Prepared};
 
     fn settings(dir: &std::path::Path) -> RunSettings {
         RunSettings::new(
-            dir.join("inputs.pb").display().to_string(),
-            dir.join("out").display().to_string(),
+            TaskLocations::new(
+                dir.join("inputs.pb").display().to_string(),
+                dir.join("out").display().to_string(),
+            ),
             dir.join("scratch"),
         )
     }
@@ -376,7 +447,7 @@ mod tests {
         let error = error_written(dir.path(), "error.pb");
         assert_eq!(error.code, "SYSTEM");
         assert!(
-            error.message.contains(&settings.inputs),
+            error.message.contains(&settings.task.inputs),
             "{}",
             error.message
         );
@@ -404,8 +475,8 @@ mod tests {
     async fn a_load_failure_wins_over_an_inputs_failure_as_in_flytekit() {
         struct FailsToLoad;
         impl Executor for FailsToLoad {
-            async fn prepare(&mut self) -> Result<(), TaskOutcome> {
-                Err(TaskOutcome::Failed(ContainerFailure::user(
+            async fn prepare(&mut self, _: &TaskLocations, _: bool) -> Prepared {
+                Prepared::ended(TaskOutcome::Failed(ContainerFailure::user(
                     "USER:RuntimeError",
                     "no module named app",
                 )))
@@ -451,15 +522,25 @@ mod tests {
         assert!(!dir.path().join("out").exists());
     }
 
+    /// A task offloading its input `a` as output `o0`, flytekit's way.
+    fn offloading_task() -> FnExecutor<impl FnMut(LiteralMap) -> TaskOutcome + Send> {
+        FnExecutor::new(|inputs: LiteralMap| {
+            let value = &inputs.literals["a"];
+            let file = "o0_offloaded_metadata.pb";
+            let reference = literal::offloaded(file, value.encoded_len() as u64, None);
+            TaskOutcome::Outputs(TaskOutputs::with_offloaded(
+                &literal::literal_map([("o0", reference)]),
+                [(file, value)],
+            ))
+        })
+    }
+
     #[tokio::test]
-    async fn offloaded_literals_are_written_beside_outputs_pb() {
+    async fn offloaded_literals_are_written_beside_outputs_pb_which_points_at_them() {
         let dir = tempfile::tempdir().expect("tempdir");
         write_inputs(dir.path());
-        let executor = FnExecutor::new(|inputs| TaskOutcome::Outputs {
-            outputs: inputs.clone(),
-            offloaded: [("o0_offloaded_metadata.pb".to_owned(), literal::integer(1))].into(),
-        });
-        let report = run(executor, &settings(dir.path())).await;
+        let settings = settings(dir.path());
+        let report = run(offloading_task(), &settings).await;
         assert_eq!(
             report.written,
             vec![
@@ -467,6 +548,131 @@ mod tests {
                 "outputs.pb".to_owned()
             ]
         );
+        let outputs =
+            flyte_proto::io::read_literal_map(dir.path().join("out/outputs.pb")).expect("outputs");
+        let reference = outputs.literals["o0"].as_offloaded().expect("offloaded");
+        let expected = format!("{}/o0_offloaded_metadata.pb", settings.task.output_prefix);
+        assert_eq!(reference.uri, expected);
+        let stored: flyte_proto::core::Literal =
+            flyte_proto::io::read_message(&expected).expect("the file the URI names");
+        assert_eq!(stored.as_integer(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn an_output_prefix_ending_in_a_slash_names_the_files_where_they_are_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let mut settings = settings(dir.path());
+        settings.task.output_prefix.push('/');
+        run(offloading_task(), &settings).await;
+        let outputs =
+            flyte_proto::io::read_literal_map(dir.path().join("out/outputs.pb")).expect("outputs");
+        let uri = &outputs.literals["o0"]
+            .as_offloaded()
+            .expect("offloaded")
+            .uri;
+        assert!(!uri.contains("//"), "{uri}");
+        assert!(std::path::Path::new(uri).is_file(), "{uri} was written");
+    }
+
+    #[tokio::test]
+    async fn an_output_subdirectory_from_prepare_receives_the_outcome_and_its_offloaded_literals() {
+        struct LegacyMapElement<E>(E);
+        impl<E: Executor + Send> Executor for LegacyMapElement<E> {
+            async fn prepare(&mut self, _: &TaskLocations, _: bool) -> Prepared {
+                Prepared {
+                    output_subdirectory: Some("3".to_owned()),
+                    early_outcome: None,
+                }
+            }
+            async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
+                self.0.execute(inputs).await
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let settings = settings(dir.path());
+        run(LegacyMapElement(offloading_task()), &settings).await;
+        let outputs = flyte_proto::io::read_literal_map(dir.path().join("out/3/outputs.pb"))
+            .expect("outputs under the subdirectory");
+        assert_eq!(
+            outputs.literals["o0"]
+                .as_offloaded()
+                .expect("offloaded")
+                .uri,
+            format!("{}/3/o0_offloaded_metadata.pb", settings.task.output_prefix)
+        );
+        assert!(dir.path().join("out/3/o0_offloaded_metadata.pb").is_file());
+        assert!(!dir.path().join("out/outputs.pb").exists());
+    }
+
+    #[tokio::test]
+    async fn outputs_nested_deeper_than_a_decoder_allows_are_written_as_they_are() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let mut deep = literal::integer(1);
+        for _ in 0..60 {
+            deep = literal::collection([deep]);
+        }
+        let outputs = literal::literal_map([("o0", deep)]);
+        let encoded = outputs.encode_to_vec();
+        assert!(
+            LiteralMap::decode(&encoded[..]).is_err(),
+            "prost's limit refuses it"
+        );
+        let executor = FnExecutor::new(move |_| {
+            TaskOutcome::Outputs(TaskOutputs {
+                outputs: Payload::Bytes(encoded.clone()),
+                offloaded: Default::default(),
+            })
+        });
+        let report = run(executor, &settings(dir.path())).await;
+        assert_eq!(report.outcome_kind, "outputs");
+        let written = std::fs::read(dir.path().join("out/outputs.pb")).expect("outputs.pb");
+        assert_eq!(written, outputs.encode_to_vec());
+    }
+
+    #[tokio::test]
+    async fn a_huge_error_message_is_capped_so_flyte_accepts_the_document() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let message = "x".repeat(50 * 1024 * 1024);
+        let executor = FnExecutor::new(move |_| {
+            TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", message.clone()))
+        });
+        run(executor, &settings(dir.path())).await;
+        let size = std::fs::metadata(dir.path().join("out/error.pb"))
+            .expect("error.pb")
+            .len();
+        assert!(size < 2 * 1024 * 1024, "error.pb is {size} bytes");
+        assert!(
+            error_written(dir.path(), "error.pb")
+                .message
+                .contains("bytes cut here")
+        );
+    }
+
+    #[tokio::test]
+    async fn inputs_nested_deeper_than_prosts_limit_are_accepted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut deep = literal::integer(1);
+        for _ in 0..60 {
+            deep = literal::collection([deep]);
+        }
+        let inputs = literal::literal_map([("a", deep)]);
+        std::fs::write(dir.path().join("inputs.pb"), inputs.encode_to_vec()).expect("write");
+        struct Counts;
+        impl Executor for Counts {
+            async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
+                let bytes = std::fs::read(&inputs.local_path).expect("inputs copy");
+                TaskOutcome::outputs(literal::literal_map([(
+                    "size",
+                    literal::integer(bytes.len() as i64),
+                )]))
+            }
+        }
+        let report = run(Counts, &settings(dir.path())).await;
+        assert_eq!(report.outcome_kind, "outputs", "{report:?}");
     }
 
     #[test]
@@ -474,8 +680,13 @@ mod tests {
         let died = ContainerFailure::user("USER:WorkerDied", "killed");
         let stopped = ContainerFailure::system("stopped");
         assert_eq!(
-            metric_outcome(&TaskOutcome::Failed(died)),
+            metric_outcome(&TaskOutcome::WorkerDied(died.clone())),
             Outcome::WorkerDied
+        );
+        assert_eq!(
+            metric_outcome(&TaskOutcome::Failed(died)),
+            Outcome::UserError,
+            "the outcome says what happened, not the code's spelling"
         );
         assert_eq!(
             metric_outcome(&TaskOutcome::Failed(stopped)),

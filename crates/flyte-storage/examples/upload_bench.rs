@@ -11,6 +11,10 @@ use flyte_storage::Storage;
 use flyte_storage::emulators::Emulator;
 
 #[tokio::main]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a bench program, run by cargo xtask bench"
+)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);
     let path = args

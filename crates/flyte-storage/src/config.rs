@@ -32,8 +32,9 @@ pub struct StorageConfig {
     /// reads. Objects up to this size move in one request. S3 needs parts of at least
     /// 5 MiB, so smaller values are raised to that there; a part is also grown when an
     /// object would otherwise need more than 10,000 parts. The local store lets the
-    /// kernel copy and does not use it. Default 8 MiB (flytekit's s3fs and adlfs use
-    /// 5 to 50 MiB; flytekit's `_F_P_WRITE_CHUNK_SIZE` is 25 MiB).
+    /// kernel copy and does not use it. Fed by flytekit's `_F_P_WRITE_CHUNK_SIZE` when
+    /// that is set (the part size flytekit gives s3fs's and gcsfs's uploads). Default
+    /// 8 MiB, below flytekit's 25 MiB, because it also sizes the memory budget.
     pub chunk_size: usize,
     /// Chunks in flight at once across the whole [`Storage`](crate::Storage): parts of
     /// one large upload or ranges of one large download proceed in parallel up to
@@ -71,9 +72,8 @@ impl Default for StorageConfig {
 /// objects (404) and bad requests are final at once. The SDKs' own retry loops are
 /// switched off so that attempts do not multiply.
 ///
-/// flytekit's `FLYTE_AWS_RETRIES` / `[aws] retries` (default 3) configures flytekit's
-/// own retry of a whole transfer, not botocore's; it maps naturally to
-/// [`max_attempts`](Self::max_attempts) = retries + 1.
+/// No flytekit setting feeds it: flytekit 1.16 reads `FLYTE_AWS_RETRIES` and
+/// `FLYTE_AWS_BACKOFF_SECONDS` but never uses them (see docs/configuration.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (0 counts as 1). Default 5.

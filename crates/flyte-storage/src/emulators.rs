@@ -25,22 +25,22 @@ use std::collections::BTreeMap;
 use crate::config::{AzureConfig, GcsConfig, S3Config, SecretString, StorageConfig};
 
 /// Endpoint of moto's S3 server, e.g. `http://127.0.0.1:40123`.
-pub const S3_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_ENDPOINT";
+const S3_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_ENDPOINT";
 /// Access key id of the IAM user xtask created in moto.
-pub const S3_ACCESS_KEY_ID_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_ACCESS_KEY_ID";
+const S3_ACCESS_KEY_ID_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_ACCESS_KEY_ID";
 /// Secret access key of that user.
-pub const S3_SECRET_ACCESS_KEY_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_SECRET_ACCESS_KEY";
+const S3_SECRET_ACCESS_KEY_VAR: &str = "PYFLYTE_EXECUTE_TEST_S3_SECRET_ACCESS_KEY";
 /// fake-gcs-server's JSON API endpoint, e.g. `http://127.0.0.1:40124`.
-pub const GCS_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_GCS_ENDPOINT";
+const GCS_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_GCS_ENDPOINT";
 /// Azurite's blob service URL, e.g. `http://127.0.0.1:40125/devstoreaccount1`.
-pub const AZURE_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_AZURE_ENDPOINT";
+const AZURE_ENDPOINT_VAR: &str = "PYFLYTE_EXECUTE_TEST_AZURE_ENDPOINT";
 
 /// The bucket (S3, GCS) or container (Azure) every test writes under.
-pub const TEST_BUCKET: &str = "flyte-tests";
+const TEST_BUCKET: &str = "flyte-tests";
 /// Azurite's built-in account.
-pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+const AZURITE_ACCOUNT: &str = "devstoreaccount1";
 /// Azurite's built-in account key (public: it is in Azurite's documentation).
-pub const AZURITE_KEY: &str =
+const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// One of the emulators `cargo xtask test` runs.
@@ -54,6 +54,10 @@ pub enum Emulator {
     Azure,
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "test support only (feature test-emulators): the emulators cargo xtask test started"
+)]
 fn required(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         panic!(
@@ -65,8 +69,14 @@ fn required(var: &str) -> String {
 }
 
 impl Emulator {
-    /// All three.
-    pub const ALL: [Emulator; 3] = [Emulator::S3, Emulator::Gcs, Emulator::Azure];
+    /// The cargo feature of this crate that builds the backend it emulates.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Emulator::S3 => "s3",
+            Emulator::Gcs => "gcs",
+            Emulator::Azure => "azure",
+        }
+    }
 
     /// The URI scheme tests use for it.
     pub fn scheme(self) -> &'static str {
@@ -151,12 +161,14 @@ impl Emulator {
         }
     }
 
-    /// Azurite only: a configuration that authenticates with an account SAS token
+    /// Azurite only (feature `azure`): a configuration that authenticates with an
+    /// account SAS token
     /// (read, write, delete, list on objects and containers for an hour), signed with
     /// the account key.
+    #[cfg(feature = "azure")]
     pub async fn azure_sas_config(self) -> StorageConfig {
         assert_eq!(self, Emulator::Azure, "only Azure has SAS tokens");
-        let token = crate::azure::account_sas_token(&self.config().azure, 3600)
+        let token = crate::cloud::azure::account_sas_token(&self.config().azure, 3600)
             .await
             .unwrap_or_else(|e| panic!("signing a SAS token for Azurite: {e}"));
         StorageConfig {
@@ -218,12 +230,26 @@ impl Emulator {
 
     /// Creates the test bucket or container if it does not exist yet.
     pub async fn prepare(self) {
-        let config = self.config();
-        match self {
-            Emulator::S3 => crate::s3::create_bucket(&config.s3, &config.retry, TEST_BUCKET).await,
-            Emulator::Gcs => crate::gcs::create_bucket(&config.gcs, TEST_BUCKET).await,
-            Emulator::Azure => crate::azure::create_container(&config.azure, TEST_BUCKET).await,
-        }
-        .unwrap_or_else(|e| panic!("creating {TEST_BUCKET} on the {self:?} emulator: {e}"));
+        let created = match self {
+            #[cfg(feature = "s3")]
+            Emulator::S3 => {
+                let config = self.config();
+                crate::cloud::s3::create_bucket(&config.s3, &config.retry, TEST_BUCKET).await
+            }
+            #[cfg(feature = "gcs")]
+            Emulator::Gcs => {
+                crate::cloud::gcs::create_bucket(&self.config().gcs, TEST_BUCKET).await
+            }
+            #[cfg(feature = "azure")]
+            Emulator::Azure => {
+                crate::cloud::azure::create_container(&self.config().azure, TEST_BUCKET).await
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(format!(
+                "this build of flyte-storage leaves the {self:?} backend out (cargo feature {:?})",
+                self.feature()
+            )),
+        };
+        created.unwrap_or_else(|e| panic!("creating {TEST_BUCKET} on the {self:?} emulator: {e}"));
     }
 }

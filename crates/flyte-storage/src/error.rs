@@ -31,6 +31,22 @@ pub enum StorageError {
         scheme: String,
     },
 
+    /// The URI's scheme is known, but this build of the crate leaves its backend out
+    /// (each object store is a cargo feature).
+    #[error(
+        "{uri} needs the {backend} backend, which this build of flyte-storage leaves out: \
+         build flyte-storage with `--features {feature}` (or features = [\"{feature}\"] in \
+         Cargo.toml)"
+    )]
+    BackendNotBuilt {
+        /// The URI as given.
+        uri: String,
+        /// The object store, e.g. `S3`.
+        backend: &'static str,
+        /// The cargo feature that builds it, e.g. `s3`.
+        feature: &'static str,
+    },
+
     /// Nothing exists at the URI (or, for a directory download, under it).
     #[error("no object at {uri}: check the URI, and that whatever should have written it did")]
     NotFound {
@@ -110,7 +126,7 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 impl StorageError {
     /// Sorts an I/O error on `uri` into [`StorageError::NotFound`],
     /// [`StorageError::PermissionDenied`] or [`StorageError::Io`].
-    pub fn from_io(uri: impl Into<String>, source: io::Error) -> Self {
+    pub(crate) fn from_io(uri: impl Into<String>, source: io::Error) -> Self {
         let uri = uri.into();
         match source.kind() {
             io::ErrorKind::NotFound => Self::NotFound { uri },
@@ -122,11 +138,23 @@ impl StorageError {
         }
     }
 
+    /// A local directory where a file was expected (`uri` names it).
+    pub(crate) fn directory_given_as_file(uri: String) -> Self {
+        Self::Io {
+            uri,
+            source: io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory, not a file: transfer it as a directory",
+            ),
+        }
+    }
+
     /// The URI or path the error is about.
     pub fn uri(&self) -> &str {
         match self {
             Self::InvalidUri { uri, .. }
             | Self::UnsupportedScheme { uri, .. }
+            | Self::BackendNotBuilt { uri, .. }
             | Self::NoSuchBucket { uri, .. }
             | Self::Remote { uri, .. }
             | Self::Config { uri, .. }
@@ -172,6 +200,11 @@ mod tests {
             StorageError::NoSuchBucket {
                 uri: "u3".into(),
                 bucket: "b".into(),
+            },
+            StorageError::BackendNotBuilt {
+                uri: "u10".into(),
+                backend: "S3",
+                feature: "s3",
             },
             StorageError::Remote {
                 uri: "u8".into(),

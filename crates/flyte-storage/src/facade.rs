@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::azure::AzureBackend;
-use crate::cloud::{CloudStore, Transfers};
+#[cfg(feature = "azure")]
+use crate::cloud::azure::AzureBackend;
+#[cfg(feature = "gcs")]
+use crate::cloud::gcs::GcsBackend;
+#[cfg(feature = "s3")]
+use crate::cloud::s3::S3Backend;
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+use crate::cloud::{store::CloudStore, transfers::Transfers};
 use crate::config::StorageConfig;
 use crate::error::Result;
-use crate::gcs::GcsBackend;
 use crate::local::LocalStore;
-use crate::s3::S3Backend;
 use crate::store::{ObjectMeta, Store, TransferSummary};
 use crate::uri::{Scheme, StorageUri};
 
@@ -24,43 +28,73 @@ use crate::uri::{Scheme, StorageUri};
 /// memory budget. Cloud clients are built on first use, so a configuration problem shows
 /// up as an error naming the first URI that needed it, and a run that only touches
 /// local files never builds one. Cloning is cheap and clones share their stores.
+///
+/// Each object store backend is a cargo feature of this crate (`s3`, `gcs`, `azure`,
+/// all on by default). A URI whose backend the build leaves out is
+/// [`StorageError::BackendNotBuilt`](crate::StorageError::BackendNotBuilt), naming the feature that builds it.
 #[derive(Debug, Clone)]
 pub struct Storage {
-    config: Arc<StorageConfig>,
+    /// Files moved at once by directory transfers.
+    transfer_concurrency: usize,
     local: Arc<LocalStore>,
+    #[cfg(feature = "s3")]
     s3: Arc<CloudStore>,
+    #[cfg(feature = "gcs")]
     gcs: Arc<CloudStore>,
+    #[cfg(feature = "azure")]
     azure: Arc<CloudStore>,
 }
 
 impl Storage {
     /// Storage with the given configuration. Builds no client and makes no request yet.
     pub fn new(config: StorageConfig) -> Self {
+        #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
         let transfers = Arc::new(Transfers::new(&config));
-        let s3 = S3Backend::new(config.s3.clone(), config.retry.clone());
-        let gcs = GcsBackend::new(config.gcs.clone(), config.retry.clone(), config.chunk_size);
-        let azure = AzureBackend::new(config.azure.clone(), config.retry.clone());
         Self {
-            s3: Arc::new(CloudStore::new(Arc::new(s3), transfers.clone())),
-            gcs: Arc::new(CloudStore::new(Arc::new(gcs), transfers.clone())),
-            azure: Arc::new(CloudStore::new(Arc::new(azure), transfers)),
-            config: Arc::new(config),
+            #[cfg(feature = "s3")]
+            s3: Arc::new(CloudStore::new(
+                Arc::new(S3Backend::new(config.s3.clone(), config.retry.clone())),
+                transfers.clone(),
+            )),
+            #[cfg(feature = "gcs")]
+            gcs: Arc::new(CloudStore::new(
+                Arc::new(GcsBackend::new(
+                    config.gcs.clone(),
+                    config.retry.clone(),
+                    config.chunk_size,
+                )),
+                transfers.clone(),
+            )),
+            #[cfg(feature = "azure")]
+            azure: Arc::new(CloudStore::new(
+                Arc::new(AzureBackend::new(
+                    config.azure.clone(),
+                    config.retry.clone(),
+                )),
+                transfers.clone(),
+            )),
+            transfer_concurrency: config.transfer_concurrency,
             local: Arc::new(LocalStore::new()),
         }
     }
 
-    /// The configuration this storage was built with.
-    pub fn config(&self) -> &StorageConfig {
-        &self.config
-    }
-
-    /// The store that serves `uri`.
+    /// The store that serves `uri`, or [`StorageError::BackendNotBuilt`](crate::StorageError::BackendNotBuilt) when this build
+    /// leaves its backend out.
     pub fn store_for(&self, uri: &StorageUri) -> Result<&dyn Store> {
         match uri.scheme() {
             Scheme::File => Ok(self.local.as_ref()),
+            #[cfg(feature = "s3")]
             Scheme::S3 => Ok(self.s3.as_ref()),
+            #[cfg(feature = "gcs")]
             Scheme::Gcs => Ok(self.gcs.as_ref()),
+            #[cfg(feature = "azure")]
             Scheme::Azure => Ok(self.azure.as_ref()),
+            #[cfg(not(feature = "s3"))]
+            Scheme::S3 => Err(not_built(uri, "S3", "s3")),
+            #[cfg(not(feature = "gcs"))]
+            Scheme::Gcs => Err(not_built(uri, "Google Cloud Storage", "gcs")),
+            #[cfg(not(feature = "azure"))]
+            Scheme::Azure => Err(not_built(uri, "Azure Blob Storage", "azure")),
         }
     }
 
@@ -98,18 +132,14 @@ impl Storage {
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
     pub async fn get_dir(&self, uri: &str, to: &Path) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
-        store
-            .get_dir(&uri, to, self.config.transfer_concurrency)
-            .await
+        store.get_dir(&uri, to, self.transfer_concurrency).await
     }
 
     /// Uploads every file under the local directory `from` to the prefix `uri`,
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
     pub async fn put_dir(&self, from: &Path, uri: &str) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
-        store
-            .put_dir(from, &uri, self.config.transfer_concurrency)
-            .await
+        store.put_dir(from, &uri, self.transfer_concurrency).await
     }
 
     /// The size of the object at exactly `uri`, or `None` when there is none.
@@ -137,6 +167,20 @@ impl Storage {
     }
 }
 
+/// The error for `uri` when the build leaves its backend out.
+#[cfg(not(all(feature = "s3", feature = "gcs", feature = "azure")))]
+fn not_built(
+    uri: &StorageUri,
+    backend: &'static str,
+    feature: &'static str,
+) -> crate::StorageError {
+    crate::StorageError::BackendNotBuilt {
+        uri: uri.to_string(),
+        backend,
+        feature,
+    }
+}
+
 impl Default for Storage {
     fn default() -> Self {
         Self::new(StorageConfig::default())
@@ -146,20 +190,54 @@ impl Default for Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StorageError;
 
     #[test]
-    fn every_scheme_routes_to_a_store() {
+    fn each_cloud_scheme_routes_to_its_backend_or_names_the_feature_that_builds_it() {
         let storage = Storage::default();
-        for text in [
-            "s3://b/k",
-            "s3a://b/k",
-            "gs://b/k",
-            "gcs://b/k",
-            "abfss://c@a.dfs.core.windows.net/p",
+        for (text, built, feature) in [
+            ("s3://b/k", cfg!(feature = "s3"), "s3"),
+            ("s3a://b/k", cfg!(feature = "s3"), "s3"),
+            ("gs://b/k", cfg!(feature = "gcs"), "gcs"),
+            ("gcs://b/k", cfg!(feature = "gcs"), "gcs"),
+            ("abfs://c/p", cfg!(feature = "azure"), "azure"),
+            (
+                "abfss://c@a.dfs.core.windows.net/p",
+                cfg!(feature = "azure"),
+                "azure",
+            ),
         ] {
             let uri = StorageUri::parse(text).expect("valid");
-            assert!(storage.store_for(&uri).is_ok(), "{text}");
+            match storage.store_for(&uri) {
+                Ok(_) => assert!(built, "{text} routes to a backend this build leaves out"),
+                Err(error @ StorageError::BackendNotBuilt { .. }) => {
+                    assert!(!built, "{text}: {error}");
+                    let message = error.to_string();
+                    assert!(message.contains(text), "{message}");
+                    assert!(
+                        message.contains(&format!("--features {feature}")),
+                        "{message}"
+                    );
+                }
+                Err(other) => panic!("{text}: {other:?}"),
+            }
         }
+    }
+
+    /// Run by `cargo xtask test` in a build with the S3 backend alone.
+    #[cfg(not(feature = "gcs"))]
+    #[tokio::test]
+    async fn a_gcs_uri_in_a_build_without_gcs_says_which_feature_to_enable() {
+        let error = Storage::default()
+            .get_bytes("gs://bucket/inputs.pb")
+            .await
+            .expect_err("no GCS backend");
+        assert_eq!(
+            error.to_string(),
+            "gs://bucket/inputs.pb needs the Google Cloud Storage backend, which this build \
+             of flyte-storage leaves out: build flyte-storage with `--features gcs` (or \
+             features = [\"gcs\"] in Cargo.toml)"
+        );
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //! jitter on throttling, 5xx, timeouts and resets. Errors are one [`StorageError`] enum
 //! whose messages name the URI and say what to do.
 //!
+//! Each object store is a cargo feature: `s3`, `gcs` and `azure`, all on by default.
+//! A tool that needs S3 alone depends on this crate with
+//! `default-features = false, features = ["s3"]` and builds no Google or Azure SDK; a
+//! URI of a store the build leaves out is [`StorageError::BackendNotBuilt`], naming the
+//! feature. Local files are always served.
+//!
 //! **Architecture invariant:** it knows nothing of Flyte: no literal, no task, no error
 //! document. It reads no environment variables and no arguments: configuration comes in
 //! as a [`StorageConfig`], whose fields document the flytekit setting that feeds each.
@@ -52,18 +58,18 @@
 //! # }
 //! ```
 
-mod azure;
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 mod cloud;
 mod config;
 #[cfg(feature = "test-emulators")]
 pub mod emulators;
 mod error;
 mod facade;
-mod gcs;
 mod local;
-mod s3;
 mod store;
+mod temp_file;
 mod uri;
+mod walk;
 
 pub use config::{AzureConfig, GcsConfig, RetryPolicy, S3Config, SecretString, StorageConfig};
 pub use error::{Result, StorageError};

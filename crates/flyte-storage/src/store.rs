@@ -9,8 +9,8 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::error::{Result, StorageError};
-use crate::local::walk_local_dir;
 use crate::uri::StorageUri;
+use crate::walk::walk_local_dir;
 
 /// One object found by [`Store::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,9 +40,13 @@ pub struct TransferSummary {
 /// - Objects are files, never directories. A "directory" is a prefix: `list` of
 ///   `base` and of `base/` both list every object whose URI starts with `base/`,
 ///   recursively, sorted by key; a prefix with no object under it lists as empty.
-/// - Reading a missing object is [`StorageError::NotFound`] naming its URI.
+/// - Reading a missing object is [`StorageError::NotFound`] naming its URI; `stat`
+///   gives `None` for it and `delete` of it succeeds.
+/// - A bucket or container that does not exist is never a missing object: every
+///   operation on a URI in one is [`StorageError::NoSuchBucket`] naming the URI and
+///   the bucket. Local files have no buckets: a path under a missing directory is a
+///   missing object, and writes create the directories.
 /// - Writes replace the whole object at once: no reader sees half of one.
-/// - `delete` of a missing object succeeds.
 /// - Errors name the URI or local path they are about.
 ///
 /// The trait is object-safe; the [`Storage`](crate::Storage) facade holds stores as

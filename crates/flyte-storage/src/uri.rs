@@ -74,7 +74,6 @@ pub enum Location {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StorageUri {
     text: String,
-    scheme_name: String,
     location: Location,
 }
 
@@ -147,25 +146,13 @@ impl StorageUri {
         };
         Ok(Self {
             text: text.to_owned(),
-            scheme_name: scheme,
             location,
         })
-    }
-
-    /// A URI for a local path (its text is the path, lossily converted to UTF-8).
-    pub fn from_local_path(path: impl AsRef<Path>) -> Self {
-        let path = path.as_ref();
-        Self {
-            text: path.to_string_lossy().into_owned(),
-            scheme_name: "file".to_owned(),
-            location: Location::Local(path.to_path_buf()),
-        }
     }
 
     fn local(text: &str, path: &str) -> Self {
         Self {
             text: text.to_owned(),
-            scheme_name: "file".to_owned(),
             location: Location::Local(PathBuf::from(path)),
         }
     }
@@ -173,11 +160,6 @@ impl StorageUri {
     /// The text this URI was parsed from.
     pub fn as_str(&self) -> &str {
         &self.text
-    }
-
-    /// The scheme as written, lowercased (`s3a`, `abfss`, …); `file` for plain paths.
-    pub fn scheme_name(&self) -> &str {
-        &self.scheme_name
     }
 
     /// The kind of store this URI addresses.
@@ -295,55 +277,43 @@ mod tests {
     #[test]
     fn every_accepted_form_parses_to_its_location() {
         let table = [
-            ("/abs/path", local("/abs/path"), "file"),
-            ("rel/path", local("rel/path"), "file"),
-            ("./rel", local("./rel"), "file"),
-            (
-                "name with spaces/ü.pb",
-                local("name with spaces/ü.pb"),
-                "file",
-            ),
-            ("a:b", local("a:b"), "file"),
-            ("/trailing/", local("/trailing/"), "file"),
-            ("file:///abs/path", local("/abs/path"), "file"),
-            ("FILE:///abs/path", local("/abs/path"), "file"),
-            ("file://rel/path", local("rel/path"), "file"),
-            ("file:/abs/path", local("/abs/path"), "file"),
-            ("file:rel", local("rel"), "file"),
-            ("s3://bucket/key/part.pb", s3("bucket", "key/part.pb"), "s3"),
-            ("s3://bucket", s3("bucket", ""), "s3"),
-            ("s3://bucket/", s3("bucket", ""), "s3"),
-            ("s3://bucket/dir/", s3("bucket", "dir/"), "s3"),
-            ("S3://Bucket/Key", s3("Bucket", "Key"), "s3"),
-            ("s3a://bucket/key", s3("bucket", "key"), "s3a"),
-            ("gs://bucket/key", gcs("bucket", "key"), "gs"),
-            ("gcs://bucket/a/b", gcs("bucket", "a/b"), "gcs"),
+            ("/abs/path", local("/abs/path")),
+            ("rel/path", local("rel/path")),
+            ("./rel", local("./rel")),
+            ("name with spaces/ü.pb", local("name with spaces/ü.pb")),
+            ("a:b", local("a:b")),
+            ("/trailing/", local("/trailing/")),
+            ("file:///abs/path", local("/abs/path")),
+            ("FILE:///abs/path", local("/abs/path")),
+            ("file://rel/path", local("rel/path")),
+            ("file:/abs/path", local("/abs/path")),
+            ("file:rel", local("rel")),
+            ("s3://bucket/key/part.pb", s3("bucket", "key/part.pb")),
+            ("s3://bucket", s3("bucket", "")),
+            ("s3://bucket/", s3("bucket", "")),
+            ("s3://bucket/dir/", s3("bucket", "dir/")),
+            ("S3://Bucket/Key", s3("Bucket", "Key")),
+            ("s3a://bucket/key", s3("bucket", "key")),
+            ("gs://bucket/key", gcs("bucket", "key")),
+            ("gcs://bucket/a/b", gcs("bucket", "a/b")),
             (
                 "abfs://container/path/x",
                 azure("container", None, "path/x"),
-                "abfs",
             ),
-            (
-                "abfss://container/path",
-                azure("container", None, "path"),
-                "abfss",
-            ),
-            ("abfss://container", azure("container", None, ""), "abfss"),
+            ("abfss://container/path", azure("container", None, "path")),
+            ("abfss://container", azure("container", None, "")),
             (
                 "abfs://container@account.dfs.core.windows.net/path",
                 azure("container", Some("account.dfs.core.windows.net"), "path"),
-                "abfs",
             ),
             (
                 "abfss://c@acct.dfs.core.windows.net/a/b",
                 azure("c", Some("acct.dfs.core.windows.net"), "a/b"),
-                "abfss",
             ),
         ];
-        for (text, location, scheme_name) in table {
+        for (text, location) in table {
             let uri = StorageUri::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(uri.location(), &location, "{text}");
-            assert_eq!(uri.scheme_name(), scheme_name, "{text}");
             assert_eq!(uri.to_string(), text, "Display keeps the text");
         }
     }
@@ -429,9 +399,9 @@ mod tests {
 
     #[test]
     fn local_paths_become_uris_that_display_the_path() {
-        let uri = StorageUri::from_local_path("/tmp/x y");
+        let uri: StorageUri = "/tmp/x y".parse().expect("valid");
         assert_eq!(uri.local_path(), Some(Path::new("/tmp/x y")));
         assert_eq!(uri.to_string(), "/tmp/x y");
-        assert_eq!("/tmp/x y".parse::<StorageUri>().expect("valid"), uri);
+        assert_eq!(StorageUri::parse("/tmp/x y").expect("valid"), uri);
     }
 }

@@ -66,6 +66,21 @@ conformance_tests!(
     uploading_a_file_as_a_directory_is_refused,
 );
 
+/// Local files have no buckets: a path under a missing directory is simply absent,
+/// and writes create the directories.
+#[tokio::test]
+async fn a_missing_directory_is_absent_where_a_missing_bucket_is_not() {
+    let dir = base_dir();
+    let object = join(&path_base(&dir), "no-such-dir/x/inputs.pb");
+    conformance::a_missing_bucket_is_never_absent(
+        &LocalStore::new(),
+        &object,
+        conformance::Namespace::Directories,
+    )
+    .await;
+    assert_eq!(temp_files_under(dir.path()), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn whole_suite_passes_with_file_uris_and_a_trailing_slash() {
     let dir = base_dir();

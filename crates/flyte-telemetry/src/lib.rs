@@ -1,10 +1,10 @@
 //! Telemetry the way flytekit's entrypoint emits it: statsd metrics with flytekit's
-//! prefix and tag conventions, log lines in flytekit's JSON or text format, progress of
-//! long transfers, and the settings that make the Python worker's flytekit match.
+//! prefix and tag conventions, log lines in flytekit's JSON or text format, and the
+//! settings that make the Python worker's flytekit match.
 //!
 //! **Owns:** the statsd client ([`Metrics`]: phase timers, bytes per direction, outcome
-//! counters, a no-op when disabled), the `tracing` subscriber ([`logging`]), transfer
-//! progress ([`TransferProgress`]) and the worker's telemetry variables ([`worker_env`]).
+//! counters, a no-op when disabled), the `tracing` subscriber ([`logging`]) and the
+//! worker's telemetry variables ([`worker_env`]).
 //!
 //! **Never:** reads the environment or config files (settings arrive as
 //! [`StatsdSettings`] and [`LogSettings`], built by the binary from flyte-config); fails
@@ -42,11 +42,9 @@
 mod error;
 pub mod logging;
 mod metrics;
-mod progress;
 mod worker;
 
 pub use error::TelemetryError;
 pub use logging::{LogFormat, LogSettings};
 pub use metrics::{Direction, MetricScope, Metrics, Outcome, Phase, PhaseTimer, StatsdSettings};
-pub use progress::{ProgressReport, TransferProgress};
 pub use worker::worker_env;

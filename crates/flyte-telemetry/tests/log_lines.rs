@@ -5,11 +5,8 @@
 use std::io::Write;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use flyte_telemetry::{
-    LogFormat, LogSettings, StatsdSettings, TransferProgress, logging, worker_env,
-};
+use flyte_telemetry::{LogFormat, LogSettings, StatsdSettings, logging, worker_env};
 use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -150,33 +147,6 @@ fn text_format_is_flytekits_bracketed_name_and_message() {
         || tracing::info!(target: "flyte_runtime::pipeline", uri = "s3://b/k", n = 3, "hello"),
     );
     assert_eq!(lines, ["[flyte_runtime::pipeline] hello uri=s3://b/k n=3"]);
-}
-
-#[test]
-fn progress_is_logged_with_bytes_rate_and_eta() {
-    let lines = capture(json(20), || {
-        let progress =
-            TransferProgress::with_interval("upload out.bin", Some(1000), Duration::ZERO);
-        progress.advance(250);
-        progress.finish();
-    });
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    let report = parse(&lines[0]);
-    assert_eq!(report["bytes"], 250);
-    assert_eq!(report["total"], 1000);
-    assert_eq!(report["transfer"], "upload out.bin");
-    assert!(
-        report["message"]
-            .as_str()
-            .expect("message")
-            .contains("250 B of 1000 B (25%)")
-    );
-    assert!(
-        parse(&lines[1])["message"]
-            .as_str()
-            .expect("message")
-            .contains("done")
-    );
 }
 
 /// Runs flytekit in the venv with `env`, logging one WARNING through its logger; returns

@@ -23,6 +23,10 @@ pub fn workspace_root() -> PathBuf {
 ///
 /// # Panics
 /// When the interpreter does not exist: run `cargo xtask test`, which creates it.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests take their interpreter from cargo xtask test"
+)]
 pub fn python() -> PathBuf {
     let python = std::env::var_os("PYFLYTE_EXECUTE_TEST_PYTHON")
         .map(PathBuf::from)
@@ -34,4 +38,16 @@ pub fn python() -> PathBuf {
         python.display()
     );
     python
+}
+
+/// This process's `PATH` with `dir` in front, for running a command that must find the
+/// programs in `dir` first (our binary under flytekit's names, a venv's scripts).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests pass their own PATH on, extended"
+)]
+pub fn path_with_first(dir: &Path) -> std::ffi::OsString {
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)))
+        .expect("PATH entries without ':'")
 }

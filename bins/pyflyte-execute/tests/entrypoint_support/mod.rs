@@ -28,6 +28,9 @@
 //! our binary. That directory also goes first on `PATH`, so the task command
 //! `pyflyte-fast-execute` starts is the same implementation's `pyflyte-execute`.
 
+// Shared by entrypoints_parity.rs and installed_wheel.rs, each of which uses part of it.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::fs::{self, File};
@@ -250,7 +253,6 @@ impl Scenario {
     pub fn run_signalled(&self, entrypoint: Entrypoint, signal: Option<(&str, &str)>) -> Run {
         let label = label(entrypoint);
         let local = self.dir.path().join(format!("{label}-local"));
-        let root = format!("{}/{label}", self.case_root());
         let bin = match entrypoint {
             Entrypoint::Flytekit => flyte_test_support::python()
                 .parent()
@@ -258,11 +260,8 @@ impl Scenario {
                 .to_path_buf(),
             Entrypoint::Ours => local.join("bin"),
         };
-        // `site` is an empty directory a test may put on PYTHONPATH for `pip --target`.
-        for dir in ["tmp", "code", "bin", "site"] {
-            fs::create_dir_all(local.join(dir)).expect("a local run directory");
-        }
         if entrypoint == Entrypoint::Ours {
+            fs::create_dir_all(&bin).expect("a bin directory");
             for name in [
                 "pyflyte-execute",
                 "pyflyte-map-execute",
@@ -271,6 +270,32 @@ impl Scenario {
                 std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pyflyte-execute"), bin.join(name))
                     .expect("a link to our binary");
             }
+        }
+        self.launch(label, &bin, Some(&flyte_test_support::python()), signal)
+    }
+
+    /// Runs the command as an image that installed its entrypoints into the Python
+    /// environment whose scripts are in `bin` runs it: that directory first on `PATH`,
+    /// and nothing else set up (no `PYFLYTE_EXECUTE_PYTHON`). `label` names the run's
+    /// root and local directory, so one scenario can run in several environments.
+    pub fn run_installed(&self, label: &str, bin: &Path) -> Run {
+        self.launch(label, bin, None, None)
+    }
+
+    /// Runs the command's first word from `bin`, with `bin` first on `PATH` and
+    /// `PYFLYTE_EXECUTE_PYTHON` set to `python` (or removed).
+    fn launch(
+        &self,
+        label: &str,
+        bin: &Path,
+        python: Option<&Path>,
+        signal: Option<(&str, &str)>,
+    ) -> Run {
+        let local = self.dir.path().join(format!("{label}-local"));
+        let root = format!("{}/{label}", self.case_root());
+        // `site` is an empty directory a test may put on PYTHONPATH for `pip --target`.
+        for dir in ["tmp", "code", "site"] {
+            fs::create_dir_all(local.join(dir)).expect("a local run directory");
         }
         let expand = |value: &str| {
             value
@@ -289,10 +314,7 @@ impl Scenario {
                     })
             })
             .collect();
-        let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )))
-        .expect("a PATH");
+        let path = flyte_test_support::path_with_first(bin);
 
         let stderr_path = local.join("stderr.txt");
         let mut command = Command::new(bin.join(&args[0]));
@@ -304,7 +326,8 @@ impl Scenario {
                 local.clone()
             })
             .env("PATH", path)
-            .env("PYFLYTE_EXECUTE_PYTHON", flyte_test_support::python())
+            .env_remove("PYFLYTE_EXECUTE_PYTHON")
+            .envs(python.map(|python| ("PYFLYTE_EXECUTE_PYTHON", python)))
             .env("FLYTE_SDK_LOGGING_LEVEL", "30")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("TMPDIR", local.join("tmp"))
@@ -314,9 +337,9 @@ impl Scenario {
             .stdout(File::create(local.join("stdout.txt")).expect("stdout file"))
             .stderr(File::create(&stderr_path).expect("stderr file"));
         let signal = signal.map(|(marker, signal)| (local.join(marker), signal));
-        let status = wait_with_timeout(command, entrypoint, signal);
+        let status = wait_with_timeout(command, label, signal);
         Run {
-            entrypoint,
+            label: label.to_owned(),
             status,
             stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
             files: store::snapshot(self.backend, &root),
@@ -338,27 +361,33 @@ impl Scenario {
 }
 
 /// Every case of entrypoint_cases.py, prepared once per test process (one Python start-up
-/// instead of one per test) under cargo's temporary directory for integration tests:
-/// `<case>/inputs.pb` and `<case>/case.json`. Directories of finished test processes are
-/// removed on the way.
+/// instead of one per test): `<case>/inputs.pb` and `<case>/case.json`.
 fn prepared_cases() -> &'static Path {
     static PREPARED: OnceLock<PathBuf> = OnceLock::new();
     PREPARED.get_or_init(|| {
-        let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join("entrypoint-cases");
-        if let Ok(entries) = fs::read_dir(&parent) {
-            for entry in entries.flatten() {
-                let pid = entry.file_name().to_string_lossy().into_owned();
-                if !Path::new("/proc").join(&pid).exists() {
-                    let _ = fs::remove_dir_all(entry.path());
-                }
-            }
-        }
-        let dir = parent.join(std::process::id().to_string());
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("a directory for the prepared cases");
+        let dir = per_process_dir("entrypoint-cases");
         helper(&["all", "-"], &dir);
         dir
     })
+}
+
+/// A fresh, empty directory for this test process under cargo's temporary directory for
+/// integration tests, `<name>/<pid>`; the directories of finished test processes are
+/// removed on the way.
+pub fn per_process_dir(name: &str) -> PathBuf {
+    let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    if let Ok(entries) = fs::read_dir(&parent) {
+        for entry in entries.flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if !Path::new("/proc").join(&pid).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = parent.join(std::process::id().to_string());
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir
 }
 
 /// Runs entrypoint_cases.py in `dir`, returning its stdout.
@@ -389,12 +418,12 @@ fn label(entrypoint: Entrypoint) -> &'static str {
 
 fn wait_with_timeout(
     mut command: Command,
-    entrypoint: Entrypoint,
+    label: &str,
     mut signal: Option<(PathBuf, &str)>,
 ) -> ExitStatus {
     let mut child = command
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {} ({command:?}): {e}", label(entrypoint)));
+        .unwrap_or_else(|e| panic!("cannot start {label} ({command:?}): {e}"));
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("waiting for the child") {
@@ -410,7 +439,7 @@ fn wait_with_timeout(
         if started.elapsed() > TIMEOUT {
             child.kill().ok();
             child.wait().ok();
-            panic!("{} did not finish within {TIMEOUT:?}", label(entrypoint));
+            panic!("{label} did not finish within {TIMEOUT:?}");
         }
         thread::sleep(Duration::from_millis(50));
     }
@@ -418,8 +447,8 @@ fn wait_with_timeout(
 
 /// What one entrypoint did.
 pub struct Run {
-    /// Which implementation ran.
-    pub entrypoint: Entrypoint,
+    /// Which implementation ran (`flytekit`, `ours`) or in which environment.
+    pub label: String,
     /// How the process ended.
     pub status: ExitStatus,
     /// Everything it wrote to stderr.
@@ -453,15 +482,11 @@ impl Run {
 
     /// The object at `name` (relative to the run's root), decoded as `M`.
     pub fn message<M: Message + Default>(&self, name: &str) -> M {
-        let bytes = self.files.get(name).unwrap_or_else(|| {
-            panic!(
-                "{} wrote no {name}\n{}",
-                label(self.entrypoint),
-                self.summary()
-            )
-        });
-        M::decode(bytes.as_slice())
-            .unwrap_or_else(|e| panic!("{} {name}: {e}", label(self.entrypoint)))
+        let bytes = self
+            .files
+            .get(name)
+            .unwrap_or_else(|| panic!("{} wrote no {name}\n{}", self.label, self.summary()));
+        M::decode(bytes.as_slice()).unwrap_or_else(|e| panic!("{} {name}: {e}", self.label))
     }
 
     /// The one error document under `dir` (e.g. `outputs`), whatever its name.
@@ -523,9 +548,23 @@ impl Run {
     pub fn summary(&self) -> String {
         let lines: Vec<&str> = self.stderr.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        let errors: String = self
+            .files
+            .iter()
+            .filter(|(name, _)| {
+                let file = name.rsplit('/').next().unwrap_or(name);
+                file.starts_with("error") && file.ends_with(".pb")
+            })
+            .map(
+                |(name, bytes)| match ErrorDocument::decode(bytes.as_slice()) {
+                    Ok(document) => format!("{name}: {:?}\n", document.error),
+                    Err(e) => format!("{name}: not an error document ({e})\n"),
+                },
+            )
+            .collect();
         format!(
-            "--- {} ({}), command {:?}\nfiles {:?}, stderr tail:\n{tail}",
-            label(self.entrypoint),
+            "--- {} ({}), command {:?}\nfiles {:?}\n{errors}stderr tail:\n{tail}",
+            self.label,
             self.ending(),
             self.args,
             self.names()
@@ -567,71 +606,12 @@ pub struct Pair {
 impl Pair {
     /// Both runs' summaries, for failure messages.
     pub fn context(&self) -> String {
-        format!(
-            "case {}\n{}\n{}",
-            self.scenario.name,
-            self.flytekit.summary(),
-            self.ours.summary()
-        )
+        context(&self.scenario.name, &self.flytekit, &self.ours)
     }
 
-    /// Same exit status, same object names under the roots (random error ids aside), and
-    /// equal contents, each rendered by [`Run::rendered`]. Files under `raw/` are
-    /// compared by count only (flytekit names them randomly).
+    /// [`assert_same_prefix`] of the two runs.
     pub fn assert_same_prefix(&self) {
-        assert!(
-            !self.ours.stderr.contains("panicked at"),
-            "ours panicked\n{}",
-            self.context()
-        );
-        assert_eq!(
-            self.flytekit.ending(),
-            self.ours.ending(),
-            "exit status differs\n{}",
-            self.context()
-        );
-        let visible = |run: &Run| {
-            run.names()
-                .into_iter()
-                .filter(|n| !n.starts_with("raw/"))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            visible(&self.flytekit),
-            visible(&self.ours),
-            "object names differ\n{}",
-            self.context()
-        );
-        let raw = |run: &Run| run.names().iter().filter(|n| n.starts_with("raw/")).count();
-        assert_eq!(
-            raw(&self.flytekit),
-            raw(&self.ours),
-            "numbers of raw objects differ\n{}",
-            self.context()
-        );
-        let ours_by_name: BTreeMap<String, &String> = self
-            .ours
-            .files
-            .keys()
-            .map(|n| (normalise_name(n), n))
-            .collect();
-        for name in self
-            .flytekit
-            .files
-            .keys()
-            .filter(|n| !n.starts_with("raw/"))
-        {
-            let our_name = ours_by_name[&normalise_name(name)];
-            let (expected, actual) = (self.flytekit.rendered(name), self.ours.rendered(our_name));
-            if expected != actual {
-                panic!(
-                    "{} differs (left: flytekit, right: ours)\n{}\n{}",
-                    normalise_name(name),
-                    line_diff(&expected, &actual),
-                    self.context()
-                );
-            }
-        }
+        assert_same_prefix(&self.scenario.name, &self.flytekit, &self.ours);
     }
 
     /// [`Pair::assert_same_prefix`] for a failure: also the same last `Message:` section
@@ -648,6 +628,62 @@ impl Pair {
             split_error_message(&ours.message).1
         );
         self.ours.error_document("outputs").1
+    }
+}
+
+/// The case's name and both runs' summaries, for failure messages.
+pub fn context(case: &str, flytekit: &Run, ours: &Run) -> String {
+    format!("case {case}\n{}\n{}", flytekit.summary(), ours.summary())
+}
+
+/// Same exit status, same object names under the roots (random error ids aside), and
+/// equal contents, each rendered by [`Run::rendered`]. Files under `raw/` are compared
+/// by count only (flytekit names them randomly).
+pub fn assert_same_prefix(case: &str, flytekit: &Run, ours: &Run) {
+    let context = || context(case, flytekit, ours);
+    assert!(
+        !ours.stderr.contains("panicked at"),
+        "ours panicked\n{}",
+        context()
+    );
+    assert_eq!(
+        flytekit.ending(),
+        ours.ending(),
+        "exit status differs\n{}",
+        context()
+    );
+    let visible = |run: &Run| {
+        run.names()
+            .into_iter()
+            .filter(|n| !n.starts_with("raw/"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        visible(flytekit),
+        visible(ours),
+        "object names differ\n{}",
+        context()
+    );
+    let raw = |run: &Run| run.names().iter().filter(|n| n.starts_with("raw/")).count();
+    assert_eq!(
+        raw(flytekit),
+        raw(ours),
+        "numbers of raw objects differ\n{}",
+        context()
+    );
+    let ours_by_name: BTreeMap<String, &String> =
+        ours.files.keys().map(|n| (normalise_name(n), n)).collect();
+    for name in flytekit.files.keys().filter(|n| !n.starts_with("raw/")) {
+        let our_name = ours_by_name[&normalise_name(name)];
+        let (expected, actual) = (flytekit.rendered(name), ours.rendered(our_name));
+        if expected != actual {
+            panic!(
+                "{} differs (left: flytekit, right: ours)\n{}\n{}",
+                normalise_name(name),
+                line_diff(&expected, &actual),
+                context()
+            );
+        }
     }
 }
 

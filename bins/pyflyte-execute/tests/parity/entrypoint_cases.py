@@ -54,6 +54,19 @@ def shipped_failure(x: int) -> int:
     return x
 
 @task
+def shipped_ancestry(x: int) -> int:
+    # As entrypoint_tasks.ancestry, which fast-registered code cannot import.
+    import os
+    chain, pid = [], os.getppid()
+    while pid > 1 and len(chain) < 3:
+        chain.append(os.readlink(f"/proc/{pid}/exe"))
+        with open(f"/proc/{pid}/stat") as stat:
+            pid = int(stat.read().rsplit(")", 1)[1].split()[1])
+    with open(os.environ["PARITY_ANCESTRY"], "w") as out:
+        out.write("\\n".join(chain) + "\\n")
+    return x + 1
+
+@task
 def shipped_sleeper(x: int) -> int:
     import os, pathlib, time
     pathlib.Path(os.environ["PARITY_MARKER"]).write_text("running")
@@ -77,10 +90,15 @@ CASES: typing.Dict[str, typing.Tuple[str, str, dict, bool]] = {
     "deck": (TASKS, "decked", {"x": 1}, False),
     "identity": (TASKS, "identity", {"x": 1}, False),
     "pause": (TASKS, "pause", {"x": 1}, False),
+    "deep_list": (TASKS, "nested_deep", {"x": 2}, False),
+    "stubborn": (TASKS, "stubborn", {"x": 1}, False),
+    "huge_error": (TASKS, "huge_error", {"x": 1}, False),
+    "ancestry": (TASKS, "ancestry", {"x": 1}, False),
     "fast": (FAST_MODULE, "shipped", {"x": 6}, True),
     "fast_dynamic": (FAST_MODULE, "shipped_fan_out", {"n": 2}, True),
     "fast_failure": (FAST_MODULE, "shipped_failure", {"x": 6}, True),
     "fast_sleeper": (FAST_MODULE, "shipped_sleeper", {"x": 6}, True),
+    "fast_ancestry": (FAST_MODULE, "shipped_ancestry", {"x": 6}, True),
 }
 
 

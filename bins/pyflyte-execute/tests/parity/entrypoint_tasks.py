@@ -5,6 +5,7 @@ entrypoint_cases.py builds each case's inputs and the container command flytekit
 serialises for the task; the tests run that command under flytekit and under ours.
 """
 
+import os
 import sys
 import typing
 
@@ -111,4 +112,59 @@ def identity(x: int) -> typing.List[str]:
 @task(enable_deck=True)
 def decked(x: int) -> int:
     Deck("parity", f"<p>parity deck for {x}</p>")
+    return x + 1
+
+
+# A list nested 49 deep: 98 messages of Literal and LiteralCollection, which flytekit
+# writes and prost's fixed limit of 100 messages refused to read.
+NESTING = 49
+
+
+def nested_deep(x: int):
+    value = x
+    for _ in range(NESTING):
+        value = [value]
+    return value
+
+
+_deep_type = int
+for _ in range(NESTING):
+    _deep_type = typing.List[_deep_type]
+nested_deep.__annotations__["return"] = _deep_type
+nested_deep = task(nested_deep)
+
+
+@task
+def huge_error(x: int) -> int:
+    """Raises with a 50 MiB message, which makes flytekit's error.pb about 100 MiB."""
+    if x > 0:
+        raise ValueError("too big to tell: " + "x" * (50 * 1024 * 1024) + f" (for {x})")
+    return x
+
+
+@task
+def stubborn(x: int) -> int:
+    """Ignores SIGTERM, writes its pid to the file PARITY_MARKER names, then sleeps."""
+    import os
+    import pathlib
+    import signal
+    import time
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pathlib.Path(os.environ["PARITY_MARKER"]).write_text(str(os.getpid()))
+    time.sleep(300)
+    return x
+
+
+@task
+def ancestry(x: int) -> int:
+    """Writes the executables of the task process's parent, grandparent and great-grandparent
+    to the file PARITY_ANCESTRY names, one a line: which supervisor ran it."""
+    chain, pid = [], os.getppid()
+    while pid > 1 and len(chain) < 3:
+        chain.append(os.readlink(f"/proc/{pid}/exe"))
+        with open(f"/proc/{pid}/stat") as stat:
+            pid = int(stat.read().rsplit(")", 1)[1].split()[1])
+    with open(os.environ["PARITY_ANCESTRY"], "w") as out:
+        out.write("\n".join(chain) + "\n")
     return x + 1

@@ -460,31 +460,141 @@ pub async fn wrong_credentials_are_permission_denied(refused: &dyn Store, base: 
     check(refused.list(&uri(base)).await.map(drop), base, "list");
 }
 
-/// For object stores: a bucket that does not exist is NoSuchBucket naming the URI and
-/// the bucket, not an empty listing.
+/// What a store has above its objects, which decides what a missing bucket means.
 #[allow(dead_code)]
-pub async fn missing_bucket_is_no_such_bucket(store: &dyn Store, uri_in_missing_bucket: &str) {
-    for (operation, result) in [
+pub enum Namespace {
+    /// Object stores: a bucket or container, which must exist. Every operation on a URI
+    /// in a missing one is `NoSuchBucket` naming the URI and the bucket: a missing
+    /// bucket is never "absent", so a mistyped bucket cannot pass for an empty one.
+    Bucket(String),
+    /// Local files: directories, which writes create as needed. A path under a missing
+    /// directory is absent like any other missing object.
+    Directories,
+}
+
+/// How one operation ended, comparable across stores.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Absent,
+    NotFound { uri: String },
+    NoSuchBucket { uri: String, bucket: String },
+}
+
+fn outcome<T>(result: Result<T, StorageError>, absent: impl FnOnce(&T) -> bool) -> Outcome {
+    match result {
+        Ok(value) if absent(&value) => Outcome::Absent,
+        Ok(_) => Outcome::Done,
+        Err(error @ StorageError::NoSuchBucket { .. }) => {
+            let message = error.to_string();
+            let StorageError::NoSuchBucket { uri, bucket } = error else {
+                unreachable!("matched above")
+            };
+            assert!(message.contains(&uri), "{message}");
+            assert!(message.contains(&bucket), "{message}");
+            Outcome::NoSuchBucket { uri, bucket }
+        }
+        Err(error @ StorageError::NotFound { .. }) => {
+            assert!(error.to_string().contains(error.uri()), "{error}");
+            Outcome::NotFound {
+                uri: error.uri().to_owned(),
+            }
+        }
+        Err(other) => panic!("unexpected error: {other:?}"),
+    }
+}
+
+/// Every operation on `object` (a URI of the form `<bucket>/<dir>/<name>`) when its
+/// bucket does not exist: what `namespace` says.
+#[allow(dead_code)]
+pub async fn a_missing_bucket_is_never_absent(
+    store: &dyn Store,
+    object: &str,
+    namespace: Namespace,
+) {
+    let (dir, _) = object.rsplit_once('/').expect("a URI with a directory");
+    let dir_slash = format!("{dir}/");
+    let local = temp_dir();
+    let source = local.path().join("source");
+    std::fs::write(&source, b"x").expect("write");
+    let downloaded = local.path().join("downloaded");
+
+    let outcomes = [
+        (
+            "stat",
+            object,
+            outcome(store.stat(&uri(object)).await, Option::is_none),
+        ),
+        (
+            "exists",
+            object,
+            outcome(store.exists(&uri(object)).await, |exists| !exists),
+        ),
+        (
+            "stat of a prefix",
+            &dir_slash,
+            outcome(store.stat(&uri(&dir_slash)).await, Option::is_none),
+        ),
         (
             "list",
-            store.list(&uri(uri_in_missing_bucket)).await.map(drop),
+            dir,
+            outcome(store.list(&uri(dir)).await, Vec::is_empty),
         ),
         (
-            "put_bytes",
-            store
-                .put_bytes(&uri(uri_in_missing_bucket), Bytes::from_static(b"x"))
-                .await,
+            "get_bytes",
+            object,
+            outcome(store.get_bytes(&uri(object)).await, |_| false),
         ),
-    ] {
-        match result {
-            Err(error @ StorageError::NoSuchBucket { .. }) => {
-                assert_eq!(error.uri(), uri_in_missing_bucket, "{operation}");
-                assert!(
-                    error.to_string().contains(uri_in_missing_bucket),
-                    "{operation}: {error}"
-                );
-            }
-            other => panic!("{operation} in a missing bucket: {other:?}"),
-        }
+        (
+            "get_file",
+            object,
+            outcome(store.get_file(&uri(object), &downloaded).await, |_| false),
+        ),
+        (
+            "get_dir",
+            dir,
+            outcome(
+                store.get_dir(&uri(dir), &local.path().join("dir"), 2).await,
+                |_| false,
+            ),
+        ),
+        (
+            "delete",
+            object,
+            outcome(store.delete(&uri(object)).await, |_| false),
+        ),
+        // Writes last: on local files they create the directories.
+        (
+            "put_bytes",
+            object,
+            outcome(
+                store
+                    .put_bytes(&uri(object), Bytes::from_static(b"x"))
+                    .await,
+                |_| false,
+            ),
+        ),
+        (
+            "put_file",
+            object,
+            outcome(store.put_file(&source, &uri(object)).await, |_| false),
+        ),
+    ];
+    assert!(!downloaded.exists(), "a failed download leaves no file");
+    for (operation, target, actual) in outcomes {
+        let expected = match &namespace {
+            Namespace::Bucket(bucket) => Outcome::NoSuchBucket {
+                uri: target.to_owned(),
+                bucket: bucket.clone(),
+            },
+            Namespace::Directories => match operation {
+                "stat" | "exists" | "stat of a prefix" | "list" => Outcome::Absent,
+                "get_bytes" | "get_file" | "get_dir" => Outcome::NotFound {
+                    uri: target.to_owned(),
+                },
+                _ => Outcome::Done,
+            },
+        };
+        assert_eq!(actual, expected, "{operation} of {target}");
     }
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use flyte_proto::core::ErrorDocument;
 use flyte_proto::literal;
-use flyte_runtime::{PythonExecutor, PythonWorkerSettings, RunSettings, run_task};
+use flyte_python::{PythonExecutor, PythonWorkerSettings};
+use flyte_runtime::{RunSettings, TaskLocations, run_task};
 use flyte_storage::{Storage, StorageConfig};
 
 fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
@@ -18,16 +19,12 @@ fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
             "task-name".into(),
             "t".into(),
         ],
-        output_prefix: scratch.join("out").display().to_string(),
-        raw_output_data_prefix: None,
-        checkpoint_path: None,
-        prev_checkpoint: None,
         dynamic_addl_distro: None,
         dynamic_dest_dir: None,
-        test: false,
         scratch_dir: scratch.join("worker"),
         map_task: None,
         env: Vec::new(),
+        stop_grace: flyte_python::DEFAULT_STOP_GRACE,
     }
 }
 
@@ -48,8 +45,10 @@ async fn run_with_interpreter(python: PathBuf) -> (i32, ErrorDocument) {
         metrics.clone(),
     );
     let settings = RunSettings::new(
-        inputs.display().to_string(),
-        dir.path().join("out").display().to_string(),
+        TaskLocations::new(
+            inputs.display().to_string(),
+            dir.path().join("out").display().to_string(),
+        ),
         dir.path().join("pipeline"),
     );
     let report = run_task(executor, &storage, &settings, &metrics)
@@ -121,4 +120,45 @@ async fn a_worker_killed_by_a_signal_names_the_signal() {
         error.message
     );
     assert!(error.message.contains("out of memory"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn a_scratch_directory_too_deep_for_a_socket_address_still_runs_the_worker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Deeper than a Unix socket address can name (108 bytes).
+    let deep = dir.path().join("d".repeat(60)).join("e".repeat(60));
+    let python = fake_python(dir.path(), "exit 3");
+    let storage = Storage::new(StorageConfig::default());
+    let metrics = flyte_telemetry::Metrics::disabled();
+    let executor = PythonExecutor::spawn(
+        worker_settings(python, &deep),
+        storage.clone(),
+        metrics.clone(),
+    );
+    let inputs = dir.path().join("inputs.pb");
+    flyte_proto::io::write_literal_map(
+        &inputs,
+        &literal::literal_map([("a", literal::integer(1))]),
+    )
+    .expect("inputs");
+    let settings = RunSettings::new(
+        TaskLocations::new(
+            inputs.display().to_string(),
+            dir.path().join("out").display().to_string(),
+        ),
+        dir.path().join("pipeline"),
+    );
+    run_task(executor, &storage, &settings, &metrics)
+        .await
+        .expect("run");
+    let document =
+        flyte_proto::io::read_error_document(dir.path().join("out/error.pb")).expect("error.pb");
+    // The worker started (and exited 3), rather than its sockets failing to bind.
+    let error = document.error.expect("error");
+    assert_eq!(error.code, "USER:WorkerDied", "{}", error.message);
+    assert!(
+        error.message.contains("exited with status 3"),
+        "{}",
+        error.message
+    );
 }

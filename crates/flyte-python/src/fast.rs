@@ -87,6 +87,21 @@ pub enum FastExecuteError {
     },
 }
 
+impl FastExecuteError {
+    /// Whether trying again may succeed: the archive's store failed or could not be
+    /// reached. Everything else (no such archive, a refused member, a corrupt archive)
+    /// fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            FastExecuteError::Download {
+                source: StorageError::Remote { .. },
+                ..
+            }
+        )
+    }
+}
+
 /// Downloads the archive at `distribution` into `dest_dir` and unpacks it there.
 pub async fn install_distribution(
     storage: &Storage,

@@ -6,6 +6,11 @@
 //!
 //! SIGUSR1 is flytekit's "dump the Python stacks" signal (faulthandler): passed on, it
 //! dumps the worker's stacks to stderr; uncaught, it would end the supervisor.
+//!
+//! A child that ignores the stop would keep the supervisor waiting until Kubernetes
+//! SIGKILLs the pod, and then nothing is written; [`ForwardedSignals::stop_deadline`]
+//! says when the supervisor stops waiting and kills it instead, so the error document
+//! still gets written inside the pod's grace period.
 
 use rustix::process::{Pid, Signal as UnixSignal, kill_process};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -22,6 +27,8 @@ pub(crate) struct ForwardedSignals {
     user1: Option<Signal>,
     /// The last stop signal (SIGTERM, SIGINT) passed on.
     forwarded: Option<i32>,
+    /// When the first stop signal was passed on.
+    first_stop: Option<tokio::time::Instant>,
 }
 
 impl ForwardedSignals {
@@ -37,6 +44,7 @@ impl ForwardedSignals {
             interrupt: catch(SignalKind::interrupt()),
             user1: catch(SignalKind::user_defined1()),
             forwarded: None,
+            first_stop: None,
         }
     }
 
@@ -80,12 +88,28 @@ impl ForwardedSignals {
         }
         if signal != SIGUSR1 {
             self.forwarded = Some(signal);
+            self.first_stop
+                .get_or_insert_with(tokio::time::Instant::now);
         }
     }
 
     /// The stop signal passed on to the worker, if any.
     pub(crate) fn forwarded(&self) -> Option<i32> {
         self.forwarded
+    }
+
+    /// When a child told to stop has had `grace` to do so: `grace` after the first stop
+    /// signal passed on; `None` before any.
+    pub(crate) fn stop_deadline(&self, grace: std::time::Duration) -> Option<tokio::time::Instant> {
+        self.first_stop.map(|first| first + grace)
+    }
+}
+
+/// Sleeps until `deadline`; forever when there is none.
+pub(crate) async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

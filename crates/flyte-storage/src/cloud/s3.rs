@@ -21,7 +21,7 @@ use futures_util::stream;
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
-use crate::cloud::{
+use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, Listed, ObjectBackend, ObjectPath, Part,
     PartRules, fault_of_status,
 };
@@ -268,8 +268,8 @@ where
 
 #[async_trait]
 impl ObjectBackend for S3Backend {
-    async fn head(&self, object: &ObjectPath) -> BackendResult<Option<u64>> {
-        let result = self
+    async fn head(&self, object: &ObjectPath) -> BackendResult<u64> {
+        let head = self
             .send(&object.bucket, |client| {
                 client
                     .head_object()
@@ -277,18 +277,18 @@ impl ObjectBackend for S3Backend {
                     .key(&object.key)
                     .send()
             })
-            .await;
-        match result {
-            Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
-            Err(error) => {
-                // HEAD has no body: a missing bucket is a 404 like a missing key.
-                if error.fault == Fault::NotFound {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
-        }
+            .await?;
+        Ok(head.content_length().unwrap_or(0).max(0) as u64)
+    }
+
+    async fn probe_bucket(&self, object: &ObjectPath) -> BackendResult<()> {
+        // Needs s3:ListBucket, as does telling a missing key from a refused one: without
+        // it S3 answers 403 to a HEAD of a missing key.
+        self.send(&object.bucket, |client| {
+            client.head_bucket().bucket(&object.bucket).send()
+        })
+        .await?;
+        Ok(())
     }
 
     async fn get(
@@ -568,8 +568,8 @@ mod tests {
             key: "key".to_owned(),
             host: None,
         };
-        assert_eq!(backend.head(&object).await.expect("head"), Some(5));
-        assert_eq!(backend.head(&object).await.expect("head"), Some(5));
+        assert_eq!(backend.head(&object).await.expect("head"), 5);
+        assert_eq!(backend.head(&object).await.expect("head"), 5);
         assert_eq!(wrong.load(Ordering::SeqCst), 1, "redirected once");
         assert_eq!(
             right.load(Ordering::SeqCst),

@@ -13,14 +13,14 @@ const TAIL_BYTES: usize = 8 * 1024;
 /// because a grandchild process may hold the pipe open.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub(super) struct StderrTail {
+pub(crate) struct StderrTail {
     tail: Arc<Mutex<Vec<u8>>>,
     pump: Option<JoinHandle<()>>,
 }
 
 impl StderrTail {
     /// Starts copying `stderr` to this process's stderr.
-    pub(super) fn forward(stderr: Option<ChildStderr>) -> Self {
+    pub(crate) fn forward(stderr: Option<ChildStderr>) -> Self {
         let tail = Arc::new(Mutex::new(Vec::with_capacity(TAIL_BYTES)));
         let pump = stderr.map(|mut stderr| {
             let tail = Arc::clone(&tail);
@@ -44,7 +44,7 @@ impl StderrTail {
     }
 
     /// Waits (briefly) for the worker's stderr to close, then returns its last lines.
-    pub(super) async fn finish(&mut self) -> String {
+    pub(crate) async fn finish(&mut self) -> String {
         if let Some(pump) = self.pump.take() {
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, pump).await;
         }

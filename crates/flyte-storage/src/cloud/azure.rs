@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use secrecy::ExposeSecret;
 
-use crate::cloud::{
+use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, Listed, ObjectBackend, ObjectPath, Part,
     PartRules, fault_of_status,
 };
@@ -186,19 +186,22 @@ fn block_id(index: u32) -> BlockId {
 
 #[async_trait]
 impl ObjectBackend for AzureBackend {
-    async fn head(&self, object: &ObjectPath) -> BackendResult<Option<u64>> {
-        match self.blob(object)?.get_properties().await {
-            Ok(properties) => Ok(Some(properties.blob.properties.content_length)),
-            Err(error) => {
-                let error = classify(error);
-                // HEAD has no body, so no error code: any 404 means "no such blob".
-                if matches!(error.fault, Fault::NotFound | Fault::NoSuchBucket) {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
-        }
+    async fn head(&self, object: &ObjectPath) -> BackendResult<u64> {
+        let properties = self
+            .blob(object)?
+            .get_properties()
+            .await
+            .map_err(classify)?;
+        Ok(properties.blob.properties.content_length)
+    }
+
+    async fn probe_bucket(&self, object: &ObjectPath) -> BackendResult<()> {
+        self.service(object)?
+            .container_client(&object.bucket)
+            .get_properties()
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 
     async fn get(

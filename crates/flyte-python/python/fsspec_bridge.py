@@ -7,7 +7,7 @@ Unix socket to the supervisor, which moves the bytes with its own transfer engin
 straight between object storage and local files. Data never crosses the socket: only
 requests, paths and results do.
 
-The protocol ("pyflyte-execute bridge", version 1) is described in docs/bridge.md.
+The protocol ("pyflyte-execute bridge", version 2) is described in docs/bridge.md.
 Each thread has its own connection, so concurrent calls proceed concurrently.
 """
 
@@ -22,7 +22,12 @@ import threading
 
 from fsspec.spec import AbstractFileSystem
 
-PROTOCOL_VERSION = 1
+# The bridge protocol's version and names, listed once in the flyte-python crate's
+# protocol.json, which tests/protocol_table.rs checks these against.
+PROTOCOL_VERSION = 2
+REQUESTS = ("hello", "stat", "list", "get_file", "put_file", "get_dir", "put_dir", "delete")
+STAT_TYPES = ("file", "directory", "missing")
+FAILURE_KINDS = ("not_found", "permission_denied", "not_a_directory", "invalid", "io")
 SOCKET_ENV = "PYFLYTE_EXECUTE_BRIDGE_SOCKET"
 
 
@@ -41,7 +46,10 @@ def _exception(error):
         return NotADirectoryError(errno.ENOTDIR, message, uri)
     if kind == "invalid":
         return ValueError(message)
-    return BridgeError(errno.EIO, message, uri)
+    # The operating system's own error (ENAMETOOLONG, ENOSPC, ELOOP, ...) when the
+    # supervisor's failure came from one, so Python names the real cause.
+    code = error.get("errno") or errno.EIO
+    return BridgeError(code, message, uri)
 
 
 class _Client:
@@ -74,6 +82,7 @@ class _Client:
         return response["ok"]
 
     def call(self, op, **arguments):
+        assert op in REQUESTS, op
         return self._send(self._connection(), {"op": op, **arguments})
 
 

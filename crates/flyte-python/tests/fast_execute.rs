@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use flyte_runtime::fast::{FastExecuteError, install_distribution, unpack_archive};
+use flyte_python::fast::{FastExecuteError, install_distribution, unpack_archive};
 use flyte_storage::{Storage, StorageConfig};
 
 /// One archive member, with its raw name and link target (no sanitising: these

@@ -24,7 +24,7 @@ use google_cloud_storage::client::Storage as GcsClient;
 use google_cloud_storage::model_ext::ReadRange;
 use tokio::sync::OnceCell;
 
-use crate::cloud::{
+use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, Listed, ObjectBackend, ObjectPath, Part,
     PartRules, fault_of_status,
 };
@@ -180,14 +180,6 @@ fn classify(error: google_cloud_storage::Error) -> BackendError {
     BackendError::new(fault, error)
 }
 
-/// A write can only miss its bucket: a 404 on upload is a missing bucket.
-fn bucket_missing_on_write(mut error: BackendError) -> BackendError {
-    if error.fault == Fault::NotFound {
-        error.fault = Fault::NoSuchBucket;
-    }
-    error
-}
-
 /// Sorts a failure of a JSON API request.
 fn classify_http(error: reqwest::Error) -> BackendError {
     let fault = match error.status() {
@@ -291,17 +283,29 @@ fn size_field(value: &serde_json::Value) -> u64 {
 
 #[async_trait]
 impl ObjectBackend for GcsBackend {
-    async fn head(&self, object: &ObjectPath) -> BackendResult<Option<u64>> {
+    async fn head(&self, object: &ObjectPath) -> BackendResult<u64> {
         let clients = self.clients().await?;
         let url = clients.objects_url(&object.bucket, Some(&object.key));
-        match clients
+        let metadata = clients
             .json(clients.http.get(url).query(&[("fields", "size")]))
-            .await
-        {
-            Ok(metadata) => Ok(Some(size_field(&metadata))),
-            Err(error) if error.fault == Fault::NotFound => Ok(None),
-            Err(error) => Err(error),
-        }
+            .await?;
+        Ok(size_field(&metadata))
+    }
+
+    async fn probe_bucket(&self, object: &ObjectPath) -> BackendResult<()> {
+        // A listing of one name: storage.objects.list is granted wherever objects are
+        // read, unlike storage.buckets.get.
+        let clients = self.clients().await?;
+        let url = clients.objects_url(&object.bucket, None);
+        clients
+            .send(
+                clients
+                    .http
+                    .get(url)
+                    .query(&[("maxResults", "1"), ("fields", "kind")]),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn get(
@@ -349,7 +353,7 @@ impl ObjectBackend for GcsBackend {
             .write_object(bucket_name(&object.bucket), &object.key, body)
             .send_unbuffered()
             .await
-            .map_err(|e| bucket_missing_on_write(classify(e)))?;
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -378,10 +382,7 @@ impl ObjectBackend for GcsBackend {
             .post(url)
             .header("content-type", "application/json; charset=UTF-8")
             .body("{}");
-        let response = clients
-            .send(request)
-            .await
-            .map_err(bucket_missing_on_write)?;
+        let response = clients.send(request).await?;
         response
             .headers()
             .get("location")
@@ -481,16 +482,9 @@ impl ObjectBackend for GcsBackend {
             if let Some(token) = page_token.take() {
                 query.push(("pageToken", token));
             }
-            let page = match clients
+            let page = clients
                 .json(clients.http.get(url.clone()).query(&query))
-                .await
-            {
-                // Listing a bucket that does not exist is the only 404 here.
-                Err(error) if error.fault == Fault::NotFound => {
-                    return Err(BackendError::new(Fault::NoSuchBucket, error.source));
-                }
-                other => other?,
-            };
+                .await?;
             for item in page
                 .get("items")
                 .and_then(|items| items.as_array())

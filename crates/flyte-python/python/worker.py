@@ -2,17 +2,18 @@
 
 The supervisor starts this script as soon as the process starts, so that importing
 flytekit and the user's module overlaps with the download of inputs.pb. It then talks
-to the supervisor over a Unix socket, one JSON object per line:
+to the supervisor over a Unix socket, one JSON object per line (the control protocol,
+described in the flyte-python crate's src/control.rs; its names are listed once in
+protocol.json, which both sides' tests check against COMMANDS and EVENTS below):
 
-    supervisor -> worker  {"command": "start", ...run settings...}
-    worker -> supervisor  {"event": "loaded", "ok": bool, "output_prefix": str}
-                                                           task loaded (or its load error captured);
-                                                           where flytekit would write its outputs
-                          {"event": "resolver_failed", ...} the resolver itself could not be imported
-                          {"event": "test_passed"}          --test: everything loaded, nothing run
-    supervisor -> worker  {"command": "run", "inputs": "<local inputs.pb>"} | {"command": "exit"}
-    worker -> supervisor  {"event": "finished", "files": [...]} files written to the staging dir
-                          {"event": "fatal", "trace": ..., "summary": ...} this script itself failed
+    supervisor -> worker  start {protocol, run settings}      once, first
+    worker -> supervisor  loaded {ok, output_subdirectory}     task loaded (or its load error kept)
+                          resolver_failed {error}              the resolver itself did not import
+                          dry_run_passed                       --test: everything loaded, nothing run
+                          flytekit_missing {interpreter, ...}  this interpreter has no flytekit
+    supervisor -> worker  run {inputs} | exit
+    worker -> supervisor  finished {files, peak_rss_kib}       files written to the staging dir
+                          fatal {error}                        this script itself failed
 
 The task runs through flytekit's own entrypoint functions (setup_execution and
 _dispatch_execute), so error classification, error documents and output literals are
@@ -24,6 +25,7 @@ notices from the exit status and reports itself.
 """
 
 import faulthandler
+import importlib.util
 import json
 import os
 import resource
@@ -33,6 +35,10 @@ import sys
 import traceback
 
 SOCKET_ENV = "PYFLYTE_EXECUTE_WORKER_SOCKET"
+SUPERVISOR_PID_ENV = "PYFLYTE_EXECUTE_SUPERVISOR_PID"
+PROTOCOL_VERSION = 2
+COMMANDS = ("start", "run", "exit")
+EVENTS = ("loaded", "resolver_failed", "dry_run_passed", "finished", "flytekit_missing", "fatal")
 
 
 class Channel:
@@ -43,16 +49,20 @@ class Channel:
         self._sock.connect(path)
         self._reader = self._sock.makefile("r", encoding="utf-8")
 
-    def send(self, **message):
-        data = (json.dumps(message) + "\n").encode("utf-8")
+    def send(self, event, **fields):
+        assert event in EVENTS, event
+        data = (json.dumps({"event": event, **fields}) + "\n").encode("utf-8")
         self._sock.sendall(data)
 
     def receive(self):
+        """The next command; "exit" when the supervisor closed the channel without one."""
         line = self._reader.readline()
         if not line:
-            # The supervisor is gone: nobody is left to report to.
-            os._exit(3)
-        return json.loads(line)
+            # The supervisor is gone or has nothing more for us: nobody is left to report to.
+            return {"command": "exit"}
+        command = json.loads(line)
+        assert command.get("command") in COMMANDS, command
+        return command
 
 
 def describe(exc):
@@ -62,8 +72,6 @@ def describe(exc):
 
 
 def install_storage_bridge(path):
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("pyflyte_execute_bridge", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -71,7 +79,24 @@ def install_storage_bridge(path):
     module.install()
 
 
+def die_with_supervisor():
+    """Asks the kernel to SIGKILL this process when the supervisor dies, so that a worker
+    never outlives the supervisor that would report on it (Linux's parent-death signal)."""
+    supervisor = int(os.environ.pop(SUPERVISOR_PID_ENV, "0") or 0)
+    try:
+        import ctypes  # flytekit imports it anyway
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return  # not Linux: nothing to ask for
+    if supervisor and os.getppid() != supervisor:
+        # The supervisor died before the request took effect: nobody is left to report to.
+        os._exit(3)
+
+
 def main():
+    die_with_supervisor()
     channel = Channel(os.environ.pop(SOCKET_ENV))
     try:
         run(channel)
@@ -80,7 +105,7 @@ def main():
         # would, and the supervisor reports the early exit like any other.
         raise
     except BaseException as exc:  # noqa: BLE001 - everything must reach the supervisor
-        channel.send(event="fatal", **describe(exc))
+        channel.send("fatal", **describe(exc))
         raise
 
 
@@ -91,7 +116,18 @@ def run(channel):
     faulthandler.register(signal.SIGUSR1)
 
     settings = channel.receive()
-    assert settings["command"] == "start", settings
+    if settings["command"] != "start":
+        return
+    if settings.get("protocol") != PROTOCOL_VERSION:
+        raise RuntimeError(
+            f"the supervisor speaks control protocol {settings.get('protocol')}, this worker script "
+            f"speaks {PROTOCOL_VERSION}: the worker script and the binary come from different builds"
+        )
+
+    # Looked up, not imported: the storage bridge must be in place before flytekit loads.
+    if importlib.util.find_spec("flytekit") is None:
+        channel.send("flytekit_missing", interpreter=sys.executable, error_message="No module named 'flytekit'")
+        return
 
     # Remote storage goes through the supervisor: installed before flytekit or user code
     # can create a filesystem, so s3fs, gcsfs and adlfs are never imported.
@@ -115,23 +151,23 @@ def run(channel):
             sys.path.append(working_dir)
 
         map_task = settings["map_task"]
-        output_prefix = settings["output_prefix"]
+        output_subdirectory = None
         try:
             resolver = load_object_from_module(settings["resolver"])
             if map_task is not None:
                 # As flytekit's map entrypoint: the resolver is a class, the array index
                 # comes from the batch environment, and the legacy resolver writes under
-                # <output prefix>/<index>.
+                # <output prefix>/<index>, which the supervisor is told as data.
                 task_index = flytekit_entrypoint._compute_array_job_index()
                 resolver = resolver()
                 if resolver.name() == "flytekit.core.legacy_map_task.MapTaskResolver":
-                    output_prefix = os.path.join(output_prefix, str(task_index))
+                    output_subdirectory = str(task_index)
         except Exception as exc:  # noqa: BLE001
-            channel.send(event="resolver_failed", **describe(exc))
+            channel.send("resolver_failed", **describe(exc))
             return
 
-        if settings["test"]:
-            channel.send(event="test_passed")
+        if settings["dry_run"]:
+            channel.send("dry_run_passed")
             return
 
         # Load the task now, while the supervisor downloads the inputs. A load error is
@@ -149,7 +185,7 @@ def run(channel):
             # Without this function's frame, the trace flytekit formats from it reads as
             # flytekit's own: _dispatch_execute, load_task, then the resolver's frames.
             task, load_error = None, exc.with_traceback(exc.__traceback__.tb_next or exc.__traceback__)
-        channel.send(event="loaded", ok=load_error is None, output_prefix=output_prefix)
+        channel.send("loaded", ok=load_error is None, output_subdirectory=output_subdirectory)
 
         def load_task():
             if load_error is not None:
@@ -175,7 +211,7 @@ def run(channel):
         files = _staged(staging_dir)
         # Its own peak memory, which the supervisor cannot see from outside once it exits.
         peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        channel.send(event="finished", files=files, peak_rss_kib=peak_rss_kib)
+        channel.send("finished", files=files, peak_rss_kib=peak_rss_kib)
 
 
 def _staged(staging_dir):

@@ -1,0 +1,70 @@
+"""pyflyte-execute in Rust, installed beside flytekit: it takes over flytekit's entrypoints.
+
+flytekit's wheel owns the console scripts `pyflyte-execute`, `pyflyte-fast-execute` and
+`pyflyte-map-execute`; this package never writes or removes them. Instead,
+`pyflyte_execute_rs.pth` (which Python's `site` runs at every interpreter start in this
+environment) calls `take_over` when the program is one of those three scripts, and
+`take_over` replaces the process with the Rust binary shipped in this package, under the
+same name and arguments. So whichever is installed or upgraded first, the entrypoints
+are ours while this package is installed, and flytekit's again once it is uninstalled.
+
+The binary runs the task's worker with this interpreter (`sys.executable`) unless
+`PYFLYTE_EXECUTE_PYTHON` names another. `PYFLYTE_EXECUTE_USE_FLYTEKIT=1` leaves flytekit's
+own entrypoint running (to roll one task back without rebuilding its image).
+
+This code runs inside flytekit's console script before anything else: it only reads the
+script's first bytes and the environment, and stands aside on any doubt.
+"""
+
+import os
+import sys
+
+#: The console scripts of flytekit this package takes over.
+ENTRYPOINTS = ("pyflyte-execute", "pyflyte-fast-execute", "pyflyte-map-execute")
+#: What flytekit's console scripts import; a script without it is someone else's.
+FLYTEKIT_ENTRYPOINT_MODULE = b"flytekit.bin.entrypoint"
+#: Set to 1 or true to keep flytekit's own entrypoint.
+USE_FLYTEKIT = "PYFLYTE_EXECUTE_USE_FLYTEKIT"
+#: The interpreter the binary runs the worker with.
+PYTHON = "PYFLYTE_EXECUTE_PYTHON"
+
+
+def binary():
+    """The path of the Rust binary shipped in this package."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyflyte-execute")
+
+
+def take_over(argv):
+    """Runs the Rust binary in place of flytekit's console script `argv[0]`; returns
+    (and flytekit's entrypoint runs) only when it must not or cannot."""
+    script = argv[0]
+    if os.path.basename(script) not in ENTRYPOINTS:
+        return
+    if os.environ.get(USE_FLYTEKIT, "").lower() in ("1", "true"):
+        return
+    try:
+        with open(script, "rb") as file:
+            if FLYTEKIT_ENTRYPOINT_MODULE not in file.read(4096):
+                return
+    except OSError:
+        return
+    try:
+        run_binary(script, argv[1:])
+    except OSError as error:
+        # A binary that cannot run here (wrong architecture, noexec mount): flytekit's
+        # entrypoint still can, so the task is not lost to a broken install.
+        sys.stderr.write(
+            "pyflyte-execute-rs: cannot run %s (%s); running flytekit's %s instead\n"
+            % (binary(), error, os.path.basename(script))
+        )
+
+
+def run_binary(name, args):
+    """Replaces this process with the binary, invoked as `name` (it answers to the name
+    it is invoked as), the worker's interpreter defaulting to this one. Returns only by
+    raising OSError."""
+    if sys.executable and not os.environ.get(PYTHON):
+        os.environ[PYTHON] = sys.executable
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(binary(), [name] + list(args))

@@ -1,0 +1,231 @@
+//! [`PythonExecutor`]: the [`Executor`] that runs a flytekit task in a supervised worker.
+
+use flyte_errors::{ContainerFailure, Origin, Recoverability};
+use flyte_runtime::{Executor, Prepared, TaskInputs, TaskLocations, TaskOutcome};
+use flyte_storage::Storage;
+use flyte_telemetry::Metrics;
+use tracing::info;
+
+use crate::control::{Command, Event, PROTOCOL_VERSION, StartSettings};
+use crate::exit::own_peak_rss_kib;
+use crate::settings::PythonWorkerSettings;
+use crate::staged::staged_outcome;
+use crate::worker::Worker;
+
+/// An [`Executor`] that runs a flytekit task in a supervised Python worker.
+///
+/// The worker starts the moment this is created ([`PythonExecutor::spawn`]), so Python's
+/// start-up and flytekit's import overlap the download of the inputs. The supervisor
+/// outlives it: whatever the worker does (report a result, raise, segfault, call
+/// `os._exit`, get SIGKILLed by the OOM killer) becomes a [`TaskOutcome`].
+pub struct PythonExecutor {
+    settings: PythonWorkerSettings,
+    state: State,
+}
+
+enum State {
+    /// The worker process could not be started: the run ends with this failure.
+    NotStarted(ContainerFailure),
+    Running(Box<Run>),
+}
+
+/// A started worker and how far the run has got with it.
+struct Run {
+    worker: Worker,
+    /// The interpreter it runs in, as configured.
+    python: std::path::PathBuf,
+    told_to_run: bool,
+    reported_result: bool,
+}
+
+impl PythonExecutor {
+    /// Starts the worker now. Must be called inside a tokio runtime.
+    ///
+    /// The worker's remote storage calls (s3, gs, abfs through fsspec) are served with
+    /// `storage`, and their bytes counted in `metrics`.
+    ///
+    /// Never fails: a worker that cannot be started (no such interpreter, unwritable
+    /// scratch directory) makes [`Executor::prepare`] end the run with that failure, so
+    /// it ends up in the error document like any other.
+    pub fn spawn(settings: PythonWorkerSettings, storage: Storage, metrics: Metrics) -> Self {
+        let state = match Worker::spawn(&settings, storage, metrics) {
+            Ok(worker) => State::Running(Box::new(Run {
+                worker,
+                python: settings.python.clone(),
+                told_to_run: false,
+                reported_result: false,
+            })),
+            Err(failure) => State::NotStarted(failure),
+        };
+        PythonExecutor { settings, state }
+    }
+}
+
+impl Executor for PythonExecutor {
+    async fn prepare(&mut self, task: &TaskLocations, dry_run: bool) -> Prepared {
+        let run = match &mut self.state {
+            State::NotStarted(failure) => {
+                return Prepared::ended(TaskOutcome::Failed(failure.clone()));
+            }
+            State::Running(run) => run,
+        };
+        let start = start_settings(&self.settings, task, dry_run, run);
+        run.load(start).await.unwrap_or_else(Prepared::ended)
+    }
+
+    async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
+        match &mut self.state {
+            State::NotStarted(failure) => TaskOutcome::Failed(failure.clone()),
+            State::Running(run) => run
+                .execute(Command::Run {
+                    inputs: inputs.local_path,
+                })
+                .await
+                .unwrap_or_else(|outcome| outcome),
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        if let State::Running(run) = &mut self.state {
+            run.worker
+                .shutdown(run.told_to_run, run.reported_result)
+                .await;
+        }
+    }
+}
+
+/// The `start` command for this run.
+fn start_settings(
+    settings: &PythonWorkerSettings,
+    task: &TaskLocations,
+    dry_run: bool,
+    run: &Run,
+) -> StartSettings {
+    StartSettings {
+        protocol: PROTOCOL_VERSION,
+        resolver: settings.resolver.clone(),
+        resolver_args: settings.resolver_args.clone(),
+        output_prefix: task.output_prefix.clone(),
+        raw_output_data_prefix: task.raw_output_data_prefix.clone(),
+        checkpoint_path: task.checkpoint_path.clone(),
+        prev_checkpoint: task.prev_checkpoint.clone(),
+        dynamic_addl_distro: settings.dynamic_addl_distro.clone(),
+        dynamic_dest_dir: settings.dynamic_dest_dir.clone(),
+        dry_run,
+        staging_dir: run.worker.files.staging_dir.clone(),
+        map_task: settings.map_task.clone(),
+        bridge_module: run.worker.files.bridge_module.clone(),
+    }
+}
+
+impl Run {
+    /// Sends `start` and waits until the task is loaded.
+    async fn load(&mut self, start: StartSettings) -> Result<Prepared, TaskOutcome> {
+        self.worker.connect().await?;
+        self.worker.send(&Command::Start(Box::new(start))).await?;
+        match self.worker.next_event().await? {
+            Event::DryRunPassed => Ok(Prepared::ready()),
+            Event::Loaded {
+                ok: true,
+                output_subdirectory,
+            } => Ok(Prepared {
+                output_subdirectory,
+                early_outcome: None,
+            }),
+            Event::Loaded {
+                ok: false,
+                output_subdirectory,
+            } => {
+                // flytekit reports a task that fails to load from inside its dispatch,
+                // before it looks at the inputs: let it (no inputs file is needed), so
+                // the document is flytekit's.
+                let outcome = self
+                    .execute(Command::Run {
+                        inputs: Default::default(),
+                    })
+                    .await
+                    .unwrap_or_else(|outcome| outcome);
+                Ok(Prepared {
+                    output_subdirectory,
+                    early_outcome: Some(outcome),
+                })
+            }
+            other => Err(unrunnable(other, &self.python)),
+        }
+    }
+
+    /// Sends `run` and turns what the worker reports into the task's outcome.
+    async fn execute(&mut self, run: Command) -> Result<TaskOutcome, TaskOutcome> {
+        self.told_to_run = true;
+        self.worker.send(&run).await?;
+        match self.worker.next_event().await? {
+            Event::Finished {
+                files,
+                peak_rss_kib,
+            } => {
+                self.reported_result = true;
+                info!(
+                    worker_peak_rss_kib = peak_rss_kib,
+                    supervisor_peak_rss_kib = own_peak_rss_kib(),
+                    "task finished in the worker"
+                );
+                Ok(
+                    staged_outcome(&self.worker.files.staging_dir, &files).unwrap_or_else(
+                        |error| {
+                            tracing::error!("{error}");
+                            TaskOutcome::Failed(ContainerFailure::from_error(
+                                Origin::System,
+                                Recoverability::Recoverable,
+                                flyte_errors::codes::SYSTEM,
+                                &error,
+                            ))
+                        },
+                    ),
+                )
+            }
+            Event::Fatal(error) => Err(TaskOutcome::Failed(ContainerFailure::system(
+                error.to_message(),
+            ))),
+            other => Err(TaskOutcome::Failed(out_of_order(&other))),
+        }
+    }
+}
+
+/// The outcome of an event that ends the run before the task could run in the
+/// interpreter `python`.
+fn unrunnable(event: Event, python: &std::path::Path) -> TaskOutcome {
+    match event {
+        // flytekit crashes with a traceback here; log ours as visibly.
+        Event::ResolverFailed(error) => {
+            tracing::error!("the task resolver could not be loaded:\n{}", error.trace);
+            TaskOutcome::Unrunnable(ContainerFailure::user(
+                flyte_errors::codes::USER_RUNTIME_ERROR,
+                error.to_message(),
+            ))
+        }
+        Event::FlytekitMissing {
+            interpreter,
+            error_message,
+        } => {
+            let message = crate::interpreter::missing_flytekit_message(python);
+            tracing::error!("{message}");
+            tracing::debug!(%interpreter, %error_message, "the worker's own report");
+            TaskOutcome::Unrunnable(ContainerFailure::non_recoverable_system(message))
+        }
+        Event::Fatal(error) => {
+            tracing::error!(
+                "the worker failed before it could run the task:\n{}",
+                error.trace
+            );
+            TaskOutcome::Unrunnable(ContainerFailure::system(error.to_message()))
+        }
+        other => TaskOutcome::Failed(out_of_order(&other)),
+    }
+}
+
+fn out_of_order(event: &Event) -> ContainerFailure {
+    ContainerFailure::system(format!(
+        "the worker sent the event {:?} out of order: {event:?}",
+        event.name()
+    ))
+}

@@ -1,0 +1,117 @@
+//! What a Python interpreter says about itself and its flytekit, for
+//! `pyflyte-execute --version` (which entrypoint is active, and what a task would run
+//! with). A run does not ask: its worker reports a missing flytekit itself (the
+//! `flytekit_missing` event), with [`missing_flytekit_message`].
+
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+/// Prints, as one JSON object, the interpreter, its version and where flytekit would be
+/// imported from (without importing flytekit), and flytekit's version. `-c` puts the working directory first on `sys.path`, where the worker
+/// has its own script's directory (which it removes): drop it, so a `flytekit/` in the
+/// working directory is not taken for the package.
+const PROBE: &str = r#"
+import sys
+if sys.path and sys.path[0] in ("", "."):
+    del sys.path[0]
+import importlib.util, json
+spec = importlib.util.find_spec("flytekit")
+flytekit = None
+if spec is not None:
+    flytekit_version = None
+    try:
+        from importlib.metadata import version
+        flytekit_version = version("flytekit")
+    except Exception:
+        pass
+    places = list(spec.submodule_search_locations or [])
+    flytekit = {"version": flytekit_version, "location": places[0] if places else spec.origin}
+print(json.dumps({"python": sys.executable, "python_version": sys.version.split()[0], "flytekit": flytekit}))
+"#;
+
+/// What an interpreter told about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterpreterFacts {
+    /// `sys.executable`: the interpreter's own path for itself.
+    pub executable: String,
+    /// Its version, e.g. `3.11.7`.
+    pub version: String,
+    /// flytekit, when it can be imported.
+    pub flytekit: Option<FlytekitFound>,
+}
+
+/// The flytekit an interpreter would import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlytekitFound {
+    /// Its distribution's version; `None` when it has no package metadata (e.g. a
+    /// source checkout on `PYTHONPATH`).
+    pub version: Option<String>,
+    /// The package's directory.
+    pub location: String,
+}
+
+/// Why an interpreter could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// It could not be started at all.
+    #[error("cannot be started: {source}")]
+    Start {
+        /// What starting it failed with.
+        source: std::io::Error,
+    },
+    /// It ran, but did not answer (it failed, or it is not a Python 3 we can talk to).
+    #[error("did not answer ({status}): {stderr}")]
+    NoAnswer {
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// The end of what it printed to stderr.
+        stderr: String,
+    },
+}
+
+/// Asks `python` about itself and flytekit.
+pub async fn probe(python: &Path) -> Result<InterpreterFacts, ProbeError> {
+    let output = Command::new(python)
+        .args(["-c", PROBE])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|source| ProbeError::Start { source })?;
+    let answer = String::from_utf8_lossy(&output.stdout);
+    match serde_json::from_str::<serde_json::Value>(answer.trim()) {
+        Ok(facts) if output.status.success() => Ok(facts_from_json(&facts)),
+        _ => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let last_line = stderr.lines().last().unwrap_or("no output").trim();
+            Err(ProbeError::NoAnswer {
+                status: output.status,
+                stderr: last_line.to_owned(),
+            })
+        }
+    }
+}
+
+fn facts_from_json(facts: &serde_json::Value) -> InterpreterFacts {
+    let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+    InterpreterFacts {
+        executable: text(&facts["python"]).unwrap_or_default(),
+        version: text(&facts["python_version"]).unwrap_or_default(),
+        flytekit: facts["flytekit"].as_object().map(|flytekit| FlytekitFound {
+            version: flytekit.get("version").and_then(text),
+            location: flytekit.get("location").and_then(text).unwrap_or_default(),
+        }),
+    }
+}
+
+/// The one line a run without flytekit ends with, naming the package, the interpreter
+/// and what to do.
+pub fn missing_flytekit_message(python: &Path) -> String {
+    format!(
+        "flytekit is not installed for {} (the Python the task would run in): install \
+         flytekit into that environment, or set PYFLYTE_EXECUTE_PYTHON to a Python that has it",
+        python.display()
+    )
+}

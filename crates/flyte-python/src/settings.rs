@@ -1,0 +1,46 @@
+//! What the Python executor takes from its caller.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to start the worker and which task it loads. Where the task's data lives is not
+/// here: the pipeline owns that and tells the executor in `prepare`.
+#[derive(Debug, Clone)]
+pub struct PythonWorkerSettings {
+    /// The Python interpreter to run (one with flytekit installed).
+    pub python: PathBuf,
+    /// The task resolver, e.g. `flytekit.core.python_auto_container.default_task_resolver`.
+    pub resolver: String,
+    /// The resolver's arguments, e.g. `["task-module", "app", "task-name", "t1"]`.
+    pub resolver_args: Vec<String>,
+    /// The fast-registration code archive, for dynamic tasks run in fast mode.
+    pub dynamic_addl_distro: Option<String>,
+    /// Where fast-registration code is unpacked, for dynamic tasks run in fast mode.
+    pub dynamic_dest_dir: Option<String>,
+    /// A local directory for the worker script, its sockets and its staged outputs.
+    pub scratch_dir: PathBuf,
+    /// Set for `pyflyte-map-execute`: the task is one element of a map task.
+    pub map_task: Option<MapTaskSettings>,
+    /// Variables added to the worker's environment (which is otherwise this process's),
+    /// e.g. so flytekit inside it logs at our level and format.
+    pub env: Vec<(String, String)>,
+    /// How long a worker that was passed SIGTERM or SIGINT may take to stop before the
+    /// supervisor SIGKILLs it and writes the error document. Keep it shorter than the
+    /// pod's termination grace period (Kubernetes: 30 s by default), or Kubernetes kills
+    /// the supervisor first and nothing is written.
+    pub stop_grace: Duration,
+}
+
+/// The [`PythonWorkerSettings::stop_grace`] the binary uses unless told otherwise:
+/// 10 s of Kubernetes' default 30 s are left for writing the error document.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// How `pyflyte-map-execute` differs from `pyflyte-execute`: the resolver is a class whose
+/// `load_task` also takes the map's concurrency, and the worker runs the element whose
+/// index flytekit computes from `BATCH_JOB_ARRAY_INDEX_VAR_NAME` and
+/// `BATCH_JOB_ARRAY_INDEX_OFFSET` in the worker's environment.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct MapTaskSettings {
+    /// `--max-concurrency`, passed to the map task resolver.
+    pub max_concurrency: Option<i64>,
+}

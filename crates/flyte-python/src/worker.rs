@@ -1,0 +1,351 @@
+//! One worker process: started with its script, sockets and staging directory, talked to
+//! over the control channel, and watched until it exits.
+//!
+//! Every way the worker can go away (exit, signal, closed socket) while the supervisor
+//! waits for it is turned into a [`TaskOutcome`] here, so callers never see an I/O
+//! error, only an outcome to write.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use flyte_errors::{ContainerFailure, Origin, Recoverability};
+use flyte_runtime::TaskOutcome;
+use flyte_storage::Storage;
+use flyte_telemetry::Metrics;
+use tokio::net::UnixListener;
+use tokio::process::{Child, Command};
+use tracing::{debug, warn};
+
+use crate::control::{Channel, Command as ControlCommand, Event, parse_event};
+use crate::exit;
+use crate::memory::CgroupMemory;
+use crate::settings::PythonWorkerSettings;
+use crate::signals::{self, ForwardedSignals};
+use crate::stderr_tail::StderrTail;
+use crate::{bridge, embedded};
+
+/// The environment variable telling the worker where the supervisor's control socket is.
+const SOCKET_ENV: &str = "PYFLYTE_EXECUTE_WORKER_SOCKET";
+/// The environment variable telling the worker's fsspec bridge where to connect.
+const BRIDGE_SOCKET_ENV: &str = "PYFLYTE_EXECUTE_BRIDGE_SOCKET";
+/// The environment variable telling the worker the supervisor's pid, so that it can
+/// ask the kernel to kill it when the supervisor dies (it then never outlives it).
+const SUPERVISOR_PID_ENV: &str = "PYFLYTE_EXECUTE_SUPERVISOR_PID";
+/// How long a worker that has reported its result may take to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(30);
+/// How long a worker that has reported its result, and is then passed a stop signal,
+/// may take to stop: the outcome is written, so there is nothing left to wait for.
+const STOPPED_EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// The files the worker is started with, under its scratch directory.
+pub(crate) struct WorkerFiles {
+    /// Where flytekit writes the outcome's files.
+    pub(crate) staging_dir: PathBuf,
+    /// The storage bridge's fsspec module.
+    pub(crate) bridge_module: PathBuf,
+}
+
+/// A running worker process.
+pub(crate) struct Worker {
+    child: Child,
+    listener: Option<UnixListener>,
+    channel: Option<Channel>,
+    stderr: StderrTail,
+    signals: ForwardedSignals,
+    /// Serves the worker's remote storage calls until the worker is done.
+    bridge: tokio::task::JoinHandle<()>,
+    pub(crate) files: WorkerFiles,
+    /// How long the worker may take to stop once passed a stop signal.
+    stop_grace: Duration,
+    /// Set once the supervisor SIGKILLed the worker for outliving its stop grace.
+    killed_after_grace: bool,
+    /// The container's memory cgroup when the worker started, to tell an OOM kill.
+    memory_at_start: CgroupMemory,
+    /// Where the sockets are; kept (and removed) with the worker.
+    _sockets: SocketDir,
+}
+
+/// Where the worker's sockets go: the scratch directory, unless its path is too long for
+/// a Unix socket address (108 bytes on Linux, easily passed by a deep `TMPDIR`); then a
+/// private directory with a short name under `/tmp`.
+enum SocketDir {
+    Scratch(PathBuf),
+    Short(tempfile::TempDir),
+}
+
+/// The longest socket directory that leaves room for `/bridge.sock` in a Unix socket
+/// address (`sun_path` holds 108 bytes with its terminating NUL).
+const MAX_SOCKET_DIR_LEN: usize = 107 - "/bridge.sock".len();
+
+impl SocketDir {
+    fn for_scratch(scratch: &Path) -> Result<Self, ContainerFailure> {
+        if scratch.as_os_str().len() <= MAX_SOCKET_DIR_LEN {
+            return Ok(SocketDir::Scratch(scratch.to_path_buf()));
+        }
+        use std::os::unix::fs::PermissionsExt;
+        tempfile::Builder::new()
+            .prefix("pfe-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in("/tmp")
+            .map(SocketDir::Short)
+            .map_err(|e| setup_failed("creating a socket directory under", Path::new("/tmp"), e))
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            SocketDir::Scratch(path) => path,
+            SocketDir::Short(dir) => dir.path(),
+        }
+    }
+}
+
+impl Worker {
+    /// Writes the worker's files, opens its sockets and starts the interpreter.
+    pub(crate) fn spawn(
+        settings: &PythonWorkerSettings,
+        storage: Storage,
+        metrics: Metrics,
+    ) -> Result<Self, ContainerFailure> {
+        let scratch = &settings.scratch_dir;
+        let staging_dir = scratch.join("staged-outputs");
+        std::fs::create_dir_all(&staging_dir)
+            .map_err(|e| setup_failed("creating", &staging_dir, e))?;
+        let script = scratch.join("pyflyte_execute_worker.py");
+        std::fs::write(&script, embedded::WORKER_SCRIPT)
+            .map_err(|e| setup_failed("writing", &script, e))?;
+        let bridge_module = scratch.join("pyflyte_execute_bridge.py");
+        std::fs::write(&bridge_module, embedded::BRIDGE_MODULE)
+            .map_err(|e| setup_failed("writing", &bridge_module, e))?;
+        let sockets = SocketDir::for_scratch(scratch)?;
+        let socket = sockets.path().join("worker.sock");
+        let listener = listen(&socket)?;
+        let bridge_socket = sockets.path().join("bridge.sock");
+        let bridge_listener = listen(&bridge_socket)?;
+
+        let mut child = Command::new(&settings.python)
+            .arg(&script)
+            .envs(settings.env.iter().map(|(name, value)| (name, value)))
+            .env(SOCKET_ENV, &socket)
+            .env(BRIDGE_SOCKET_ENV, &bridge_socket)
+            .env(SUPERVISOR_PID_ENV, std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| {
+                ContainerFailure::from_error(
+                    Origin::System,
+                    Recoverability::NonRecoverable,
+                    flyte_errors::codes::SYSTEM,
+                    &SetupError {
+                        what: format!(
+                            "starting the Python interpreter {} (set PYFLYTE_EXECUTE_PYTHON to a Python with flytekit installed)",
+                            settings.python.display()
+                        ),
+                        source,
+                    },
+                )
+            })?;
+        debug!(pid = child.id(), python = %settings.python.display(), "worker started");
+        let stderr = StderrTail::forward(child.stderr.take());
+        Ok(Worker {
+            child,
+            listener: Some(listener),
+            channel: None,
+            stderr,
+            signals: ForwardedSignals::install(),
+            bridge: bridge::serve(bridge_listener, storage, metrics),
+            files: WorkerFiles {
+                staging_dir,
+                bridge_module,
+            },
+            stop_grace: settings.stop_grace,
+            killed_after_grace: false,
+            memory_at_start: CgroupMemory::of_this_process(),
+            _sockets: sockets,
+        })
+    }
+
+    /// Waits for the worker to connect; the outcome of its death if it dies first.
+    pub(crate) async fn connect(&mut self) -> Result<(), TaskOutcome> {
+        let Some(listener) = self.listener.take() else {
+            return Ok(());
+        };
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted.map_err(|e| {
+                    TaskOutcome::Failed(ContainerFailure::system(format!(
+                        "accepting the worker's connection failed: {e}"
+                    )))
+                })?;
+                self.channel = Some(Channel::new(stream));
+                Ok(())
+            }
+            status = self.child.wait() => Err(self.died(status).await),
+        }
+    }
+
+    /// Sends `command`; the outcome of the worker's death if it is gone.
+    pub(crate) async fn send(&mut self, command: &ControlCommand) -> Result<(), TaskOutcome> {
+        let channel = self.channel.as_mut().ok_or_else(not_connected)?;
+        if channel.send(command).await.is_err() {
+            // The worker is gone; its exit status says why.
+            let status = self.child.wait().await;
+            return Err(self.died(status).await);
+        }
+        Ok(())
+    }
+
+    /// The worker's next event, or the outcome its death amounts to. SIGTERM, SIGINT and
+    /// SIGUSR1 sent to the supervisor meanwhile are passed on to the worker, whose death
+    /// then gets reported like any other.
+    pub(crate) async fn next_event(&mut self) -> Result<Event, TaskOutcome> {
+        enum Next {
+            Line(std::io::Result<Option<String>>),
+            Exited(std::io::Result<ExitStatus>),
+            Signal(i32),
+            StopGraceOver,
+        }
+        loop {
+            let channel = self.channel.as_mut().ok_or_else(not_connected)?;
+            let deadline = self.signals.stop_deadline(self.stop_grace);
+            let next = tokio::select! {
+                biased;
+                line = channel.next_line() => Next::Line(line),
+                status = self.child.wait() => Next::Exited(status),
+                signal = self.signals.recv() => Next::Signal(signal),
+                () = signals::until(deadline), if !self.killed_after_grace => Next::StopGraceOver,
+            };
+            let line = match next {
+                Next::Line(line) => line,
+                Next::Signal(signal) => {
+                    self.signals.forward(signal, self.child.id());
+                    continue;
+                }
+                Next::StopGraceOver => {
+                    warn!(
+                        "the worker did not stop within {:?} of being passed a stop signal; killing it",
+                        self.stop_grace
+                    );
+                    self.killed_after_grace = true;
+                    let _ = self.child.start_kill();
+                    continue;
+                }
+                // It exited; it may still have written a last event before it did.
+                Next::Exited(status) => match channel.next_line().await {
+                    Ok(Some(line)) => Ok(Some(line)),
+                    _ => return Err(self.died(status).await),
+                },
+            };
+            return match line {
+                Ok(Some(line)) => parse_event(&line).map_err(|error| {
+                    TaskOutcome::Failed(ContainerFailure::from_error(
+                        Origin::System,
+                        Recoverability::Recoverable,
+                        flyte_errors::codes::SYSTEM,
+                        &error,
+                    ))
+                }),
+                Ok(None) | Err(_) => {
+                    let status = self.child.wait().await;
+                    Err(self.died(status).await)
+                }
+            };
+        }
+    }
+
+    /// The outcome for a worker that exited without reporting a result.
+    async fn died(&mut self, status: std::io::Result<ExitStatus>) -> TaskOutcome {
+        let stderr_tail = self.stderr.finish().await;
+        let killed_by_sigkill = status
+            .as_ref()
+            .is_ok_and(|status| status.signal() == Some(9));
+        let oom_report = (killed_by_sigkill && !self.killed_after_grace)
+            .then(|| CgroupMemory::of_this_process().oom_kill_since(&self.memory_at_start))
+            .flatten();
+        exit::worker_died(exit::Death {
+            status,
+            stderr_tail: &stderr_tail,
+            forwarded_stop: self.signals.forwarded(),
+            killed_after: self.killed_after_grace.then_some(self.stop_grace),
+            oom_report,
+        })
+    }
+
+    /// Lets the worker go: tells it to exit if it was never told to run, closes the
+    /// channel, waits a grace period for it to exit, then kills it.
+    pub(crate) async fn shutdown(&mut self, told_to_run: bool, reported_result: bool) {
+        if let Some(channel) = self.channel.as_mut() {
+            if !told_to_run {
+                let _ = channel.send(&ControlCommand::Exit).await;
+            }
+            channel.close().await;
+        }
+        self.listener = None;
+        // Stop signals keep being passed on meanwhile; after one, the worker gets only a
+        // short while, since the outcome is already written.
+        let mut deadline = tokio::time::Instant::now() + EXIT_GRACE;
+        loop {
+            tokio::select! {
+                status = self.child.wait() => {
+                    if let Ok(status) = status
+                        && !status.success()
+                        && reported_result
+                    {
+                        warn!("the worker {} after reporting its result", exit::describe(status));
+                    }
+                    break;
+                }
+                signal = self.signals.recv() => {
+                    self.signals.forward(signal, self.child.id());
+                    if self.signals.forwarded().is_some() {
+                        deadline = deadline.min(tokio::time::Instant::now() + STOPPED_EXIT_GRACE);
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    warn!("the worker did not exit after the run ended; killing it");
+                    let _ = self.child.kill().await;
+                    break;
+                }
+            }
+        }
+        self.stderr.finish().await;
+        self.bridge.abort();
+    }
+}
+
+/// Binds a Unix socket at `path`, replacing a stale one.
+fn listen(path: &Path) -> Result<UnixListener, ContainerFailure> {
+    let _ = std::fs::remove_file(path);
+    UnixListener::bind(path).map_err(|e| setup_failed("listening on", path, e))
+}
+
+/// A step of starting the worker that failed, as a system failure.
+fn setup_failed(what: &str, path: &Path, source: std::io::Error) -> ContainerFailure {
+    ContainerFailure::from_error(
+        Origin::System,
+        Recoverability::Recoverable,
+        flyte_errors::codes::SYSTEM,
+        &SetupError {
+            what: format!("{what} {}", path.display()),
+            source,
+        },
+    )
+}
+
+fn not_connected() -> TaskOutcome {
+    TaskOutcome::Failed(ContainerFailure::system(
+        "the supervisor used the worker's control channel before the worker connected",
+    ))
+}
+
+/// A step of starting the worker that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} failed")]
+struct SetupError {
+    what: String,
+    #[source]
+    source: std::io::Error,
+}

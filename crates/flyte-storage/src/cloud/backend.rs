@@ -1,0 +1,226 @@
+//! The backend contract: what one kind of object store (S3, GCS, Azure) provides to the
+//! engine, and how it reports what went wrong.
+//!
+//! A backend is a handful of primitive requests ([`ObjectBackend`]) on objects addressed
+//! by [`ObjectPath`]. Each call is one attempt of one request. A backend reports
+//! faults ([`Fault`]) as the store answered them and nothing more: it never retries,
+//! never decides that a missing object means "absent", and never builds a
+//! [`StorageError`]; the engine does all of that, once for every backend.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
+use crate::error::{Result, StorageError};
+use crate::uri::{Location, StorageUri};
+
+/// A boxed error from an SDK or HTTP client.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What kind of failure a backend saw, which decides retrying and the error's variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The store found nothing to answer with: a 404 that does not say what is missing.
+    /// The object, or the bucket it would be in; the engine tells which.
+    NotFound,
+    /// The store said that the bucket or container does not exist.
+    NoSuchBucket,
+    /// Authentication failed or access was refused.
+    Denied,
+    /// Throttling, a server-side failure, a timeout or a broken connection: worth
+    /// another attempt.
+    Transient,
+    /// The configuration cannot work (missing account, unparsable connection string).
+    /// The S3 backend never reports it: its client builds from any configuration.
+    #[cfg_attr(not(any(feature = "gcs", feature = "azure")), allow(dead_code))]
+    Config,
+    /// Anything else: final.
+    Other,
+}
+
+/// A failed request, sorted by [`Fault`].
+#[derive(Debug)]
+pub(crate) struct BackendError {
+    pub(crate) fault: Fault,
+    pub(crate) source: BoxError,
+}
+
+impl BackendError {
+    pub(crate) fn new(fault: Fault, source: impl Into<BoxError>) -> Self {
+        Self {
+            fault,
+            source: source.into(),
+        }
+    }
+}
+
+/// The fault an HTTP status means, before any store-specific error code is read.
+pub(crate) fn fault_of_status(status: u16) -> Fault {
+    match status {
+        401 | 403 => Fault::Denied,
+        404 => Fault::NotFound,
+        // Request timeout, throttling, and every server-side failure.
+        408 | 429 | 500..=599 => Fault::Transient,
+        _ => Fault::Other,
+    }
+}
+
+/// `Result` of a backend request.
+pub(crate) type BackendResult<T> = std::result::Result<T, BackendError>;
+
+/// An object's address inside its store, split out of a [`StorageUri`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ObjectPath {
+    /// The bucket (S3, GCS) or container (Azure).
+    pub(crate) bucket: String,
+    /// The key, object name or blob path; a prefix for listings.
+    pub(crate) key: String,
+    /// The account host an `abfs://container@host/…` URI names.
+    pub(crate) host: Option<String>,
+}
+
+impl ObjectPath {
+    /// The object `uri` addresses; a local path is [`StorageError::InvalidUri`].
+    pub(crate) fn of(uri: &StorageUri) -> Result<Self> {
+        match uri.location() {
+            Location::S3 { bucket, key } | Location::Gcs { bucket, key } => Ok(Self {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                host: None,
+            }),
+            Location::Azure {
+                container,
+                host,
+                path,
+            } => Ok(Self {
+                bucket: container.clone(),
+                key: path.clone(),
+                host: host.clone(),
+            }),
+            Location::Local(_) => Err(StorageError::InvalidUri {
+                uri: uri.to_string(),
+                reason: "an object store serves only its own URIs, not local paths".to_owned(),
+            }),
+        }
+    }
+
+    /// The same bucket with another key.
+    pub(crate) fn with_key(&self, key: String) -> Self {
+        Self {
+            key,
+            ..self.clone()
+        }
+    }
+}
+
+/// One object found by [`ObjectBackend::list`]: full key and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Listed {
+    pub(crate) key: String,
+    pub(crate) size: u64,
+}
+
+/// A response body, chunk by chunk.
+pub(crate) type ByteStream = BoxStream<'static, BackendResult<Bytes>>;
+
+/// How a backend uploads objects larger than one chunk: in parts, committed at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartRules {
+    /// The smallest part but the last (S3: 5 MiB).
+    pub(crate) min_part: u64,
+    /// Parts of an object at most (S3: 10,000).
+    pub(crate) max_parts: u64,
+    /// Every part but the last is a multiple of this (GCS: 256 KiB).
+    pub(crate) part_multiple: u64,
+    /// Parts must arrive in order, one at a time (GCS resumable uploads); otherwise
+    /// they go in parallel (S3 multipart, Azure blocks).
+    pub(crate) sequential: bool,
+}
+
+/// One part of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Part {
+    /// 0-based position among the parts.
+    pub(crate) index: u32,
+    /// Offset of its first byte in the object.
+    pub(crate) offset: u64,
+    /// Size of the whole object.
+    pub(crate) total: u64,
+}
+
+/// The primitive requests of one kind of object store. Each call is one attempt: the
+/// engine retries.
+#[async_trait]
+pub(crate) trait ObjectBackend: fmt::Debug + Send + Sync + 'static {
+    /// The object's size. No object at exactly that key is a [`Fault::NotFound`] (or
+    /// [`Fault::NoSuchBucket`] when the store says that the bucket is missing).
+    async fn head(&self, object: &ObjectPath) -> BackendResult<u64>;
+
+    /// Succeeds when the bucket (container) of `object` exists. A missing one is
+    /// [`Fault::NotFound`] or [`Fault::NoSuchBucket`]. The engine asks this when a
+    /// request on an object found nothing, to tell a missing object from a missing
+    /// bucket, so it should be the cheapest request that needs no more rights than
+    /// reading objects does.
+    async fn probe_bucket(&self, object: &ObjectPath) -> BackendResult<()>;
+
+    /// The object's bytes in `range` (start inclusive, end exclusive), or all of them.
+    async fn get(
+        &self,
+        object: &ObjectPath,
+        range: Option<(u64, u64)>,
+    ) -> BackendResult<ByteStream>;
+
+    /// Writes a whole object in one request.
+    async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()>;
+
+    /// How objects above one chunk are uploaded.
+    fn part_rules(&self) -> PartRules;
+
+    /// Starts a multipart upload; returns its id.
+    async fn start_upload(&self, object: &ObjectPath) -> BackendResult<String>;
+
+    /// Uploads one part; returns what [`complete_upload`] needs of it.
+    ///
+    /// [`complete_upload`]: ObjectBackend::complete_upload
+    async fn upload_part(
+        &self,
+        object: &ObjectPath,
+        upload_id: &str,
+        part: Part,
+        body: Bytes,
+    ) -> BackendResult<String>;
+
+    /// Commits the parts, in order.
+    async fn complete_upload(
+        &self,
+        object: &ObjectPath,
+        upload_id: &str,
+        parts: Vec<String>,
+    ) -> BackendResult<()>;
+
+    /// Abandons an upload (best effort: the engine ignores its failure).
+    async fn abort_upload(&self, object: &ObjectPath, upload_id: &str) -> BackendResult<()>;
+
+    /// Every object whose key starts with `prefix.key`, with full keys, in any order.
+    async fn list(&self, prefix: &ObjectPath) -> BackendResult<Vec<Listed>>;
+
+    /// Deletes one object; a missing object is [`Fault::NotFound`] or success.
+    async fn delete(&self, object: &ObjectPath) -> BackendResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_sort_into_faults() {
+        assert_eq!(fault_of_status(403), Fault::Denied);
+        assert_eq!(fault_of_status(404), Fault::NotFound);
+        for transient in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(fault_of_status(transient), Fault::Transient, "{transient}");
+        }
+        assert_eq!(fault_of_status(400), Fault::Other);
+    }
+}

@@ -1,0 +1,20 @@
+//! The object stores (S3, GCS, Azure): one engine over three backends.
+//!
+//! - [`backend`]: the contract a backend keeps, [`ObjectBackend`](backend::ObjectBackend):
+//!   a few primitive requests, each one attempt, reporting [`Fault`](backend::Fault)s.
+//! - [`transfers`]: the transfer engine, [`Transfers`](transfers::Transfers): retries,
+//!   the memory budget, streamed and ranged downloads, part uploads.
+//! - [`store`]: [`CloudStore`](store::CloudStore), the [`Store`](crate::Store) built on
+//!   both, which alone decides what a failure means to the caller.
+//! - `s3`, `gcs`, `azure`: the backends, each built only with the cargo feature of the
+//!   same name; this module exists when at least one is.
+
+#[cfg(feature = "azure")]
+pub(crate) mod azure;
+pub(crate) mod backend;
+#[cfg(feature = "gcs")]
+pub(crate) mod gcs;
+#[cfg(feature = "s3")]
+pub(crate) mod s3;
+pub(crate) mod store;
+pub(crate) mod transfers;

@@ -1,0 +1,539 @@
+//! [`CloudStore`]: an object store as a [`Store`], the engine around one
+//! [`ObjectBackend`].
+//!
+//! It owns what the operations mean to the caller: URIs in, [`ObjectPath`]s to the
+//! backend; a prefix listed as a directory; the transfers handed to [`Transfers`];
+//! and every failure turned into a [`StorageError`] naming the URI, in one place for
+//! all backends. That includes the one rule for "absent":
+//!
+//! - A request on an object that finds nothing ([`Fault::NotFound`]) is followed by a
+//!   check of its bucket ([`ObjectBackend::probe_bucket`], once per bucket and store
+//!   while the bucket exists). A missing bucket is [`StorageError::NoSuchBucket`]
+//!   naming the URI and the bucket, for every operation: a missing bucket is never
+//!   "absent", so a mistyped bucket cannot pass for an empty one.
+//! - Otherwise it is the object that is missing: [`Store::stat`] gives `None`,
+//!   [`Store::delete`] succeeds, and reads are [`StorageError::NotFound`].
+//! - When the bucket check itself fails (say the credentials may read objects but not
+//!   check the bucket), the object counts as missing: the request that found nothing
+//!   was allowed, and nothing says the bucket is gone.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::TryStreamExt;
+
+use super::backend::{BackendResult, Fault, ObjectBackend, ObjectPath};
+use super::transfers::{Failure, Transfers};
+use crate::error::{Result, StorageError};
+use crate::store::{ObjectMeta, Store};
+use crate::uri::StorageUri;
+
+/// An object store as a [`Store`]: the engine around one [`ObjectBackend`].
+pub(crate) struct CloudStore {
+    backend: Arc<dyn ObjectBackend>,
+    transfers: Arc<Transfers>,
+    /// Buckets (account host, bucket) seen to exist, so that a store that often looks
+    /// for missing objects checks each bucket once.
+    existing_buckets: Mutex<HashSet<(Option<String>, String)>>,
+}
+
+impl fmt::Debug for CloudStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudStore")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CloudStore {
+    pub(crate) fn new(backend: Arc<dyn ObjectBackend>, transfers: Arc<Transfers>) -> Self {
+        Self {
+            backend,
+            transfers,
+            existing_buckets: Mutex::default(),
+        }
+    }
+
+    /// One request for `uri`, retried by the engine; a failure in the caller's terms.
+    async fn request<T, F, Fut>(
+        &self,
+        uri: &StorageUri,
+        object: &ObjectPath,
+        attempt: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = BackendResult<T>>,
+    {
+        match self.transfers.retry(uri, attempt).await {
+            Ok(value) => Ok(value),
+            Err(failure) => Err(self.settle(uri, object, failure).await),
+        }
+    }
+
+    /// What a failed transfer of `uri` means to the caller.
+    async fn settle(
+        &self,
+        uri: &StorageUri,
+        object: &ObjectPath,
+        failure: Failure,
+    ) -> StorageError {
+        let (error, attempts) = match failure {
+            Failure::Storage(error) => return error,
+            Failure::Request { error, attempts } => (error, attempts),
+        };
+        let fault = match error.fault {
+            Fault::NotFound if !self.bucket_exists(uri, object).await => Fault::NoSuchBucket,
+            fault => fault,
+        };
+        let uri = uri.to_string();
+        match fault {
+            Fault::NotFound => StorageError::NotFound { uri },
+            Fault::NoSuchBucket => StorageError::NoSuchBucket {
+                uri,
+                bucket: object.bucket.clone(),
+            },
+            Fault::Denied => StorageError::PermissionDenied {
+                uri,
+                source: error.source,
+            },
+            Fault::Config => StorageError::Config {
+                uri,
+                reason: error.source.to_string(),
+            },
+            Fault::Transient | Fault::Other => StorageError::Remote {
+                uri,
+                attempts,
+                source: error.source,
+            },
+        }
+    }
+
+    /// Whether the bucket of `object` exists, as far as the store lets us tell (see
+    /// the module documentation).
+    async fn bucket_exists(&self, uri: &StorageUri, object: &ObjectPath) -> bool {
+        let bucket = (object.host.clone(), object.bucket.clone());
+        if self
+            .existing_buckets
+            .lock()
+            .expect("never poisoned")
+            .contains(&bucket)
+        {
+            return true;
+        }
+        match self
+            .transfers
+            .retry(uri, || self.backend.probe_bucket(object))
+            .await
+        {
+            Ok(()) => {
+                self.existing_buckets
+                    .lock()
+                    .expect("never poisoned")
+                    .insert(bucket);
+                true
+            }
+            Err(Failure::Request { error, .. })
+                if matches!(error.fault, Fault::NotFound | Fault::NoSuchBucket) =>
+            {
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Downloads the `size`-byte object at `uri` into `to`.
+    async fn download(
+        &self,
+        uri: &StorageUri,
+        object: &ObjectPath,
+        to: &Path,
+        size: u64,
+    ) -> Result<u64> {
+        match self
+            .transfers
+            .download(self.backend.as_ref(), object, to, size)
+            .await
+        {
+            Ok(bytes) => Ok(bytes),
+            Err(failure) => Err(self.settle(uri, object, failure).await),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for CloudStore {
+    async fn get_file(&self, from: &StorageUri, to: &Path) -> Result<u64> {
+        let object = ObjectPath::of(from)?;
+        let size = self
+            .request(from, &object, || self.backend.head(&object))
+            .await?;
+        self.download(from, &object, to, size).await
+    }
+
+    /// Uses the size the listing gave, so a tree of small files costs one request per
+    /// file instead of two.
+    async fn get_listed_file(&self, object: &ObjectMeta, to: &Path) -> Result<u64> {
+        let path = ObjectPath::of(&object.uri)?;
+        self.download(&object.uri, &path, to, object.size).await
+    }
+
+    async fn put_file(&self, from: &Path, to: &StorageUri) -> Result<u64> {
+        let object = ObjectPath::of(to)?;
+        let from_text = from.display().to_string();
+        let metadata = tokio::fs::metadata(from)
+            .await
+            .map_err(|e| StorageError::from_io(&from_text, e))?;
+        if metadata.is_dir() {
+            return Err(StorageError::directory_given_as_file(from_text));
+        }
+        let size = metadata.len();
+        match self
+            .transfers
+            .upload(self.backend.as_ref(), to, from, &object, size)
+            .await
+        {
+            Ok(()) => Ok(size),
+            Err(failure) => Err(self.settle(to, &object, failure).await),
+        }
+    }
+
+    async fn get_bytes(&self, from: &StorageUri) -> Result<Bytes> {
+        let object = ObjectPath::of(from)?;
+        self.request(from, &object, || async {
+            let body = self.backend.get(&object, None).await?;
+            let chunks: Vec<Bytes> = body.try_collect().await?;
+            Ok(Bytes::from(chunks.concat()))
+        })
+        .await
+    }
+
+    async fn put_bytes(&self, to: &StorageUri, bytes: Bytes) -> Result<()> {
+        let object = ObjectPath::of(to)?;
+        self.request(to, &object, || self.backend.put(&object, bytes.clone()))
+            .await
+    }
+
+    async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>> {
+        let object = ObjectPath::of(prefix)?;
+        // A prefix is a directory: "dir" and "dir/" both list what is under "dir/".
+        let key_prefix = if object.key.is_empty() || object.key.ends_with('/') {
+            object.key.clone()
+        } else {
+            format!("{}/", object.key)
+        };
+        let listing = object.with_key(key_prefix.clone());
+        let found = self
+            .request(prefix, &object, || self.backend.list(&listing))
+            .await?;
+        let mut objects = found
+            .into_iter()
+            .filter_map(|listed| {
+                let key = listed.key.strip_prefix(&key_prefix)?.to_owned();
+                // Zero-byte "directory markers" some tools write are not files.
+                (!key.is_empty() && !key.ends_with('/')).then_some((key, listed.size))
+            })
+            .map(|(key, size)| {
+                Ok(ObjectMeta {
+                    uri: prefix.join(&key)?,
+                    key,
+                    size,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>> {
+        let object = ObjectPath::of(uri)?;
+        if object.key.is_empty() || object.key.ends_with('/') {
+            // A bucket or a prefix is never an object; its bucket must still exist.
+            if self.bucket_exists(uri, &object).await {
+                return Ok(None);
+            }
+            return Err(StorageError::NoSuchBucket {
+                uri: uri.to_string(),
+                bucket: object.bucket,
+            });
+        }
+        missing_as_none(
+            self.request(uri, &object, || self.backend.head(&object))
+                .await,
+        )
+    }
+
+    async fn delete(&self, uri: &StorageUri) -> Result<()> {
+        let object = ObjectPath::of(uri)?;
+        missing_as_none(
+            self.request(uri, &object, || self.backend.delete(&object))
+                .await,
+        )
+        .map(drop)
+    }
+}
+
+/// `result`, with a missing object as `None`. By the time a failure is a
+/// [`StorageError::NotFound`], its bucket is known to exist.
+fn missing_as_none<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(StorageError::NotFound { .. }) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cloud::backend::{BackendError, BackendResult, ByteStream, Listed, Part, PartRules};
+    use crate::config::{RetryPolicy, StorageConfig};
+
+    /// Objects in memory, answering like S3's HEAD: nothing found is `NotFound`,
+    /// whether the object or its bucket is missing. Each call may first fail with
+    /// `fail_with`; the bucket check may be refused.
+    #[derive(Debug, Default)]
+    struct Memory {
+        buckets: Mutex<HashMap<String, HashMap<String, Bytes>>>,
+        fail_with: Mutex<Option<Fault>>,
+        refuse_bucket_checks: bool,
+        bucket_checks: AtomicU32,
+    }
+
+    impl Memory {
+        fn with_bucket(bucket: &str) -> Self {
+            let memory = Self::default();
+            memory
+                .buckets
+                .lock()
+                .expect("lock")
+                .insert(bucket.to_owned(), HashMap::new());
+            memory
+        }
+
+        fn answer<T>(
+            &self,
+            object: &ObjectPath,
+            found: impl FnOnce(&mut HashMap<String, Bytes>) -> Option<T>,
+        ) -> BackendResult<T> {
+            if let Some(fault) = *self.fail_with.lock().expect("lock") {
+                return Err(BackendError::new(fault, format!("{fault:?} as asked")));
+            }
+            let mut buckets = self.buckets.lock().expect("lock");
+            buckets
+                .get_mut(&object.bucket)
+                .and_then(found)
+                .ok_or_else(|| BackendError::new(Fault::NotFound, "404"))
+        }
+    }
+
+    #[async_trait]
+    impl ObjectBackend for Memory {
+        async fn head(&self, object: &ObjectPath) -> BackendResult<u64> {
+            self.answer(object, |objects| {
+                objects.get(&object.key).map(|b| b.len() as u64)
+            })
+        }
+
+        async fn probe_bucket(&self, object: &ObjectPath) -> BackendResult<()> {
+            self.bucket_checks.fetch_add(1, Ordering::SeqCst);
+            if self.refuse_bucket_checks {
+                return Err(BackendError::new(Fault::Denied, "403"));
+            }
+            self.answer(object, |_| Some(()))
+        }
+
+        async fn get(
+            &self,
+            object: &ObjectPath,
+            _range: Option<(u64, u64)>,
+        ) -> BackendResult<ByteStream> {
+            let bytes = self.answer(object, |objects| objects.get(&object.key).cloned())?;
+            Ok(Box::pin(futures_util::stream::once(async { Ok(bytes) })))
+        }
+
+        async fn put(&self, object: &ObjectPath, body: Bytes) -> BackendResult<()> {
+            self.answer(object, |objects| {
+                objects.insert(object.key.clone(), body);
+                Some(())
+            })
+        }
+
+        fn part_rules(&self) -> PartRules {
+            PartRules {
+                min_part: 1,
+                max_parts: 1,
+                part_multiple: 1,
+                sequential: true,
+            }
+        }
+
+        async fn start_upload(&self, _: &ObjectPath) -> BackendResult<String> {
+            Err(BackendError::new(Fault::Other, "objects here are small"))
+        }
+
+        async fn upload_part(
+            &self,
+            _: &ObjectPath,
+            _: &str,
+            _: Part,
+            _: Bytes,
+        ) -> BackendResult<String> {
+            Err(BackendError::new(Fault::Other, "objects here are small"))
+        }
+
+        async fn complete_upload(
+            &self,
+            _: &ObjectPath,
+            _: &str,
+            _: Vec<String>,
+        ) -> BackendResult<()> {
+            Err(BackendError::new(Fault::Other, "objects here are small"))
+        }
+
+        async fn abort_upload(&self, _: &ObjectPath, _: &str) -> BackendResult<()> {
+            Ok(())
+        }
+
+        async fn list(&self, prefix: &ObjectPath) -> BackendResult<Vec<Listed>> {
+            self.answer(prefix, |objects| {
+                Some(
+                    objects
+                        .iter()
+                        .filter(|(key, _)| key.starts_with(&prefix.key))
+                        .map(|(key, bytes)| Listed {
+                            key: key.clone(),
+                            size: bytes.len() as u64,
+                        })
+                        .collect(),
+                )
+            })
+        }
+
+        async fn delete(&self, object: &ObjectPath) -> BackendResult<()> {
+            self.answer(object, |objects| objects.remove(&object.key).map(drop))
+        }
+    }
+
+    fn store(memory: Memory) -> (CloudStore, Arc<Memory>) {
+        let memory = Arc::new(memory);
+        let transfers = Transfers::new(&StorageConfig {
+            retry: RetryPolicy {
+                initial_backoff: Duration::from_millis(1),
+                ..RetryPolicy::default()
+            },
+            ..StorageConfig::default()
+        });
+        (CloudStore::new(memory.clone(), Arc::new(transfers)), memory)
+    }
+
+    fn uri(text: &str) -> StorageUri {
+        StorageUri::parse(text).expect("valid")
+    }
+
+    #[tokio::test]
+    async fn a_missing_object_in_an_existing_bucket_is_absent() {
+        let (store, _) = store(Memory::with_bucket("b"));
+        let missing = uri("s3://b/missing.pb");
+        assert_eq!(store.stat(&missing).await.expect("stat"), None);
+        assert!(!store.exists(&missing).await.expect("exists"));
+        store
+            .delete(&missing)
+            .await
+            .expect("deleting nothing succeeds");
+        match store.get_bytes(&missing).await {
+            Err(StorageError::NotFound { uri }) => assert_eq!(uri, "s3://b/missing.pb"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.stat(&uri("s3://b/dir/")).await.expect("stat"), None);
+    }
+
+    #[tokio::test]
+    async fn a_missing_bucket_is_no_such_bucket_for_every_operation() {
+        let (store, _) = store(Memory::with_bucket("b"));
+        let text = "s3://gone/dir/inputs.pb";
+        let in_missing_bucket = uri(text);
+        let results = [
+            store.stat(&in_missing_bucket).await.map(drop),
+            store.exists(&in_missing_bucket).await.map(drop),
+            store.stat(&uri("s3://gone/dir/")).await.map(drop),
+            store.list(&in_missing_bucket).await.map(drop),
+            store.get_bytes(&in_missing_bucket).await.map(drop),
+            store
+                .put_bytes(&in_missing_bucket, Bytes::from_static(b"x"))
+                .await,
+            store.delete(&in_missing_bucket).await,
+        ];
+        for result in results {
+            match result {
+                Err(StorageError::NoSuchBucket { uri, bucket }) => {
+                    assert!(uri.starts_with("s3://gone/dir/"), "{uri}");
+                    assert_eq!(bucket, "gone");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_bucket_check_leaves_the_object_missing() {
+        let (store, _) = store(Memory {
+            refuse_bucket_checks: true,
+            ..Memory::default()
+        });
+        assert_eq!(store.stat(&uri("s3://b/k")).await.expect("stat"), None);
+    }
+
+    #[tokio::test]
+    async fn an_existing_bucket_is_checked_once() {
+        let (store, memory) = store(Memory::with_bucket("b"));
+        for _ in 0..3 {
+            assert_eq!(
+                store.stat(&uri("s3://b/missing")).await.expect("stat"),
+                None
+            );
+        }
+        assert_eq!(memory.bucket_checks.load(Ordering::SeqCst), 1);
+        for _ in 0..2 {
+            assert!(store.stat(&uri("s3://gone/k")).await.is_err());
+        }
+        assert_eq!(
+            memory.bucket_checks.load(Ordering::SeqCst),
+            3,
+            "a missing bucket is checked each time: it may be created meanwhile"
+        );
+    }
+
+    #[tokio::test]
+    async fn faults_become_errors_naming_the_uri() {
+        let (store, memory) = store(Memory::with_bucket("b"));
+        let object = uri("s3://b/k");
+        *memory.fail_with.lock().expect("lock") = Some(Fault::Denied);
+        match store.get_bytes(&object).await {
+            Err(error @ StorageError::PermissionDenied { .. }) => {
+                assert_eq!(error.uri(), "s3://b/k")
+            }
+            other => panic!("{other:?}"),
+        }
+        *memory.fail_with.lock().expect("lock") = Some(Fault::Transient);
+        match store.stat(&object).await {
+            Err(StorageError::Remote { uri, attempts, .. }) => {
+                assert_eq!((uri.as_str(), attempts), ("s3://b/k", 5));
+            }
+            other => panic!("{other:?}"),
+        }
+        *memory.fail_with.lock().expect("lock") = Some(Fault::Config);
+        match store.list(&object).await {
+            Err(error @ StorageError::Config { .. }) => assert_eq!(error.uri(), "s3://b/k"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
