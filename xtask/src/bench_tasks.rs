@@ -257,22 +257,29 @@ pub fn ensure_directory(path: &Path, count: u64, kib: u64) -> Result<()> {
     Ok(())
 }
 
-/// The dataframe the write task builds, as parquet (by the task module itself), made once.
-pub fn ensure_frame(runner: &Runner<'_>, path: &Path, rows: u64) -> Result<()> {
-    let done = stamp(path);
-    if done.exists() && path.exists() {
+/// The dataframe the write task builds, as the parquet file [`FRAME_FILE`] in the directory
+/// `dir` (written by the task module itself), made once.
+pub fn ensure_frame(runner: &Runner<'_>, dir: &Path, rows: u64) -> Result<()> {
+    let done = stamp(dir);
+    if done.exists() && dir.exists() {
         return Ok(());
     }
-    std::fs::create_dir_all(path.parent().expect("under the data dir"))?;
+    // Made afresh: nothing but the frame's parquet file may be in it, since readers take
+    // every file under the prefix for a part of the frame.
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
     crate::python_env::run(
         Command::new(&runner.python)
             .arg(runner.tasks_dir.join("bench_tasks.py"))
             .args(["frame", &rows.to_string()])
-            .arg(path),
+            .arg(dir.join(FRAME_FILE)),
     )?;
     std::fs::write(done, "")?;
     Ok(())
 }
+
+/// The one parquet file of the bench's frame directory.
+pub const FRAME_FILE: &str = "00000";
 
 /// Marks data as complete, beside it (never inside a directory that gets uploaded).
 fn stamp(path: &Path) -> PathBuf {

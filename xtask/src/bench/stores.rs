@@ -37,9 +37,6 @@ pub struct Store {
     pub remote: String,
     /// The `RCLONE_CONFIG_*` variables defining that remote.
     pub rclone_env: Vec<(String, String)>,
-    /// Whether a task can read a directory (a prefix) from it: s3s-fs answers a HEAD
-    /// of a prefix with 500, which fails ours (and keeps rclone retrying).
-    pub reads_prefixes: bool,
     /// Set up, read back and clean up with rclone, or (Azurite) with a Python helper.
     access: Access,
 }
@@ -68,7 +65,6 @@ impl Store {
             env: Vec::new(),
             remote: root,
             rclone_env: Vec::new(),
-            reads_prefixes: true,
             access: Access::Rclone,
         })
     }
@@ -97,7 +93,6 @@ impl Store {
             env: owned(&env),
             remote: format!("{name}:{BUCKET}"),
             rclone_env: rclone_config(name, &rclone),
-            reads_prefixes: true,
             access: Access::Rclone,
         }
     }
@@ -118,7 +113,6 @@ impl Store {
     pub fn s3s(server: &S3sServer) -> Store {
         Store {
             access: Access::RcloneOnDirectory(server.dir.join(BUCKET)),
-            reads_prefixes: false,
             ..Store::s3(
                 "S3 (s3s-fs)",
                 "s3s",
@@ -145,7 +139,6 @@ impl Store {
             env: owned(&[("STORAGE_EMULATOR_HOST", endpoint.as_str())]),
             remote: format!("gcs:{BUCKET}"),
             rclone_env: rclone_config("gcs", &rclone),
-            reads_prefixes: true,
             access: Access::Rclone,
         })
     }
@@ -172,7 +165,6 @@ impl Store {
             env: owned(&env),
             remote: BUCKET.to_owned(),
             rclone_env: Vec::new(),
-            reads_prefixes: true,
             access: Access::AzureHelper {
                 python: python.to_path_buf(),
                 script: root.join("xtask/python/azure_blob.py"),
