@@ -1,101 +1,1018 @@
-//! `cargo xtask bench`: the memory bound of uploads, measured. Uploads a 1 GiB file to
-//! moto's S3 server through flyte-storage and reports the process's peak RSS, read
-//! from `/usr/bin/time -v`; then whole task runs (see `bench_tasks`). A report, not a
-//! timed test: nothing fails on speed.
+//! `cargo xtask bench [--quick] [--runs N] [startup] [transfers] [memory] [moto] [s3s-fs]`: issue 11's measurements
+//! in one run, release builds as shipped. A report, never a timed test: nothing fails on
+//! speed.
+//!
+//! - **startup**: a trivial task (int in, int out) on local files, S3 (moto), GCS
+//!   (fake-gcs-server) and Azure (Azurite), flytekit's pyflyte-execute and ours against
+//!   the floor `python -c "import flytekit, startup_tasks"`, with ours split into phases
+//!   from its statsd timers.
+//! - **transfers**: a task writing and a task reading a 2 GiB FlyteFile, a FlyteDirectory
+//!   of 10,000 files of 10 KiB and a 1M-row DataFrame, ours and flytekit, and `rclone
+//!   copy` moving the same bytes; on moto and on s3s-fs, an S3 server written for speed.
+//! - **memory**: ours writing and reading a 10 GiB file and a 100,000-file directory on
+//!   s3s-fs: the supervisor's and the worker's peak RSS.
+//!
+//! Within a case the tools take turns run by run (A B C, B C A, ...), so that a load
+//! change on this shared machine hits them alike. `--quick` is a subset (start-up on
+//! local files and moto, smaller transfers on s3s-fs) in under five minutes. A full run
+//! rewrites the tables of docs/benchmarks.md and its chart; `cargo xtask bench
+//! tune-rclone` tries rclone settings.
 
-use std::io::Write;
-use std::path::Path;
+pub mod chart;
+pub mod measure;
+pub mod report;
+pub mod stats;
+pub mod stores;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use flyte_proto::literal;
 
+use crate::bench::measure::{Sample, StatsdListener, Tool};
+use crate::bench::report::{Measurement, Way};
+use crate::bench::stores::{S3sServer, Store};
+use crate::bench_tasks::{self, Expect, Runner, TaskRun};
 use crate::emulators::{Emulators, Which};
 use crate::{python_env, test::cargo};
 
-/// The budget the issue sets for a 1 GiB upload.
-const RSS_BUDGET_MIB: u64 = 100;
-const FILE_SIZE: u64 = 1 << 30;
+/// The sizes and repetitions of one kind of run.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    quick: bool,
+    startup_runs: usize,
+    transfer_runs: usize,
+    file_mib: u64,
+    directory_files: u64,
+    directory_file_kib: u64,
+    frame_rows: u64,
+    memory_file_mib: u64,
+    memory_files: u64,
+}
 
-/// Builds the upload example (release, as shipped), makes the 1 GiB file once, runs the
-/// upload under `/usr/bin/time -v` against moto and prints the figures.
-pub fn run(root: &Path) -> Result<()> {
+const FULL: Plan = Plan {
+    quick: false,
+    startup_runs: 7,
+    transfer_runs: 3,
+    file_mib: 2048,
+    directory_files: 10_000,
+    directory_file_kib: 10,
+    frame_rows: 1_000_000,
+    memory_file_mib: 10 << 10,
+    memory_files: 100_000,
+};
+
+const QUICK: Plan = Plan {
+    quick: true,
+    startup_runs: 3,
+    transfer_runs: 1,
+    file_mib: 256,
+    directory_files: 1_000,
+    directory_file_kib: 10,
+    frame_rows: 100_000,
+    memory_file_mib: 0,
+    memory_files: 0,
+};
+
+/// Logging for the transfer runs: ours logs its peaks at INFO, as JSON.
+const INFO_JSON: [(&str, &str); 2] = [
+    ("FLYTE_SDK_LOGGING_LEVEL", "20"),
+    ("FLYTE_SDK_LOGGING_FORMAT", "json"),
+];
+
+/// Which parts to run.
+#[derive(Debug, Clone, Copy)]
+struct Sections {
+    startup: bool,
+    transfers: bool,
+    memory: bool,
+}
+
+/// Runs the bench as `args` ask and prints (and, for a full run, writes) the report.
+pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    let mut plan = FULL;
+    let mut chosen = Vec::new();
+    let mut runs = None;
+    let mut transfer_servers = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => plan = QUICK,
+            "--runs" => {
+                let n = args.next().and_then(|n| n.parse::<usize>().ok());
+                runs = Some(
+                    n.filter(|&n| n > 0)
+                        .context("--runs takes a number of runs")?,
+                );
+            }
+            "startup" | "transfers" | "memory" | "tune-rclone" => chosen.push(arg.as_str()),
+            // The transfers on one server only: moto's alone take hours.
+            "moto" | "s3s-fs" => transfer_servers.push(arg.as_str()),
+            other => bail!(
+                "unknown bench argument {other:?}: expected --quick, --runs N, startup, transfers, memory, tune-rclone, moto or s3s-fs"
+            ),
+        }
+    }
+    if let Some(runs) = runs {
+        // Fewer runs for a loaded machine or a hurry; more for a quiet one.
+        plan.startup_runs = runs;
+        plan.transfer_runs = runs;
+    }
+    let all = chosen.is_empty();
+    let sections = Sections {
+        startup: all || chosen.contains(&"startup"),
+        transfers: all || chosen.contains(&"transfers"),
+        memory: !plan.quick && (all || chosen.contains(&"memory")),
+    };
+    for tool in ["/usr/bin/time", "rclone"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            bail!("{tool} is missing: install the Debian packages `time` and `rclone`");
+        }
+    }
+
+    // Measured as shipped: an optimised build.
     python_env::run(Command::new(cargo()).current_dir(root).args([
         "build",
         "--release",
         "--quiet",
         "-p",
-        "flyte-storage",
-        "--example",
-        "upload_bench",
+        "pyflyte-execute",
     ]))?;
-    let binary = root.join("target/release/examples/upload_bench");
-    let file = root.join("target/emulators/bench-1GiB.bin");
-    ensure_file(&file)?;
-    if !Path::new("/usr/bin/time").exists() {
-        bail!("/usr/bin/time is missing: install it (Debian package `time`)");
+    let python = python_env::ensure(root)?;
+    let work = root.join("target/bench");
+    std::fs::create_dir_all(&work)?;
+    let statsd = StatsdListener::start()?;
+    let mut runner = Runner {
+        ours: root.join("target/release/pyflyte-execute"),
+        flytekit: python.with_file_name("pyflyte-execute"),
+        python: python.clone(),
+        tasks_dir: root.join("xtask/bench"),
+        scratch: work.join("scratch"),
+        statsd: &statsd,
+        rclone_flags: bench_tasks::RCLONE_FLAGS.map(str::to_owned).to_vec(),
+    };
+    // Compiled once, as on a user's machine, not inside the first measured run.
+    python_env::run(
+        Command::new(&python)
+            .args(["-c", "import startup_tasks, bench_tasks"])
+            .current_dir(&runner.tasks_dir),
+    )?;
+
+    let s3s = S3sServer::start(root)?;
+    let s3s_store = Store::s3s(&s3s);
+    s3s_store.create_bucket()?;
+    if chosen == ["tune-rclone"] {
+        return tune_rclone(&mut runner, &s3s_store, &work.join("data"));
     }
 
-    let emulators = Emulators::start(root, Which::S3Only)?;
-    let output = Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(&binary)
-        .arg(&file)
-        .envs(emulators.env().iter().map(|(k, v)| (k, v)))
-        .output()
-        .context("running the upload under /usr/bin/time")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        bail!("the upload failed ({}):\n{stdout}{stderr}", output.status);
-    }
-    let field = |name: &str| {
-        stderr
-            .lines()
-            .find_map(|line| line.trim().strip_prefix(name))
-            .map(|v| v.trim().to_owned())
+    let which = if plan.quick {
+        Which::S3Only
+    } else {
+        Which::All
     };
-    let peak_kib: u64 = field("Maximum resident set size (kbytes):")
-        .context("/usr/bin/time printed no maximum resident set size")?
-        .parse()?;
-    let peak_mib = peak_kib / 1024;
-    print!("{stdout}");
-    println!(
-        "wall clock {}, user {} s, system {} s",
-        field("Elapsed (wall clock) time (h:mm:ss or m:ss):").unwrap_or_default(),
-        field("User time (seconds):").unwrap_or_default(),
-        field("System time (seconds):").unwrap_or_default(),
-    );
-    println!(
-        "peak RSS uploading 1 GiB to S3 (moto): {peak_mib} MiB ({peak_kib} KiB); budget \
-         {RSS_BUDGET_MIB} MiB: {}",
-        if peak_mib < RSS_BUDGET_MIB {
-            "within"
+    let emulators = Emulators::start(root, which)?;
+    let moto = Store::moto(&emulators)?;
+    moto.create_bucket()?;
+
+    let machine = machine_line(root, &python)?;
+    println!("\n{machine}\n");
+    let mut results: Vec<Measurement> = Vec::new();
+    let mut loads = vec![format!("before: {}", load_average())];
+    let mut failures: Vec<String> = Vec::new();
+
+    if sections.startup {
+        let mut stores = vec![Store::local(&work.join("local-store"))?];
+        if plan.quick {
+            stores.push(Store::moto(&emulators)?);
         } else {
-            "EXCEEDED"
+            stores.extend([
+                Store::moto(&emulators)?,
+                Store::gcs(&emulators)?,
+                Store::azure(&emulators, root, &python)?,
+            ]);
         }
+        for store in &stores {
+            let measured = store
+                .create_bucket()
+                .and_then(|()| startup(&runner, store, plan.startup_runs, &work));
+            keep(measured, &mut results, &mut failures, "start-up", store);
+        }
+        loads.push(format!("after start-up: {}", load_average()));
+    }
+    if sections.transfers {
+        let stores: Vec<&Store> = if plan.quick {
+            vec![&s3s_store]
+        } else {
+            [("moto", &moto), ("s3s-fs", &s3s_store)]
+                .into_iter()
+                .filter(|(name, _)| transfer_servers.is_empty() || transfer_servers.contains(name))
+                .map(|(_, store)| store)
+                .collect()
+        };
+        for store in stores {
+            for case in transfer_data(&runner, &plan, &work.join("data"))? {
+                let measured = transfers(&runner, store, &plan, &work, &case);
+                keep(measured, &mut results, &mut failures, &case.case, store);
+            }
+        }
+        loads.push(format!("after transfers: {}", load_average()));
+    }
+    if sections.memory {
+        let measured = memory(&runner, &s3s_store, &plan, &work);
+        keep(measured, &mut results, &mut failures, "memory", &s3s_store);
+        loads.push(format!("after memory: {}", load_average()));
+    }
+    drop(emulators);
+    drop(s3s);
+
+    let loads = format!("Load average (1, 5, 15 min) {}.", loads.join("; "));
+    let mut rendered = render(&results, &machine, &loads);
+    for failure in &failures {
+        rendered.push_str(&format!("**Failed:** {failure}\n\n"));
+    }
+    println!("\n{rendered}");
+    std::fs::write(work.join("report.md"), &rendered)?;
+    let chart = chart::throughput_svg(
+        &results,
+        "Task data throughput: ours, flytekit's pyflyte-execute, rclone",
     );
-    crate::bench_tasks::run(root, &emulators)
+    std::fs::write(work.join("throughput.svg"), &chart)?;
+    println!("written: {}", work.join("report.md").display());
+    if !plan.quick {
+        update_docs(root, &results, &machine, &loads, sections, &chart)?;
+    }
+    Ok(())
 }
 
-/// Writes the 1 GiB test file once, a megabyte at a time, with contents that differ
-/// per megabyte so that nothing downstream can deduplicate it.
-fn ensure_file(path: &Path) -> Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| m.len() == FILE_SIZE) {
-        return Ok(());
-    }
-    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut block = vec![0u8; 1 << 20];
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    for _ in 0..(FILE_SIZE >> 20) {
-        for byte in block.iter_mut() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *byte = state as u8;
+/// Adds a part's measurements to `results`, or, when it failed, says so and goes on with
+/// the next part: one broken case does not cost an hour of others.
+fn keep(
+    measured: Result<Vec<Measurement>>,
+    results: &mut Vec<Measurement>,
+    failures: &mut Vec<String>,
+    part: &str,
+    store: &Store,
+) {
+    match measured {
+        Ok(measured) => results.extend(measured),
+        Err(error) => {
+            let failure = format!("{part} on {}: {error:#}", store.label);
+            eprintln!("FAILED {failure}");
+            failures.push(failure);
         }
-        file.write_all(&block)?;
     }
-    file.flush()?;
+}
+
+/// Runs each tool `runs` times on one case, taking turns (A B C, B C A, ...), so that a
+/// change of load on the machine hits every tool alike. A failed run is reported and
+/// counted, and the others go on: one flaky run does not cost the whole case.
+fn interleaved(
+    tools: &[Tool],
+    runs: usize,
+    mut run: impl FnMut(Tool, usize) -> Result<Sample>,
+) -> Vec<(Tool, Vec<Sample>, Vec<String>)> {
+    let mut measured: Vec<(Tool, Vec<Sample>, Vec<String>)> =
+        tools.iter().map(|&t| (t, Vec::new(), Vec::new())).collect();
+    for round in 0..runs {
+        for turn in 0..tools.len() {
+            let index = (round + turn) % tools.len();
+            match run(tools[index], round) {
+                Ok(sample) => measured[index].1.push(sample),
+                Err(error) => {
+                    let error = format!("{error:#}");
+                    let first_line = error.lines().next().unwrap_or_default();
+                    eprintln!(
+                        "   FAILED {} (round {round}): {first_line}",
+                        tools[index].label()
+                    );
+                    measured[index].2.push(error);
+                }
+            }
+        }
+    }
+    measured
+}
+
+fn startup(
+    runner: &Runner<'_>,
+    store: &Store,
+    runs: usize,
+    work: &Path,
+) -> Result<Vec<Measurement>> {
+    println!(
+        "== start-up, trivial task, {} ({runs} runs each)",
+        store.label
+    );
+    let local = bench_tasks::write_inputs(
+        &work.join("inputs"),
+        "trivial",
+        literal::literal_map([("x", literal::integer(41))]),
+    )?;
+    let inputs = if store.env.is_empty() {
+        local
+    } else {
+        store.put(&local, "startup/inputs.pb")?;
+        store.uri("startup/inputs.pb")
+    };
+    let task = |tool: Tool, round: usize| {
+        if tool == Tool::Floor {
+            return runner.floor("startup_tasks");
+        }
+        let run = TaskRun {
+            module: "startup_tasks",
+            task: "trivial",
+            inputs: inputs.clone(),
+            prefix: format!("startup/{}-{round}", tool.label()),
+            env: &[],
+            expect: Expect::Integer(42),
+        };
+        runner.task(tool, store, &run)
+    };
+    let tools = [Tool::Floor, Tool::Flytekit, Tool::Ours];
+    // One unmeasured round: caches warm, nothing left over from the store's set-up.
+    interleaved(&tools, 1, task);
+    let measured = interleaved(&tools, runs, task);
+    Ok(measured
+        .into_iter()
+        .map(|(tool, samples, failures)| {
+            print_samples(tool, &samples);
+            Measurement {
+                case: "trivial task".to_owned(),
+                way: None,
+                store: store.label,
+                tool,
+                bytes: None,
+                samples,
+                failures,
+            }
+        })
+        .collect())
+}
+
+/// The data one transfer case moves.
+struct Data {
+    case: String,
+    /// Local copy: a file or a directory.
+    local: PathBuf,
+    /// Where the read tasks and rclone read it from, under the store's root.
+    remote: String,
+    bytes: u64,
+    write_task: (&'static str, flyte_proto::core::Literal),
+    read_task: &'static str,
+    read_input: fn(String) -> flyte_proto::core::Literal,
+    read_result: i64,
+}
+
+fn transfer_data(runner: &Runner<'_>, plan: &Plan, data_dir: &Path) -> Result<Vec<Data>> {
+    let file = data_dir.join(format!("file-{}MiB.bin", plan.file_mib));
+    bench_tasks::ensure_file(&file, plan.file_mib, false)?;
+    let directory = data_dir.join(format!(
+        "dir-{}x{}KiB",
+        plan.directory_files, plan.directory_file_kib
+    ));
+    bench_tasks::ensure_directory(&directory, plan.directory_files, plan.directory_file_kib)?;
+    let frame = data_dir.join(format!("frame-{}", plan.frame_rows));
+    let parquet = frame.join(bench_tasks::FRAME_FILE);
+    bench_tasks::ensure_frame(runner, &frame, plan.frame_rows)?;
+    let path = |p: &Path| p.to_str().map(str::to_owned).context("a UTF-8 data path");
+    let file_bytes = plan.file_mib << 20;
+    let directory_bytes = bench_tasks::size_on_disk(&directory)?;
+    Ok(vec![
+        Data {
+            case: format!("{} FlyteFile", size_label(file_bytes)),
+            remote: format!("data/{}", file_name(&file)),
+            write_task: ("write_file", literal::string(path(&file)?)),
+            local: file,
+            bytes: file_bytes,
+            read_task: "read_file",
+            read_input: bench_tasks::file_input,
+            read_result: file_bytes as i64,
+        },
+        Data {
+            case: format!("{}-file FlyteDirectory", thousands(plan.directory_files)),
+            remote: format!("data/{}", file_name(&directory)),
+            write_task: ("write_directory", literal::string(path(&directory)?)),
+            local: directory,
+            bytes: directory_bytes,
+            read_task: "read_directory",
+            read_input: bench_tasks::directory_input,
+            read_result: directory_bytes as i64,
+        },
+        Data {
+            case: format!("{}-row DataFrame", thousands(plan.frame_rows)),
+            remote: format!("data/{}", file_name(&frame)),
+            write_task: ("write_dataframe", literal::integer(plan.frame_rows as i64)),
+            bytes: bench_tasks::size_on_disk(&parquet)?,
+            local: frame,
+            read_task: "read_dataframe",
+            read_input: bench_tasks::frame_input,
+            read_result: plan.frame_rows as i64,
+        },
+    ])
+}
+
+/// One case on one store, both ways, every tool.
+fn transfers(
+    runner: &Runner<'_>,
+    store: &Store,
+    plan: &Plan,
+    work: &Path,
+    case: &Data,
+) -> Result<Vec<Measurement>> {
+    let mut results = Vec::new();
+    // The read runs' input, put there once by rclone.
+    store.purge(&case.remote)?;
+    let local = case.local.to_str().context("a UTF-8 data path")?;
+    let mut destination = store.rclone_path(&case.remote);
+    if case.local.is_dir() {
+        store.rclone_run(&["copy", local, &destination, "--transfers=16"])?;
+        // Named as a directory, rclone does not first HEAD it to see whether it is a
+        // file, which s3s-fs answers with 500 (and rclone retries).
+        destination.push('/');
+    } else {
+        store.rclone_run(&["copyto", local, &destination])?;
+    }
+    for way in [Way::Write, Way::Read] {
+        println!(
+            "== {}, {}, {} ({} MiB, {} runs each)",
+            case.case,
+            way.label(),
+            store.label,
+            case.bytes >> 20,
+            plan.transfer_runs
+        );
+        let slug = format!("{}-{}", case.read_task, way.label());
+        let inputs = match way {
+            Way::Write => bench_tasks::write_inputs(
+                &work.join("inputs"),
+                &slug,
+                literal::literal_map([(input_name(case.write_task.0), case.write_task.1.clone())]),
+            )?,
+            Way::Read => bench_tasks::write_inputs(
+                &work.join("inputs"),
+                &slug,
+                literal::literal_map([(
+                    input_name(case.read_task),
+                    (case.read_input)(store.uri(&case.remote)),
+                )]),
+            )?,
+        };
+        let measured = interleaved(
+            &[Tool::Ours, Tool::Flytekit, Tool::Rclone],
+            plan.transfer_runs,
+            |tool, round| {
+                let prefix = format!("runs/{}-{slug}-{round}", tool.label());
+                match (tool, way) {
+                    (Tool::Rclone, Way::Write) => {
+                        let sample = runner.rclone(store, local, &store.rclone_path(&prefix));
+                        store.purge(&prefix)?;
+                        sample
+                    }
+                    (Tool::Rclone, Way::Read) => {
+                        let scratch = runner.fresh_scratch()?;
+                        let target = scratch.to_str().context("a UTF-8 scratch path")?;
+                        let sample = runner.rclone(store, &destination, target);
+                        let copied = bench_tasks::size_on_disk(&scratch)?;
+                        if copied != case.bytes {
+                            bail!(
+                                "rclone read {copied} bytes of {}, expected {}",
+                                case.case,
+                                case.bytes
+                            );
+                        }
+                        std::fs::remove_dir_all(&scratch)?;
+                        sample
+                    }
+                    (tool, way) => runner.task(
+                        tool,
+                        store,
+                        &TaskRun {
+                            module: "bench_tasks",
+                            task: match way {
+                                Way::Write => case.write_task.0,
+                                Way::Read => case.read_task,
+                            },
+                            inputs: inputs.clone(),
+                            prefix,
+                            env: &INFO_JSON,
+                            expect: match way {
+                                Way::Write => Expect::Offloaded,
+                                Way::Read => Expect::Integer(case.read_result),
+                            },
+                        },
+                    ),
+                }
+            },
+        );
+        for (tool, samples, failures) in measured {
+            print_samples(tool, &samples);
+            results.push(Measurement {
+                case: case.case.clone(),
+                way: Some(way),
+                store: store.label,
+                tool,
+                bytes: Some(case.bytes),
+                samples,
+                failures,
+            });
+        }
+    }
+    store.purge(&case.remote)?;
+    Ok(results)
+}
+
+/// Ours alone, once each: the big file and the many-file directory, each way.
+fn memory(
+    runner: &Runner<'_>,
+    store: &Store,
+    plan: &Plan,
+    work: &Path,
+) -> Result<Vec<Measurement>> {
+    let data_dir = work.join("data");
+    let file = data_dir.join(format!("sparse-{}MiB.bin", plan.memory_file_mib));
+    bench_tasks::ensure_file(&file, plan.memory_file_mib, true)?;
+    let directory = data_dir.join(format!("dir-{}x1KiB", plan.memory_files));
+    bench_tasks::ensure_directory(&directory, plan.memory_files, 1)?;
+    let cases = [
+        (
+            format!("{} FlyteFile", size_label(plan.memory_file_mib << 20)),
+            file,
+            ("write_file", "read_file"),
+            bench_tasks::file_input as fn(String) -> flyte_proto::core::Literal,
+        ),
+        (
+            format!("{}-file FlyteDirectory", thousands(plan.memory_files)),
+            directory,
+            ("write_directory", "read_directory"),
+            bench_tasks::directory_input,
+        ),
+    ];
+    let mut results = Vec::new();
+    for (case, local, (write, read), input) in cases {
+        let bytes = bench_tasks::size_on_disk(&local)?;
+        let path = local.to_str().context("a UTF-8 data path")?.to_owned();
+        // Read first, from a copy rclone puts in place, then write: the server holds
+        // one copy at a time (10 GiB on this machine's shared disk is enough).
+        println!("== memory: {case}, read then write, {}", store.label);
+        let prefix = format!("memory/{read}-input");
+        store.rclone_run(&[
+            if local.is_dir() { "copy" } else { "copyto" },
+            &path,
+            &store.rclone_path(&prefix),
+            "--transfers=16",
+        ])?;
+        let read_inputs = bench_tasks::write_inputs(
+            &work.join("inputs"),
+            &format!("memory-{read}"),
+            literal::literal_map([(input_name(read), input(store.uri(&prefix)))]),
+        )?;
+        let download = runner.task(
+            Tool::Ours,
+            store,
+            &TaskRun {
+                module: "bench_tasks",
+                task: read,
+                inputs: read_inputs,
+                prefix: format!("memory/ours-{read}"),
+                env: &INFO_JSON,
+                expect: Expect::Integer(bytes as i64),
+            },
+        )?;
+        store.purge(&prefix)?;
+        let inputs = bench_tasks::write_inputs(
+            &work.join("inputs"),
+            &format!("memory-{write}"),
+            literal::literal_map([("path", literal::string(path))]),
+        )?;
+        let upload = runner.task(
+            Tool::Ours,
+            store,
+            &TaskRun {
+                module: "bench_tasks",
+                task: write,
+                inputs,
+                prefix: format!("memory/ours-{write}"),
+                env: &INFO_JSON,
+                expect: Expect::Offloaded,
+            },
+        )?;
+        for (way, sample) in [(Way::Write, upload), (Way::Read, download)] {
+            print_samples(Tool::Ours, std::slice::from_ref(&sample));
+            results.push(Measurement {
+                case: format!("{case} (memory)"),
+                way: Some(way),
+                store: store.label,
+                tool: Tool::Ours,
+                bytes: Some(bytes),
+                samples: vec![sample],
+                failures: Vec::new(),
+            });
+        }
+    }
+    Ok(results)
+}
+
+/// The name of the one input of each bench task.
+fn input_name(task: &str) -> &'static str {
+    match task {
+        "write_file" | "write_directory" => "path",
+        "write_dataframe" => "rows",
+        "read_file" => "f",
+        "read_directory" => "d",
+        _ => "df",
+    }
+}
+
+/// Tries rclone settings on s3s-fs with the quick plan's data, and prints each one's
+/// wall times, for choosing [`bench_tasks::RCLONE_FLAGS`].
+fn tune_rclone(runner: &mut Runner<'_>, store: &Store, data_dir: &Path) -> Result<()> {
+    let plan = Plan {
+        file_mib: 1024,
+        directory_files: 5_000,
+        ..QUICK
+    };
+    let data = transfer_data(runner, &plan, data_dir)?;
+    let common = ["--s3-no-check-bucket", "--no-check-dest", "--no-traverse"];
+    let candidates: [&[&str]; 7] = [
+        &[],
+        &[
+            "--transfers=16",
+            "--checkers=16",
+            "--s3-upload-concurrency=4",
+            "--s3-chunk-size=8M",
+            "--multi-thread-streams=4",
+        ],
+        &[
+            "--transfers=32",
+            "--checkers=32",
+            "--s3-upload-concurrency=8",
+            "--s3-chunk-size=16M",
+            "--multi-thread-streams=8",
+            "--multi-thread-cutoff=64M",
+        ],
+        &[
+            "--transfers=32",
+            "--checkers=32",
+            "--s3-upload-concurrency=8",
+            "--s3-chunk-size=16M",
+            "--multi-thread-streams=8",
+            "--multi-thread-cutoff=64M",
+            "--s3-disable-checksum",
+        ],
+        &[
+            "--transfers=64",
+            "--checkers=64",
+            "--s3-upload-concurrency=16",
+            "--s3-chunk-size=32M",
+            "--multi-thread-streams=16",
+            "--multi-thread-cutoff=64M",
+            "--s3-disable-checksum",
+        ],
+        &[
+            "--transfers=32",
+            "--checkers=32",
+            "--s3-upload-concurrency=4",
+            "--s3-chunk-size=64M",
+            "--multi-thread-streams=4",
+            "--multi-thread-cutoff=64M",
+            "--s3-disable-checksum",
+        ],
+        &[
+            "--transfers=32",
+            "--checkers=32",
+            "--s3-upload-concurrency=8",
+            "--s3-chunk-size=16M",
+            "--multi-thread-streams=8",
+            "--multi-thread-cutoff=64M",
+            "--s3-disable-checksum",
+            "--use-mmap",
+        ],
+    ];
+    for case in data.iter().take(2) {
+        let local = case.local.to_str().context("a UTF-8 data path")?;
+        for (index, flags) in candidates.iter().enumerate() {
+            runner.rclone_flags = common
+                .iter()
+                .chain(flags.iter())
+                .map(|f| (*f).to_owned())
+                .collect();
+            let mut write = Vec::new();
+            let mut read = Vec::new();
+            for round in 0..2 {
+                let prefix = format!("tune/{index}-{round}");
+                write.push(
+                    runner
+                        .rclone(store, local, &store.rclone_path(&prefix))?
+                        .seconds,
+                );
+                let scratch = runner.fresh_scratch()?;
+                read.push(
+                    runner
+                        .rclone(
+                            store,
+                            &store.rclone_path(&prefix),
+                            &scratch.to_string_lossy(),
+                        )?
+                        .seconds,
+                );
+                store.purge(&prefix)?;
+            }
+            let median = |v: &[f64]| stats::Summary::of(v).map_or(f64::NAN, |s| s.median);
+            println!(
+                "{}: write {:.2} s ({:.0} MiB/s), read {:.2} s ({:.0} MiB/s) with {}",
+                case.case,
+                median(&write),
+                stats::mib_per_second(case.bytes, median(&write)),
+                median(&read),
+                stats::mib_per_second(case.bytes, median(&read)),
+                runner.rclone_flags.join(" ")
+            );
+        }
+    }
     Ok(())
+}
+
+fn print_samples(tool: Tool, samples: &[Sample]) {
+    let seconds: Vec<String> = samples
+        .iter()
+        .map(|s| format!("{:.2}", s.seconds))
+        .collect();
+    let peak = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0) >> 10;
+    let own = match (
+        samples.iter().filter_map(|s| s.supervisor_kib).max(),
+        samples.iter().filter_map(|s| s.worker_kib).max(),
+    ) {
+        (Some(s), Some(w)) => format!(", supervisor {} MiB, worker {} MiB", s >> 10, w >> 10),
+        _ => String::new(),
+    };
+    println!(
+        "   {:9} {} s, peak RSS {peak} MiB{own}",
+        tool.label(),
+        seconds.join(" ")
+    );
+}
+
+fn render(results: &[Measurement], machine: &str, loads: &str) -> String {
+    let startup: Vec<Measurement> = results
+        .iter()
+        .filter(|m| m.way.is_none())
+        .cloned()
+        .collect();
+    let transfers: Vec<Measurement> = results
+        .iter()
+        .filter(|m| m.way.is_some() && !m.case.ends_with("(memory)"))
+        .cloned()
+        .collect();
+    let memory: Vec<Measurement> = results
+        .iter()
+        .filter(|m| m.case.ends_with("(memory)"))
+        .cloned()
+        .collect();
+    let mut out = format!("{machine}\n{loads}\n\n");
+    if !startup.is_empty() {
+        out.push_str(&startup_section(&startup));
+    }
+    if !transfers.is_empty() {
+        out.push_str(&transfers_section(&transfers));
+    }
+    if !memory.is_empty() {
+        out.push_str(&memory_section(&memory));
+    }
+    out
+}
+
+fn startup_section(startup: &[Measurement]) -> String {
+    format!(
+        "### Start-up: trivial task (int in, int out)\n\nWall seconds, median (min–max).\n\n{}\nWhere ours spends it (medians, ms; worker ready and inputs overlap):\n\n{}\n",
+        report::startup_table(startup),
+        report::phases_table(startup)
+    )
+}
+
+fn transfers_section(transfers: &[Measurement]) -> String {
+    format!(
+        "### Transfers\n\nThroughput at the median wall time of the whole run (process start to exit).\n\n{}\nEvery measurement (peak RSS for ours: supervisor / worker):\n\n{}\n",
+        report::throughput_table(transfers),
+        report::transfers_table(transfers)
+    )
+}
+
+fn memory_section(memory: &[Measurement]) -> String {
+    format!(
+        "### Memory: ours alone, one run each (target: supervisor ≤ 64 MiB; the worker's peak does not grow with the data)\n\n{}\n",
+        report::transfers_table(memory)
+    )
+}
+
+/// Replaces the generated parts of docs/benchmarks.md (between `<!-- bench:NAME -->` and
+/// `<!-- /bench:NAME -->`) with this run's, and writes the chart beside it.
+fn update_docs(
+    root: &Path,
+    results: &[Measurement],
+    machine: &str,
+    loads: &str,
+    sections: Sections,
+    chart: &str,
+) -> Result<()> {
+    let path = root.join("docs/benchmarks.md");
+    let mut doc = std::fs::read_to_string(&path).context("reading docs/benchmarks.md")?;
+    let pick = |startup: bool, memory: bool| -> Vec<Measurement> {
+        results
+            .iter()
+            .filter(|m| (m.way.is_none()) == startup && m.case.ends_with("(memory)") == memory)
+            .cloned()
+            .collect()
+    };
+    let mut parts = vec![("machine", format!("{machine}\n{loads}\n"))];
+    if sections.startup {
+        parts.push(("startup", startup_section(&pick(true, false))));
+    }
+    if sections.transfers {
+        parts.push((
+            "transfers",
+            format!(
+                "![Throughput per tool and case](benchmarks-throughput.svg)\n\n{}",
+                transfers_section(&pick(false, false))
+            ),
+        ));
+        std::fs::write(root.join("docs/benchmarks-throughput.svg"), chart)?;
+    }
+    if sections.memory {
+        parts.push(("memory", memory_section(&pick(false, true))));
+    }
+    for (name, text) in parts {
+        doc = replace_between(&doc, name, &text)
+            .with_context(|| format!("docs/benchmarks.md has no <!-- bench:{name} --> section"))?;
+    }
+    std::fs::write(&path, doc)?;
+    println!("updated {}", path.display());
+    Ok(())
+}
+
+/// `doc` with the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` replaced.
+fn replace_between(doc: &str, name: &str, text: &str) -> Option<String> {
+    let (open, close) = (
+        format!("<!-- bench:{name} -->\n"),
+        format!("<!-- /bench:{name} -->"),
+    );
+    let start = doc.find(&open)? + open.len();
+    let end = start + doc[start..].find(&close)?;
+    Some(format!("{}{text}{}", &doc[..start], &doc[end..]))
+}
+
+/// CPU, cores, memory, kernel and the versions of everything measured.
+fn machine_line(root: &Path, python: &Path) -> Result<String> {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory_gib = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:")?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0.0, |kib| kib as f64 / (1 << 20) as f64);
+    let kernel = read("/proc/sys/kernel/osrelease").trim().to_owned();
+    let first_line = |command: &mut Command| -> String {
+        command
+            .output()
+            .ok()
+            .map(|o| {
+                let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr);
+                text.lines().next().unwrap_or_default().trim().to_owned()
+            })
+            .unwrap_or_default()
+    };
+    let versions = first_line(Command::new(python).args([
+        "-c",
+        "import sys, flytekit, pandas, pyarrow; print('Python', sys.version.split()[0], '· flytekit', flytekit.__version__, '· pandas', pandas.__version__, '· pyarrow', pyarrow.__version__)",
+    ]));
+    let moto = first_line(
+        Command::new(root.join("target/emulators/venv/bin/python"))
+            .args(["-c", "import moto; print('moto', moto.__version__)"]),
+    );
+    let rclone = first_line(Command::new("rclone").arg("version"));
+    let commit = first_line(
+        Command::new("git")
+            .args(["-C"])
+            .arg(root)
+            .args(["describe", "--always", "--dirty"]),
+    );
+    let rustc = first_line(Command::new("rustc").arg("--version"));
+    Ok(format!(
+        "Machine: {cpu}, {cores} cores, {memory_gib:.1} GiB, Linux {kernel}. Ours at {commit} ({rustc}, release) · {versions} · {rclone} · {moto} · {} · fake-gcs-server and Azurite as `cargo xtask test` runs them.",
+        S3sServer::version()
+    ))
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// "2 GiB", "512 MiB".
+fn size_label(bytes: u64) -> String {
+    if bytes >= 1 << 30 && bytes % (1 << 30) == 0 {
+        format!("{} GiB", bytes >> 30)
+    } else {
+        format!("{} MiB", bytes >> 20)
+    }
+}
+
+/// 10000 as "10,000".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_counts_read_as_people_write_them() {
+        assert_eq!(size_label(2 << 30), "2 GiB");
+        assert_eq!(size_label(256 << 20), "256 MiB");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(100), "100");
+    }
+
+    #[test]
+    fn each_tool_runs_first_in_turn() {
+        let mut order = Vec::new();
+        let measured = interleaved(
+            &[Tool::Ours, Tool::Flytekit, Tool::Rclone],
+            3,
+            |tool, round| {
+                order.push(tool.label());
+                if tool == Tool::Rclone && round == 1 {
+                    anyhow::bail!("a flaky run");
+                }
+                Ok(Sample {
+                    seconds: 1.0,
+                    peak_rss_kib: 1,
+                    supervisor_kib: None,
+                    worker_kib: None,
+                    phases: None,
+                })
+            },
+        );
+        assert_eq!(
+            order,
+            [
+                "ours", "flytekit", "rclone", "flytekit", "rclone", "ours", "rclone", "ours",
+                "flytekit"
+            ]
+        );
+        let counts: Vec<(usize, usize)> = measured
+            .iter()
+            .map(|(_, samples, failures)| (samples.len(), failures.len()))
+            .collect();
+        assert_eq!(
+            counts,
+            [(3, 0), (3, 0), (2, 1)],
+            "the failed run is counted, the others kept"
+        );
+    }
+
+    #[test]
+    fn a_generated_section_of_the_docs_is_replaced_and_the_rest_kept() {
+        let doc = "intro\n<!-- bench:startup -->\nold table\n<!-- /bench:startup -->\nafter\n";
+        assert_eq!(
+            replace_between(doc, "startup", "new table\n").as_deref(),
+            Some("intro\n<!-- bench:startup -->\nnew table\n<!-- /bench:startup -->\nafter\n")
+        );
+        assert_eq!(replace_between(doc, "memory", "x"), None);
+    }
 }

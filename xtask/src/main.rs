@@ -26,8 +26,10 @@ commands:
   demo          build, prepare .venv with flytekit, run the example tasks and print their results
   test [ARGS]   prepare what the tests need and run every test (ARGS go to cargo test)
   conformance   only the comparisons with flytekit and flyteidl
-  bench         upload 1 GiB to moto's S3 server and report the peak RSS; then tasks writing a
-                1 GiB FlyteFile and a 10,000-file FlyteDirectory to it, flytekit against ours
+  bench [--quick] [--runs N] [startup] [transfers] [memory]
+                start-up, transfer and memory runs of ours against flytekit, rclone and the
+                Python import floor, release builds (docs/benchmarks.md); --quick: a subset
+                in under five minutes; `bench tune-rclone` tries rclone settings
   codegen       regenerate crates/flyte-proto/src/generated from proto/
   dist [--arch x86_64|aarch64]
                 the wheel pyflyte-execute-rs to publish, in target/wheels: the release binary
@@ -39,7 +41,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     match args.first().map(String::as_str) {
-        Some("bench") => bench::run(&root),
+        Some("bench") => bench::run(&root, &args[1..]),
         Some("codegen") => codegen::run(&root),
         Some("demo") => demo::run(&root),
         Some("dist") => dist::run(&root, &args[1..]),

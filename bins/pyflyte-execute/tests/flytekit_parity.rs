@@ -141,6 +141,37 @@ fn worker_killed_by_sigkill_writes_error_naming_sigkill() {
     assert_worker_death_reported("sigkill", "SIGKILL");
 }
 
+// The worker leaves without the interpreter's teardown; what Python's exit does that
+// anyone can see must still happen.
+
+#[test]
+fn threads_atexit_handlers_and_buffered_stdout_finish_at_exit_like_flytekit() {
+    let pair = Pair::run("leave_work_for_exit");
+    pair.assert_same_ending();
+    pair.assert_same_outputs();
+    for run in [&pair.flytekit, &pair.ours] {
+        let stdout = &run.stdout;
+        for line in [
+            "a non-daemon thread finished after the task returned",
+            "an atexit handler ran after the thread",
+            "Python's buffered line",
+            "C stdio's buffered line",
+        ] {
+            assert!(
+                stdout.contains(line),
+                "{line:?} missing from stdout:\n{stdout}\n{}",
+                run.summary()
+            );
+        }
+        let thread = stdout.find("a non-daemon thread finished");
+        let handler = stdout.find("an atexit handler ran");
+        assert!(
+            thread < handler,
+            "the thread is joined before atexit handlers run:\n{stdout}"
+        );
+    }
+}
+
 // Bad invocations: never a panic, a message that names the culprit, and error.pb exactly
 // when flytekit writes one.
 

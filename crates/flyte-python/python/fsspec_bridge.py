@@ -219,15 +219,21 @@ class _BridgedFileSystem(AbstractFileSystem):
         if isinstance(rpath, list) or isinstance(lpath, list) or _has_magic(str(rpath)):
             return super().get(rpath, lpath, recursive=recursive, callback=callback, **kwargs)
         lpath = str(lpath)
-        if recursive and self.isdir(rpath):
+        if recursive:
+            # Listing first: a prefix with objects under it is a directory, whatever a
+            # HEAD of its name answers (s3s-fs: 500), and it costs no request more.
             # "dir/" copies the contents; "dir" into an existing directory nests, as cp -r.
+            target = lpath
             if not str(rpath).endswith("/") and os.path.isdir(lpath):
-                lpath = os.path.join(lpath, posixpath.basename(self._strip_protocol(rpath)))
-            _bridge().call("get_dir", uri=self._uri(rpath), path=os.path.abspath(lpath))
-        else:
-            if lpath.endswith(os.sep):
-                os.makedirs(lpath, exist_ok=True)
-            self.get_file(rpath, lpath)
+                target = os.path.join(lpath, posixpath.basename(self._strip_protocol(rpath)))
+            try:
+                _bridge().call("get_dir", uri=self._uri(rpath), path=os.path.abspath(target))
+                return None
+            except FileNotFoundError:
+                pass  # nothing under it: a file, or nothing at all, which get_file says
+        if lpath.endswith(os.sep):
+            os.makedirs(lpath, exist_ok=True)
+        self.get_file(rpath, lpath)
         return None
 
     def put(self, lpath, rpath, recursive=False, callback=None, **kwargs):

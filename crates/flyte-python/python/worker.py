@@ -22,8 +22,13 @@ directory, which the supervisor then writes to the real output prefix.
 
 Anything this script cannot report (a segfault, os._exit, SIGKILL) the supervisor
 notices from the exit status and reports itself.
+
+Once it is done, the worker leaves as Python's own exit would, less the interpreter's
+teardown (see leave()): the supervisor waits for the worker to be gone before it exits,
+and tearing down flytekit, pandas and numpy object by object took longer than the task.
 """
 
+import atexit
 import faulthandler
 import importlib.util
 import json
@@ -32,6 +37,7 @@ import resource
 import signal
 import socket
 import sys
+import threading
 import traceback
 
 SOCKET_ENV = "PYFLYTE_EXECUTE_WORKER_SOCKET"
@@ -218,8 +224,38 @@ def _staged(staging_dir):
     return sorted(os.listdir(staging_dir)) if os.path.isdir(staging_dir) else []
 
 
+def leave():
+    """Ends the worker with status 0 after doing what Python's exit does that anyone can
+    see: waits for the task's non-daemon threads, runs the atexit handlers (logging's
+    flush, weakref finalizers, the task's own) and flushes stdout and stderr. What it
+    skips is the interpreter's teardown, freeing every module and object one by one,
+    which nothing observes and which took 0.5-0.8 s after a trivial task.
+
+    Only after a normal return: a SystemExit or an exception leaves the normal way, with
+    its status and traceback."""
+    # CPython's own finalization calls threading._shutdown to join the non-daemon
+    # threads, so it is there in every version that has this module.
+    threading._shutdown()
+    atexit._run_exitfuncs()  # prints a failing handler's traceback and goes on, as at exit
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # closed or a broken pipe: nothing more can be written there anyway
+    # What native code printed through C's stdio, buffered when stdout is a pipe or a
+    # file, which exit() would flush and os._exit does not.
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+    os._exit(0)
+
+
 if __name__ == "__main__":
     # This script's own directory must not shadow the user's modules.
     if sys.path and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
         del sys.path[0]
     main()
+    leave()

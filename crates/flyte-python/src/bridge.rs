@@ -266,15 +266,7 @@ async fn handle(
                 protocol: PROTOCOL_VERSION,
             }
         }
-        Request::Stat { uri } => Reply::Stat(
-            if let Some(size) = storage.stat(&uri).await.map_err(failed)? {
-                Stat::File { size }
-            } else if !storage.list(&uri).await.map_err(failed)?.is_empty() {
-                Stat::Directory
-            } else {
-                Stat::Missing
-            },
-        ),
+        Request::Stat { uri } => Reply::Stat(stat(storage, &uri).await.map_err(failed)?),
         Request::List { uri } => Reply::List {
             objects: storage
                 .list(&uri)
@@ -318,6 +310,25 @@ async fn handle(
             Reply::Done {}
         }
     })
+}
+
+/// Whether `uri` is an object, a prefix with objects under it, or nothing.
+///
+/// An object's own answer comes first. When asking for it fails, a listing with objects
+/// under `uri` still makes it a directory: some stores answer a HEAD of a key that is
+/// also a "directory" with an error, not 404 (s3s-fs, which keeps objects as files, says
+/// 500 "Is a directory"). The failure counts only when nothing is under `uri` either.
+async fn stat(storage: &Storage, uri: &str) -> Result<Stat, StorageError> {
+    let object = storage.stat(uri).await;
+    if let Ok(Some(size)) = object {
+        return Ok(Stat::File { size });
+    }
+    let listed = storage.list(uri).await;
+    match (object, listed) {
+        (_, Ok(objects)) if !objects.is_empty() => Ok(Stat::Directory),
+        (Err(error), _) | (Ok(_), Err(error)) => Err(error),
+        (Ok(_), Ok(_)) => Ok(Stat::Missing),
+    }
 }
 
 #[cfg(test)]

@@ -86,6 +86,7 @@ CASES: typing.Dict[str, typing.Tuple[str, str, typing.Callable[[Path], dict]]] =
     "ignore_outputs": (TASKS, "ignore_outputs", _x(5)),
     "segfault": (TASKS, "segfault", _x(1)),
     "exit_one": (TASKS, "exit_one", _x(1)),
+    "leave_work_for_exit": (TASKS, "leave_work_for_exit", _x(1)),
     "sigkill": (TASKS, "sigkill_self", _x(1)),
     "import_error": ("broken_at_import", "unreachable", _x(1)),
     "unknown_task": (TASKS, "no_such_task", _x(1)),

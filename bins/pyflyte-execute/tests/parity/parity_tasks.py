@@ -158,3 +158,26 @@ def exit_one(x: int) -> int:
 def sigkill_self(x: int) -> int:
     os.kill(os.getpid(), signal.SIGKILL)
     return x
+
+
+# What a task leaves for the process's exit
+
+
+@task
+def leave_work_for_exit(x: int) -> int:
+    """Output only the process's exit produces, in the order Python's exit produces it: a
+    non-daemon thread is joined, then the atexit handlers run, and buffered stdout, both
+    Python's and C's, is flushed."""
+    import atexit
+    import threading
+    import time
+
+    def finish_later():
+        time.sleep(0.2)
+        print("a non-daemon thread finished after the task returned")
+
+    atexit.register(print, "an atexit handler ran after the thread")
+    threading.Thread(target=finish_later).start()
+    ctypes.CDLL(None).printf(b"C stdio's buffered line\n")
+    print("Python's buffered line", end="\n", flush=False)
+    return x

@@ -303,6 +303,7 @@ impl Case {
             entrypoint,
             status,
             stderr: fs::read_to_string(&stderr).unwrap_or_default(),
+            stdout: fs::read_to_string(&stdout).unwrap_or_default(),
             local_output_prefix,
             raw_prefix,
             input_raw_prefix: self.input_raw_prefix(),
@@ -400,6 +401,8 @@ pub struct Run {
     pub status: ExitStatus,
     /// Everything it wrote to stderr.
     pub stderr: String,
+    /// Everything it wrote to stdout.
+    pub stdout: String,
     local_output_prefix: Option<PathBuf>,
     raw_prefix: PathBuf,
     input_raw_prefix: PathBuf,
