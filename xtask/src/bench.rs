@@ -1,4 +1,5 @@
-//! `cargo xtask bench [--quick] [--runs N] [startup] [transfers] [memory] [moto] [s3s-fs]`: issue 11's measurements
+//! `cargo xtask bench [--quick] [--runs N] [startup] [transfers] [memory] [moto] [s3s-fs]
+//! [file] [directory] [dataframe]`: issue 11's measurements
 //! in one run, release builds as shipped. A report, never a timed test: nothing fails on
 //! speed.
 //!
@@ -95,6 +96,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut chosen = Vec::new();
     let mut runs = None;
     let mut transfer_servers = Vec::new();
+    let mut transfer_cases = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -109,8 +111,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             "startup" | "transfers" | "memory" | "tune-rclone" => chosen.push(arg.as_str()),
             // The transfers on one server only: moto's alone take hours.
             "moto" | "s3s-fs" => transfer_servers.push(arg.as_str()),
+            // One transfer case only, for working on it: the others are not rewritten.
+            "file" | "directory" | "dataframe" => transfer_cases.push(arg.as_str()),
             other => bail!(
-                "unknown bench argument {other:?}: expected --quick, --runs N, startup, transfers, memory, tune-rclone, moto or s3s-fs"
+                "unknown bench argument {other:?}: expected --quick, --runs N, startup, transfers, memory, tune-rclone, moto, s3s-fs, file, directory or dataframe"
             ),
         }
     }
@@ -211,7 +215,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 .collect()
         };
         for store in stores {
-            for case in transfer_data(&runner, &plan, &work.join("data"))? {
+            let cases = transfer_data(&runner, &plan, &work.join("data"))?
+                .into_iter()
+                .filter(|case| transfer_cases.is_empty() || transfer_cases.contains(&case.kind));
+            for case in cases {
                 let measured = transfers(&runner, store, &plan, &work, &case);
                 keep(measured, &mut results, &mut failures, &case.case, store);
             }
@@ -239,7 +246,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     );
     std::fs::write(work.join("throughput.svg"), &chart)?;
     println!("written: {}", work.join("report.md").display());
-    if !plan.quick {
+    if !plan.quick && transfer_cases.is_empty() {
         update_docs(root, &results, &machine, &loads, sections, &chart)?;
     }
     Ok(())
@@ -352,6 +359,8 @@ fn startup(
 
 /// The data one transfer case moves.
 struct Data {
+    /// What the command line calls it: `file`, `directory` or `dataframe`.
+    kind: &'static str,
     case: String,
     /// Local copy: a file or a directory.
     local: PathBuf,
@@ -380,6 +389,7 @@ fn transfer_data(runner: &Runner<'_>, plan: &Plan, data_dir: &Path) -> Result<Ve
     let directory_bytes = bench_tasks::size_on_disk(&directory)?;
     Ok(vec![
         Data {
+            kind: "file",
             case: format!("{} FlyteFile", size_label(file_bytes)),
             remote: format!("data/{}", file_name(&file)),
             write_task: ("write_file", literal::string(path(&file)?)),
@@ -390,6 +400,7 @@ fn transfer_data(runner: &Runner<'_>, plan: &Plan, data_dir: &Path) -> Result<Ve
             read_result: file_bytes as i64,
         },
         Data {
+            kind: "directory",
             case: format!("{}-file FlyteDirectory", thousands(plan.directory_files)),
             remote: format!("data/{}", file_name(&directory)),
             write_task: ("write_directory", literal::string(path(&directory)?)),
@@ -400,6 +411,7 @@ fn transfer_data(runner: &Runner<'_>, plan: &Plan, data_dir: &Path) -> Result<Ve
             read_result: directory_bytes as i64,
         },
         Data {
+            kind: "dataframe",
             case: format!("{}-row DataFrame", thousands(plan.frame_rows)),
             remote: format!("data/{}", file_name(&frame)),
             write_task: ("write_dataframe", literal::integer(plan.frame_rows as i64)),
