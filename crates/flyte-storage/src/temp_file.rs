@@ -4,6 +4,7 @@
 //!
 //! Used by the local store for every write and by the object stores for every download.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StorageError};
@@ -31,10 +32,7 @@ impl TempFile {
                 .await
                 .map_err(|e| StorageError::from_io(parent.display().to_string(), e))?;
         }
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-        let path = parent.map_or_else(|| PathBuf::from(&temp_name), |p| p.join(&temp_name));
+        let path = temp_path(parent, name);
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -50,6 +48,46 @@ impl TempFile {
         ))
     }
 
+    /// Writes `contents` to `target` the same way, in one blocking call: create the
+    /// temporary file, write, rename. The parent directory is created only when the
+    /// first try finds it missing, so a tree of small downloads costs one call per file
+    /// and one `create_dir_all` per directory. Runs on the caller's thread: call it on
+    /// the blocking pool.
+    pub(crate) fn write_whole(target: &Path, target_uri: &str, contents: &[u8]) -> Result<()> {
+        let name = target.file_name().ok_or_else(|| StorageError::InvalidUri {
+            uri: target_uri.to_owned(),
+            reason: "it names a directory, not a file".to_owned(),
+        })?;
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty());
+        let path = temp_path(parent, name);
+        let create = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+        };
+        let mut file = match (create(), parent) {
+            (Err(e), Some(parent)) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StorageError::from_io(parent.display().to_string(), e))?;
+                create()
+            }
+            (created, _) => created,
+        }
+        .map_err(|e| StorageError::from_io(target_uri, e))?;
+        let temp = Self {
+            path,
+            renamed: false,
+        };
+        file.write_all(contents)
+            .map_err(|e| StorageError::from_io(target_uri, e))?;
+        drop(file);
+        std::fs::rename(&temp.path, target).map_err(|e| StorageError::from_io(target_uri, e))?;
+        let mut temp = temp;
+        temp.renamed = true;
+        Ok(())
+    }
+
     /// Where the temporary file is.
     pub(crate) fn path(&self) -> &Path {
         &self.path
@@ -63,6 +101,14 @@ impl TempFile {
         self.renamed = true;
         Ok(())
     }
+}
+
+/// `.<name>.<random>.tmp` in `parent` (the current directory when `None`).
+fn temp_path(parent: Option<&Path>, name: &std::ffi::OsStr) -> PathBuf {
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+    parent.map_or_else(|| PathBuf::from(&temp_name), |p| p.join(&temp_name))
 }
 
 impl Drop for TempFile {

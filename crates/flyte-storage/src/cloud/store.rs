@@ -567,6 +567,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn small_downloads_create_their_directories_and_replace_what_is_there() {
+        let (store, memory) = store(Memory::with_bucket("b"));
+        let object = uri("s3://b/tree/a.txt");
+        memory
+            .put(
+                &ObjectPath::of(&object).expect("object"),
+                Bytes::from_static(b"new"),
+                store.new_object(&[]),
+            )
+            .await
+            .expect("put");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("x/y/a.txt");
+        assert_eq!(store.get_file(&object, &target).await.expect("get"), 3);
+        assert_eq!(std::fs::read(&target).expect("read"), b"new");
+        std::fs::write(&target, b"older and longer").expect("write");
+        assert_eq!(store.get_file(&object, &target).await.expect("get"), 3);
+        assert_eq!(std::fs::read(&target).expect("read"), b"new");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("x/y"))
+            .expect("list")
+            .map(|entry| entry.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["a.txt"], "no temporary file is left");
+    }
+
+    #[tokio::test]
+    async fn an_object_that_grew_past_a_buffer_since_it_was_listed_is_downloaded_whole() {
+        let (store, memory) = store(Memory::with_bucket("b"));
+        let object = uri("s3://b/grows.bin");
+        let path = ObjectPath::of(&object).expect("object");
+        memory
+            .put(&path, Bytes::from_static(b"tiny"), store.new_object(&[]))
+            .await
+            .expect("put");
+        let listed = store.list(&uri("s3://b/")).await.expect("list");
+        let grown = Bytes::from(vec![7u8; 3 << 20]);
+        memory
+            .put(&path, grown.clone(), store.new_object(&[]))
+            .await
+            .expect("put");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("grows.bin");
+        store
+            .get_listed_file(&listed[0], &target)
+            .await
+            .expect("get");
+        assert_eq!(std::fs::read(&target).expect("read"), grown);
+    }
+
+    #[tokio::test]
     async fn faults_become_errors_naming_the_uri() {
         let (store, memory) = store(Memory::with_bucket("b"));
         let object = uri("s3://b/k");

@@ -172,6 +172,11 @@ impl Transfers {
         to: &Path,
         size: u64,
     ) -> Result<u64, Failure> {
+        if size <= self.chunk_size.min(WRITE_BUFFER as u64)
+            && let Some(written) = self.download_small(backend, object, to, size).await?
+        {
+            return Ok(written);
+        }
         let to_text = to.display().to_string();
         let (file, temp) = TempFile::create_beside(to, &to_text).await?;
         if size > self.chunk_size {
@@ -199,6 +204,69 @@ impl Transfers {
         drop(file);
         temp.rename_to(to, &to_text).await?;
         Ok(size)
+    }
+
+    /// Downloads a small object (at most one [`WRITE_BUFFER`]) with one request into
+    /// memory, then creates, writes and renames its file in one blocking call: a tree
+    /// of small files costs one blocking-pool hop per file, not one per step (directory,
+    /// open, write, rename). `None` when the object turned out larger than a buffer
+    /// (it changed since it was listed): the caller streams it instead.
+    async fn download_small(
+        &self,
+        backend: &dyn ObjectBackend,
+        object: &ObjectPath,
+        to: &Path,
+        size: u64,
+    ) -> Result<Option<u64>, Failure> {
+        let _permit = self.reserve(size).await;
+        let max_attempts = self.retry.max_attempts.max(1);
+        let mut attempts = 0;
+        let contents = loop {
+            attempts += 1;
+            let attempt: BackendResult<Option<BytesMut>> = async {
+                let read_timeout = self.retry.read_timeout;
+                let stalled = || {
+                    BackendError::new(
+                        Fault::Transient,
+                        format!("no data for {read_timeout:?} (retry.read_timeout)"),
+                    )
+                };
+                let mut body = tokio::time::timeout(read_timeout, backend.get(object, None))
+                    .await
+                    .map_err(|_| stalled())??;
+                let mut contents = BytesMut::with_capacity(size as usize);
+                while let Some(piece) = tokio::time::timeout(read_timeout, body.try_next())
+                    .await
+                    .map_err(|_| stalled())??
+                {
+                    if contents.len() + piece.len() > WRITE_BUFFER {
+                        return Ok(None);
+                    }
+                    contents.extend_from_slice(&piece);
+                }
+                Ok(Some(contents))
+            }
+            .await;
+            match attempt {
+                Ok(Some(contents)) => break contents,
+                Ok(None) => return Ok(None),
+                Err(error) if error.fault == Fault::Transient && attempts < max_attempts => {
+                    tokio::time::sleep(backoff(&self.retry, attempts)).await;
+                }
+                Err(error) => return Err(Failure::Request { error, attempts }),
+            }
+        };
+        let target = to.to_path_buf();
+        let written = contents.len() as u64;
+        tokio::task::spawn_blocking(move || {
+            TempFile::write_whole(&target, &target.display().to_string(), &contents)
+        })
+        .await
+        .map_err(|e| StorageError::Io {
+            uri: to.display().to_string(),
+            source: std::io::Error::other(e),
+        })??;
+        Ok(Some(written))
     }
 
     /// Streams `range` of the object (all of it when `None`) into `file` (the temporary
