@@ -590,7 +590,7 @@ fn memory(
                 env: &INFO_JSON,
                 expect: Expect::Integer(bytes as i64),
             },
-        )?;
+        );
         store.purge(&prefix)?;
         let inputs = bench_tasks::write_inputs(
             &work.join("inputs"),
@@ -608,17 +608,25 @@ fn memory(
                 env: &INFO_JSON,
                 expect: Expect::Offloaded,
             },
-        )?;
-        for (way, sample) in [(Way::Write, upload), (Way::Read, download)] {
-            print_samples(Tool::Ours, std::slice::from_ref(&sample));
+        );
+        // A failed run is reported in its row; the other way's still counts.
+        for (way, outcome) in [(Way::Write, upload), (Way::Read, download)] {
+            let (samples, failures) = match outcome {
+                Ok(sample) => (vec![sample], Vec::new()),
+                Err(error) => (Vec::new(), vec![format!("{error:#}")]),
+            };
+            print_samples(Tool::Ours, &samples);
+            for failure in &failures {
+                println!("FAILED ours, {case}, {way:?}: {failure}");
+            }
             results.push(Measurement {
                 case: format!("{case} (memory)"),
                 way: Some(way),
                 store: store.label,
                 tool: Tool::Ours,
                 bytes: Some(bytes),
-                samples: vec![sample],
-                failures: Vec::new(),
+                samples,
+                failures,
             });
         }
     }

@@ -436,6 +436,16 @@ impl ObjectBackend for S3Backend {
                     .build()
             })
             .collect();
+        // S3 assembles the object before it answers (sending only whitespace, if
+        // anything), which takes minutes for a large object on a slow store: measured,
+        // 10 GiB on s3s-fs outlasted the 60 s read timeout, and the retry found the
+        // upload gone. So completion waits for the whole attempt timeout instead.
+        let patient = aws_sdk_s3::config::Builder::default().timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(self.retry.connect_timeout)
+                .read_timeout(self.retry.attempt_timeout)
+                .build(),
+        );
         self.send(&object.bucket, |client| {
             client
                 .complete_multipart_upload()
@@ -447,6 +457,8 @@ impl ObjectBackend for S3Backend {
                         .set_parts(Some(parts.clone()))
                         .build(),
                 )
+                .customize()
+                .config_override(patient.clone())
                 .send()
         })
         .await?;
