@@ -90,6 +90,14 @@ pub trait Store: fmt::Debug + Send + Sync {
         self.get_file(&object.uri, to).await
     }
 
+    /// Uploads the local file `from`, whose size a directory walk has just measured, to
+    /// the object `to`. Stores that need the size before uploading override this to use
+    /// it, saving a `stat` per file of a directory.
+    async fn put_walked_file(&self, from: &Path, size: u64, to: &StorageUri) -> Result<u64> {
+        let _ = size;
+        self.put_file(from, to).await
+    }
+
     /// Downloads every object under `from` into the local directory `to`, keeping their
     /// relative paths, at most `concurrency` at a time (0 counts as 1).
     ///
@@ -148,7 +156,8 @@ pub trait Store: fmt::Debug + Send + Sync {
         let files = walk_local_dir(from).await?;
         let transfers = files.map_ok(|file| async move {
             let destination = to.join(&file.key)?;
-            self.put_file(&file.path, &destination).await
+            self.put_walked_file(&file.path, file.size, &destination)
+                .await
         });
         summarise(transfers, concurrency).await
     }

@@ -213,7 +213,6 @@ impl Store for CloudStore {
     }
 
     async fn put_file(&self, from: &Path, to: &StorageUri) -> Result<u64> {
-        let object = ObjectPath::of(to)?;
         let from_text = from.display().to_string();
         let metadata = tokio::fs::metadata(from)
             .await
@@ -221,7 +220,12 @@ impl Store for CloudStore {
         if metadata.is_dir() {
             return Err(StorageError::directory_given_as_file(from_text));
         }
-        let size = metadata.len();
+        self.put_walked_file(from, metadata.len(), to).await
+    }
+
+    async fn put_walked_file(&self, from: &Path, size: u64, to: &StorageUri) -> Result<u64> {
+        let object = ObjectPath::of(to)?;
+        let from_text = from.display().to_string();
         let new = self.new_object(&[&from_text, &object.key]);
         match self
             .transfers
