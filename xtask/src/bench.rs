@@ -1,5 +1,5 @@
 //! `cargo xtask bench [--quick] [--runs N] [startup] [transfers] [memory] [moto] [s3s-fs]
-//! [file] [directory] [dataframe]`: issue 11's measurements
+//! [file] [directory] [dataframe] [ours] [flytekit] [rclone]`: issue 11's measurements
 //! in one run, release builds as shipped. A report, never a timed test: nothing fails on
 //! speed.
 //!
@@ -100,6 +100,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut runs = None;
     let mut transfer_servers = Vec::new();
     let mut transfer_cases = Vec::new();
+    let mut transfer_tools = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -116,10 +117,18 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             "moto" | "s3s-fs" => transfer_servers.push(arg.as_str()),
             // One transfer case only, for working on it: the others are not rewritten.
             "file" | "directory" | "dataframe" => transfer_cases.push(arg.as_str()),
+            // Some tools only, for comparing versions of ours: nothing is rewritten.
+            "ours" => transfer_tools.push(Tool::Ours),
+            "flytekit" => transfer_tools.push(Tool::Flytekit),
+            "rclone" => transfer_tools.push(Tool::Rclone),
             other => bail!(
-                "unknown bench argument {other:?}: expected --quick, --runs N, startup, transfers, memory, tune-rclone, moto, s3s-fs, file, directory or dataframe"
+                "unknown bench argument {other:?}: expected --quick, --runs N, startup, transfers, memory, tune-rclone, moto, s3s-fs, file, directory, dataframe, ours, flytekit or rclone"
             ),
         }
+    }
+    let partial = !transfer_cases.is_empty() || !transfer_tools.is_empty();
+    if transfer_tools.is_empty() {
+        transfer_tools = vec![Tool::Ours, Tool::Flytekit, Tool::Rclone];
     }
     if let Some(runs) = runs {
         // Fewer runs for a loaded machine or a hurry; more for a quiet one.
@@ -234,7 +243,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 .into_iter()
                 .filter(|case| transfer_cases.is_empty() || transfer_cases.contains(&case.kind));
             for case in cases {
-                let measured = transfers(&runner, store, &plan, &work, &case);
+                let measured = transfers(&runner, store, &plan, &work, &case, &transfer_tools);
                 keep(measured, &mut results, &mut failures, &case.case, store);
             }
         }
@@ -261,7 +270,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     );
     std::fs::write(work.join("throughput.svg"), &chart)?;
     println!("written: {}", work.join("report.md").display());
-    if !plan.quick && transfer_cases.is_empty() {
+    if !plan.quick && !partial {
         update_docs(root, &results, &machine, &loads, sections, &chart)?;
     }
     Ok(())
@@ -446,6 +455,7 @@ fn transfers(
     plan: &Plan,
     work: &Path,
     case: &Data,
+    tools: &[Tool],
 ) -> Result<Vec<Measurement>> {
     let mut results = Vec::new();
     // The read runs' input, put there once by rclone.
@@ -486,7 +496,7 @@ fn transfers(
             )?,
         };
         let measured = interleaved(
-            &[Tool::Ours, Tool::Flytekit, Tool::Rclone],
+            tools,
             plan.transfer_runs,
             |tool, round| {
                 let prefix = format!("runs/{}-{slug}-{round}", tool.label());
