@@ -495,53 +495,49 @@ fn transfers(
                 )]),
             )?,
         };
-        let measured = interleaved(
-            tools,
-            plan.transfer_runs,
-            |tool, round| {
-                let prefix = format!("runs/{}-{slug}-{round}", tool.label());
-                match (tool, way) {
-                    (Tool::Rclone, Way::Write) => {
-                        let sample = runner.rclone(store, local, &store.rclone_path(&prefix));
-                        store.purge(&prefix)?;
-                        sample
-                    }
-                    (Tool::Rclone, Way::Read) => {
-                        let scratch = runner.fresh_scratch()?;
-                        let target = scratch.to_str().context("a UTF-8 scratch path")?;
-                        let sample = runner.rclone(store, &destination, target);
-                        let copied = bench_tasks::size_on_disk(&scratch)?;
-                        if copied != case.bytes {
-                            bail!(
-                                "rclone read {copied} bytes of {}, expected {}",
-                                case.case,
-                                case.bytes
-                            );
-                        }
-                        std::fs::remove_dir_all(&scratch)?;
-                        sample
-                    }
-                    (tool, way) => runner.task(
-                        tool,
-                        store,
-                        &TaskRun {
-                            module: "bench_tasks",
-                            task: match way {
-                                Way::Write => case.write_task.0,
-                                Way::Read => case.read_task,
-                            },
-                            inputs: inputs.clone(),
-                            prefix,
-                            env: &INFO_JSON,
-                            expect: match way {
-                                Way::Write => Expect::Offloaded,
-                                Way::Read => Expect::Integer(case.read_result),
-                            },
-                        },
-                    ),
+        let measured = interleaved(tools, plan.transfer_runs, |tool, round| {
+            let prefix = format!("runs/{}-{slug}-{round}", tool.label());
+            match (tool, way) {
+                (Tool::Rclone, Way::Write) => {
+                    let sample = runner.rclone(store, local, &store.rclone_path(&prefix));
+                    store.purge(&prefix)?;
+                    sample
                 }
-            },
-        );
+                (Tool::Rclone, Way::Read) => {
+                    let scratch = runner.fresh_scratch()?;
+                    let target = scratch.to_str().context("a UTF-8 scratch path")?;
+                    let sample = runner.rclone(store, &destination, target);
+                    let copied = bench_tasks::size_on_disk(&scratch)?;
+                    if copied != case.bytes {
+                        bail!(
+                            "rclone read {copied} bytes of {}, expected {}",
+                            case.case,
+                            case.bytes
+                        );
+                    }
+                    std::fs::remove_dir_all(&scratch)?;
+                    sample
+                }
+                (tool, way) => runner.task(
+                    tool,
+                    store,
+                    &TaskRun {
+                        module: "bench_tasks",
+                        task: match way {
+                            Way::Write => case.write_task.0,
+                            Way::Read => case.read_task,
+                        },
+                        inputs: inputs.clone(),
+                        prefix,
+                        env: &INFO_JSON,
+                        expect: match way {
+                            Way::Write => Expect::Offloaded,
+                            Way::Read => Expect::Integer(case.read_result),
+                        },
+                    },
+                ),
+            }
+        });
         for (tool, samples, failures) in measured {
             print_samples(tool, &samples);
             results.push(Measurement {
