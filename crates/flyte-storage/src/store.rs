@@ -1,7 +1,6 @@
 //! [`Store`]: the operations every backend provides, and the directory transfers built
 //! on them.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
@@ -118,26 +117,12 @@ pub trait Store: fmt::Debug + Send + Sync {
                 uri: from.to_string(),
             });
         }
-        let mut placed: HashMap<PathBuf, String> = HashMap::with_capacity(objects.len());
-        let mut downloads = Vec::with_capacity(objects.len());
-        for object in objects {
-            let destination = local_destination(to, &object)?;
-            if let Some(other) = placed.insert(destination.clone(), object.key.clone()) {
-                return Err(StorageError::InvalidUri {
-                    uri: object.uri.to_string(),
-                    reason: format!(
-                        "its key {:?} and the key {:?} would both be downloaded to {}; \
-                         rename one of them",
-                        object.key,
-                        other,
-                        destination.display()
-                    ),
-                });
-            }
-            downloads.push((object, destination));
-        }
-        let transfers = downloads.into_iter().map(|(object, destination)| {
-            Ok(async move { self.get_listed_file(&object, &destination).await })
+        refuse_unsafe_destinations(to, &objects)?;
+        let transfers = objects.into_iter().map(|object| {
+            Ok(async move {
+                let destination = local_destination(to, &object)?;
+                self.get_listed_file(&object, &destination).await
+            })
         });
         summarise(stream::iter(transfers), concurrency).await
     }
@@ -181,6 +166,45 @@ where
             })
         })
         .await
+}
+
+/// Refuses, before anything is downloaded, a listing with a key that would leave `root`
+/// or two keys that would land on the same file.
+///
+/// Holds 16 bytes a key (a hash of its destination and its index), not the
+/// destinations themselves: a directory of 100,000 files is listed in memory already,
+/// and this check should not double that. Equal hashes are compared exactly.
+fn refuse_unsafe_destinations(root: &Path, objects: &[ObjectMeta]) -> Result<()> {
+    use std::hash::{BuildHasher, RandomState};
+    let hasher = RandomState::new();
+    let mut hashes = Vec::with_capacity(objects.len());
+    for (index, object) in objects.iter().enumerate() {
+        let destination = local_destination(root, object)?;
+        hashes.push((hasher.hash_one(&destination), index));
+    }
+    hashes.sort_unstable();
+    for same_hash in hashes.chunk_by(|a, b| a.0 == b.0) {
+        for (at, &(_, second)) in same_hash.iter().enumerate().skip(1) {
+            let second = &objects[second];
+            let destination = local_destination(root, second)?;
+            for &(_, first) in &same_hash[..at] {
+                let first = &objects[first];
+                if local_destination(root, first)? == destination {
+                    return Err(StorageError::InvalidUri {
+                        uri: second.uri.to_string(),
+                        reason: format!(
+                            "its key {:?} and the key {:?} would both be downloaded to {}; \
+                             rename one of them",
+                            second.key,
+                            first.key,
+                            destination.display()
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where a listed object goes under the local directory `root`: its key's segments,
@@ -242,6 +266,29 @@ mod tests {
             let placed = local_destination(Path::new("/t"), &object(key)).expect(key);
             assert_eq!(placed, Path::new(path), "{key}");
         }
+    }
+
+    #[test]
+    fn two_keys_landing_on_one_file_are_refused_naming_both() {
+        let listing: Vec<ObjectMeta> = ["x", "a/b", "c", "./a//b", "d"]
+            .into_iter()
+            .map(object)
+            .collect();
+        let error = refuse_unsafe_destinations(Path::new("/t"), &listing).expect_err("a clash");
+        let StorageError::InvalidUri { uri, reason } = &error else {
+            panic!("{error:?}");
+        };
+        assert!(uri.ends_with("a//b"), "the later key is named: {uri}");
+        assert!(
+            reason.contains("\"a/b\"") && reason.contains("/t/a/b"),
+            "{reason}"
+        );
+        let distinct: Vec<ObjectMeta> = (0..10_000)
+            .map(|i| object(&format!("d{}/f{i}", i % 7)))
+            .collect();
+        refuse_unsafe_destinations(Path::new("/t"), &distinct).expect("no clash");
+        let escaping = [object("ok"), object("../x")];
+        assert!(refuse_unsafe_destinations(Path::new("/t"), &escaping).is_err());
     }
 
     #[test]
