@@ -92,8 +92,7 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Uploads the local file `from`, whose size a directory walk has just measured, to
     /// the object `to`. Stores that need the size before uploading override this to use
     /// it, saving a `stat` per file of a directory.
-    async fn put_walked_file(&self, from: &Path, size: u64, to: &StorageUri) -> Result<u64> {
-        let _ = size;
+    async fn put_walked_file(&self, from: &Path, _size: u64, to: &StorageUri) -> Result<u64> {
         self.put_file(from, to).await
     }
 

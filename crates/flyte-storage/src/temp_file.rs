@@ -22,17 +22,12 @@ impl TempFile {
         target: &Path,
         target_uri: &str,
     ) -> Result<(tokio::fs::File, Self)> {
-        let name = target.file_name().ok_or_else(|| StorageError::InvalidUri {
-            uri: target_uri.to_owned(),
-            reason: "it names a directory, not a file".to_owned(),
-        })?;
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty());
+        let (parent, path) = beside(target, target_uri)?;
         if let Some(parent) = parent {
             tokio::fs::create_dir_all(parent)
                 .await
                 .map_err(|e| StorageError::from_io(parent.display().to_string(), e))?;
         }
-        let path = temp_path(parent, name);
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -54,12 +49,7 @@ impl TempFile {
     /// and one `create_dir_all` per directory. Runs on the caller's thread: call it on
     /// the blocking pool.
     pub(crate) fn write_whole(target: &Path, target_uri: &str, contents: &[u8]) -> Result<()> {
-        let name = target.file_name().ok_or_else(|| StorageError::InvalidUri {
-            uri: target_uri.to_owned(),
-            reason: "it names a directory, not a file".to_owned(),
-        })?;
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty());
-        let path = temp_path(parent, name);
+        let (parent, path) = beside(target, target_uri)?;
         let create = || {
             std::fs::OpenOptions::new()
                 .write(true)
@@ -75,7 +65,7 @@ impl TempFile {
             (created, _) => created,
         }
         .map_err(|e| StorageError::from_io(target_uri, e))?;
-        let temp = Self {
+        let mut temp = Self {
             path,
             renamed: false,
         };
@@ -83,7 +73,6 @@ impl TempFile {
             .map_err(|e| StorageError::from_io(target_uri, e))?;
         drop(file);
         std::fs::rename(&temp.path, target).map_err(|e| StorageError::from_io(target_uri, e))?;
-        let mut temp = temp;
         temp.renamed = true;
         Ok(())
     }
@@ -103,12 +92,19 @@ impl TempFile {
     }
 }
 
-/// `.<name>.<random>.tmp` in `parent` (the current directory when `None`).
-fn temp_path(parent: Option<&Path>, name: &std::ffi::OsStr) -> PathBuf {
+/// `target`'s directory (`None` for the current one) and a fresh temporary path in it,
+/// `.<name>.<random>.tmp`. A target that names no file is refused.
+fn beside<'a>(target: &'a Path, target_uri: &str) -> Result<(Option<&'a Path>, PathBuf)> {
+    let name = target.file_name().ok_or_else(|| StorageError::InvalidUri {
+        uri: target_uri.to_owned(),
+        reason: "it names a directory, not a file".to_owned(),
+    })?;
+    let parent = target.parent().filter(|p| !p.as_os_str().is_empty());
     let mut temp_name = std::ffi::OsString::from(".");
     temp_name.push(name);
     temp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-    parent.map_or_else(|| PathBuf::from(&temp_name), |p| p.join(&temp_name))
+    let path = parent.map_or_else(|| PathBuf::from(&temp_name), |p| p.join(&temp_name));
+    Ok((parent, path))
 }
 
 impl Drop for TempFile {

@@ -213,12 +213,13 @@ impl Store for CloudStore {
     }
 
     async fn put_file(&self, from: &Path, to: &StorageUri) -> Result<u64> {
-        let from_text = from.display().to_string();
         let metadata = tokio::fs::metadata(from)
             .await
-            .map_err(|e| StorageError::from_io(&from_text, e))?;
+            .map_err(|e| StorageError::from_io(from.display().to_string(), e))?;
         if metadata.is_dir() {
-            return Err(StorageError::directory_given_as_file(from_text));
+            return Err(StorageError::directory_given_as_file(
+                from.display().to_string(),
+            ));
         }
         self.put_walked_file(from, metadata.len(), to).await
     }

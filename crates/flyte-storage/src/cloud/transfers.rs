@@ -24,7 +24,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::backend::{
-    BackendError, BackendResult, Fault, NewObject, ObjectBackend, ObjectPath, Part,
+    BackendError, BackendResult, ByteStream, Fault, NewObject, ObjectBackend, ObjectPath, Part,
 };
 use crate::config::{RetryPolicy, StorageConfig};
 use crate::error::StorageError;
@@ -33,6 +33,30 @@ use crate::uri::StorageUri;
 
 /// How much of a download is gathered in memory before it is written to the file.
 const WRITE_BUFFER: usize = 1024 * 1024;
+
+/// A response body whose every piece must arrive within `read_timeout`.
+struct TimedBody {
+    body: ByteStream,
+    read_timeout: std::time::Duration,
+}
+
+impl TimedBody {
+    /// The next piece, `None` at the end; waiting longer than `read_timeout` is a
+    /// transient fault.
+    async fn next(&mut self) -> BackendResult<Option<Bytes>> {
+        tokio::time::timeout(self.read_timeout, self.body.try_next())
+            .await
+            .map_err(|_| stalled(self.read_timeout))?
+    }
+}
+
+/// The transient fault of a store that sent nothing for `read_timeout`.
+fn stalled(read_timeout: std::time::Duration) -> BackendError {
+    BackendError::new(
+        Fault::Transient,
+        format!("no data for {read_timeout:?} (retry.read_timeout)"),
+    )
+}
 
 /// Why a transfer failed.
 #[derive(Debug)]
@@ -130,7 +154,6 @@ impl Transfers {
         F: FnMut() -> Fut,
         Fut: Future<Output = BackendResult<T>>,
     {
-        let max_attempts = self.retry.max_attempts.max(1);
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -147,20 +170,53 @@ impl Transfers {
                 });
             match outcome {
                 Ok(value) => return Ok(value),
-                Err(error) if error.fault == Fault::Transient && attempts < max_attempts => {
-                    let delay = backoff(&self.retry, attempts);
-                    tracing::debug!(
-                        uri = %uri,
-                        attempt = attempts,
-                        ?delay,
-                        error = %error.source,
-                        "retrying a failed storage request"
-                    );
-                    tokio::time::sleep(delay).await;
+                Err(error) => {
+                    if !self.pause_before_retry(uri, &error, attempts).await {
+                        return Err(Failure::Request { error, attempts });
+                    }
                 }
-                Err(error) => return Err(Failure::Request { error, attempts }),
             }
         }
+    }
+
+    /// After attempt number `attempts` failed with `error`: when another attempt may
+    /// follow (a transient fault, attempts left), sleeps the backoff and says `true`;
+    /// otherwise says `false` at once. `target` is what the request was for, for the log.
+    async fn pause_before_retry(
+        &self,
+        target: &(dyn std::fmt::Display + Sync),
+        error: &BackendError,
+        attempts: u32,
+    ) -> bool {
+        if error.fault != Fault::Transient || attempts >= self.retry.max_attempts.max(1) {
+            return false;
+        }
+        let delay = backoff(&self.retry, attempts);
+        tracing::debug!(
+            uri = %target,
+            attempt = attempts,
+            ?delay,
+            error = %error.source,
+            "retrying a failed storage request"
+        );
+        tokio::time::sleep(delay).await;
+        true
+    }
+
+    /// One attempt's response body for `range` of `object` (all of it when `None`).
+    /// The answer, and every piece of the body after it, must come within
+    /// `retry.read_timeout`: a body that stops arriving counts as a broken connection.
+    async fn open_body(
+        &self,
+        backend: &dyn ObjectBackend,
+        object: &ObjectPath,
+        range: Option<(u64, u64)>,
+    ) -> BackendResult<TimedBody> {
+        let read_timeout = self.retry.read_timeout;
+        let body = tokio::time::timeout(read_timeout, backend.get(object, range))
+            .await
+            .map_err(|_| stalled(read_timeout))??;
+        Ok(TimedBody { body, read_timeout })
     }
 
     /// Downloads the `size`-byte object into `to` through a temporary file beside it:
@@ -219,26 +275,13 @@ impl Transfers {
         size: u64,
     ) -> Result<Option<u64>, Failure> {
         let _permit = self.reserve(size).await;
-        let max_attempts = self.retry.max_attempts.max(1);
         let mut attempts = 0;
         let contents = loop {
             attempts += 1;
             let attempt: BackendResult<Option<BytesMut>> = async {
-                let read_timeout = self.retry.read_timeout;
-                let stalled = || {
-                    BackendError::new(
-                        Fault::Transient,
-                        format!("no data for {read_timeout:?} (retry.read_timeout)"),
-                    )
-                };
-                let mut body = tokio::time::timeout(read_timeout, backend.get(object, None))
-                    .await
-                    .map_err(|_| stalled())??;
+                let mut body = self.open_body(backend, object, None).await?;
                 let mut contents = BytesMut::with_capacity(size as usize);
-                while let Some(piece) = tokio::time::timeout(read_timeout, body.try_next())
-                    .await
-                    .map_err(|_| stalled())??
-                {
+                while let Some(piece) = body.next().await? {
                     if contents.len() + piece.len() > WRITE_BUFFER {
                         return Ok(None);
                     }
@@ -250,10 +293,11 @@ impl Transfers {
             match attempt {
                 Ok(Some(contents)) => break contents,
                 Ok(None) => return Ok(None),
-                Err(error) if error.fault == Fault::Transient && attempts < max_attempts => {
-                    tokio::time::sleep(backoff(&self.retry, attempts)).await;
+                Err(error) => {
+                    if !self.pause_before_retry(&object.key, &error, attempts).await {
+                        return Err(Failure::Request { error, attempts });
+                    }
                 }
-                Err(error) => return Err(Failure::Request { error, attempts }),
             }
         };
         let target = to.to_path_buf();
@@ -296,7 +340,6 @@ impl Transfers {
         let mut buffer = BytesMut::with_capacity(buffer_len);
         // Everything before `written` is in the file.
         let mut written = start;
-        let max_attempts = self.retry.max_attempts.max(1);
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -308,21 +351,8 @@ impl Transfers {
                     (None, 0) => None,
                     _ => Some((written, end.unwrap_or(u64::MAX))),
                 };
-                let read_timeout = self.retry.read_timeout;
-                let stalled = || {
-                    BackendError::new(
-                        Fault::Transient,
-                        format!("no data for {read_timeout:?} (retry.read_timeout)"),
-                    )
-                };
-                let mut body = tokio::time::timeout(read_timeout, backend.get(object, request))
-                    .await
-                    .map_err(|_| stalled())??;
-                // A body that stops arriving counts as a broken connection.
-                while let Some(piece) = tokio::time::timeout(read_timeout, body.try_next())
-                    .await
-                    .map_err(|_| stalled())??
-                {
+                let mut body = self.open_body(backend, object, request).await?;
+                while let Some(piece) = body.next().await? {
                     let mut piece = &piece[..];
                     while !piece.is_empty() {
                         let room = buffer_len - buffer.len();
@@ -346,9 +376,7 @@ impl Transfers {
             .await;
             match attempt {
                 Ok(()) => break,
-                Err(error) if error.fault == Fault::Transient && attempts < max_attempts => {
-                    tokio::time::sleep(backoff(&self.retry, attempts)).await;
-                }
+                Err(error) if self.pause_before_retry(&object.key, &error, attempts).await => {}
                 Err(error) => {
                     return Err(match error.source.downcast::<LocalWrite>() {
                         // The local file failed: the caller's terms, naming the file.
