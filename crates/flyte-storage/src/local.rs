@@ -5,7 +5,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::TryFutureExt;
+use futures_util::stream::{self, BoxStream, StreamExt, TryChunksError, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Result, StorageError};
@@ -31,6 +32,9 @@ impl LocalStore {
         Self
     }
 }
+
+/// Files per page of [`LocalStore`]'s listing: as many as one page of an S3 listing.
+const LIST_PAGE: usize = 1000;
 
 /// The local path of `uri`, or an error saying this store serves only local paths.
 fn local_path(uri: &StorageUri) -> Result<&Path> {
@@ -76,28 +80,32 @@ impl Store for LocalStore {
         temp.rename_to(path, &uri).await
     }
 
-    async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>> {
-        let root = local_path(prefix)?;
-        match tokio::fs::metadata(root).await {
-            Ok(metadata) if metadata.is_dir() => {}
-            // Not a directory, or nothing there: no object under the prefix.
-            Ok(_) => return Ok(Vec::new()),
-            Err(e) if is_absent(&e) => return Ok(Vec::new()),
-            Err(e) => return Err(StorageError::from_io(prefix.to_string(), e)),
-        }
-        let mut objects = walk_local_dir(root)
-            .await?
-            .and_then(|file| async move {
-                Ok(ObjectMeta {
-                    uri: prefix.join(&file.key)?,
-                    key: file.key,
-                    size: file.size,
+    /// The directory walk, in pages of [`LIST_PAGE`] files.
+    fn list_pages<'a>(&'a self, prefix: &'a StorageUri) -> BoxStream<'a, Result<Vec<ObjectMeta>>> {
+        async move {
+            let root = local_path(prefix)?;
+            match tokio::fs::metadata(root).await {
+                Ok(metadata) if metadata.is_dir() => {}
+                // Not a directory, or nothing there: no object under the prefix.
+                Ok(_) => return Ok(stream::empty().boxed()),
+                Err(e) if is_absent(&e) => return Ok(stream::empty().boxed()),
+                Err(e) => return Err(StorageError::from_io(prefix.to_string(), e)),
+            }
+            let pages = walk_local_dir(root)
+                .await?
+                .and_then(move |file| async move {
+                    Ok(ObjectMeta {
+                        uri: prefix.join(&file.key)?,
+                        key: file.key,
+                        size: file.size,
+                    })
                 })
-            })
-            .try_collect::<Vec<_>>()
-            .await?;
-        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        Ok(objects)
+                .try_chunks(LIST_PAGE)
+                .map_err(|TryChunksError(_, error)| error);
+            Ok(pages.boxed())
+        }
+        .try_flatten_stream()
+        .boxed()
     }
 
     async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>> {

@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::stream::{self, Stream, TryStreamExt};
+use futures_util::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
 
 use crate::error::{Result, StorageError};
 use crate::uri::StorageUri;
@@ -67,8 +67,18 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Writes a whole (small) object from memory, replacing any object there.
     async fn put_bytes(&self, to: &StorageUri, bytes: Bytes) -> Result<()>;
 
+    /// Every object under `prefix` (as a directory), recursively, a page at a time as
+    /// the store gives them: the first page comes after one request, and the caller
+    /// holds one page, not the whole listing. Objects come in no particular order;
+    /// [`Store::list`] sorts them.
+    fn list_pages<'a>(&'a self, prefix: &'a StorageUri) -> BoxStream<'a, Result<Vec<ObjectMeta>>>;
+
     /// Every object under `prefix` (as a directory), recursively, sorted by key.
-    async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>>;
+    async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>> {
+        let mut objects: Vec<ObjectMeta> = self.list_pages(prefix).try_concat().await?;
+        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
 
     /// The size of the object at exactly `uri`, or `None` when there is no object there
     /// (a prefix with objects under it is not an object: use [`Store::list`] for that).
@@ -99,31 +109,51 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Downloads every object under `from` into the local directory `to`, keeping their
     /// relative paths, at most `concurrency` at a time (0 counts as 1).
     ///
+    /// The listing streams: downloads start with its first page, and what is held does
+    /// not grow with the number of objects beyond 16 bytes each (see [`Placed`]).
+    ///
     /// A prefix with no object under it is [`StorageError::NotFound`], so a mistyped
     /// URI never looks like an empty directory. Keys are placed as flytekit places them:
     /// empty and `.` segments are dropped (`a//b`, `./b` and `/b` land at `a/b`, `b`
-    /// and `b`). A key with a `..` segment, or two keys that land on the same file, are
-    /// [`StorageError::InvalidUri`], before anything is downloaded.
+    /// and `b`). A key with a `..` segment, or a key that lands on the file of a key
+    /// listed before it, is [`StorageError::InvalidUri`] naming both keys: that key is
+    /// not downloaded and the transfer stops (flytekit would overwrite the first file).
     async fn get_dir(
         &self,
         from: &StorageUri,
         to: &Path,
         concurrency: usize,
     ) -> Result<TransferSummary> {
-        let objects = self.list(from).await?;
-        if objects.is_empty() {
+        let mut placed = Placed::new();
+        let mut clash = None;
+        let transfers = self
+            .list_pages(from)
+            .map_ok(|page| stream::iter(page).map(Ok))
+            .try_flatten()
+            .map(|object| {
+                let object = object?;
+                let destination = local_destination(to, &object)?;
+                if !placed.insert(&destination) {
+                    let error = clash_error(&object, &destination, None);
+                    clash = Some((object, destination));
+                    return Err(error);
+                }
+                Ok(async move { self.get_listed_file(&object, &destination).await })
+            });
+        let summary = match summarise(transfers, concurrency).await {
+            Err(_) if let Some((second, destination)) = clash => {
+                // Name the first key too: one more listing, only on this failure.
+                let first = first_key_landing_on(self, from, to, &destination, &second.key).await;
+                return Err(clash_error(&second, &destination, first.as_deref()));
+            }
+            outcome => outcome?,
+        };
+        if summary.files == 0 {
             return Err(StorageError::NotFound {
                 uri: from.to_string(),
             });
         }
-        refuse_unsafe_destinations(to, &objects)?;
-        let transfers = objects.into_iter().map(|object| {
-            Ok(async move {
-                let destination = local_destination(to, &object)?;
-                self.get_listed_file(&object, &destination).await
-            })
-        });
-        summarise(stream::iter(transfers), concurrency).await
+        Ok(summary)
     }
 
     /// Uploads every file under the local directory `from` (recursively) to `to`,
@@ -167,43 +197,68 @@ where
         .await
 }
 
-/// Refuses, before anything is downloaded, a listing with a key that would leave `root`
-/// or two keys that would land on the same file.
-///
-/// Holds 16 bytes a key (a hash of its destination and its index), not the
-/// destinations themselves: a directory of 100,000 files is listed in memory already,
-/// and this check should not double that. Equal hashes are compared exactly.
-fn refuse_unsafe_destinations(root: &Path, objects: &[ObjectMeta]) -> Result<()> {
-    use std::hash::{BuildHasher, RandomState};
-    let hasher = RandomState::new();
-    let mut hashes = Vec::with_capacity(objects.len());
-    for (index, object) in objects.iter().enumerate() {
-        let destination = local_destination(root, object)?;
-        hashes.push((hasher.hash_one(&destination), index));
-    }
-    hashes.sort_unstable();
-    for same_hash in hashes.chunk_by(|a, b| a.0 == b.0) {
-        for (at, &(_, second)) in same_hash.iter().enumerate().skip(1) {
-            let second = &objects[second];
-            let destination = local_destination(root, second)?;
-            for &(_, first) in &same_hash[..at] {
-                let first = &objects[first];
-                if local_destination(root, first)? == destination {
-                    return Err(StorageError::InvalidUri {
-                        uri: second.uri.to_string(),
-                        reason: format!(
-                            "its key {:?} and the key {:?} would both be downloaded to {}; \
-                             rename one of them",
-                            second.key,
-                            first.key,
-                            destination.display()
-                        ),
-                    });
-                }
-            }
+/// The files a directory download has placed, as 128-bit hashes of their paths (two
+/// independently keyed SipHashes): 16 bytes a file, where the paths themselves would
+/// take a hundred or more. Two different paths share a hash with a chance near 2^-128
+/// a pair, far below any storage fault.
+struct Placed {
+    hashers: (std::hash::RandomState, std::hash::RandomState),
+    hashes: std::collections::HashSet<u128>,
+}
+
+impl Placed {
+    fn new() -> Self {
+        Self {
+            hashers: (std::hash::RandomState::new(), std::hash::RandomState::new()),
+            hashes: std::collections::HashSet::new(),
         }
     }
-    Ok(())
+
+    /// Records `destination`; `false` when it was placed already.
+    fn insert(&mut self, destination: &Path) -> bool {
+        use std::hash::BuildHasher;
+        let high = u128::from(self.hashers.0.hash_one(destination));
+        let low = u128::from(self.hashers.1.hash_one(destination));
+        self.hashes.insert(high << 64 | low)
+    }
+}
+
+/// The error for `second`, whose destination a key listed before it (`first`, when
+/// known) took already.
+fn clash_error(second: &ObjectMeta, destination: &Path, first: Option<&str>) -> StorageError {
+    let other = first.map_or_else(
+        || "another key".to_owned(),
+        |first| format!("the key {first:?}"),
+    );
+    StorageError::InvalidUri {
+        uri: second.uri.to_string(),
+        reason: format!(
+            "its key {:?} and {other} would both be downloaded to {}; rename one of them",
+            second.key,
+            destination.display()
+        ),
+    }
+}
+
+/// The first key under `from`, other than `second`, whose destination under `to` is
+/// `destination`; `None` when a listing again does not find it.
+async fn first_key_landing_on<S: Store + ?Sized>(
+    store: &S,
+    from: &StorageUri,
+    to: &Path,
+    destination: &Path,
+    second: &str,
+) -> Option<String> {
+    let mut pages = store.list_pages(from);
+    while let Some(Ok(page)) = pages.next().await {
+        if let Some(first) = page.into_iter().find(|object| {
+            object.key != second
+                && local_destination(to, object).is_ok_and(|placed| placed == destination)
+        }) {
+            return Some(first.key);
+        }
+    }
+    None
 }
 
 /// Where a listed object goes under the local directory `root`: its key's segments,
@@ -268,26 +323,15 @@ mod tests {
     }
 
     #[test]
-    fn two_keys_landing_on_one_file_are_refused_naming_both() {
-        let listing: Vec<ObjectMeta> = ["x", "a/b", "c", "./a//b", "d"]
-            .into_iter()
-            .map(object)
-            .collect();
-        let error = refuse_unsafe_destinations(Path::new("/t"), &listing).expect_err("a clash");
-        let StorageError::InvalidUri { uri, reason } = &error else {
-            panic!("{error:?}");
-        };
-        assert!(uri.ends_with("a//b"), "the later key is named: {uri}");
-        assert!(
-            reason.contains("\"a/b\"") && reason.contains("/t/a/b"),
-            "{reason}"
-        );
-        let distinct: Vec<ObjectMeta> = (0..10_000)
-            .map(|i| object(&format!("d{}/f{i}", i % 7)))
-            .collect();
-        refuse_unsafe_destinations(Path::new("/t"), &distinct).expect("no clash");
-        let escaping = [object("ok"), object("../x")];
-        assert!(refuse_unsafe_destinations(Path::new("/t"), &escaping).is_err());
+    fn placed_files_are_told_apart_and_a_repeat_is_caught() {
+        let mut placed = Placed::new();
+        for i in 0..10_000 {
+            let path = PathBuf::from(format!("/t/d{}/f{i}", i % 7));
+            assert!(placed.insert(&path), "{} is new", path.display());
+        }
+        assert!(!placed.insert(Path::new("/t/d3/f10")), "placed already");
+        let odd = local_destination(Path::new("/t"), &object("./d3//f10")).expect("safe");
+        assert!(!placed.insert(&odd), "the same file by another key");
     }
 
     #[test]

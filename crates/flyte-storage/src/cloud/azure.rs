@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use azure_core::error::ErrorKind;
+use azure_core::prelude::{MaxResults, NextMarker};
 use azure_storage::{CloudLocation, ConnectionString, StorageCredentials};
 use azure_storage_blobs::blob::{BlobBlockType, BlockList};
 use azure_storage_blobs::prelude::{BlobServiceClient, BlockId, ClientBuilder};
@@ -16,8 +17,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use secrecy::ExposeSecret;
 
 use super::backend::{
-    BackendError, BackendResult, ByteStream, Fault, Listed, NewObject, ObjectBackend, ObjectPath,
-    Part, PartRules, fault_of_status,
+    BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
+    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status,
 };
 use crate::config::{AzureConfig, RetryPolicy};
 
@@ -357,22 +358,40 @@ impl ObjectBackend for AzureBackend {
         Ok(())
     }
 
-    async fn list(&self, prefix: &ObjectPath) -> BackendResult<Vec<Listed>> {
-        let mut pages = self
+    async fn list_page(
+        &self,
+        prefix: &ObjectPath,
+        token: Option<String>,
+    ) -> BackendResult<ListPage> {
+        let mut list = self
             .service(prefix)?
             .container_client(&prefix.bucket)
             .list_blobs()
             .prefix(prefix.key.clone())
-            .into_stream();
-        let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(classify)?;
-            found.extend(page.blobs.blobs().map(|blob| Listed {
+            .max_results(MaxResults::new(LIST_PAGE));
+        if let Some(token) = token {
+            list = list.marker(NextMarker::new(token));
+        }
+        // The SDK's stream asks for the next page only when polled again: take one.
+        let page = match list.into_stream().next().await {
+            Some(page) => page.map_err(classify)?,
+            None => {
+                return Ok(ListPage {
+                    objects: Vec::new(),
+                    next: None,
+                });
+            }
+        };
+        let objects = page
+            .blobs
+            .blobs()
+            .map(|blob| Listed {
                 key: blob.name.clone(),
                 size: blob.properties.content_length,
-            }));
-        }
-        Ok(found)
+            })
+            .collect();
+        let next = page.next_marker.map(|marker| marker.as_str().to_owned());
+        Ok(ListPage { objects, next })
     }
 
     async fn delete(&self, object: &ObjectPath) -> BackendResult<()> {

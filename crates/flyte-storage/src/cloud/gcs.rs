@@ -25,8 +25,8 @@ use google_cloud_storage::model_ext::ReadRange;
 use tokio::sync::OnceCell;
 
 use super::backend::{
-    BackendError, BackendResult, ByteStream, Fault, Listed, NewObject, ObjectBackend, ObjectPath,
-    Part, PartRules, fault_of_status,
+    BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
+    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status,
 };
 use crate::config::{GcsConfig, RetryPolicy};
 
@@ -502,40 +502,40 @@ impl ObjectBackend for GcsBackend {
         Ok(())
     }
 
-    async fn list(&self, prefix: &ObjectPath) -> BackendResult<Vec<Listed>> {
+    async fn list_page(
+        &self,
+        prefix: &ObjectPath,
+        token: Option<String>,
+    ) -> BackendResult<ListPage> {
         let clients = self.clients().await?;
         let url = clients.objects_url(&prefix.bucket, None);
-        let mut found = Vec::new();
-        let mut page_token: Option<String> = None;
-        loop {
-            let mut query = vec![
-                ("prefix", prefix.key.clone()),
-                ("fields", "items(name,size),nextPageToken".to_owned()),
-            ];
-            if let Some(token) = page_token.take() {
-                query.push(("pageToken", token));
-            }
-            let page = clients
-                .json(clients.http.get(url.clone()).query(&query))
-                .await?;
-            for item in page
-                .get("items")
-                .and_then(|items| items.as_array())
-                .into_iter()
-                .flatten()
-            {
-                if let Some(name) = item.get("name").and_then(|n| n.as_str()) {
-                    found.push(Listed {
-                        key: name.to_owned(),
-                        size: size_field(item),
-                    });
-                }
-            }
-            match page.get("nextPageToken").and_then(|t| t.as_str()) {
-                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
-                _ => return Ok(found),
-            }
+        let mut query = vec![
+            ("prefix", prefix.key.clone()),
+            ("fields", "items(name,size),nextPageToken".to_owned()),
+            ("maxResults", LIST_PAGE.to_string()),
+        ];
+        if let Some(token) = token {
+            query.push(("pageToken", token));
         }
+        let page = clients.json(clients.http.get(url).query(&query)).await?;
+        let objects = page
+            .get("items")
+            .and_then(|items| items.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|item| {
+                Some(Listed {
+                    key: item.get("name")?.as_str()?.to_owned(),
+                    size: size_field(item),
+                })
+            })
+            .collect();
+        let next = page
+            .get("nextPageToken")
+            .and_then(|t| t.as_str())
+            .filter(|token| !token.is_empty())
+            .map(str::to_owned);
+        Ok(ListPage { objects, next })
     }
 
     async fn delete(&self, object: &ObjectPath) -> BackendResult<()> {

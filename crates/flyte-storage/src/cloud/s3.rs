@@ -24,8 +24,8 @@ use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
 use super::backend::{
-    BackendError, BackendResult, ByteStream, Fault, Listed, NewObject, ObjectBackend, ObjectPath,
-    Part, PartRules, fault_of_status,
+    BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
+    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status,
 };
 use crate::config::{RetryPolicy, S3Config, S3Encryption};
 
@@ -478,33 +478,37 @@ impl ObjectBackend for S3Backend {
         Ok(())
     }
 
-    async fn list(&self, prefix: &ObjectPath) -> BackendResult<Vec<Listed>> {
-        let mut found = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .send(&prefix.bucket, |client| {
-                    client
-                        .list_objects_v2()
-                        .bucket(&prefix.bucket)
-                        .prefix(&prefix.key)
-                        .set_continuation_token(token.clone())
-                        .send()
+    async fn list_page(
+        &self,
+        prefix: &ObjectPath,
+        token: Option<String>,
+    ) -> BackendResult<ListPage> {
+        let page = self
+            .send(&prefix.bucket, |client| {
+                client
+                    .list_objects_v2()
+                    .bucket(&prefix.bucket)
+                    .prefix(&prefix.key)
+                    .max_keys(LIST_PAGE.get() as i32)
+                    .set_continuation_token(token.clone())
+                    .send()
+            })
+            .await?;
+        let objects = page
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|object| {
+                Some(Listed {
+                    key: object.key?,
+                    size: object.size.unwrap_or(0).max(0) as u64,
                 })
-                .await?;
-            for object in page.contents.unwrap_or_default() {
-                if let Some(key) = object.key {
-                    found.push(Listed {
-                        key,
-                        size: object.size.unwrap_or(0).max(0) as u64,
-                    });
-                }
-            }
-            match page.next_continuation_token {
-                Some(next) if page.is_truncated == Some(true) => token = Some(next),
-                _ => return Ok(found),
-            }
-        }
+            })
+            .collect();
+        let next = page
+            .next_continuation_token
+            .filter(|_| page.is_truncated == Some(true));
+        Ok(ListPage { objects, next })
     }
 
     async fn delete(&self, object: &ObjectPath) -> BackendResult<()> {

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::stream::TryStreamExt;
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use super::backend::{BackendResult, Fault, NewObject, ObjectBackend, ObjectPath};
 use super::transfers::{Failure, Transfers};
@@ -257,35 +257,51 @@ impl Store for CloudStore {
         .await
     }
 
-    async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>> {
-        let object = ObjectPath::of(prefix)?;
+    /// One request per page of the store's listing, each retried on its own.
+    fn list_pages<'a>(&'a self, prefix: &'a StorageUri) -> BoxStream<'a, Result<Vec<ObjectMeta>>> {
+        let object = match ObjectPath::of(prefix) {
+            Ok(object) => object,
+            Err(error) => return stream::once(async { Err(error) }).boxed(),
+        };
         // A prefix is a directory: "dir" and "dir/" both list what is under "dir/".
         let key_prefix = if object.key.is_empty() || object.key.ends_with('/') {
             object.key.clone()
         } else {
             format!("{}/", object.key)
         };
-        let listing = object.with_key(key_prefix.clone());
-        let found = self
-            .request(prefix, &object, || self.backend.list(&listing))
-            .await?;
-        let mut objects = found
-            .into_iter()
-            .filter_map(|listed| {
-                let key = listed.key.strip_prefix(&key_prefix)?.to_owned();
-                // Zero-byte "directory markers" some tools write are not files.
-                (!key.is_empty() && !key.ends_with('/')).then_some((key, listed.size))
-            })
-            .map(|(key, size)| {
-                Ok(ObjectMeta {
-                    uri: prefix.join(&key)?,
-                    key,
-                    size,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        Ok(objects)
+        let listing = object.with_key(key_prefix);
+        // The state is the next page's token; `None` once the last page is in.
+        stream::try_unfold(Some(None), move |token: Option<Option<String>>| {
+            let (object, listing) = (object.clone(), listing.clone());
+            async move {
+                let Some(token) = token else {
+                    return Ok(None);
+                };
+                let page = self
+                    .request(prefix, &object, || {
+                        self.backend.list_page(&listing, token.clone())
+                    })
+                    .await?;
+                let objects = page
+                    .objects
+                    .into_iter()
+                    .filter_map(|listed| {
+                        let key = listed.key.strip_prefix(&listing.key)?.to_owned();
+                        // Zero-byte "directory markers" some tools write are not files.
+                        (!key.is_empty() && !key.ends_with('/')).then_some((key, listed.size))
+                    })
+                    .map(|(key, size)| {
+                        Ok(ObjectMeta {
+                            uri: prefix.join(&key)?,
+                            key,
+                            size,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Some((objects, page.next.map(Some))))
+            }
+        })
+        .boxed()
     }
 
     async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>> {
@@ -333,7 +349,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::cloud::backend::{BackendError, BackendResult, ByteStream, Listed, Part, PartRules};
+    use crate::cloud::backend::{
+        BackendError, BackendResult, ByteStream, ListPage, Listed, Part, PartRules,
+    };
     use crate::config::{RetryPolicy, StorageConfig};
 
     /// Objects in memory, answering like S3's HEAD: nothing found is `NotFound`,
@@ -350,6 +368,9 @@ mod tests {
     }
 
     impl Memory {
+        /// Keys per page of a listing: few, so that tests cross pages.
+        const PAGE: usize = 2;
+
         fn with_bucket(bucket: &str) -> Self {
             let memory = Self::default();
             memory
@@ -455,18 +476,29 @@ mod tests {
             Ok(())
         }
 
-        async fn list(&self, prefix: &ObjectPath) -> BackendResult<Vec<Listed>> {
+        /// Pages of [`Memory::PAGE`] keys in key order; a page's token is its last key.
+        async fn list_page(
+            &self,
+            prefix: &ObjectPath,
+            token: Option<String>,
+        ) -> BackendResult<ListPage> {
             self.answer(prefix, |objects| {
-                Some(
-                    objects
-                        .iter()
-                        .filter(|(key, _)| key.starts_with(&prefix.key))
-                        .map(|(key, bytes)| Listed {
-                            key: key.clone(),
-                            size: bytes.len() as u64,
-                        })
-                        .collect(),
-                )
+                let mut keys: Vec<&String> = objects
+                    .keys()
+                    .filter(|key| key.starts_with(&prefix.key))
+                    .filter(|key| token.as_ref().is_none_or(|after| *key > after))
+                    .collect();
+                keys.sort_unstable();
+                let next = (keys.len() > Self::PAGE).then(|| keys[Self::PAGE - 1].clone());
+                let objects = keys
+                    .into_iter()
+                    .take(Self::PAGE)
+                    .map(|key| Listed {
+                        key: key.clone(),
+                        size: objects[key].len() as u64,
+                    })
+                    .collect();
+                Some(ListPage { objects, next })
             })
         }
 
@@ -619,6 +651,98 @@ mod tests {
             .await
             .expect("get");
         assert_eq!(std::fs::read(&target).expect("read"), grown);
+    }
+
+    /// Puts `contents` at each key of bucket `b`.
+    async fn put_all(store: &CloudStore, memory: &Memory, objects: &[(&str, &str)]) {
+        for (key, contents) in objects {
+            let object = ObjectPath::of(&uri(&format!("s3://b/{key}"))).expect("object");
+            memory
+                .put(
+                    &object,
+                    Bytes::from(contents.to_string()),
+                    store.new_object(&[]),
+                )
+                .await
+                .expect("put");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_directory_download_streams_every_page_of_the_listing() {
+        let (store, memory) = store(Memory::with_bucket("b"));
+        let files: Vec<(String, String)> = (0..7)
+            .map(|i| (format!("tree/d{}/f{i}", i % 3), format!("file {i}")))
+            .collect();
+        let pairs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        put_all(&store, &memory, &pairs).await;
+        put_all(&store, &memory, &[("treehouse", "not under tree/")]).await;
+        let pages: Vec<usize> = store
+            .list_pages(&uri("s3://b/tree"))
+            .map_ok(|page| page.len())
+            .try_collect()
+            .await
+            .expect("list");
+        assert_eq!(pages, [2, 2, 2, 1], "one page per request, none held back");
+        let dir = tempfile::tempdir().expect("tempdir");
+        for concurrency in [1, 4] {
+            let target = dir.path().join(concurrency.to_string());
+            let summary = store
+                .get_dir(&uri("s3://b/tree/"), &target, concurrency)
+                .await
+                .expect("get_dir");
+            assert_eq!((summary.files, summary.bytes), (7, 7 * 6));
+            for (key, contents) in &files {
+                let path = target.join(key.strip_prefix("tree/").expect("under tree/"));
+                assert_eq!(std::fs::read_to_string(path).expect("read"), *contents);
+            }
+        }
+        match store.get_dir(&uri("s3://b/nothing"), dir.path(), 4).await {
+            Err(StorageError::NotFound { uri }) => assert_eq!(uri, "s3://b/nothing"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn two_keys_landing_on_one_file_stop_the_download_naming_both() {
+        let (store, memory) = store(Memory::with_bucket("b"));
+        // In key order: "./a//b" is on the first page and "a/b", landing on the same
+        // file, on the third.
+        put_all(
+            &store,
+            &memory,
+            &[
+                ("d/./a//b", "1"),
+                ("d/0", "2"),
+                ("d/1", "3"),
+                ("d/2", "4"),
+                ("d/a/b", "5"),
+            ],
+        )
+        .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = store
+            .get_dir(&uri("s3://b/d"), dir.path(), 1)
+            .await
+            .expect_err("a clash");
+        let StorageError::InvalidUri { uri, reason } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(uri, "s3://b/d/a/b", "the later key is named");
+        assert!(
+            reason.contains("\"./a//b\"") && reason.contains("\"a/b\""),
+            "both keys are named: {reason}"
+        );
+        let placed = dir.path().join("a/b");
+        assert!(reason.contains(&placed.display().to_string()), "{reason}");
+        assert_eq!(
+            std::fs::read_to_string(&placed).expect("the first key's file"),
+            "1",
+            "the clashing key did not overwrite the first"
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use flyte_storage::{StorageError, StorageUri, Store, TransferSummary, join};
 
 /// Runs every check that holds for a file system as for an object store (not
@@ -283,6 +284,18 @@ pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &s
         );
         assert_eq!(object.uri.as_str(), join(&prefix, &object.key));
     }
+    // Every store pages by 1,000 at most, so a directory download holds one page.
+    let pages: Vec<usize> = store
+        .list_pages(&uri(&prefix))
+        .map_ok(|page| page.len())
+        .try_collect()
+        .await
+        .expect("list pages");
+    assert!(
+        pages.len() >= 2 && pages.iter().all(|&len| len <= 1000),
+        "pages of {pages:?}"
+    );
+    assert_eq!(pages.iter().sum::<usize>(), files.len());
 
     let target = temp_dir();
     let down = store
