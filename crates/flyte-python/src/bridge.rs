@@ -323,9 +323,9 @@ async fn stat(storage: &Storage, uri: &str) -> Result<Stat, StorageError> {
     if let Ok(Some(size)) = object {
         return Ok(Stat::File { size });
     }
-    let listed = storage.list(uri).await;
+    let listed = storage.has_objects_under(uri).await;
     match (object, listed) {
-        (_, Ok(objects)) if !objects.is_empty() => Ok(Stat::Directory),
+        (_, Ok(true)) => Ok(Stat::Directory),
         (Err(error), _) | (Ok(_), Err(error)) => Err(error),
         (Ok(_), Ok(_)) => Ok(Stat::Missing),
     }

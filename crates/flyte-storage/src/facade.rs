@@ -189,6 +189,12 @@ impl Storage {
         store.list(&uri).await
     }
 
+    /// Whether any object is under the prefix `uri`; see [`Store::has_objects_under`].
+    pub async fn has_objects_under(&self, uri: &str) -> Result<bool> {
+        let (uri, store) = self.route(uri)?;
+        store.has_objects_under(&uri).await
+    }
+
     /// Deletes the object at `uri`; succeeds when there is none.
     pub async fn delete(&self, uri: &str) -> Result<()> {
         let (uri, store) = self.route(uri)?;

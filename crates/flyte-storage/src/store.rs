@@ -80,6 +80,19 @@ pub trait Store: fmt::Debug + Send + Sync {
         Ok(objects)
     }
 
+    /// Whether any object is under `prefix` (as a directory). The listing stops at the
+    /// first page that has one, so a prefix of a million objects costs one request, not
+    /// a thousand. (A page can be empty when all it held were directory markers.)
+    async fn has_objects_under(&self, prefix: &StorageUri) -> Result<bool> {
+        let mut pages = self.list_pages(prefix);
+        while let Some(page) = pages.try_next().await? {
+            if !page.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The size of the object at exactly `uri`, or `None` when there is no object there
     /// (a prefix with objects under it is not an object: use [`Store::list`] for that).
     async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>>;

@@ -707,6 +707,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_prefix_has_objects_under_it_past_a_page_of_directory_markers() {
+        let (store, memory) = store(Memory::with_bucket("b"));
+        put_all(&store, &memory, &[("d/", ""), ("d/a/", "")]).await;
+        let prefix = uri("s3://b/d");
+        assert!(
+            !store
+                .has_objects_under(&prefix)
+                .await
+                .expect("markers only")
+        );
+        put_all(&store, &memory, &[("d/z", "file")]).await;
+        let pages: Vec<usize> = store
+            .list_pages(&prefix)
+            .map_ok(|page| page.len())
+            .try_collect()
+            .await
+            .expect("list");
+        assert_eq!(pages, [0, 1], "the markers fill the first page");
+        assert!(store.has_objects_under(&prefix).await.expect("a file"));
+        assert!(
+            !store
+                .has_objects_under(&uri("s3://b/e"))
+                .await
+                .expect("nothing")
+        );
+    }
+
+    #[tokio::test]
     async fn two_keys_landing_on_one_file_stop_the_download_naming_both() {
         let (store, memory) = store(Memory::with_bucket("b"));
         // In key order: "./a//b" is on the first page and "a/b", landing on the same

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 use flyte_storage::{StorageError, StorageUri, Store, TransferSummary, join};
+use futures_util::TryStreamExt;
 
 /// Runs every check that holds for a file system as for an object store (not
 /// [`odd_keys_download_inside_the_directory_like_flytekit`]).
