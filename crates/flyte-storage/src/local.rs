@@ -80,7 +80,7 @@ impl Store for LocalStore {
         temp.rename_to(path, &uri).await
     }
 
-    /// The directory walk, in pages of [`LIST_PAGE`] files.
+    /// The directory walk, in pages of 1,000 files.
     fn list_pages<'a>(&'a self, prefix: &'a StorageUri) -> BoxStream<'a, Result<Vec<ObjectMeta>>> {
         async move {
             let root = local_path(prefix)?;

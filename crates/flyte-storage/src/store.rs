@@ -122,8 +122,8 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Downloads every object under `from` into the local directory `to`, keeping their
     /// relative paths, at most `concurrency` at a time (0 counts as 1).
     ///
-    /// The listing streams: downloads start with its first page, and what is held does
-    /// not grow with the number of objects beyond 16 bytes each (see [`Placed`]).
+    /// The listing streams: downloads start with its first page, one page is held at a
+    /// time, and of the files already placed only a 16-byte hash each is kept.
     ///
     /// A prefix with no object under it is [`StorageError::NotFound`], so a mistyped
     /// URI never looks like an empty directory. Keys are placed as flytekit places them:
