@@ -8,7 +8,6 @@ cannot pass for a fast one.
 """
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,7 +46,13 @@ def write_dataframe(rows: int) -> pd.DataFrame:
 def _size_on_disk(path: str) -> int:
     if os.path.isfile(path):
         return os.path.getsize(path)
-    return sum(entry.stat().st_size for entry in Path(path).rglob("*") if entry.is_file())
+    # os.walk holds one directory at a time; Path.rglob (Python 3.11) keeps every path it
+    # yielded, which would put the task's own memory into the worker's peak.
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(path)
+        for name in names
+    )
 
 
 @task
