@@ -122,8 +122,9 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Downloads every object under `from` into the local directory `to`, keeping their
     /// relative paths, at most `concurrency` at a time (0 counts as 1).
     ///
-    /// The listing streams: downloads start with its first page, one page is held at a
-    /// time, and of the files already placed only a 16-byte hash each is kept.
+    /// The listing streams, one page ahead of the downloads: they start with its first
+    /// page, the next page is asked for while they run, at most two pages are held,
+    /// and of the files already placed only a 16-byte hash each is kept.
     ///
     /// A prefix with no object under it is [`StorageError::NotFound`], so a mistyped
     /// URI never looks like an empty directory. Keys are placed as flytekit places them:
@@ -137,29 +138,44 @@ pub trait Store: fmt::Debug + Send + Sync {
         to: &Path,
         concurrency: usize,
     ) -> Result<TransferSummary> {
-        let mut placed = Placed::new();
+        let (listed, mut to_download) = tokio::sync::mpsc::channel(PAGE_AHEAD);
         let mut clash = None;
-        let transfers = self
-            .list_pages(from)
-            .map_ok(|page| stream::iter(page).map(Ok))
-            .try_flatten()
-            .map(|object| {
-                let object = object?;
-                let destination = local_destination(to, &object)?;
-                if !placed.insert(&destination) {
-                    let error = clash_error(&object, &destination, None);
-                    clash = Some((object, destination));
-                    return Err(error);
+        let clash_found = &mut clash;
+        // Lists and places keys while the downloads run; ends early, quietly, when the
+        // downloads have stopped.
+        let list = async move {
+            let mut pages = self.list_pages(from);
+            let mut placed = Placed::new();
+            while let Some(page) = pages.try_next().await? {
+                for object in page {
+                    let destination = local_destination(to, &object)?;
+                    if !placed.insert(&destination) {
+                        let error = clash_error(&object, &destination, None);
+                        *clash_found = Some((object, destination));
+                        return Err(error);
+                    }
+                    if listed.send((object, destination)).await.is_err() {
+                        return Ok(());
+                    }
                 }
+            }
+            // Closes the channel: the downloads end when they have drained it.
+            drop(listed);
+            Ok(())
+        };
+        let transfers = stream::poll_fn(move |cx| to_download.poll_recv(cx)).map(
+            |(object, destination): (ObjectMeta, PathBuf)| {
                 Ok(async move { self.get_listed_file(&object, &destination).await })
-            });
-        let summary = match summarise(transfers, concurrency).await {
+            },
+        );
+        let download = summarise(transfers, concurrency);
+        let summary = match futures_util::future::try_join(list, download).await {
             Err(_) if let Some((second, destination)) = clash => {
                 // Name the first key too: one more listing, only on this failure.
                 let first = first_key_landing_on(self, from, to, &destination, &second.key).await;
                 return Err(clash_error(&second, &destination, first.as_deref()));
             }
-            outcome => outcome?,
+            outcome => outcome?.1,
         };
         if summary.files == 0 {
             return Err(StorageError::NotFound {
@@ -209,6 +225,10 @@ where
         })
         .await
 }
+
+/// Objects a directory download lists ahead of the downloads: about one page of a
+/// cloud listing, so that the next page is fetched while this one downloads.
+const PAGE_AHEAD: usize = 1000;
 
 /// The files a directory download has placed, as 128-bit hashes of their paths (two
 /// independently keyed SipHashes): 16 bytes a file, where the paths themselves would

@@ -738,7 +738,7 @@ mod tests {
     async fn two_keys_landing_on_one_file_stop_the_download_naming_both() {
         let (store, memory) = store(Memory::with_bucket("b"));
         // In key order: "./a//b" is on the first page and "a/b", landing on the same
-        // file, on the third.
+        // file, on the third; "a/b" holds "5".
         put_all(
             &store,
             &memory,
@@ -766,11 +766,11 @@ mod tests {
         );
         let placed = dir.path().join("a/b");
         assert!(reason.contains(&placed.display().to_string()), "{reason}");
-        assert_eq!(
-            std::fs::read_to_string(&placed).expect("the first key's file"),
-            "1",
-            "the clashing key did not overwrite the first"
-        );
+        // The listing runs ahead of the downloads, so the first key's download may have
+        // been stopped with the transfer; the clashing key is never written.
+        if let Ok(contents) = std::fs::read_to_string(&placed) {
+            assert_eq!(contents, "1", "the clashing key overwrote the first");
+        }
     }
 
     #[tokio::test]
