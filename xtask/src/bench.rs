@@ -148,7 +148,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
 
     // Measured as shipped: an optimised build.
-    python_env::run(Command::new(cargo()).current_dir(root).args([
+    python_env::run(cargo().current_dir(root).args([
         "build",
         "--release",
         "--quiet",

@@ -19,12 +19,11 @@ struct Example {
 
 /// Builds the binary, prepares .venv, runs every example and prints what it wrote.
 pub fn run(root: &Path) -> Result<()> {
-    python_env::run(Command::new(cargo()).current_dir(root).args([
-        "build",
-        "--quiet",
-        "-p",
-        "pyflyte-execute",
-    ]))?;
+    python_env::run(
+        cargo()
+            .current_dir(root)
+            .args(["build", "--quiet", "-p", "pyflyte-execute"]),
+    )?;
     let binary = root.join("target/debug/pyflyte-execute");
     let python = python_env::ensure(root)?;
     let demo_dir = root.join("target/demo");

@@ -47,7 +47,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     .context("building PATH")?;
     let triple = format!("{arch}-unknown-linux-gnu");
     python_env::run(
-        Command::new(cargo())
+        cargo()
             .current_dir(root)
             .env("PATH", &path)
             .args(["zigbuild", "--profile", "dist", "-p", "pyflyte-execute"])

@@ -3,7 +3,6 @@
 //! `cargo xtask test` until the map (this table and the document) says it is meant.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -59,7 +58,7 @@ const ANYHOW_ALLOWED: &[&str] = &["pyflyte-execute", "xtask"];
 
 /// Every workspace package with its normal (non-dev, non-build) dependencies' names.
 fn normal_dependencies() -> BTreeMap<String, BTreeSet<String>> {
-    let output = Command::new(cargo())
+    let output = cargo()
         .current_dir(workspace_root())
         .args([
             "metadata",

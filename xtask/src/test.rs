@@ -19,7 +19,7 @@ pub fn run(root: &Path, extra_args: &[String]) -> Result<()> {
     let python = python_env::ensure(root)?;
     let emulators = Emulators::start(root, Which::All)?;
     let result = python_env::run(
-        Command::new(cargo())
+        cargo()
             .current_dir(root)
             .args(["test", "--workspace", "--no-fail-fast"])
             .args(extra_args)
@@ -29,7 +29,7 @@ pub fn run(root: &Path, extra_args: &[String]) -> Result<()> {
     drop(emulators);
     result?;
     if extra_args.is_empty() {
-        python_env::run(Command::new(cargo()).current_dir(root).args([
+        python_env::run(cargo().current_dir(root).args([
             "test",
             "--package",
             "flyte-storage",
@@ -56,7 +56,7 @@ pub fn conformance(root: &Path) -> Result<()> {
     ];
     for (package, tests) in suites {
         python_env::run(
-            Command::new(cargo())
+            cargo()
                 .current_dir(root)
                 .args(["test", "-p", package])
                 .args(tests.iter().flat_map(|test| ["--test", test]))
@@ -67,7 +67,60 @@ pub fn conformance(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The cargo that runs xtask, so a toolchain override applies to the tests too.
-pub fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+/// A command running the cargo that runs xtask, so a toolchain override applies to the
+/// tests too, without the variables cargo set for xtask's own package.
+///
+/// Those name xtask (`CARGO_MANIFEST_DIR=…/xtask`), and build scripts that watch them
+/// (ring's watches `CARGO_MANIFEST_DIR`) would rerun, rebuilding rustls and the cloud
+/// clients above it every time a plain `cargo build` and a `cargo xtask` alternate.
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if XTASK_OWN_VARIABLES.contains(&name) || name.starts_with("CARGO_PKG_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// The variables, besides `CARGO_PKG_*`, that `cargo run` sets for the program it runs.
+const XTASK_OWN_VARIABLES: [&str; 5] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_commands_leave_out_what_cargo_set_for_xtask() {
+        // `cargo test` sets these for this test as `cargo xtask` sets them for xtask.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        assert!(std::env::var_os("CARGO_PKG_NAME").is_some());
+        let command = cargo();
+        let removed: Vec<_> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            removed.contains(&"CARGO_MANIFEST_DIR".to_owned()),
+            "{removed:?}"
+        );
+        assert!(
+            removed.contains(&"CARGO_PKG_NAME".to_owned()),
+            "{removed:?}"
+        );
+        assert!(
+            removed
+                .iter()
+                .all(|name| name != "CARGO" && name != "CARGO_HOME"),
+            "{removed:?}"
+        );
+    }
 }

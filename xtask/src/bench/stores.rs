@@ -413,7 +413,7 @@ fn ensure_s3s_fs(root: &Path) -> Result<PathBuf> {
         tools.display()
     );
     python_env::run(
-        Command::new(cargo())
+        cargo()
             .args(["install", "--quiet", "--locked", "--features", "binary"])
             .args([S3S_FS.0, "--version", S3S_FS.1, "--root"])
             .arg(&tools)
