@@ -286,7 +286,9 @@ impl Store {
         let target = self.rclone_path(path);
         match self.helper(&["purge", &target]) {
             Some(mut helper) => self.output(&mut helper, true),
-            None => self.output(self.rclone().args(["purge", &target]), true),
+            // `delete`, not `purge`: purge refuses a path that is a file (the file case's
+            // read input), and object stores have no directories left to remove.
+            None => self.output(self.rclone().args(["delete", &target]), true),
         }
         .map(drop)
     }
