@@ -34,6 +34,10 @@ use crate::uri::StorageUri;
 /// How much of a download is gathered in memory before it is written to the file.
 const WRITE_BUFFER: usize = 1024 * 1024;
 
+/// Ranges of a download per request in flight: two, so that a range that runs slow
+/// is made up by the others' second ranges, with few round trips.
+const RANGES_PER_SLOT: u64 = 2;
+
 /// A response body whose every piece must arrive within `read_timeout`.
 struct TimedBody {
     body: ByteStream,
@@ -243,10 +247,10 @@ impl Transfers {
         }
         let file = Arc::new(file.into_std().await);
         if size > self.chunk_size {
-            let chunk = self.chunk_size;
-            let ranges = (0..size.div_ceil(chunk)).map(|index| {
-                let start = index * chunk;
-                let end = (start + chunk).min(size);
+            let range_len = self.range_len(size);
+            let ranges = (0..size.div_ceil(range_len)).map(|index| {
+                let start = index * range_len;
+                let end = (start + range_len).min(size);
                 self.download_range(backend, object, &file, temp.path(), Some((start, end)))
             });
             stream::iter(ranges)
@@ -260,6 +264,16 @@ impl Transfers {
         drop(file);
         temp.rename_to(to, &to_text).await?;
         Ok(size)
+    }
+
+    /// How many bytes each ranged request of a `size`-byte download asks for: at least a
+    /// chunk, and enough that the object splits into at most [`RANGES_PER_SLOT`] ranges
+    /// per request in flight. Memory does not depend on it (a range streams through one
+    /// [`WRITE_BUFFER`]), but each request costs a round trip, and some servers (moto)
+    /// read the whole object for every range.
+    fn range_len(&self, size: u64) -> u64 {
+        let ranges = (self.chunk_concurrency as u64).saturating_mul(RANGES_PER_SLOT);
+        self.chunk_size.max(size.div_ceil(ranges.max(1)))
     }
 
     /// Downloads a small object (at most one [`WRITE_BUFFER`]) with one request into
@@ -660,5 +674,30 @@ mod tests {
         let huge =
             tokio::time::timeout(Duration::from_secs(5), transfers.reserve(u64::MAX / 2)).await;
         assert!(huge.is_ok());
+    }
+
+    #[test]
+    fn a_download_splits_into_two_ranges_per_request_in_flight_each_at_least_a_chunk() {
+        const MIB: u64 = 1024 * 1024;
+        let transfers = Transfers::new(&StorageConfig {
+            chunk_size: 8 * MIB as usize,
+            chunk_concurrency: 4,
+            ..StorageConfig::default()
+        });
+        // (object size, expected range length, expected number of ranges)
+        for (size, len, count) in [
+            (9 * MIB, 8 * MIB, 2),
+            (64 * MIB, 8 * MIB, 8),
+            (256 * MIB, 32 * MIB, 8),
+            (256 * MIB + 1, 32 * MIB + 1, 8),
+            (10 * 1024 * MIB, 1280 * MIB, 8),
+        ] {
+            let range_len = transfers.range_len(size);
+            assert_eq!(
+                (range_len, size.div_ceil(range_len)),
+                (len, count),
+                "{size}"
+            );
+        }
     }
 }
