@@ -10,7 +10,7 @@ use futures_util::stream::{self, BoxStream, StreamExt, TryChunksError, TryStream
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Result, StorageError};
-use crate::store::{ObjectMeta, Store};
+use crate::store::{LIST_PAGE_LEN, ObjectMeta, Store};
 use crate::temp_file::TempFile;
 use crate::uri::StorageUri;
 use crate::walk::walk_local_dir;
@@ -32,9 +32,6 @@ impl LocalStore {
         Self
     }
 }
-
-/// Files per page of [`LocalStore`]'s listing: as many as one page of an S3 listing.
-const LIST_PAGE: usize = 1000;
 
 /// The local path of `uri`, or an error saying this store serves only local paths.
 fn local_path(uri: &StorageUri) -> Result<&Path> {
@@ -100,7 +97,7 @@ impl Store for LocalStore {
                         size: file.size,
                     })
                 })
-                .try_chunks(LIST_PAGE)
+                .try_chunks(LIST_PAGE_LEN)
                 .map_err(|TryChunksError(_, error)| error);
             Ok(pages.boxed())
         }

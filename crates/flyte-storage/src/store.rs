@@ -138,7 +138,7 @@ pub trait Store: fmt::Debug + Send + Sync {
         to: &Path,
         concurrency: usize,
     ) -> Result<TransferSummary> {
-        let (listed, mut to_download) = tokio::sync::mpsc::channel(PAGE_AHEAD);
+        let (listed, mut to_download) = tokio::sync::mpsc::channel(LIST_PAGE_LEN);
         let mut clash = None;
         let clash_found = &mut clash;
         // Lists and places keys while the downloads run; ends early, quietly, when the
@@ -226,9 +226,15 @@ where
         .await
 }
 
-/// Objects a directory download lists ahead of the downloads: about one page of a
-/// cloud listing, so that the next page is fetched while this one downloads.
-const PAGE_AHEAD: usize = 1000;
+/// Entries per page of every listing: what the cloud backends ask for (S3's and GCS's
+/// default and most, a fifth of Azure's most), what the local walk yields at a time,
+/// and how far a directory download lists ahead of its downloads. One size, so that
+/// every store streams a directory in the same steps, holds about one page at a time,
+/// and fetches the next page while this one downloads.
+pub(crate) const LIST_PAGE: std::num::NonZeroU32 = std::num::NonZeroU32::new(1000).unwrap();
+
+/// [`LIST_PAGE`] as a count of entries.
+pub(crate) const LIST_PAGE_LEN: usize = LIST_PAGE.get() as usize;
 
 /// The files a directory download has placed, as 128-bit hashes of their paths (two
 /// independently keyed SipHashes): 16 bytes a file, where the paths themselves would

@@ -17,6 +17,9 @@ use crate::config::UploadOptions;
 use crate::error::{Result, StorageError};
 use crate::uri::{Location, StorageUri};
 
+/// The page size every backend asks its store for.
+pub(crate) use crate::store::LIST_PAGE;
+
 /// A boxed error from an SDK or HTTP client.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -122,11 +125,6 @@ pub(crate) struct Listed {
     pub(crate) key: String,
     pub(crate) size: u64,
 }
-
-/// Objects per page of a listing that backends ask for: S3's and GCS's default and
-/// most, and a fifth of Azure's, so that every store streams a directory download in
-/// the same steps and holds one such page at a time.
-pub(crate) const LIST_PAGE: std::num::NonZeroU32 = std::num::NonZeroU32::new(1000).unwrap();
 
 /// One answer of [`ObjectBackend::list_page`].
 #[derive(Debug, Clone, PartialEq, Eq)]
