@@ -250,8 +250,16 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         loads.push(format!("after transfers: {}", load_average()));
     }
     if sections.memory {
-        let measured = memory(&runner, &s3s_store, &plan, &work);
-        keep(measured, &mut results, &mut failures, "memory", &s3s_store);
+        // The directory runs on moto: s3s-fs walks and stats its whole bucket for every
+        // page of a listing, so listing 100,000 keys there is 100 walks of 100,000 files,
+        // more than 17 minutes before the first download could start.
+        for (kind, store) in [
+            (MemoryCase::File, &s3s_store),
+            (MemoryCase::Directory, &moto),
+        ] {
+            let measured = memory(&runner, store, kind, &plan, &work);
+            keep(measured, &mut results, &mut failures, "memory", store);
+        }
         loads.push(format!("after memory: {}", load_average()));
     }
     drop(emulators);
@@ -555,101 +563,111 @@ fn transfers(
     Ok(results)
 }
 
-/// Ours alone, once each: the big file and the many-file directory, each way.
+/// The two memory runs: a big file and a directory of many small files.
+#[derive(Debug, Clone, Copy)]
+enum MemoryCase {
+    File,
+    Directory,
+}
+
+/// Ours alone, once each way, on one of the memory cases.
 fn memory(
     runner: &Runner<'_>,
     store: &Store,
+    kind: MemoryCase,
     plan: &Plan,
     work: &Path,
 ) -> Result<Vec<Measurement>> {
     let data_dir = work.join("data");
-    let file = data_dir.join(format!("sparse-{}MiB.bin", plan.memory_file_mib));
-    bench_tasks::ensure_file(&file, plan.memory_file_mib, true)?;
-    let directory = data_dir.join(format!("dir-{}x1KiB", plan.memory_files));
-    bench_tasks::ensure_directory(&directory, plan.memory_files, 1)?;
-    let cases = [
-        (
-            format!("{} FlyteFile", size_label(plan.memory_file_mib << 20)),
-            file,
-            ("write_file", "read_file"),
-            bench_tasks::file_input as fn(String) -> flyte_proto::core::Literal,
-        ),
-        (
-            format!("{}-file FlyteDirectory", thousands(plan.memory_files)),
-            directory,
-            ("write_directory", "read_directory"),
-            bench_tasks::directory_input,
-        ),
-    ];
-    let mut results = Vec::new();
-    for (case, local, (write, read), input) in cases {
-        let bytes = bench_tasks::size_on_disk(&local)?;
-        let path = local.to_str().context("a UTF-8 data path")?.to_owned();
-        // Read first, from a copy rclone puts in place, then write: the server holds
-        // one copy at a time (10 GiB on this machine's shared disk is enough).
-        println!("== memory: {case}, read then write, {}", store.label);
-        let prefix = format!("memory/{read}-input");
-        store.rclone_run(&[
-            if local.is_dir() { "copy" } else { "copyto" },
-            &path,
-            &store.rclone_path(&prefix),
-            "--transfers=16",
-        ])?;
-        let read_inputs = bench_tasks::write_inputs(
-            &work.join("inputs"),
-            &format!("memory-{read}"),
-            literal::literal_map([(input_name(read), input(store.uri(&prefix)))]),
-        )?;
-        let download = runner.task(
-            Tool::Ours,
-            store,
-            &TaskRun {
-                module: "bench_tasks",
-                task: read,
-                inputs: read_inputs,
-                prefix: format!("memory/ours-{read}"),
-                env: &INFO_JSON,
-                expect: Expect::Integer(bytes as i64),
-            },
-        );
-        store.purge(&prefix)?;
-        let inputs = bench_tasks::write_inputs(
-            &work.join("inputs"),
-            &format!("memory-{write}"),
-            literal::literal_map([("path", literal::string(path))]),
-        )?;
-        let upload = runner.task(
-            Tool::Ours,
-            store,
-            &TaskRun {
-                module: "bench_tasks",
-                task: write,
-                inputs,
-                prefix: format!("memory/ours-{write}"),
-                env: &INFO_JSON,
-                expect: Expect::Offloaded,
-            },
-        );
-        // A failed run is reported in its row; the other way's still counts.
-        for (way, outcome) in [(Way::Write, upload), (Way::Read, download)] {
-            let (samples, failures) = match outcome {
-                Ok(sample) => (vec![sample], Vec::new()),
-                Err(error) => (Vec::new(), vec![format!("{error:#}")]),
-            };
-            print_samples(Tool::Ours, &samples);
-            for failure in &failures {
-                println!("FAILED ours, {case}, {way:?}: {failure}");
-            }
-            results.push(Measurement {
-                case: format!("{case} (memory)"),
-                way: Some(way),
-                store: store.label,
-                tool: Tool::Ours,
-                bytes: Some(bytes),
-                samples,
-                failures,
-            });
+    let (case, local, (write, read), input) = match kind {
+        MemoryCase::File => {
+            let file = data_dir.join(format!("sparse-{}MiB.bin", plan.memory_file_mib));
+            bench_tasks::ensure_file(&file, plan.memory_file_mib, true)?;
+            (
+                format!("{} FlyteFile", size_label(plan.memory_file_mib << 20)),
+                file,
+                ("write_file", "read_file"),
+                bench_tasks::file_input as fn(String) -> flyte_proto::core::Literal,
+            )
         }
+        MemoryCase::Directory => {
+            let directory = data_dir.join(format!("dir-{}x1KiB", plan.memory_files));
+            bench_tasks::ensure_directory(&directory, plan.memory_files, 1)?;
+            (
+                format!("{}-file FlyteDirectory", thousands(plan.memory_files)),
+                directory,
+                ("write_directory", "read_directory"),
+                bench_tasks::directory_input as fn(String) -> flyte_proto::core::Literal,
+            )
+        }
+    };
+    let bytes = bench_tasks::size_on_disk(&local)?;
+    let path = local.to_str().context("a UTF-8 data path")?.to_owned();
+    // Read first, from a copy rclone puts in place, then write: the server holds
+    // one copy at a time (10 GiB on this machine's shared disk is enough).
+    println!("== memory: {case}, read then write, {}", store.label);
+    let prefix = format!("memory/{read}-input");
+    store.rclone_run(&[
+        if local.is_dir() { "copy" } else { "copyto" },
+        &path,
+        &store.rclone_path(&prefix),
+        "--transfers=16",
+    ])?;
+    let read_inputs = bench_tasks::write_inputs(
+        &work.join("inputs"),
+        &format!("memory-{read}"),
+        literal::literal_map([(input_name(read), input(store.uri(&prefix)))]),
+    )?;
+    let download = runner.task(
+        Tool::Ours,
+        store,
+        &TaskRun {
+            module: "bench_tasks",
+            task: read,
+            inputs: read_inputs,
+            prefix: format!("memory/ours-{read}"),
+            env: &INFO_JSON,
+            expect: Expect::Integer(bytes as i64),
+        },
+    );
+    store.purge(&prefix)?;
+    let inputs = bench_tasks::write_inputs(
+        &work.join("inputs"),
+        &format!("memory-{write}"),
+        literal::literal_map([("path", literal::string(path))]),
+    )?;
+    let upload = runner.task(
+        Tool::Ours,
+        store,
+        &TaskRun {
+            module: "bench_tasks",
+            task: write,
+            inputs,
+            prefix: format!("memory/ours-{write}"),
+            env: &INFO_JSON,
+            expect: Expect::Offloaded,
+        },
+    );
+    // A failed run is reported in its row; the other way's still counts.
+    let mut results = Vec::new();
+    for (way, outcome) in [(Way::Write, upload), (Way::Read, download)] {
+        let (samples, failures) = match outcome {
+            Ok(sample) => (vec![sample], Vec::new()),
+            Err(error) => (Vec::new(), vec![format!("{error:#}")]),
+        };
+        print_samples(Tool::Ours, &samples);
+        for failure in &failures {
+            println!("FAILED ours, {case}, {way:?}: {failure}");
+        }
+        results.push(Measurement {
+            case: format!("{case} (memory)"),
+            way: Some(way),
+            store: store.label,
+            tool: Tool::Ours,
+            bytes: Some(bytes),
+            samples,
+            failures,
+        });
     }
     Ok(results)
 }
