@@ -16,7 +16,8 @@
 //! - the pipeline alone decides every URI it writes ([`run_task`] joins them, with
 //!   [`flyte_storage::join`]); executors hand back data (an outcome, file names, an
 //!   output subdirectory), never locations;
-//! - it knows no task language, starts no process and touches no signal;
+//! - it knows no task language, starts no process and touches no signal: a stop from
+//!   outside arrives as a [`Stop`] in [`RunSettings`], which every phase races;
 //! - it never reads the process environment or argv: everything arrives in
 //!   [`RunSettings`], built by the caller;
 //! - a run always ends in a written outcome when the output prefix is writable: every
@@ -58,7 +59,10 @@
 mod executor;
 mod outcome;
 mod pipeline;
+mod stop;
+pub mod termination;
 
 pub use executor::{Executor, FnExecutor, Prepared, TaskInputs, TaskLocations};
 pub use outcome::{Payload, TaskOutcome, TaskOutputs};
-pub use pipeline::{PipelineError, RunReport, RunSettings, run_task, write_failure};
+pub use pipeline::{PipelineError, RunReport, RunSettings, STOPPED_CODE, run_task, write_failure};
+pub use stop::{Stop, StopRequest, StopSender, stop_channel};

@@ -1,6 +1,9 @@
 //! The execute pipeline: download inputs, run the executor, write the outcome.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
 use flyte_proto::Message;
@@ -10,6 +13,8 @@ use flyte_telemetry::{Direction, Metrics, Outcome, Phase};
 use tracing::{debug, info, warn};
 
 use crate::outcome::{Payload, TaskOutputs};
+use crate::stop::{Stop, StopRequest};
+use crate::termination::{failure_summary, write_termination_message};
 use crate::{Executor, TaskInputs, TaskLocations, TaskOutcome};
 
 /// One run: where the task's data lives, and the policies flytekit takes from its
@@ -31,6 +36,13 @@ pub struct RunSettings {
     pub worker_name: String,
     /// flytekit's `FLYTE_FAIL_ON_ERROR`: exit 1 after writing an error document.
     pub fail_on_error: bool,
+    /// A stop requested from outside (the pod is being stopped): the run ends within
+    /// the request's grace, see [`run_task`]. [`Stop::never`] by default.
+    pub stop: Stop,
+    /// The container's termination message file (Kubernetes' `terminationMessagePath`),
+    /// which receives a summary of every failure, and why nothing could be written when
+    /// the error document could not be; `None` writes none.
+    pub termination_message_path: Option<PathBuf>,
 }
 
 impl RunSettings {
@@ -44,6 +56,8 @@ impl RunSettings {
             error_file_name: flyte_errors::error_file_name(false),
             worker_name: String::new(),
             fail_on_error: false,
+            stop: Stop::never(),
+            termination_message_path: None,
         }
     }
 }
@@ -59,9 +73,25 @@ pub struct RunReport {
     pub written: Vec<String>,
 }
 
+/// The code of a run stopped from outside before its task ended.
+pub const STOPPED_CODE: &str = "SYSTEM:Stopped";
+
 /// A run that could not record its outcome. Everything else becomes an error document.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PipelineError {
+    /// The run was stopped, and writing its outcome outlasted the stop's grace.
+    #[error(
+        "could not write {file} under the output prefix {output_prefix} before the grace of {cause} ran out"
+    )]
+    StoppedWriting {
+        /// The file being written.
+        file: String,
+        /// The output prefix.
+        output_prefix: String,
+        /// What stopped the run (`SIGTERM`).
+        cause: String,
+    },
     /// Writing to the output prefix failed, so not even an error document could be left.
     #[error("could not write {file} under the output prefix {output_prefix}: {source}")]
     WriteOutcome {
@@ -86,6 +116,16 @@ pub enum PipelineError {
     },
 }
 
+/// After a stop, how much longer than the stop's grace an executor running the task
+/// gets to report how it ended: its own account (a worker's last stderr lines) says
+/// more than ours, and it ends the task itself at the grace.
+const STOP_EXECUTOR_MARGIN: Duration = Duration::from_secs(1);
+/// After a stop, writing the error document gets what remains of the grace, and at
+/// least this long.
+const STOP_WRITE_FLOOR: Duration = Duration::from_secs(5);
+/// After a stop, how long the executor's shutdown may take.
+const STOP_SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
+
 /// Runs one task with `executor` and writes its outcome under the output prefix.
 ///
 /// This function alone decides the URI of everything it writes: the outcome goes to the
@@ -93,8 +133,34 @@ pub enum PipelineError {
 /// offloaded literals beside it, all joined with [`flyte_storage::join`].
 ///
 /// Returns `Err` only when the outcome itself cannot be written; every failure of the
-/// task, of its loading or of its inputs becomes an error document instead.
+/// task, of its loading or of its inputs becomes an error document instead. On every
+/// failure, and when nothing could be written, a summary goes to the termination
+/// message file ([`RunSettings::termination_message_path`]).
+///
+/// A stop requested on [`RunSettings::stop`] ends every phase: loading the task and
+/// downloading the inputs at once, the task when the stop's grace is over (the
+/// executor, told of the stop by its own means, usually ends it sooner), the outputs
+/// upload when the grace is over. The run then writes an error document saying it was
+/// stopped (`SYSTEM:Stopped`, recoverable), taking what remains of the grace (at least
+/// a few seconds) to write it, and returns.
 pub async fn run_task<E: Executor>(
+    executor: E,
+    storage: &Storage,
+    settings: &RunSettings,
+    metrics: &Metrics,
+) -> Result<RunReport, PipelineError> {
+    let result = run(executor, storage, settings, metrics).await;
+    if let (Err(error), Some(path)) = (&result, &settings.termination_message_path) {
+        // A failure's own summary was written with the error; this is for a run that
+        // never got that far (the scratch directory).
+        if matches!(error, PipelineError::Scratch { .. }) {
+            write_termination_message(path, &error_chain(error));
+        }
+    }
+    result
+}
+
+async fn run<E: Executor>(
     mut executor: E,
     storage: &Storage,
     settings: &RunSettings,
@@ -104,48 +170,86 @@ pub async fn run_task<E: Executor>(
         path: settings.scratch_dir.clone(),
         source,
     })?;
+    let stop = &settings.stop;
 
+    let loaded = AtomicBool::new(false);
     let prepare = async {
         let timer = metrics.start(Phase::WorkerStart);
         let prepared = executor.prepare(&settings.task, settings.dry_run).await;
         timer.finish();
+        loaded.store(true, Ordering::Relaxed);
         prepared
     };
     let (outcome, output_subdirectory) = if settings.dry_run {
         // flytekit's --test loads the resolver and stops; it never reads the inputs.
-        let prepared = prepare.await;
-        match prepared.early_outcome {
-            None => {
-                executor.shutdown().await;
-                info!("dry run (--test): task loaded, nothing executed or written");
-                return Ok(RunReport {
-                    outcome_kind: "dry_run",
-                    exit_code: 0,
-                    written: Vec::new(),
-                });
-            }
-            Some(outcome) => (outcome, prepared.output_subdirectory),
+        let prepared = tokio::select! {
+            biased;
+            request = stop.wait() => Err(request),
+            prepared = prepare => Ok(prepared),
+        };
+        match prepared {
+            Err(request) => (stopped(&request, "while the task was being loaded"), None),
+            Ok(prepared) => match prepared.early_outcome {
+                None => {
+                    shut_down(&mut executor, stop).await;
+                    info!("dry run (--test): task loaded, nothing executed or written");
+                    return Ok(RunReport {
+                        outcome_kind: "dry_run",
+                        exit_code: 0,
+                        written: Vec::new(),
+                    });
+                }
+                Some(outcome) => (outcome, prepared.output_subdirectory),
+            },
         }
     } else {
+        let downloaded = AtomicBool::new(false);
         let download = async {
             let timer = metrics.start(Phase::InputsDownload);
             let inputs = download_inputs(storage, settings).await;
             timer.finish();
+            downloaded.store(true, Ordering::Relaxed);
             inputs
         };
-        let (prepared, inputs) = tokio::join!(prepare, download);
-        let outcome = match (prepared.early_outcome, inputs) {
-            (Some(outcome), _) => outcome,
-            (None, Err(failure)) => TaskOutcome::Failed(failure),
-            (None, Ok((inputs, bytes))) => {
-                metrics.bytes(Direction::Download, bytes);
-                let timer = metrics.start(Phase::TaskExecution);
-                let outcome = executor.execute(inputs).await;
-                timer.finish();
-                outcome
-            }
+        let both = async { tokio::join!(prepare, download) };
+        let ready = tokio::select! {
+            biased;
+            request = stop.wait() => Err(request),
+            both = both => Ok(both),
         };
-        (outcome, prepared.output_subdirectory)
+        match ready {
+            Err(request) => {
+                let phase = match (
+                    loaded.load(Ordering::Relaxed),
+                    downloaded.load(Ordering::Relaxed),
+                ) {
+                    (true, _) => "while the task's inputs were being downloaded",
+                    (false, true) => "while the task was being loaded",
+                    (false, false) => "while the task was being loaded and its inputs downloaded",
+                };
+                (stopped(&request, phase), None)
+            }
+            Ok((prepared, inputs)) => {
+                let outcome = match (prepared.early_outcome, inputs) {
+                    (Some(outcome), _) => outcome,
+                    (None, Err(failure)) => TaskOutcome::Failed(failure),
+                    (None, Ok((inputs, bytes))) => {
+                        metrics.bytes(Direction::Download, bytes);
+                        let timer = metrics.start(Phase::TaskExecution);
+                        let outcome = tokio::select! {
+                            outcome = executor.execute(inputs) => outcome,
+                            request = executor_cut_off(stop) => stopped(
+                                &request,
+                                "while the task ran, and the task did not end within the grace",
+                            ),
+                        };
+                        timer.finish();
+                        outcome
+                    }
+                };
+                (outcome, prepared.output_subdirectory)
+            }
+        }
     };
 
     let outcome = stamp_worker(outcome, &settings.worker_name);
@@ -154,9 +258,23 @@ pub async fn run_task<E: Executor>(
         None => settings.task.output_prefix.clone(),
     };
     let timer = metrics.start(Phase::OutputsUpload);
-    let written = write_outcome(storage, settings, &outcome_prefix, &outcome).await;
+    let (outcome, written) =
+        write_outcome_or_stop(storage, settings, &outcome_prefix, outcome).await;
     timer.finish();
-    executor.shutdown().await;
+    if let Some(path) = &settings.termination_message_path {
+        let not_written = written.as_ref().err().map(|error| error_chain(error));
+        match outcome.failure() {
+            Some(failure) => {
+                write_termination_message(path, &failure_summary(failure, not_written.as_deref()));
+            }
+            None => {
+                if let Some(why) = &not_written {
+                    write_termination_message(path, why);
+                }
+            }
+        }
+    }
+    shut_down(&mut executor, stop).await;
     let (written, bytes) = written?;
     metrics.bytes(Direction::Upload, bytes);
     metrics.outcome(metric_outcome(&outcome));
@@ -172,6 +290,132 @@ pub async fn run_task<E: Executor>(
         exit_code,
         written,
     })
+}
+
+/// Resolves when an executor running the task has had the stop's grace, and a margin
+/// to report how the task ended.
+async fn executor_cut_off(stop: &Stop) -> StopRequest {
+    let request = stop.grace_over().await;
+    tokio::time::sleep(STOP_EXECUTOR_MARGIN).await;
+    request
+}
+
+/// The executor's shutdown; bounded once a stop is requested, since the outcome is
+/// written by then and the pod's grace is running out.
+async fn shut_down<E: Executor>(executor: &mut E, stop: &Stop) {
+    let limit = async {
+        stop.wait().await;
+        tokio::time::sleep(STOP_SHUTDOWN_LIMIT).await;
+    };
+    tokio::select! {
+        () = executor.shutdown() => {}
+        () = limit => warn!(
+            "the executor did not shut down within {STOP_SHUTDOWN_LIMIT:?} of the stop; leaving it"
+        ),
+    }
+}
+
+/// Writes `outcome`, racing the stop: a stop whose grace runs out while outputs are
+/// uploaded replaces them with an error document saying so, and an error document
+/// whose write outlasts what remains of the grace is given up. Returns the outcome
+/// actually written (or tried).
+async fn write_outcome_or_stop(
+    storage: &Storage,
+    settings: &RunSettings,
+    outcome_prefix: &str,
+    outcome: TaskOutcome,
+) -> (TaskOutcome, Result<(Vec<String>, u64), PipelineError>) {
+    let stop = &settings.stop;
+    if outcome.failure().is_some() {
+        let written = bounded_by_stop(
+            stop,
+            &settings.error_file_name,
+            outcome_prefix,
+            write_outcome(storage, settings, outcome_prefix, &outcome),
+        )
+        .await;
+        return (outcome, written);
+    }
+    let request = tokio::select! {
+        biased;
+        written = write_outcome(storage, settings, outcome_prefix, &outcome) => {
+            return (outcome, written);
+        }
+        request = stop.grace_over() => request,
+    };
+    let outcome = stopped(&request, "while the task's outputs were being uploaded");
+    let written = bounded_by_stop(
+        stop,
+        &settings.error_file_name,
+        outcome_prefix,
+        write_outcome(storage, settings, outcome_prefix, &outcome),
+    )
+    .await;
+    (outcome, written)
+}
+
+/// `write`, given up once a stop has been requested and both what remained of its
+/// grace and [`STOP_WRITE_FLOOR`] from then are over.
+async fn bounded_by_stop(
+    stop: &Stop,
+    file: &str,
+    outcome_prefix: &str,
+    write: impl Future<Output = Result<(Vec<String>, u64), PipelineError>>,
+) -> Result<(Vec<String>, u64), PipelineError> {
+    let started = tokio::time::Instant::now();
+    let limit = async {
+        let request = stop.wait().await;
+        let floor = started.max(request.received_at) + STOP_WRITE_FLOOR;
+        let until = request
+            .deadline()
+            .map_or(floor, |deadline| deadline.max(floor));
+        tokio::time::sleep_until(until).await;
+        request
+    };
+    tokio::select! {
+        biased;
+        written = write => written,
+        request = limit => Err(PipelineError::StoppedWriting {
+            file: file.to_owned(),
+            output_prefix: outcome_prefix.to_owned(),
+            cause: request.cause,
+        }),
+    }
+}
+
+/// The failure of a run stopped from outside `phase` ("while …"): the platform's
+/// doing, so a recoverable system failure, which Flyte retries.
+fn stopped(request: &StopRequest, phase: &str) -> TaskOutcome {
+    let message = format!(
+        "the run was stopped by {} {phase} (the pod is being stopped: deleted, preempted or \
+         evicted, or its node drained); nothing of the task's result was kept, and Flyte may \
+         retry the task",
+        request.cause
+    );
+    tracing::error!("{message}");
+    TaskOutcome::Failed(ContainerFailure {
+        code: STOPPED_CODE.to_owned(),
+        ..ContainerFailure::system(flyte_errors::format_trace_message(
+            &format!("{} received by the supervisor\n", request.cause),
+            "Stopped",
+            &message,
+        ))
+    })
+}
+
+/// `error` and the causes its message does not already include, joined with `: `.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Writes an error document for a run that failed before it could start (for example,
@@ -673,6 +917,157 @@ mod tests {
         }
         let report = run(Counts, &settings(dir.path())).await;
         assert_eq!(report.outcome_kind, "outputs", "{report:?}");
+    }
+
+    /// An executor whose task loads forever, or runs for `runs` before it returns `a`.
+    struct Slow {
+        loads_forever: bool,
+        runs: Duration,
+    }
+
+    impl Executor for Slow {
+        async fn prepare(&mut self, _: &TaskLocations, _: bool) -> Prepared {
+            if self.loads_forever {
+                std::future::pending::<()>().await;
+            }
+            Prepared::ready()
+        }
+        async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
+            tokio::time::sleep(self.runs).await;
+            TaskOutcome::outputs(inputs.literals().expect("inputs"))
+        }
+    }
+
+    /// Settings whose run is stopped (`cause`, `grace`) once `after` has passed.
+    fn stopped_after(dir: &std::path::Path, after: Duration, grace: Duration) -> RunSettings {
+        let (sender, stop) = crate::stop_channel();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            sender.request(StopRequest::new("SIGTERM", grace));
+            // Keep the sender: a dropped one would read as "never stopped" to late waiters.
+            std::future::pending::<()>().await;
+        });
+        let mut settings = settings(dir);
+        settings.stop = stop;
+        settings.termination_message_path = Some(dir.join("termination-log"));
+        settings
+    }
+
+    /// Bounds a run in a test: a hang fails it instead of hanging the suite.
+    async fn run_within(executor: impl Executor, settings: &RunSettings) -> RunReport {
+        tokio::time::timeout(Duration::from_secs(30), run(executor, settings))
+            .await
+            .expect("the run ends instead of hanging")
+    }
+
+    #[tokio::test]
+    async fn a_stop_while_the_task_loads_writes_a_recoverable_stopped_error_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        // A grace longer than the test's bound: the load must not wait for it.
+        let settings = stopped_after(
+            dir.path(),
+            Duration::from_millis(100),
+            Duration::from_secs(600),
+        );
+        let executor = Slow {
+            loads_forever: true,
+            runs: Duration::ZERO,
+        };
+        let report = run_within(executor, &settings).await;
+        assert_eq!(report.written, ["error.pb"]);
+        let error = error_written(dir.path(), "error.pb");
+        assert_eq!(error.code, STOPPED_CODE);
+        assert_eq!(
+            error.kind(),
+            flyte_proto::core::container_error::Kind::Recoverable
+        );
+        assert!(
+            error
+                .message
+                .contains("stopped by SIGTERM while the task was being loaded"),
+            "{}",
+            error.message
+        );
+        let termination = std::fs::read_to_string(dir.path().join("termination-log"))
+            .expect("termination message");
+        assert!(
+            termination.starts_with("SYSTEM:Stopped (SYSTEM, recoverable)"),
+            "{termination}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_still_running_when_the_stop_grace_is_over_is_reported_stopped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let settings = stopped_after(
+            dir.path(),
+            Duration::from_millis(100),
+            Duration::from_millis(200),
+        );
+        let executor = Slow {
+            loads_forever: false,
+            runs: Duration::from_secs(600),
+        };
+        run_within(executor, &settings).await;
+        let error = error_written(dir.path(), "error.pb");
+        assert_eq!(error.code, STOPPED_CODE);
+        assert!(
+            error.message.contains("while the task ran"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_finishing_within_the_stop_grace_keeps_its_outputs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let settings = stopped_after(
+            dir.path(),
+            Duration::from_millis(50),
+            Duration::from_secs(20),
+        );
+        let executor = Slow {
+            loads_forever: false,
+            runs: Duration::from_millis(300),
+        };
+        let report = run_within(executor, &settings).await;
+        assert_eq!(report.written, ["outputs.pb"]);
+        assert!(!dir.path().join("termination-log").exists());
+    }
+
+    #[tokio::test]
+    async fn an_error_document_that_cannot_be_written_is_summarised_in_the_termination_message() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        // The output prefix lies under a regular file: nothing can be written there.
+        std::fs::write(dir.path().join("file"), b"").expect("write");
+        let mut settings = settings(dir.path());
+        settings.task.output_prefix = dir.path().join("file/out").display().to_string();
+        settings.termination_message_path = Some(dir.path().join("termination-log"));
+        let executor = FnExecutor::new(|_| {
+            TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "b must not be 0"))
+        });
+        let storage = Storage::new(StorageConfig::default());
+        let error = run_task(executor, &storage, &settings, &Metrics::disabled())
+            .await
+            .expect_err("error.pb cannot be written");
+        assert!(
+            matches!(error, PipelineError::WriteOutcome { .. }),
+            "{error}"
+        );
+        let termination = std::fs::read_to_string(dir.path().join("termination-log"))
+            .expect("termination message");
+        assert!(
+            termination.starts_with("could not write error.pb under the output prefix"),
+            "{termination}"
+        );
+        assert!(
+            termination.contains("USER:ValueError (USER, non-recoverable): b must not be 0"),
+            "{termination}"
+        );
     }
 
     #[test]
