@@ -25,6 +25,10 @@ pub struct Environment {
     /// `$PYFLYTE_EXECUTE_STOP_GRACE_SECONDS`: how long a worker passed SIGTERM may take
     /// to stop before it is killed and the error document written.
     pub stop_grace: Duration,
+    /// `$PYFLYTE_EXECUTE_TERMINATION_MESSAGE_PATH`, else Kubernetes' default
+    /// `/dev/termination-log` when it exists (Kubernetes creates it; outside a pod it is
+    /// not made up): where a summary of every failure goes.
+    pub termination_message_path: Option<PathBuf>,
     /// Where temporary files may go, in the order Python's `tempfile.gettempdir()`
     /// tries them: `TMPDIR`, `TEMP`, `TMP`, `/tmp`, `/var/tmp`, `/usr/tmp`, the working
     /// directory.
@@ -33,6 +37,10 @@ pub struct Environment {
 
 /// The variable that sets [`Environment::stop_grace`].
 const STOP_GRACE_ENV: &str = "PYFLYTE_EXECUTE_STOP_GRACE_SECONDS";
+/// The variable that sets [`Environment::termination_message_path`].
+const TERMINATION_MESSAGE_PATH_ENV: &str = "PYFLYTE_EXECUTE_TERMINATION_MESSAGE_PATH";
+/// Kubernetes' default `terminationMessagePath`.
+const DEFAULT_TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
 
 impl Environment {
     /// Reads the process environment and the config file it points at.
@@ -43,6 +51,10 @@ impl Environment {
             pythonpath: std::env::var_os("PYTHONPATH"),
             current_dir: std::env::current_dir().ok(),
             stop_grace: stop_grace(std::env::var_os(STOP_GRACE_ENV))?,
+            termination_message_path: termination_message_path(
+                std::env::var_os(TERMINATION_MESSAGE_PATH_ENV),
+                Path::new(DEFAULT_TERMINATION_MESSAGE_PATH),
+            ),
             temp_dirs: ["TMPDIR", "TEMP", "TMP"]
                 .into_iter()
                 .filter_map(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
@@ -102,23 +114,44 @@ pub fn worker_python() -> (PathBuf, &'static str) {
     (find_python(explicit, std::env::var_os("PATH")), source)
 }
 
-/// The stop grace from its variable's value: seconds, fractions allowed; unset or empty
-/// means [`flyte_python::DEFAULT_STOP_GRACE`].
+/// The stop grace from its variable's value: seconds, fractions allowed, at most
+/// [`flyte_python::MAX_STOP_GRACE`]; unset or empty means
+/// [`flyte_python::DEFAULT_STOP_GRACE`].
 fn stop_grace(value: Option<OsString>) -> Result<Duration> {
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Ok(flyte_python::DEFAULT_STOP_GRACE);
     };
     let text = value.to_string_lossy();
-    text.trim()
+    let max = flyte_python::MAX_STOP_GRACE.as_secs();
+    let grace = text
+        .trim()
         .parse::<f64>()
         .ok()
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
         .with_context(|| {
             format!(
                 "{STOP_GRACE_ENV}={text:?} is not a number of seconds: set it to how long a task \
-                 passed SIGTERM may take to stop (e.g. 20), below the pod's termination grace period"
+                 passed SIGTERM may take to stop (e.g. 20, from 0 to {max}), below the pod's \
+                 termination grace period"
             )
-        })
+        })?;
+    if grace > flyte_python::MAX_STOP_GRACE {
+        anyhow::bail!(
+            "{STOP_GRACE_ENV}={text:?} is out of range: it must be from 0 to {max} seconds (one \
+             day); set it to how long a task passed SIGTERM may take to stop (e.g. 20), below \
+             the pod's termination grace period"
+        );
+    }
+    Ok(grace)
+}
+
+/// The termination message file: the variable's value when set and not empty, else
+/// `default` when it exists.
+fn termination_message_path(value: Option<OsString>, default: &Path) -> Option<PathBuf> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(path) => Some(PathBuf::from(path)),
+        None => default.exists().then(|| default.to_path_buf()),
+    }
 }
 
 /// The interpreter to run the worker with.
@@ -164,6 +197,45 @@ mod tests {
             "{error:#}"
         );
         assert!(stop_grace(Some("-1".into())).is_err());
+    }
+
+    #[test]
+    fn a_stop_grace_too_long_for_a_clock_is_refused_naming_the_variable_value_and_range() {
+        let error = stop_grace(Some("9223372036854775807".into())).expect_err("out of range");
+        let message = format!("{error:#}");
+        for needle in [
+            "PYFLYTE_EXECUTE_STOP_GRACE_SECONDS",
+            "9223372036854775807",
+            "from 0 to 86400 seconds",
+        ] {
+            assert!(message.contains(needle), "{needle} in {message}");
+        }
+        assert!(stop_grace(Some("inf".into())).is_err());
+        assert!(stop_grace(Some("NaN".into())).is_err());
+        assert_eq!(
+            stop_grace(Some("86400".into())).expect("the maximum"),
+            flyte_python::MAX_STOP_GRACE
+        );
+    }
+
+    #[test]
+    fn the_termination_message_path_is_the_variable_else_kubernetes_default_when_it_exists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let default = dir.path().join("termination-log");
+        assert_eq!(termination_message_path(None, &default), None);
+        std::fs::write(&default, "").expect("write");
+        assert_eq!(
+            termination_message_path(None, &default),
+            Some(default.clone())
+        );
+        assert_eq!(
+            termination_message_path(Some("".into()), &default),
+            Some(default.clone())
+        );
+        assert_eq!(
+            termination_message_path(Some("/elsewhere/log".into()), &default),
+            Some(PathBuf::from("/elsewhere/log"))
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod version;
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -84,31 +85,50 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let termination_message_path = environment.termination_message_path.clone();
     let result = runtime.block_on(async {
         match entrypoint {
             Entrypoint::Execute(args) => {
+                // Caught first, so a stop at any later moment is honoured.
+                let stop = flyte_python::catch_stop_signals(environment.stop_grace);
                 let location = args.task_location().map_err(anyhow::Error::msg)?;
-                execute(args.common, location, None, environment).await
+                execute(args.common, location, None, environment, stop).await
             }
             Entrypoint::MapExecute(args) => {
+                let stop = flyte_python::catch_stop_signals(environment.stop_grace);
                 let location = args.task_location().map_err(anyhow::Error::msg)?;
                 let map_task = MapTaskSettings {
                     max_concurrency: args.max_concurrency,
                 };
-                execute(args.common, location, Some(map_task), environment).await
+                execute(args.common, location, Some(map_task), environment, stop).await
             }
             Entrypoint::FastExecute(args) => fast_execute(args, environment).await,
         }
     });
+    // A thread of the blocking pool may be stuck for good (reading a FIFO the task left
+    // as an output, a stalled local read whose future a stop dropped): everything is
+    // written by now, so exit instead of waiting for it.
+    runtime.shutdown_timeout(EXIT_WAIT);
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("error: {error:#}");
+            // run_task summarised its own failures there already.
+            if let Some(path) = &termination_message_path
+                && error
+                    .downcast_ref::<flyte_runtime::PipelineError>()
+                    .is_none()
+            {
+                flyte_runtime::termination::write_termination_message(path, &format!("{error:#}"));
+            }
             ExitCode::from(1)
         }
     }
 }
+
+/// How long the async runtime's blocking threads get to finish once the run is over.
+const EXIT_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs the task; returns the exit status flytekit would end with.
 async fn execute(
@@ -116,6 +136,7 @@ async fn execute(
     location: TaskLocation,
     map_task: Option<MapTaskSettings>,
     environment: Environment,
+    stop: flyte_runtime::Stop,
 ) -> Result<u8> {
     let storage = Storage::new(settings::storage_config(&environment.config));
     // Nothing can be reported without a usable output prefix: refuse it up front.
@@ -124,7 +145,8 @@ async fn execute(
         .with_context(|| format!("--output-prefix {} cannot be used", args.output_prefix))?;
 
     let scratch = scratch::create(&environment.temp_dirs)?;
-    let plan = ExecutePlan::new(args, location, map_task, &environment, scratch.path());
+    let mut plan = ExecutePlan::new(args, location, map_task, &environment, scratch.path());
+    plan.run.stop = stop.clone();
     tracing::info!(
         inputs = %plan.run.task.inputs,
         output_prefix = %plan.run.task.output_prefix,
@@ -142,7 +164,8 @@ async fn execute(
         tracing::warn!("statsd metrics are off: {error}");
         Metrics::disabled()
     });
-    let worker = PythonExecutor::spawn(plan.worker, storage.clone(), metrics.clone());
+    let worker =
+        PythonExecutor::spawn_with_stop(plan.worker, storage.clone(), metrics.clone(), stop);
     let report = run_task(worker, &storage, &plan.run, &metrics).await?;
     Ok(u8::try_from(report.exit_code).unwrap_or(1))
 }

@@ -46,6 +46,7 @@ impl ExecutePlan {
             flyte_errors::error_file_name(runtime.distributed_error_strategy.is_some());
         run.worker_name = runtime.worker_name.clone();
         run.fail_on_error = runtime.fail_on_error;
+        run.termination_message_path = environment.termination_message_path.clone();
         let worker = PythonWorkerSettings {
             python: environment.python.clone(),
             resolver: location.resolver,

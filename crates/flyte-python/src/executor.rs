@@ -1,7 +1,7 @@
 //! [`PythonExecutor`]: the [`Executor`] that runs a flytekit task in a supervised worker.
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
-use flyte_runtime::{Executor, Prepared, TaskInputs, TaskLocations, TaskOutcome};
+use flyte_runtime::{Executor, Prepared, Stop, TaskInputs, TaskLocations, TaskOutcome};
 use flyte_storage::Storage;
 use flyte_telemetry::Metrics;
 use tracing::info;
@@ -9,6 +9,7 @@ use tracing::info;
 use crate::control::{Command, Event, PROTOCOL_VERSION, StartSettings};
 use crate::exit::own_peak_rss_kib;
 use crate::settings::PythonWorkerSettings;
+use crate::signals::catch_stop_signals;
 use crate::staged::staged_outcome;
 use crate::worker::Worker;
 
@@ -47,8 +48,28 @@ impl PythonExecutor {
     /// Never fails: a worker that cannot be started (no such interpreter, unwritable
     /// scratch directory) makes [`Executor::prepare`] end the run with that failure, so
     /// it ends up in the error document like any other.
+    ///
+    /// SIGTERM, SIGINT and SIGUSR1 sent to this process from now on are passed on to the
+    /// worker ([`catch_stop_signals`] with the settings' stop grace); to stop the pipeline
+    /// as well, catch them yourself and use [`PythonExecutor::spawn_with_stop`].
     pub fn spawn(settings: PythonWorkerSettings, storage: Storage, metrics: Metrics) -> Self {
-        let state = match Worker::spawn(&settings, storage, metrics) {
+        let stop = catch_stop_signals(settings.stop_grace);
+        Self::spawn_with_stop(settings, storage, metrics, stop)
+    }
+
+    /// Starts the worker now, passing a stop requested on `stop` on to it at whatever
+    /// phase it comes (before it connects, while it loads the task, while it runs it,
+    /// after it closed its control channel, while it exits) and SIGKILLing it when it
+    /// outlives [`PythonWorkerSettings::stop_grace`] from the request. Give the
+    /// pipeline the same `stop` ([`flyte_runtime::RunSettings::stop`]). Must be called
+    /// inside a tokio runtime; never fails, as [`PythonExecutor::spawn`].
+    pub fn spawn_with_stop(
+        settings: PythonWorkerSettings,
+        storage: Storage,
+        metrics: Metrics,
+        stop: Stop,
+    ) -> Self {
+        let state = match Worker::spawn(&settings, storage, metrics, stop) {
             Ok(worker) => State::Running(Box::new(Run {
                 worker,
                 python: settings.python.clone(),

@@ -78,4 +78,5 @@ mod stderr_tail;
 mod worker;
 
 pub use executor::PythonExecutor;
-pub use settings::{DEFAULT_STOP_GRACE, MapTaskSettings, PythonWorkerSettings};
+pub use settings::{DEFAULT_STOP_GRACE, MAX_STOP_GRACE, MapTaskSettings, PythonWorkerSettings};
+pub use signals::catch_stop_signals;

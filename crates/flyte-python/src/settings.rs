@@ -35,6 +35,11 @@ pub struct PythonWorkerSettings {
 /// 10 s of Kubernetes' default 30 s are left for writing the error document.
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(20);
 
+/// The longest [`PythonWorkerSettings::stop_grace`] the binary accepts: one day, far
+/// beyond any pod's termination grace period, and far from where adding it to a clock
+/// reading could overflow.
+pub const MAX_STOP_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How `pyflyte-map-execute` differs from `pyflyte-execute`: the resolver is a class whose
 /// `load_task` also takes the map's concurrency, and the worker runs the element whose
 /// index flytekit computes from `BATCH_JOB_ARRAY_INDEX_VAR_NAME` and

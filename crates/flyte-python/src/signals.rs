@@ -7,14 +7,22 @@
 //! SIGUSR1 is flytekit's "dump the Python stacks" signal (faulthandler): passed on, it
 //! dumps the worker's stacks to stderr; uncaught, it would end the supervisor.
 //!
-//! A child that ignores the stop would keep the supervisor waiting until Kubernetes
-//! SIGKILLs the pod, and then nothing is written; [`ForwardedSignals::stop_deadline`]
-//! says when the supervisor stops waiting and kills it instead, so the error document
-//! still gets written inside the pod's grace period.
+//! [`catch_stop_signals`] catches them for the whole process, from the start of the
+//! supervisor to its exit, and turns the first SIGTERM or SIGINT into a
+//! [`flyte_runtime::StopRequest`]: the pipeline races every phase against it, and each
+//! worker's forwarder ([`forward_to_worker`]) passes it on to the worker at whatever
+//! phase it comes. A child that ignores the stop would keep the supervisor waiting until
+//! Kubernetes SIGKILLs the pod, and then nothing is written; the worker is SIGKILLed
+//! when its stop grace is over instead, so the error document still gets written inside
+//! the pod's grace period. `pyflyte-fast-execute`'s task command gets every signal
+//! passed on by [`ForwardedSignals`] directly.
 
+use std::time::Duration;
+
+use flyte_runtime::{Stop, StopRequest, stop_channel};
 use rustix::process::{Pid, Signal as UnixSignal, kill_process};
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 const SIGINT: i32 = 2;
 /// 10 on Linux, but not everywhere.
@@ -25,10 +33,6 @@ pub(crate) struct ForwardedSignals {
     terminate: Option<Signal>,
     interrupt: Option<Signal>,
     user1: Option<Signal>,
-    /// The last stop signal (SIGTERM, SIGINT) passed on.
-    forwarded: Option<i32>,
-    /// When the first stop signal was passed on.
-    first_stop: Option<tokio::time::Instant>,
 }
 
 impl ForwardedSignals {
@@ -43,8 +47,6 @@ impl ForwardedSignals {
             terminate: catch(SignalKind::terminate()),
             interrupt: catch(SignalKind::interrupt()),
             user1: catch(SignalKind::user_defined1()),
-            forwarded: None,
-            first_stop: None,
         }
     }
 
@@ -64,8 +66,7 @@ impl ForwardedSignals {
         }
     }
 
-    /// Sends `signal` to the worker process `pid` and, for a stop signal, remembers that
-    /// it did.
+    /// Sends `signal` to the child process `pid`.
     pub(crate) fn forward(&mut self, signal: i32, pid: Option<u32>) {
         let unix_signal = match signal {
             SIGINT => UnixSignal::INT,
@@ -86,22 +87,75 @@ impl ForwardedSignals {
                 signal_name(signal)
             );
         }
-        if signal != SIGUSR1 {
-            self.forwarded = Some(signal);
-            self.first_stop
-                .get_or_insert_with(tokio::time::Instant::now);
+    }
+}
+
+/// Starts catching SIGTERM, SIGINT and SIGUSR1 for this whole process, from now until it
+/// exits, and returns the [`Stop`] they drive: the first SIGTERM or SIGINT requests a
+/// stop with `grace` to end the run. Must be called inside a tokio runtime, as early as
+/// the caller can, so no stop signal finds the process unprepared (before the worker
+/// starts, while the inputs download, after the worker closed its control channel).
+///
+/// Give the same [`Stop`] to the pipeline
+/// ([`flyte_runtime::RunSettings::stop`]) and the executor
+/// ([`PythonExecutor::spawn_with_stop`](crate::PythonExecutor::spawn_with_stop)): the
+/// executor passes the signal on to its worker at whatever phase it arrives, and the
+/// pipeline ends the run within the grace. SIGUSR1 (flytekit's "dump the Python stacks")
+/// is passed on to a running worker and otherwise ignored, never fatal.
+pub fn catch_stop_signals(grace: Duration) -> Stop {
+    let (sender, stop) = stop_channel();
+    let mut signals = ForwardedSignals::install();
+    tokio::spawn(async move {
+        loop {
+            let signal = signals.recv().await;
+            if signal == SIGUSR1 {
+                debug!("SIGUSR1 received; a running worker is passed it to dump its stacks");
+                continue;
+            }
+            let name = signal_name(signal);
+            if sender.request(StopRequest::new(name, grace)) {
+                info!("{name} received: stopping the run, which ends within {grace:?}");
+            } else {
+                info!("{name} received again: the run is already stopping");
+            }
         }
-    }
+    });
+    stop
+}
 
-    /// The stop signal passed on to the worker, if any.
-    pub(crate) fn forwarded(&self) -> Option<i32> {
-        self.forwarded
-    }
+/// Passes a stop requested on `stop` (at once, if it already was) and every SIGUSR1 on
+/// to the worker `pid`, until the returned task is aborted, which its owner does as
+/// soon as it has seen the worker exit.
+pub(crate) fn forward_to_worker(pid: u32, stop: Stop) -> tokio::task::JoinHandle<()> {
+    let user1 = signal(SignalKind::user_defined1())
+        .map_err(|error| warn!("cannot catch SIGUSR1: {error}"))
+        .ok();
+    let mut forwarded = ForwardedSignals {
+        terminate: None,
+        interrupt: None,
+        user1,
+    };
+    tokio::spawn(async move {
+        let mut stop_passed_on = false;
+        loop {
+            tokio::select! {
+                request = stop.wait(), if !stop_passed_on => {
+                    stop_passed_on = true;
+                    forwarded.forward(stop_signal_of(&request), Some(pid));
+                }
+                signal = forwarded.recv() => forwarded.forward(signal, Some(pid)),
+            }
+        }
+    })
+}
 
-    /// When a child told to stop has had `grace` to do so: `grace` after the first stop
-    /// signal passed on; `None` before any.
-    pub(crate) fn stop_deadline(&self, grace: std::time::Duration) -> Option<tokio::time::Instant> {
-        self.first_stop.map(|first| first + grace)
+/// The signal number to pass on for a stop request: SIGINT for one caused by SIGINT,
+/// SIGTERM for anything else (what Kubernetes sends).
+pub(crate) fn stop_signal_of(request: &StopRequest) -> i32 {
+    if request.cause == signal_name(SIGINT) {
+        SIGINT
+    } else {
+        SIGTERM
     }
 }
 

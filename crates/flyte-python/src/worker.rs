@@ -11,7 +11,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
-use flyte_runtime::TaskOutcome;
+use flyte_runtime::{Stop, TaskOutcome};
 use flyte_storage::Storage;
 use flyte_telemetry::Metrics;
 use tokio::net::UnixListener;
@@ -22,7 +22,7 @@ use crate::control::{Channel, Command as ControlCommand, Event, parse_event};
 use crate::exit;
 use crate::memory::CgroupMemory;
 use crate::settings::PythonWorkerSettings;
-use crate::signals::{self, ForwardedSignals};
+use crate::signals::{self, stop_signal_of};
 use crate::stderr_tail::StderrTail;
 use crate::{bridge, embedded};
 
@@ -53,7 +53,11 @@ pub(crate) struct Worker {
     listener: Option<UnixListener>,
     channel: Option<Channel>,
     stderr: StderrTail,
-    signals: ForwardedSignals,
+    /// A stop requested from outside: passed on to the worker by `forwarder`, and the
+    /// start of its stop grace.
+    stop: Stop,
+    /// Passes stop signals and SIGUSR1 on to the worker until it is seen to exit.
+    forwarder: AbortOnDrop,
     /// Serves the worker's remote storage calls until the worker is done.
     bridge: tokio::task::JoinHandle<()>,
     pub(crate) files: WorkerFiles,
@@ -107,6 +111,7 @@ impl Worker {
         settings: &PythonWorkerSettings,
         storage: Storage,
         metrics: Metrics,
+        stop: Stop,
     ) -> Result<Self, ContainerFailure> {
         let scratch = &settings.scratch_dir;
         let staging_dir = scratch.join("staged-outputs");
@@ -150,12 +155,17 @@ impl Worker {
             })?;
         debug!(pid = child.id(), python = %settings.python.display(), "worker started");
         let stderr = StderrTail::forward(child.stderr.take());
+        let forwarder = match child.id() {
+            Some(pid) => AbortOnDrop(Some(signals::forward_to_worker(pid, stop.clone()))),
+            None => AbortOnDrop(None),
+        };
         Ok(Worker {
             child,
             listener: Some(listener),
             channel: None,
             stderr,
-            signals: ForwardedSignals::install(),
+            stop,
+            forwarder,
             bridge: bridge::serve(bridge_listener, storage, metrics),
             files: WorkerFiles {
                 staging_dir,
@@ -183,7 +193,7 @@ impl Worker {
                 self.channel = Some(Channel::new(stream));
                 Ok(())
             }
-            status = self.child.wait() => Err(self.died(status).await),
+            status = self.wait_for_exit() => Err(self.died(status).await),
         }
     }
 
@@ -192,45 +202,39 @@ impl Worker {
         let channel = self.channel.as_mut().ok_or_else(not_connected)?;
         if channel.send(command).await.is_err() {
             // The worker is gone; its exit status says why.
-            let status = self.child.wait().await;
+            let status = self.wait_for_exit().await;
             return Err(self.died(status).await);
         }
         Ok(())
     }
 
-    /// The worker's next event, or the outcome its death amounts to. SIGTERM, SIGINT and
-    /// SIGUSR1 sent to the supervisor meanwhile are passed on to the worker, whose death
-    /// then gets reported like any other.
+    /// The worker's next event, or the outcome its death amounts to. A stop requested
+    /// meanwhile has been passed on to the worker (by the forwarder), whose death then
+    /// gets reported like any other; one that outlives its stop grace is killed.
     pub(crate) async fn next_event(&mut self) -> Result<Event, TaskOutcome> {
         enum Next {
             Line(std::io::Result<Option<String>>),
             Exited(std::io::Result<ExitStatus>),
-            Signal(i32),
+            Stopped,
             StopGraceOver,
         }
         loop {
             let channel = self.channel.as_mut().ok_or_else(not_connected)?;
-            let deadline = self.signals.stop_deadline(self.stop_grace);
+            let deadline = kill_deadline(&self.stop, self.stop_grace);
+            let not_stopped = self.stop.requested().is_none();
             let next = tokio::select! {
                 biased;
                 line = channel.next_line() => Next::Line(line),
                 status = self.child.wait() => Next::Exited(status),
-                signal = self.signals.recv() => Next::Signal(signal),
+                _ = self.stop.wait(), if not_stopped => Next::Stopped,
                 () = signals::until(deadline), if !self.killed_after_grace => Next::StopGraceOver,
             };
             let line = match next {
                 Next::Line(line) => line,
-                Next::Signal(signal) => {
-                    self.signals.forward(signal, self.child.id());
-                    continue;
-                }
+                // The grace starts: the deadline is computed again.
+                Next::Stopped => continue,
                 Next::StopGraceOver => {
-                    warn!(
-                        "the worker did not stop within {:?} of being passed a stop signal; killing it",
-                        self.stop_grace
-                    );
-                    self.killed_after_grace = true;
-                    let _ = self.child.start_kill();
+                    self.kill_after_grace();
                     continue;
                 }
                 // It exited; it may still have written a last event before it did.
@@ -248,16 +252,45 @@ impl Worker {
                         &error,
                     ))
                 }),
+                // The channel closed (the task may have closed every descriptor it
+                // inherited) while the worker lives on: wait for it, still honouring a
+                // stop and its grace.
                 Ok(None) | Err(_) => {
-                    let status = self.child.wait().await;
+                    let status = self.wait_for_exit().await;
                     Err(self.died(status).await)
                 }
             };
         }
     }
 
+    /// Waits for the worker to exit, SIGKILLing it once a stop's grace is over.
+    async fn wait_for_exit(&mut self) -> std::io::Result<ExitStatus> {
+        loop {
+            let deadline = kill_deadline(&self.stop, self.stop_grace);
+            let not_stopped = self.stop.requested().is_none();
+            tokio::select! {
+                biased;
+                status = self.child.wait() => return status,
+                _ = self.stop.wait(), if not_stopped => {}
+                () = signals::until(deadline), if !self.killed_after_grace => self.kill_after_grace(),
+            }
+        }
+    }
+
+    /// SIGKILLs a worker that outlived its stop grace.
+    fn kill_after_grace(&mut self) {
+        warn!(
+            "the worker did not stop within {:?} of being passed a stop signal; killing it",
+            self.stop_grace
+        );
+        self.killed_after_grace = true;
+        let _ = self.child.start_kill();
+    }
+
     /// The outcome for a worker that exited without reporting a result.
     async fn died(&mut self, status: std::io::Result<ExitStatus>) -> TaskOutcome {
+        // Reaped: its pid may be reused, so nothing is passed on to it any more.
+        self.forwarder.abort();
         let stderr_tail = self.stderr.finish().await;
         let killed_by_sigkill = status
             .as_ref()
@@ -268,7 +301,7 @@ impl Worker {
         exit::worker_died(exit::Death {
             status,
             stderr_tail: &stderr_tail,
-            forwarded_stop: self.signals.forwarded(),
+            forwarded_stop: self.stop.requested().as_ref().map(stop_signal_of),
             killed_after: self.killed_after_grace.then_some(self.stop_grace),
             oom_report,
         })
@@ -288,6 +321,10 @@ impl Worker {
         // short while, since the outcome is already written.
         let mut deadline = tokio::time::Instant::now() + EXIT_GRACE;
         loop {
+            if self.stop.requested().is_some() {
+                deadline = deadline.min(tokio::time::Instant::now() + STOPPED_EXIT_GRACE);
+            }
+            let not_stopped = self.stop.requested().is_none();
             tokio::select! {
                 status = self.child.wait() => {
                     if let Ok(status) = status
@@ -298,12 +335,7 @@ impl Worker {
                     }
                     break;
                 }
-                signal = self.signals.recv() => {
-                    self.signals.forward(signal, self.child.id());
-                    if self.signals.forwarded().is_some() {
-                        deadline = deadline.min(tokio::time::Instant::now() + STOPPED_EXIT_GRACE);
-                    }
-                }
+                _ = self.stop.wait(), if not_stopped => {}
                 () = tokio::time::sleep_until(deadline) => {
                     warn!("the worker did not exit after the run ended; killing it");
                     let _ = self.child.kill().await;
@@ -311,8 +343,34 @@ impl Worker {
                 }
             }
         }
+        self.forwarder.abort();
         self.stderr.finish().await;
         self.bridge.abort();
+    }
+}
+
+/// When a worker passed a stop must have exited: `grace` after the stop was requested;
+/// `None` before any stop, or when that lies beyond what the clock can represent.
+fn kill_deadline(stop: &Stop, grace: Duration) -> Option<tokio::time::Instant> {
+    stop.requested()
+        .and_then(|request| request.received_at.checked_add(grace))
+}
+
+/// A background task aborted when its owner is dropped (a worker dropped mid-run must
+/// not leave a task passing signals to a pid that may be reused).
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl AbortOnDrop {
+    fn abort(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.abort();
     }
 }
 

@@ -95,9 +95,15 @@ impl Stop {
     /// resolves when the sender is gone without having asked.
     pub async fn wait(&self) -> StopRequest {
         let mut receiver = self.0.clone();
-        match receiver.wait_for(Option::is_some).await {
-            Ok(request) => request.clone().expect("waited for Some"),
-            Err(_) => std::future::pending().await,
+        // The borrow of the value ends here, before any other await: it holds a lock.
+        let request = receiver
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|request| request.clone());
+        match request {
+            Some(request) => request,
+            None => std::future::pending().await,
         }
     }
 
