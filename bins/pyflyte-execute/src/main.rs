@@ -128,7 +128,7 @@ fn main() -> ExitCode {
 }
 
 /// How long the async runtime's blocking threads get to finish once the run is over.
-const EXIT_WAIT: Duration = Duration::from_secs(1);
+const EXIT_WAIT: Duration = Duration::from_millis(250);
 
 /// Runs the task; returns the exit status flytekit would end with.
 async fn execute(
