@@ -49,11 +49,40 @@ def closes_its_descriptors() -> int:
 
 
 @task
+def lingers_at_exit() -> int:
+    import atexit
+
+    def linger():
+        _mark()
+        time.sleep(120)
+
+    atexit.register(linger)
+    return 1
+
+
+@task
 def returns_a_fifo() -> FlyteFile:
     path = os.path.join(tempfile.mkdtemp(), "pipe")
     os.mkfifo(path)
     _mark()
     return FlyteFile(path)
+"#;
+
+/// A task module whose import outlives any test, once it has written the marker.
+const SLOW_IMPORT: &str = r#"
+import os
+import time
+
+from flytekit import task
+
+with open(os.environ["STOP_TEST_MARKER"], "w"):
+    pass
+time.sleep(120)
+
+
+@task
+def never_loaded() -> int:
+    return 1
 "#;
 
 /// A TCP listener on loopback that accepts connections and never answers; it stops
@@ -194,13 +223,14 @@ fn start(task: Task<'_>) -> Run {
     } = task;
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("stop_tasks.py"), TASKS).expect("the tasks");
+    std::fs::write(dir.path().join("slow_import.py"), SLOW_IMPORT).expect("the tasks");
     let default_inputs = dir.path().join("inputs.pb");
     let map = literal::literal_map([("a", literal::integer(7)), ("b", literal::integer(b))]);
     flyte_proto::io::write_literal_map(&default_inputs, &map).expect("inputs");
     let inputs = inputs.unwrap_or_else(|| default_inputs.display().to_string());
     let raw = raw.unwrap_or_else(|| dir.path().join("raw").display().to_string());
     let out = out.unwrap_or_else(|| dir.path().join("out"));
-    let cwd = if module == "stop_tasks" {
+    let cwd = if module != "demo.tasks" {
         dir.path().to_path_buf()
     } else {
         flyte_test_support::workspace_root().join("examples")
@@ -453,6 +483,36 @@ fn sigterm_while_inputs_are_read_from_a_fifo_stops_the_worker_and_says_so() {
         !alive(worker),
         "the worker {worker} outlived the supervisor"
     );
+}
+
+#[test]
+fn sigterm_while_the_task_module_imports_writes_a_stopped_error() {
+    let mut run = start(Task {
+        module: "slow_import",
+        task: "never_loaded",
+        ..Task::default()
+    });
+    run.wait_for("the task module's import", |run| run.marker().exists());
+    let ended = run.terminate();
+    let error = assert_stopped(&ended, &["SYSTEM:Stopped"]);
+    assert!(error.message.contains("being loaded"), "{}", error.message);
+}
+
+#[test]
+fn sigterm_while_the_worker_exits_after_its_result_keeps_the_outputs_and_ends_promptly() {
+    let mut run = start(stop_task("lingers_at_exit"));
+    run.wait_for("the worker's exit", |run| run.marker().exists());
+    let ended = run.terminate();
+    assert!(
+        ended.status.success(),
+        "{}:\n{}",
+        ended.status,
+        ended.stderr
+    );
+    let outputs = flyte_proto::io::read_literal_map(ended.out.join("outputs.pb"))
+        .unwrap_or_else(|e| panic!("outputs.pb: {e}\n{}", ended.stderr));
+    assert_eq!(outputs.literals["o0"].as_integer(), Some(1));
+    assert!(!ended.out.join("error.pb").exists());
 }
 
 #[test]

@@ -238,7 +238,11 @@ impl Worker {
                     continue;
                 }
                 // It exited; it may still have written a last event before it did.
-                Next::Exited(status) => match channel.next_line().await {
+                Next::Exited(status) => match {
+                    // Reaped: its pid may be reused, so nothing is passed on to it any more.
+                    self.forwarder.abort();
+                    channel.next_line().await
+                } {
                     Ok(Some(line)) => Ok(Some(line)),
                     _ => return Err(self.died(status).await),
                 },

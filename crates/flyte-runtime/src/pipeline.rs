@@ -998,6 +998,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stop_before_the_run_starts_writes_a_stopped_error_without_running_the_task() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let (sender, stop) = crate::stop_channel();
+        sender.request(StopRequest::new("SIGINT", Duration::from_secs(600)));
+        let mut settings = settings(dir.path());
+        settings.stop = stop;
+        let executor = FnExecutor::new(|_| unreachable!("a stopped run runs no task"));
+        run_within(executor, &settings).await;
+        let error = error_written(dir.path(), "error.pb");
+        assert_eq!(error.code, STOPPED_CODE);
+        assert!(
+            error.message.contains("stopped by SIGINT"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[tokio::test]
     async fn a_task_still_running_when_the_stop_grace_is_over_is_reported_stopped() {
         let dir = tempfile::tempdir().expect("tempdir");
         write_inputs(dir.path());
