@@ -14,8 +14,11 @@
 //! - [`fast`]: `pyflyte-fast-execute`'s code archive, unpacked safely, and the task
 //!   command run with it importable;
 //! - [`interpreter`]: what an interpreter says about its flytekit (`--version`);
-//! - passing SIGTERM, SIGINT and SIGUSR1 on to the child it runs, and SIGKILLing a
-//!   worker that does not stop within its grace, so an error document is still written.
+//! - signals: [`catch_stop_signals`] catches SIGTERM, SIGINT and SIGUSR1 for the whole
+//!   process and turns the first stop signal into a [`flyte_runtime::Stop`] request,
+//!   which the pipeline races every phase against and [`PythonExecutor`] passes on to
+//!   its worker at whatever phase it comes, SIGKILLing a worker that does not stop
+//!   within its grace, so an error document is still written.
 //!
 //! **Architecture invariants:**
 //! - the only crate that starts processes or touches signals;

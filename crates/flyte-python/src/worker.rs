@@ -238,14 +238,14 @@ impl Worker {
                     continue;
                 }
                 // It exited; it may still have written a last event before it did.
-                Next::Exited(status) => match {
+                Next::Exited(status) => {
                     // Reaped: its pid may be reused, so nothing is passed on to it any more.
                     self.forwarder.abort();
-                    channel.next_line().await
-                } {
-                    Ok(Some(line)) => Ok(Some(line)),
-                    _ => return Err(self.died(status).await),
-                },
+                    match channel.next_line().await {
+                        Ok(Some(line)) => Ok(Some(line)),
+                        _ => return Err(self.died(status).await),
+                    }
+                }
             };
             return match line {
                 Ok(Some(line)) => parse_event(&line).map_err(|error| {
