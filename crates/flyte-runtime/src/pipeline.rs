@@ -388,8 +388,8 @@ async fn bounded_by_stop(
 fn stopped(request: &StopRequest, phase: &str) -> TaskOutcome {
     let message = format!(
         "the run was stopped by {} {phase} (the pod is being stopped: deleted, preempted or \
-         evicted, or its node drained); nothing of the task's result was kept, and Flyte may \
-         retry the task",
+         evicted, or its node drained), so the task did not finish; this is a recoverable \
+         system failure, which Flyte retries while the task has retries left",
         request.cause
     );
     tracing::error!("{message}");
