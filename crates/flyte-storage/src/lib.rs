@@ -69,6 +69,7 @@ pub mod emulators;
 mod error;
 mod facade;
 mod local;
+mod progress;
 mod store;
 mod temp_file;
 mod uri;
@@ -79,7 +80,7 @@ pub use config::{
     S3Encryption, S3UploadOptions, SecretString, StorageConfig, UploadOptions,
 };
 pub use content_type::guess_content_type;
-pub use error::{Result, StorageError};
+pub use error::{Result, StorageError, TransferPhase};
 pub use facade::Storage;
 pub use local::LocalStore;
 pub use store::{ObjectMeta, Store, TransferSummary};

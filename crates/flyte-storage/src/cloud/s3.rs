@@ -25,7 +25,7 @@ use tokio::sync::OnceCell;
 
 use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
-    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status,
+    ObjectBackend, ObjectPath, Part, PartRules, TimedOut, fault_of_status,
 };
 use crate::config::{RetryPolicy, S3Config, S3Encryption};
 
@@ -163,7 +163,7 @@ async fn build_client(config: &S3Config, retry: &RetryPolicy) -> BackendResult<C
         .build_https();
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(retry.connect_timeout)
-        .read_timeout(retry.read_timeout)
+        .read_timeout(retry.no_progress_timeout)
         .build();
     // The engine retries; the SDK's own loop would multiply attempts.
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -298,6 +298,21 @@ where
     // `DisplayErrorContext` walks the whole chain: the SDK's top-level message alone
     // ("service error") says nothing.
     let message = aws_sdk_s3::error::DisplayErrorContext(&error).to_string();
+    let timed_out = match &error {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(failure) => failure.is_timeout(),
+        _ => false,
+    };
+    if timed_out {
+        // The smithy client's connect and read timeouts are one error kind; only their
+        // message ("HTTP connect timeout occurred after …") tells them apart.
+        let timeout = if message.contains("connect timeout") {
+            TimedOut::Connect
+        } else {
+            TimedOut::Read
+        };
+        return BackendError::timed_out(timeout, message);
+    }
     BackendError::new(fault, message)
 }
 
