@@ -137,16 +137,29 @@ async fn watch<F: Future>(
                     Some(total) => format!("{} of {}", Bytes(bytes), Bytes(total)),
                     None => Bytes(bytes).to_string(),
                 };
-                let files = files.map(|(done, started)| format!("{done} done, {started} started"));
-                tracing::info!(
-                    uri = %without_query(&uri.to_string()),
-                    done = %done,
-                    files = files.as_deref().unwrap_or("-"),
-                    rate = %format!("{}/s", Bytes(rate as u64)),
-                    retries,
-                    elapsed_s = elapsed.as_secs(),
-                    "{direction} still running"
-                );
+                let uri = without_query(&uri.to_string()).to_owned();
+                let rate = format!("{}/s", Bytes(rate as u64));
+                let elapsed = format!("{:.1} s", elapsed.as_secs_f64());
+                match files {
+                    Some((files_done, files_started)) => tracing::info!(
+                        uri = %uri,
+                        files_done,
+                        files_started,
+                        done = %done,
+                        rate = %rate,
+                        retries,
+                        elapsed = %elapsed,
+                        "directory {direction} still running"
+                    ),
+                    None => tracing::info!(
+                        uri = %uri,
+                        done = %done,
+                        rate = %rate,
+                        retries,
+                        elapsed = %elapsed,
+                        "{direction} still running"
+                    ),
+                }
             }
         }
     }
