@@ -194,6 +194,7 @@ async fn a_store_that_never_answers_times_out(emulator: Emulator) {
     };
     let config = StorageConfig {
         retry: RetryPolicy {
+            connect_timeout: Duration::from_millis(300),
             no_progress_timeout: Duration::from_millis(300),
             attempt_timeout: Duration::from_millis(600),
             ..fast_retries(2)
