@@ -199,17 +199,21 @@ pub struct RetryPolicy {
     /// never cuts a transfer that keeps moving, however long it takes: a download may
     /// go this long without receiving a byte, a request this long without its answer
     /// starting, and a small answer (a listing page, an object's size) this long in
-    /// all. The SDKs time an upload request from its first byte sent to its answer's
-    /// headers, so one part (at most [`StorageConfig::chunk_size`], grown only for
-    /// objects above 10,000 parts) must go within this too: with the defaults, a link
-    /// slower than 140 KiB/s needs a longer bound. Default 60 s, botocore's read
-    /// timeout (flytekit has no setting for it; s3fs lowers it to 15 s with its own
-    /// retries on top).
+    /// all. Uploads to S3 count each 64 KiB of the body the connection takes as
+    /// progress, so the socket's send buffer (up to 4 MiB on Linux) must drain within
+    /// this: a link slower than about 70 KiB/s needs a longer bound. The Azure and GCS
+    /// clients time an upload request from its first byte sent to its answer's
+    /// headers, so there one part (at most [`StorageConfig::chunk_size`], grown only
+    /// for objects above 10,000 parts) must go within this: with the defaults, 140
+    /// KiB/s. Default 60 s, botocore's read timeout (flytekit has no setting for it;
+    /// s3fs lowers it to 15 s with its own retries on top).
     pub no_progress_timeout: Duration,
     /// The longest one attempt may wait for a store that computes its answer before it
     /// sends anything: committing a multipart upload (S3 assembles the object first,
-    /// minutes for a large one). Also the backstop for upload requests on clients that
-    /// time nothing themselves. Default 5 min.
+    /// minutes for a large one). Also the backstop of every upload request (a part of
+    /// at most [`StorageConfig::chunk_size`] bytes must go within it, on a link of at
+    /// least 27 KiB/s with the defaults), for clients that time nothing themselves.
+    /// Default 5 min.
     pub attempt_timeout: Duration,
 }
 

@@ -82,7 +82,15 @@ mod s3 {
         progress_interval: Option<Duration>,
         attempts: u32,
     ) -> Storage {
-        Storage::new(StorageConfig {
+        Storage::new(storage_config(server, progress_interval, attempts))
+    }
+
+    fn storage_config(
+        server: &Server,
+        progress_interval: Option<Duration>,
+        attempts: u32,
+    ) -> StorageConfig {
+        StorageConfig {
             retry: RetryPolicy {
                 max_attempts: attempts,
                 ..retry()
@@ -97,7 +105,7 @@ mod s3 {
                 ..S3Config::default()
             },
             ..StorageConfig::default()
-        })
+        }
     }
 
     const BODY: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -138,6 +146,47 @@ mod s3 {
         let uri = "s3://bucket/silent/outputs.pb";
         assert_stalled(
             bounded(storage.put_bytes(uri, b"outputs".to_vec())).await,
+            uri,
+            TransferPhase::Uploading,
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slow_upload_that_keeps_moving_is_never_cut() {
+        // 48 MiB taken at 512 KiB every 20 ms or so: seconds in all, beyond the 1 s that
+        // smithy's read timeout would allow from the first byte sent to the answer, but
+        // never still for long. (The socket buffers take the first few MiB at once, and
+        // drain well within the 1 s no-progress bound at this pace.)
+        let (server, received) = faults::slow_reader(512 * 1024, Duration::from_millis(20)).await;
+        let storage = Storage::new(StorageConfig {
+            retry: RetryPolicy {
+                attempt_timeout: HANG,
+                ..retry()
+            },
+            ..self::storage_config(&server, None, ATTEMPTS)
+        });
+        let body = vec![5u8; 48 * 1024 * 1024];
+        let started = Instant::now();
+        bounded(storage.put_bytes("s3://bucket/slow/outputs.pb", body.clone()))
+            .await
+            .expect("a moving upload succeeds");
+        assert!(started.elapsed() > TIMEOUT, "{:?}", started.elapsed());
+        assert_eq!(server.requests(), 1, "one attempt, never cut");
+        assert_eq!(
+            received.load(std::sync::atomic::Ordering::SeqCst),
+            body.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upload_the_store_stops_reading_is_a_stall_while_uploading() {
+        // Takes one piece of the body, then nothing: the socket buffers fill and the
+        // upload stops moving.
+        let (server, _) = faults::slow_reader(64 * 1024, Duration::from_secs(3600)).await;
+        let storage = storage(&server);
+        let uri = "s3://bucket/stuck/outputs.pb";
+        assert_stalled(
+            bounded(storage.put_bytes(uri, vec![5u8; 16 * 1024 * 1024])).await,
             uri,
             TransferPhase::Uploading,
         );

@@ -18,6 +18,7 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, ServerSideEncryption, StorageClass,
 };
 use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use bytes::Bytes;
 use futures_util::stream;
 use secrecy::ExposeSecret;
@@ -27,6 +28,7 @@ use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
     ObjectBackend, ObjectPath, Part, PartRules, TimedOut, fault_of_status,
 };
+use super::s3_watch::WatchedClient;
 use crate::config::{RetryPolicy, S3Config, S3Encryption};
 
 /// The region used when neither the configuration nor the AWS chain names one, as
@@ -165,9 +167,12 @@ async fn build_client(config: &S3Config, retry: &RetryPolicy) -> BackendResult<C
         .connect_timeout(retry.connect_timeout)
         .read_timeout(retry.no_progress_timeout)
         .build();
+    // The read timeout is enforced by the wrapper as a no-progress bound that request
+    // bodies reset too (see `s3_watch`), not by smithy from first byte to answer.
+    let watched = SharedHttpClient::new(WatchedClient::new(http_client.clone()));
     // The engine retries; the SDK's own loop would multiply attempts.
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client.clone())
+        .http_client(watched)
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts);
     if let Some(region) = &config.region {

@@ -260,3 +260,55 @@ async fn read_request(
     buffered.drain(..body_len);
     Ok(Some(Request { method, target }))
 }
+
+/// A server that takes request bodies slowly, `piece` bytes every `every`, then
+/// answers 200 with an ETag. Counts the body bytes it received.
+pub async fn slow_reader(piece: usize, every: Duration) -> (Server, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let requests = Arc::new(AtomicUsize::new(0));
+    let received = Arc::new(AtomicUsize::new(0));
+    let (counter, total) = (requests.clone(), received.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (counter, total) = (counter.clone(), total.clone());
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if socket.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let len: usize = text
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .and_then(|value| value.trim().parse().ok())
+                    .unwrap_or(0);
+                let mut left = len;
+                let mut chunk = vec![0u8; piece];
+                while left > 0 {
+                    tokio::time::sleep(every).await;
+                    let want = left.min(piece);
+                    if socket.read_exact(&mut chunk[..want]).await.is_err() {
+                        return;
+                    }
+                    left -= want;
+                    total.fetch_add(want, Ordering::SeqCst);
+                }
+                let _ = socket
+                    .write_all(&head_bytes(200, &object_headers(), 0))
+                    .await;
+                std::future::pending::<()>().await;
+            });
+        }
+    });
+    (Server { address, requests }, received)
+}
+
+fn head_bytes(status: u16, headers: &[(String, String)], len: usize) -> Vec<u8> {
+    head(status, headers, len)
+}
