@@ -8,7 +8,11 @@
 //! store. The object stores share one transfer engine: streaming both ways, multipart
 //! uploads and ranged parallel downloads above one chunk, bounded concurrency, a memory
 //! budget of `chunk_size × chunk_concurrency`, and retries with exponential backoff and
-//! jitter on throttling, 5xx, timeouts and resets. Every object they write is created
+//! jitter on throttling, 5xx, timeouts and resets. Every request has a connect timeout
+//! and a no-progress bound (bytes stop moving either way: retried, then
+//! [`StorageError::Stalled`]), never a bound on a transfer's length, and a transfer
+//! still running logs its progress every
+//! [`progress_interval`](StorageConfig::progress_interval). Every object they write is created
 //! with the configuration's [`UploadOptions`] (metadata, content type, encryption,
 //! storage class, ACL), on every upload path. Errors are one [`StorageError`] enum
 //! whose messages name the URI and say what to do.

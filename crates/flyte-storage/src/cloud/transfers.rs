@@ -238,7 +238,6 @@ impl Transfers {
             ),
             Some(TimedOut::Engine { during, after }) => (during, after),
         };
-        tracing::debug!(error = %error.source, "the last attempt stalled");
         Failure::Stalled {
             during,
             after,
@@ -260,14 +259,20 @@ impl Transfers {
         }
         let delay = backoff(&self.retry, attempts);
         progress::add_retry();
-        if error.timeout.is_some() {
+        if let Some(timeout) = error.timeout {
             // A stall cost a whole timeout: worth a line at the default level, so that a
-            // store that stopped answering is never silent for minutes.
+            // store that stopped answering is never silent for minutes. Not the HTTP
+            // client's error text, which names the request URL, query string included.
+            let stalled = match timeout {
+                TimedOut::Connect => "connecting".to_owned(),
+                TimedOut::Read => "waiting for an answer".to_owned(),
+                TimedOut::Engine { during, after } => format!("{during}, for {after:?}"),
+            };
             tracing::warn!(
                 uri = %target,
                 attempt = attempts,
                 ?delay,
-                error = %error.source,
+                stalled = %stalled,
                 "retrying a stalled storage request"
             );
         } else {
