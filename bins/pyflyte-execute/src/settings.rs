@@ -3,10 +3,12 @@
 //! flyte-config knows nothing of the crates that consume it, and they know nothing of
 //! it: this module is the only place the two meet.
 
-use flyte_config::{ExposeSecret, FlyteConfig, Source};
+use std::time::Duration;
+
+use flyte_config::{ExposeSecret, FlyteConfig, Source, StorageTimeouts};
 use flyte_storage::{
-    AzureConfig, AzureUploadOptions, GcsConfig, GcsUploadOptions, S3Config, S3Encryption,
-    S3UploadOptions, StorageConfig, UploadOptions,
+    AzureConfig, AzureUploadOptions, GcsConfig, GcsUploadOptions, RetryPolicy, S3Config,
+    S3Encryption, S3UploadOptions, StorageConfig, UploadOptions,
 };
 use flyte_telemetry::{LogFormat, LogSettings, MetricScope, StatsdSettings};
 
@@ -135,7 +137,23 @@ pub fn storage_config(config: &FlyteConfig) -> StorageConfig {
         },
         chunk_size: chunk_size(config),
         upload: upload_options(config),
+        retry: retry_policy(&storage.timeouts),
+        progress_interval: match storage.timeouts.progress_interval_seconds {
+            0 => None,
+            seconds => Some(Duration::from_secs(seconds)),
+        },
         ..StorageConfig::default()
+    }
+}
+
+/// The stall bounds of every storage request, from our `PYFLYTE_EXECUTE_STORAGE_*`
+/// variables (flytekit has no such setting; flyte-config bounds each value). Attempts
+/// and backoff keep the storage defaults.
+fn retry_policy(timeouts: &StorageTimeouts) -> RetryPolicy {
+    RetryPolicy {
+        connect_timeout: Duration::from_secs(timeouts.connect_seconds),
+        no_progress_timeout: Duration::from_secs(timeouts.no_progress_seconds),
+        ..RetryPolicy::default()
     }
 }
 
@@ -238,6 +256,28 @@ mod tests {
         );
         assert_eq!(storage.s3.region.as_deref(), Some("eu-west-1"));
         assert_eq!(storage.s3.force_path_style, None);
+    }
+
+    #[test]
+    fn storage_stall_bounds_and_progress_interval_come_from_our_variables() {
+        let defaults = storage_config(&config(&[]));
+        assert_eq!(defaults.retry, RetryPolicy::default());
+        assert_eq!(defaults.progress_interval, Some(Duration::from_secs(10)));
+        let storage = storage_config(&config(&[
+            ("PYFLYTE_EXECUTE_STORAGE_CONNECT_TIMEOUT_SECONDS", "3"),
+            ("PYFLYTE_EXECUTE_STORAGE_NO_PROGRESS_TIMEOUT_SECONDS", "120"),
+            ("PYFLYTE_EXECUTE_STORAGE_PROGRESS_INTERVAL_SECONDS", "0"),
+        ]));
+        assert_eq!(storage.retry.connect_timeout, Duration::from_secs(3));
+        assert_eq!(storage.retry.no_progress_timeout, Duration::from_secs(120));
+        assert_eq!(
+            storage.retry.max_attempts,
+            RetryPolicy::default().max_attempts
+        );
+        assert_eq!(
+            storage.progress_interval, None,
+            "0 turns progress lines off"
+        );
     }
 
     #[test]

@@ -64,6 +64,6 @@ pub use settings::{
     ExecutionIdentity, GcpEnv, GcsSettings, GcsUploadSettings, IDENTITY_VARIABLES,
     LiteralOffloading, LoggingFormat, LoggingSettings, PlatformSettings, ProviderEnv,
     RuntimeSwitches, S3Settings, S3UploadSettings, SecretsSettings, StatsdSettings,
-    StorageSettings,
+    StorageSettings, StorageTimeouts,
 };
 pub use source::Source;

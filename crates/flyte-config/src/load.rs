@@ -253,6 +253,29 @@ fn storage(r: &mut Resolver<'_>) -> Result<StorageSettings, ConfigError> {
         true,
     )?;
     let write_chunk_size = write_chunk_size(r)?;
+    let timeouts = StorageTimeouts {
+        connect_seconds: seconds(
+            r,
+            "storage.timeouts.connect_seconds",
+            "PYFLYTE_EXECUTE_STORAGE_CONNECT_TIMEOUT_SECONDS",
+            10,
+            1..=300,
+        )?,
+        no_progress_seconds: seconds(
+            r,
+            "storage.timeouts.no_progress_seconds",
+            "PYFLYTE_EXECUTE_STORAGE_NO_PROGRESS_TIMEOUT_SECONDS",
+            60,
+            1..=3600,
+        )?,
+        progress_interval_seconds: seconds(
+            r,
+            "storage.timeouts.progress_interval_seconds",
+            "PYFLYTE_EXECUTE_STORAGE_PROGRESS_INTERVAL_SECONDS",
+            10,
+            0..=3600,
+        )?,
+    };
     let provider_env = ProviderEnv {
         aws: AwsEnv {
             access_key_id: r.plain_env_secret("env.aws.access_key_id", "AWS_ACCESS_KEY_ID"),
@@ -323,8 +346,65 @@ fn storage(r: &mut Resolver<'_>) -> Result<StorageSettings, ConfigError> {
         azure,
         attach_execution_metadata,
         write_chunk_size,
+        timeouts,
         provider_env,
     })
+}
+
+/// A whole number of seconds from the variable `name`, within `range`; `default` when
+/// it is unset or empty. Bounded here, so that no later sum of durations can overflow
+/// and no zero turns a timeout into an instant failure.
+fn seconds(
+    r: &mut Resolver<'_>,
+    setting: &'static str,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(text) = r.env().get(name).filter(|text| !text.trim().is_empty()) else {
+        r.computed(setting, default.to_string(), Source::Default);
+        return Ok(default);
+    };
+    let origin = || Source::env(name);
+    let trimmed = text.trim();
+    let parsed = match trimmed.parse::<i64>() {
+        Ok(value) => value,
+        // A whole number too large for i64 is out of range, not "not a number".
+        Err(_)
+            if trimmed
+                .trim_start_matches(['-', '+'])
+                .bytes()
+                .all(|b| b.is_ascii_digit()) =>
+        {
+            if trimmed.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            }
+        }
+        Err(_) => {
+            return Err(ConfigError::NotAnInteger {
+                origin: origin(),
+                value: text.to_owned(),
+            });
+        }
+    };
+    let expected = match (*range.start(), *range.end()) {
+        (0, 3600) => "whole seconds from 0 (never) to 3600",
+        (1, 3600) => "whole seconds from 1 to 3600",
+        (1, 300) => "whole seconds from 1 to 300",
+        _ => "whole seconds in the documented range",
+    };
+    let value = u64::try_from(parsed)
+        .ok()
+        .filter(|value| range.contains(value))
+        .ok_or(ConfigError::OutOfRange {
+            origin: origin(),
+            value: parsed,
+            expected,
+        })?;
+    r.computed(setting, value.to_string(), origin());
+    Ok(value)
 }
 
 /// `_F_P_WRITE_CHUNK_SIZE`: read with `int()` at flytekit's import, so any non-integer

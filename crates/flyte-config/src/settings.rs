@@ -32,10 +32,30 @@ pub struct StorageSettings {
     /// `_F_P_WRITE_CHUNK_SIZE`: the part size flytekit gives fsspec's `put` for S3 and
     /// GCS, in bytes. Default 26214400 (25 MiB).
     pub write_chunk_size: u64,
+    /// Stall bounds and progress lines of every storage request: ours only, since
+    /// flytekit 1.16 has no setting for them (s3fs, gcsfs and adlfs use their own
+    /// built-in timeouts, read from no variable).
+    pub timeouts: StorageTimeouts,
     /// Variables the storage libraries read directly (`AWS_*`, `GOOGLE_*`,
     /// `STORAGE_EMULATOR_HOST`, `AZURE_*`). flytekit's own settings above win over these
     /// where both exist, because flytekit passes them as explicit arguments.
     pub provider_env: ProviderEnv,
+}
+
+/// How long storage requests may go without progress, and how often long transfers
+/// log it. Each is a whole number of seconds, checked when the configuration loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StorageTimeouts {
+    /// `PYFLYTE_EXECUTE_STORAGE_CONNECT_TIMEOUT_SECONDS`: how long a connection to an
+    /// object store may take to open. 1 to 300; default 10.
+    pub connect_seconds: u64,
+    /// `PYFLYTE_EXECUTE_STORAGE_NO_PROGRESS_TIMEOUT_SECONDS`: how long bytes may stop
+    /// moving (no answer, no byte of a body) before the attempt is retried. 1 to 3600;
+    /// default 60.
+    pub no_progress_seconds: u64,
+    /// `PYFLYTE_EXECUTE_STORAGE_PROGRESS_INTERVAL_SECONDS`: how often a transfer still
+    /// running logs its progress; 0 never. 0 to 3600; default 10.
+    pub progress_interval_seconds: u64,
 }
 
 /// S3 settings as flytekit resolves them (`flytekit.configuration.S3Config`).

@@ -88,16 +88,13 @@ pub enum FastExecuteError {
 }
 
 impl FastExecuteError {
-    /// Whether trying again may succeed: the archive's store failed or could not be
-    /// reached. Everything else (no such archive, a refused member, a corrupt archive)
+    /// Whether trying again may succeed: the archive's store failed, could not be
+    /// reached or stopped moving bytes. Everything else (no such archive, a refused member, a corrupt archive)
     /// fails the same way every time.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            FastExecuteError::Download {
-                source: StorageError::Remote { .. },
-                ..
-            }
+            FastExecuteError::Download { source, .. } if source.is_transient()
         )
     }
 }

@@ -60,6 +60,12 @@ pub struct StorageConfig {
     /// files carry none of it. [`Storage::with_upload_options`](crate::Storage::with_upload_options)
     /// gives a storage that writes with other options.
     pub upload: UploadOptions,
+    /// How often a transfer still running reports its progress in an `INFO` log line
+    /// (URI without its query, bytes done of the total, rate, retries; files done for
+    /// a directory). A transfer that ends sooner logs nothing extra, so short
+    /// transfers stay quiet and a 50 GB download is never silent for longer than this.
+    /// `None`: never. Default 10 s.
+    pub progress_interval: Option<Duration>,
 }
 
 impl Default for StorageConfig {
@@ -73,6 +79,7 @@ impl Default for StorageConfig {
             gcs: GcsConfig::default(),
             azure: AzureConfig::default(),
             upload: UploadOptions::default(),
+            progress_interval: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -181,14 +188,32 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// The largest backoff ceiling. Default 10 s.
     pub max_backoff: Duration,
-    /// How long to wait for a connection to open. Default 10 s.
+    /// How long to wait for a connection to open (TCP and TLS) before the attempt
+    /// counts as stalled and is retried. Default 10 s: a cloud endpoint connects in
+    /// milliseconds, and 10 s still outlasts three lost SYNs (Linux resends after 1,
+    /// 3 and 7 s). flytekit has no setting for it (s3fs uses 5 s, gcsfs and adlfs
+    /// their HTTP clients' defaults).
     pub connect_timeout: Duration,
-    /// How long a request may wait for the store to start answering, and a download
-    /// may go without receiving a byte, before it counts as timed out (and is
-    /// retried). Default 60 s.
-    pub read_timeout: Duration,
-    /// The longest one attempt of one request may take, an uploaded part's body
-    /// included, before it is abandoned and retried. Default 5 min.
+    /// The no-progress bound: how long bytes may stop moving before the attempt counts
+    /// as stalled and is retried. It restarts with every piece that arrives, so it
+    /// never cuts a transfer that keeps moving, however long it takes: a download may
+    /// go this long without receiving a byte, a request this long without its answer
+    /// starting, and a small answer (a listing page, an object's size) this long in
+    /// all. Uploads to S3 count each 64 KiB of the body the connection takes as
+    /// progress, so the socket's send buffer (up to 4 MiB on Linux) must drain within
+    /// this: a link slower than about 70 KiB/s needs a longer bound. The Azure and GCS
+    /// clients time an upload request from its first byte sent to its answer's
+    /// headers, so there one part (at most [`StorageConfig::chunk_size`], grown only
+    /// for objects above 10,000 parts) must go within this: with the defaults, 140
+    /// KiB/s. Default 60 s, botocore's read timeout (flytekit has no setting for it;
+    /// s3fs lowers it to 15 s with its own retries on top).
+    pub no_progress_timeout: Duration,
+    /// The longest one attempt may wait for a store that computes its answer before it
+    /// sends anything: committing a multipart upload (S3 assembles the object first,
+    /// minutes for a large one). Also the backstop of every upload request (a part of
+    /// at most [`StorageConfig::chunk_size`] bytes must go within it, on a link of at
+    /// least 27 KiB/s with the defaults), for clients that time nothing themselves.
+    /// Default 5 min.
     pub attempt_timeout: Duration,
 }
 
@@ -199,7 +224,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
+            no_progress_timeout: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(300),
         }
     }

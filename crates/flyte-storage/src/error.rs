@@ -1,6 +1,8 @@
 //! [`StorageError`]: everything that can go wrong moving bytes, in the caller's terms.
 
+use std::fmt;
 use std::io;
+use std::time::Duration;
 
 /// A storage failure. Every message names the URI or path involved and says what to do;
 /// the underlying error, when there is one, is the [`source`](std::error::Error::source).
@@ -93,6 +95,26 @@ pub enum StorageError {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
 
+    /// The object store stopped moving bytes: no connection, no answer, or a body that
+    /// stopped arriving for the no-progress timeout, on every attempt the retry policy
+    /// allowed. Worth retrying later (the store or the network may recover).
+    #[error(
+        "{} {uri} for {} while {during}, after {attempts} attempt(s): check the endpoint, the \
+         network and the store's status, or raise the storage timeouts if the link is this slow",
+        during.lead(),
+        Seconds(*after)
+    )]
+    Stalled {
+        /// The URI as the caller gave it.
+        uri: String,
+        /// What the transfer was doing when bytes stopped moving, on the last attempt.
+        during: TransferPhase,
+        /// How long nothing moved before the attempt was abandoned.
+        after: Duration,
+        /// Attempts made before giving up.
+        attempts: u32,
+    },
+
     /// The configuration cannot serve the URI (e.g. no Azure account is named, or a
     /// connection string does not parse).
     #[error("cannot set up storage for {uri}: {reason}")]
@@ -133,6 +155,60 @@ pub enum StorageError {
     },
 }
 
+/// What a transfer was doing when it stalled ([`StorageError::Stalled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransferPhase {
+    /// Opening the connection (the connect timeout ran out).
+    Connecting,
+    /// Waiting for the store to answer a request (its status line and headers, or the
+    /// whole of a small answer such as a listing page).
+    WaitingForAnswer,
+    /// Sending an object's bytes, or waiting for the store to acknowledge them.
+    Uploading,
+    /// Receiving an object's bytes.
+    Downloading,
+}
+
+impl TransferPhase {
+    /// The start of the error's sentence: what did not come from the URI.
+    fn lead(self) -> &'static str {
+        match self {
+            Self::Connecting => "no connection to",
+            Self::WaitingForAnswer => "no answer from",
+            Self::Uploading => "no progress sending to",
+            Self::Downloading => "no bytes from",
+        }
+    }
+}
+
+impl fmt::Display for TransferPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "connecting",
+            Self::WaitingForAnswer => "waiting for an answer",
+            Self::Uploading => "uploading",
+            Self::Downloading => "downloading",
+        })
+    }
+}
+
+/// A duration as people read a timeout: `60 s`, `1.5 s`, `300 ms`.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis < 1000 {
+            write!(f, "{millis} ms")
+        } else if millis % 1000 == 0 {
+            write!(f, "{} s", millis / 1000)
+        } else {
+            write!(f, "{:.1} s", self.0.as_secs_f64())
+        }
+    }
+}
+
 /// `Result` with [`StorageError`].
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -162,6 +238,13 @@ impl StorageError {
         }
     }
 
+    /// Whether trying the whole operation again later may succeed: the store failed
+    /// on its side, could not be reached, or stopped moving bytes. Refusals, missing
+    /// objects and bad input fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Remote { .. } | Self::Stalled { .. })
+    }
+
     /// The URI or path the error is about.
     pub fn uri(&self) -> &str {
         match self {
@@ -170,6 +253,7 @@ impl StorageError {
             | Self::BackendNotBuilt { uri, .. }
             | Self::NoSuchBucket { uri, .. }
             | Self::Remote { uri, .. }
+            | Self::Stalled { uri, .. }
             | Self::Config { uri, .. }
             | Self::NotFound { uri }
             | Self::PermissionDenied { uri, .. }
@@ -184,6 +268,36 @@ impl StorageError {
 mod tests {
     use super::*;
     use std::error::Error as _;
+
+    #[test]
+    fn a_stall_says_what_stopped_for_how_long_and_after_how_many_attempts() {
+        let error = StorageError::Stalled {
+            uri: "s3://b/k".into(),
+            during: TransferPhase::Downloading,
+            after: Duration::from_secs(60),
+            attempts: 3,
+        };
+        let message = error.to_string();
+        assert!(
+            message.starts_with(
+                "no bytes from s3://b/k for 60 s while downloading, after 3 attempt(s)"
+            ),
+            "{message}"
+        );
+        assert!(error.is_transient());
+        let connect = StorageError::Stalled {
+            uri: "gs://b/k".into(),
+            during: TransferPhase::Connecting,
+            after: Duration::from_millis(1500),
+            attempts: 1,
+        };
+        assert!(
+            connect
+                .to_string()
+                .starts_with("no connection to gs://b/k for 1.5 s while connecting"),
+            "{connect}"
+        );
+    }
 
     #[test]
     fn io_errors_sort_by_kind_and_keep_the_uri() {
@@ -224,6 +338,12 @@ mod tests {
                 uri: "u8".into(),
                 attempts: 3,
                 source: "reset".into(),
+            },
+            StorageError::Stalled {
+                uri: "u12".into(),
+                during: TransferPhase::Downloading,
+                after: Duration::from_secs(60),
+                attempts: 3,
             },
             StorageError::Config {
                 uri: "u9".into(),

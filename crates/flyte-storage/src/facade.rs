@@ -16,6 +16,7 @@ use crate::cloud::{store::CloudStore, transfers::Transfers};
 use crate::config::{StorageConfig, UploadOptions};
 use crate::error::Result;
 use crate::local::LocalStore;
+use crate::progress::{self, Direction};
 use crate::store::{ObjectMeta, Store, TransferSummary};
 use crate::uri::{Scheme, StorageUri};
 
@@ -36,6 +37,8 @@ use crate::uri::{Scheme, StorageUri};
 pub struct Storage {
     /// Files moved at once by directory transfers.
     transfer_concurrency: usize,
+    /// How often a long directory transfer logs its progress.
+    progress_interval: Option<std::time::Duration>,
     /// What the object stores create objects with.
     upload: Arc<UploadOptions>,
     local: Arc<LocalStore>,
@@ -77,6 +80,7 @@ impl Storage {
             )),
             upload,
             transfer_concurrency: config.transfer_concurrency,
+            progress_interval: config.progress_interval,
             local: Arc::new(LocalStore::new()),
         }
     }
@@ -96,6 +100,7 @@ impl Storage {
         let upload = Arc::new(options);
         Self {
             transfer_concurrency: self.transfer_concurrency,
+            progress_interval: self.progress_interval,
             local: self.local.clone(),
             #[cfg(feature = "s3")]
             s3: Arc::new(self.s3.with_options(upload.clone())),
@@ -161,14 +166,16 @@ impl Storage {
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
     pub async fn get_dir(&self, uri: &str, to: &Path) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
-        store.get_dir(&uri, to, self.transfer_concurrency).await
+        let transfer = store.get_dir(&uri, to, self.transfer_concurrency);
+        progress::directory(self.progress_interval, Direction::Download, &uri, transfer).await
     }
 
     /// Uploads every file under the local directory `from` to the prefix `uri`,
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
     pub async fn put_dir(&self, from: &Path, uri: &str) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
-        store.put_dir(from, &uri, self.transfer_concurrency).await
+        let transfer = store.put_dir(from, &uri, self.transfer_concurrency);
+        progress::directory(self.progress_interval, Direction::Upload, &uri, transfer).await
     }
 
     /// The size of the object at exactly `uri`, or `None` when there is none.

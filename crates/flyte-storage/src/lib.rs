@@ -8,7 +8,11 @@
 //! store. The object stores share one transfer engine: streaming both ways, multipart
 //! uploads and ranged parallel downloads above one chunk, bounded concurrency, a memory
 //! budget of `chunk_size × chunk_concurrency`, and retries with exponential backoff and
-//! jitter on throttling, 5xx, timeouts and resets. Every object they write is created
+//! jitter on throttling, 5xx, timeouts and resets. Every request has a connect timeout
+//! and a no-progress bound (bytes stop moving either way: retried, then
+//! [`StorageError::Stalled`]), never a bound on a transfer's length, and a transfer
+//! still running logs its progress every
+//! [`progress_interval`](StorageConfig::progress_interval). Every object they write is created
 //! with the configuration's [`UploadOptions`] (metadata, content type, encryption,
 //! storage class, ACL), on every upload path. Errors are one [`StorageError`] enum
 //! whose messages name the URI and say what to do.
@@ -69,6 +73,7 @@ pub mod emulators;
 mod error;
 mod facade;
 mod local;
+mod progress;
 mod store;
 mod temp_file;
 mod uri;
@@ -79,7 +84,7 @@ pub use config::{
     S3Encryption, S3UploadOptions, SecretString, StorageConfig, UploadOptions,
 };
 pub use content_type::guess_content_type;
-pub use error::{Result, StorageError};
+pub use error::{Result, StorageError, TransferPhase};
 pub use facade::Storage;
 pub use local::LocalStore;
 pub use store::{ObjectMeta, Store, TransferSummary};

@@ -165,7 +165,10 @@ pub trait Store: fmt::Debug + Send + Sync {
         };
         let transfers = stream::poll_fn(move |cx| to_download.poll_recv(cx)).map(
             |(object, destination): (ObjectMeta, PathBuf)| {
-                Ok(async move { self.get_listed_file(&object, &destination).await })
+                Ok(async move {
+                    crate::progress::file_started();
+                    self.get_listed_file(&object, &destination).await
+                })
             },
         );
         let download = summarise(transfers, concurrency);
@@ -198,6 +201,7 @@ pub trait Store: fmt::Debug + Send + Sync {
     ) -> Result<TransferSummary> {
         let files = walk_local_dir(from).await?;
         let transfers = files.map_ok(|file| async move {
+            crate::progress::file_started();
             let destination = to.join(&file.key)?;
             self.put_walked_file(&file.path, file.size, &destination)
                 .await
@@ -218,6 +222,7 @@ where
     transfers
         .try_buffer_unordered(concurrency.max(1))
         .try_fold(TransferSummary::default(), |summary, bytes| async move {
+            crate::progress::file_done(bytes);
             Ok(TransferSummary {
                 files: summary.files + 1,
                 bytes: summary.bytes + bytes,

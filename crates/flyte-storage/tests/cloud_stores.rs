@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use flyte_storage::emulators::Emulator;
-use flyte_storage::{RetryPolicy, Storage, StorageConfig, StorageError, StorageUri, Store};
+use flyte_storage::{
+    RetryPolicy, Storage, StorageConfig, StorageError, StorageUri, Store, TransferPhase,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Storage for `emulator` and a fresh base URI in its test bucket.
@@ -192,7 +194,8 @@ async fn a_store_that_never_answers_times_out(emulator: Emulator) {
     };
     let config = StorageConfig {
         retry: RetryPolicy {
-            read_timeout: Duration::from_millis(300),
+            connect_timeout: Duration::from_millis(300),
+            no_progress_timeout: Duration::from_millis(300),
             attempt_timeout: Duration::from_millis(600),
             ..fast_retries(2)
         },
@@ -206,7 +209,13 @@ async fn a_store_that_never_answers_times_out(emulator: Emulator) {
     let object = format!("{base}/silent/inputs.pb");
     let started = std::time::Instant::now();
     match storage.get_bytes(&object).await {
-        Err(error @ StorageError::Remote { attempts: 2, .. }) => {
+        Err(
+            error @ StorageError::Stalled {
+                attempts: 2,
+                during: TransferPhase::WaitingForAnswer,
+                ..
+            },
+        ) => {
             assert!(error.to_string().contains(&object), "{error}");
         }
         other => panic!("get_bytes from a silent store: {other:?}"),

@@ -18,7 +18,7 @@ use secrecy::ExposeSecret;
 
 use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
-    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status,
+    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status, reqwest_timeout,
 };
 use crate::config::{AzureConfig, RetryPolicy};
 
@@ -149,7 +149,7 @@ fn build_client(
     // the transfer instead of failing and being retried.
     let http = reqwest::Client::builder()
         .connect_timeout(retry.connect_timeout)
-        .read_timeout(retry.read_timeout)
+        .read_timeout(retry.no_progress_timeout)
         .build()
         .map_err(|e| config_error(format!("cannot build the HTTP client for Azure: {e}")))?;
     Ok(ClientBuilder::with_location(location, credentials)
@@ -177,6 +177,9 @@ fn classify(error: azure_core::Error) -> BackendError {
         ErrorKind::Credential => Fault::Denied,
         _ => Fault::Other,
     };
+    if let Some(timeout) = reqwest_timeout(&error) {
+        return BackendError::timed_out(timeout, error);
+    }
     BackendError::new(fault, error)
 }
 

@@ -8,13 +8,14 @@
 //! [`StorageError`]; the engine does all of that, once for every backend.
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
 use crate::config::UploadOptions;
-use crate::error::{Result, StorageError};
+use crate::error::{Result, StorageError, TransferPhase};
 use crate::uri::{Location, StorageUri};
 
 /// The page size every backend asks its store for.
@@ -49,6 +50,23 @@ pub(crate) enum Fault {
 pub(crate) struct BackendError {
     pub(crate) fault: Fault,
     pub(crate) source: BoxError,
+    /// Set when the attempt was abandoned because bytes stopped moving.
+    pub(crate) timeout: Option<TimedOut>,
+}
+
+/// Which bound an abandoned attempt ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimedOut {
+    /// The HTTP client's connect timeout (`retry.connect_timeout`).
+    Connect,
+    /// The HTTP client's read timeout (`retry.no_progress_timeout`): no answer, or no
+    /// bytes of it, for that long. What was under way is the engine's to say.
+    Read,
+    /// The engine's own watch: nothing moved `during` this phase for `after`.
+    Engine {
+        during: TransferPhase,
+        after: Duration,
+    },
 }
 
 impl BackendError {
@@ -56,8 +74,38 @@ impl BackendError {
         Self {
             fault,
             source: source.into(),
+            timeout: None,
         }
     }
+
+    /// A transient failure: the attempt ran into `timeout`.
+    pub(crate) fn timed_out(timeout: TimedOut, source: impl Into<BoxError>) -> Self {
+        Self {
+            timeout: Some(timeout),
+            ..Self::new(Fault::Transient, source)
+        }
+    }
+}
+
+/// The timeout of an HTTP client's error anywhere in `error`'s chain: reqwest's
+/// (GCS's JSON path, Azure) tells connecting from reading; the S3 backend sorts its
+/// SDK's errors itself.
+#[cfg(any(feature = "gcs", feature = "azure"))]
+pub(crate) fn reqwest_timeout(error: &(dyn std::error::Error + 'static)) -> Option<TimedOut> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(http) = error.downcast_ref::<reqwest::Error>()
+            && http.is_timeout()
+        {
+            return Some(if http.is_connect() {
+                TimedOut::Connect
+            } else {
+                TimedOut::Read
+            });
+        }
+        current = error.source();
+    }
+    None
 }
 
 /// The fault an HTTP status means, before any store-specific error code is read.

@@ -26,7 +26,7 @@ use tokio::sync::OnceCell;
 
 use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
-    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status,
+    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status, reqwest_timeout,
 };
 use crate::config::{GcsConfig, RetryPolicy};
 
@@ -164,7 +164,7 @@ async fn build_clients(config: &GcsConfig, retry: &RetryPolicy) -> BackendResult
         .map_err(|e| BackendError::new(Fault::Config, e))?;
     let http = reqwest::Client::builder()
         .connect_timeout(retry.connect_timeout)
-        .read_timeout(retry.read_timeout)
+        .read_timeout(retry.no_progress_timeout)
         .build()
         .map_err(|e| BackendError::new(Fault::Config, e))?;
     Ok(Clients {
@@ -191,6 +191,9 @@ fn classify(error: google_cloud_storage::Error) -> BackendError {
     } else {
         Fault::Other
     };
+    if let Some(timeout) = reqwest_timeout(&error) {
+        return BackendError::timed_out(timeout, error);
+    }
     BackendError::new(fault, error)
 }
 
@@ -201,6 +204,9 @@ fn classify_http(error: reqwest::Error) -> BackendError {
         None if error.is_timeout() || error.is_connect() || error.is_request() => Fault::Transient,
         None => Fault::Other,
     };
+    if let Some(timeout) = reqwest_timeout(&error) {
+        return BackendError::timed_out(timeout, error);
+    }
     BackendError::new(fault, error)
 }
 

@@ -16,5 +16,7 @@ pub(crate) mod backend;
 pub(crate) mod gcs;
 #[cfg(feature = "s3")]
 pub(crate) mod s3;
+#[cfg(feature = "s3")]
+mod s3_watch;
 pub(crate) mod store;
 pub(crate) mod transfers;

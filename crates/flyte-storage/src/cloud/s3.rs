@@ -18,6 +18,7 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, ServerSideEncryption, StorageClass,
 };
 use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use bytes::Bytes;
 use futures_util::stream;
 use secrecy::ExposeSecret;
@@ -25,8 +26,9 @@ use tokio::sync::OnceCell;
 
 use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
-    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status,
+    ObjectBackend, ObjectPath, Part, PartRules, TimedOut, fault_of_status,
 };
+use super::s3_watch::WatchedClient;
 use crate::config::{RetryPolicy, S3Config, S3Encryption};
 
 /// The region used when neither the configuration nor the AWS chain names one, as
@@ -163,11 +165,14 @@ async fn build_client(config: &S3Config, retry: &RetryPolicy) -> BackendResult<C
         .build_https();
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(retry.connect_timeout)
-        .read_timeout(retry.read_timeout)
+        .read_timeout(retry.no_progress_timeout)
         .build();
+    // The read timeout is enforced by the wrapper as a no-progress bound that request
+    // bodies reset too (see `s3_watch`), not by smithy from first byte to answer.
+    let watched = SharedHttpClient::new(WatchedClient::new(http_client.clone()));
     // The engine retries; the SDK's own loop would multiply attempts.
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client.clone())
+        .http_client(watched)
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts);
     if let Some(region) = &config.region {
@@ -298,6 +303,21 @@ where
     // `DisplayErrorContext` walks the whole chain: the SDK's top-level message alone
     // ("service error") says nothing.
     let message = aws_sdk_s3::error::DisplayErrorContext(&error).to_string();
+    let timed_out = match &error {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(failure) => failure.is_timeout(),
+        _ => false,
+    };
+    if timed_out {
+        // The smithy client's connect and read timeouts are one error kind; only their
+        // message ("HTTP connect timeout occurred after …") tells them apart.
+        let timeout = if message.contains("connect timeout") {
+            TimedOut::Connect
+        } else {
+            TimedOut::Read
+        };
+        return BackendError::timed_out(timeout, message);
+    }
     BackendError::new(fault, message)
 }
 

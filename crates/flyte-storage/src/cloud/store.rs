@@ -24,13 +24,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use futures_util::stream::{self, BoxStream, StreamExt};
 
 use super::backend::{BackendResult, Fault, NewObject, ObjectBackend, ObjectPath};
 use super::transfers::{Failure, Transfers};
 use crate::config::UploadOptions;
 use crate::content_type::guess_content_type;
-use crate::error::{Result, StorageError};
+use crate::error::{Result, StorageError, TransferPhase};
+use crate::progress::{self, Direction};
 use crate::store::{ObjectMeta, Store};
 use crate::uri::StorageUri;
 
@@ -88,18 +89,20 @@ impl CloudStore {
         }
     }
 
-    /// One request for `uri`, retried by the engine; a failure in the caller's terms.
+    /// One request for `uri`, retried by the engine (each attempt bounded as
+    /// [`Transfers::retry`] says for `during`); a failure in the caller's terms.
     async fn request<T, F, Fut>(
         &self,
         uri: &StorageUri,
         object: &ObjectPath,
+        during: TransferPhase,
         attempt: F,
     ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = BackendResult<T>>,
     {
-        match self.transfers.retry(uri, attempt).await {
+        match self.transfers.retry(uri, during, attempt).await {
             Ok(value) => Ok(value),
             Err(failure) => Err(self.settle(uri, object, failure).await),
         }
@@ -114,6 +117,18 @@ impl CloudStore {
     ) -> StorageError {
         let (error, attempts) = match failure {
             Failure::Storage(error) => return error,
+            Failure::Stalled {
+                during,
+                after,
+                attempts,
+            } => {
+                return StorageError::Stalled {
+                    uri: uri.to_string(),
+                    during,
+                    after,
+                    attempts,
+                };
+            }
             Failure::Request { error, attempts } => (error, attempts),
         };
         let fault = match error.fault {
@@ -157,7 +172,9 @@ impl CloudStore {
         }
         match self
             .transfers
-            .retry(uri, || self.backend.probe_bucket(object))
+            .retry(uri, TransferPhase::WaitingForAnswer, || {
+                self.backend.probe_bucket(object)
+            })
             .await
         {
             Ok(()) => {
@@ -186,7 +203,7 @@ impl CloudStore {
     ) -> Result<u64> {
         match self
             .transfers
-            .download(self.backend.as_ref(), object, to, size)
+            .download(self.backend.as_ref(), uri, object, to, size)
             .await
         {
             Ok(bytes) => Ok(bytes),
@@ -200,7 +217,9 @@ impl Store for CloudStore {
     async fn get_file(&self, from: &StorageUri, to: &Path) -> Result<u64> {
         let object = ObjectPath::of(from)?;
         let size = self
-            .request(from, &object, || self.backend.head(&object))
+            .request(from, &object, TransferPhase::WaitingForAnswer, || {
+                self.backend.head(&object)
+            })
             .await?;
         self.download(from, &object, to, size).await
     }
@@ -240,20 +259,30 @@ impl Store for CloudStore {
 
     async fn get_bytes(&self, from: &StorageUri) -> Result<Bytes> {
         let object = ObjectPath::of(from)?;
-        self.request(from, &object, || async {
-            let body = self.backend.get(&object, None).await?;
-            let chunks: Vec<Bytes> = body.try_collect().await?;
-            Ok(Bytes::from(chunks.concat()))
-        })
-        .await
+        match self
+            .transfers
+            .get_bytes(self.backend.as_ref(), from, &object)
+            .await
+        {
+            Ok(bytes) => Ok(bytes),
+            Err(failure) => Err(self.settle(from, &object, failure).await),
+        }
     }
 
     async fn put_bytes(&self, to: &StorageUri, bytes: Bytes) -> Result<()> {
         let object = ObjectPath::of(to)?;
         let new = self.new_object(&[&object.key]);
-        self.request(to, &object, || {
+        let size = bytes.len() as u64;
+        let put = self.request(to, &object, TransferPhase::Uploading, || {
             self.backend.put(&object, bytes.clone(), new)
-        })
+        });
+        progress::object(
+            self.transfers.progress_interval(),
+            Direction::Upload,
+            to,
+            Some(size),
+            put,
+        )
         .await
     }
 
@@ -278,7 +307,7 @@ impl Store for CloudStore {
                     return Ok(None);
                 };
                 let page = self
-                    .request(prefix, &object, || {
+                    .request(prefix, &object, TransferPhase::WaitingForAnswer, || {
                         self.backend.list_page(&listing, token.clone())
                     })
                     .await?;
@@ -317,16 +346,20 @@ impl Store for CloudStore {
             });
         }
         missing_as_none(
-            self.request(uri, &object, || self.backend.head(&object))
-                .await,
+            self.request(uri, &object, TransferPhase::WaitingForAnswer, || {
+                self.backend.head(&object)
+            })
+            .await,
         )
     }
 
     async fn delete(&self, uri: &StorageUri) -> Result<()> {
         let object = ObjectPath::of(uri)?;
         missing_as_none(
-            self.request(uri, &object, || self.backend.delete(&object))
-                .await,
+            self.request(uri, &object, TransferPhase::WaitingForAnswer, || {
+                self.backend.delete(&object)
+            })
+            .await,
         )
         .map(drop)
     }
@@ -353,6 +386,7 @@ mod tests {
         BackendError, BackendResult, ByteStream, ListPage, Listed, Part, PartRules,
     };
     use crate::config::{RetryPolicy, StorageConfig};
+    use futures_util::stream::TryStreamExt;
 
     /// Objects in memory, answering like S3's HEAD: nothing found is `NotFound`,
     /// whether the object or its bucket is missing. Each call may first fail with

@@ -18,6 +18,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -25,9 +26,11 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, NewObject, ObjectBackend, ObjectPath, Part,
+    TimedOut,
 };
 use crate::config::{RetryPolicy, StorageConfig};
-use crate::error::StorageError;
+use crate::error::{StorageError, TransferPhase};
+use crate::progress::{self, Direction};
 use crate::temp_file::TempFile;
 use crate::uri::StorageUri;
 
@@ -38,28 +41,44 @@ const WRITE_BUFFER: usize = 1024 * 1024;
 /// is made up by the others' second ranges, with few round trips.
 const RANGES_PER_SLOT: u64 = 2;
 
-/// A response body whose every piece must arrive within `read_timeout`.
+/// A response body whose every piece must arrive within the no-progress timeout: the
+/// stream adapter that bounds a download without bounding its length, since the timer
+/// restarts with every piece.
 struct TimedBody {
     body: ByteStream,
-    read_timeout: std::time::Duration,
+    no_progress: Duration,
 }
 
 impl TimedBody {
-    /// The next piece, `None` at the end; waiting longer than `read_timeout` is a
-    /// transient fault.
+    /// The next piece, `None` at the end; waiting longer than the no-progress timeout
+    /// is a stall while downloading (and so is the HTTP client's own read timeout).
     async fn next(&mut self) -> BackendResult<Option<Bytes>> {
-        tokio::time::timeout(self.read_timeout, self.body.try_next())
+        let no_progress = self.no_progress;
+        let piece = tokio::time::timeout(no_progress, self.body.try_next())
             .await
-            .map_err(|_| stalled(self.read_timeout))?
+            .map_err(|_| stalled(TransferPhase::Downloading, no_progress))?
+            .map_err(|error| in_phase(error, TransferPhase::Downloading, no_progress))?;
+        if let Some(piece) = &piece {
+            progress::add_bytes(piece.len() as u64);
+        }
+        Ok(piece)
     }
 }
 
-/// The transient fault of a store that sent nothing for `read_timeout`.
-fn stalled(read_timeout: std::time::Duration) -> BackendError {
-    BackendError::new(
-        Fault::Transient,
-        format!("no data for {read_timeout:?} (retry.read_timeout)"),
+/// The transient fault of a store that moved nothing `during` a phase for `after`.
+fn stalled(during: TransferPhase, after: Duration) -> BackendError {
+    BackendError::timed_out(
+        TimedOut::Engine { during, after },
+        format!("nothing moved for {after:?} while {during}"),
     )
+}
+
+/// `error`, with an HTTP client's read timeout pinned to the phase it happened in.
+fn in_phase(mut error: BackendError, during: TransferPhase, after: Duration) -> BackendError {
+    if error.timeout == Some(TimedOut::Read) {
+        error.timeout = Some(TimedOut::Engine { during, after });
+    }
+    error
 }
 
 /// Why a transfer failed.
@@ -70,6 +89,15 @@ pub(crate) enum Failure {
     Request {
         /// The last attempt's failure.
         error: BackendError,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Bytes stopped moving on the last attempt, and no attempts were left.
+    Stalled {
+        /// What was under way.
+        during: TransferPhase,
+        /// How long nothing moved.
+        after: Duration,
         /// Attempts made.
         attempts: u32,
     },
@@ -90,6 +118,8 @@ pub(crate) struct Transfers {
     chunk_size: u64,
     chunk_concurrency: usize,
     retry: RetryPolicy,
+    /// How often a long transfer logs its progress.
+    progress_interval: Option<Duration>,
     /// Bytes of object data in memory, counted in KiB so that budgets above 4 GiB fit
     /// the semaphore's `u32` requests.
     budget: Semaphore,
@@ -111,6 +141,7 @@ impl Transfers {
             chunk_size,
             chunk_concurrency,
             retry: config.retry.clone(),
+            progress_interval: config.progress_interval,
             budget: Semaphore::new(budget_kib as usize),
             budget_kib,
             buffers: std::sync::Mutex::default(),
@@ -146,40 +177,71 @@ impl Transfers {
             .expect("the budget semaphore is never closed")
     }
 
+    /// How often a long transfer logs its progress.
+    pub(crate) fn progress_interval(&self) -> Option<Duration> {
+        self.progress_interval
+    }
+
     /// Runs `attempt` until it succeeds, fails for good, or attempts run out, sleeping
     /// with exponential backoff and full jitter between attempts. `uri` is what the
-    /// request is for, for the log.
+    /// request is for, for the log; `during` what it does, which bounds each attempt:
+    ///
+    /// - [`TransferPhase::WaitingForAnswer`]: a request with a small answer (size,
+    ///   listing page, deletion, a new upload's id) gets the connect timeout plus the
+    ///   no-progress timeout in all, so a body the client reads by itself (a listing's
+    ///   XML, JSON) cannot stall it either;
+    /// - [`TransferPhase::Uploading`]: a request carrying a part's bytes, or committing
+    ///   them, is bounded by its HTTP client (no progress for the no-progress timeout
+    ///   before its answer starts) and, as a backstop, by the connect timeout plus
+    ///   `attempt_timeout`.
     pub(crate) async fn retry<T, F, Fut>(
         &self,
         uri: &StorageUri,
+        during: TransferPhase,
         mut attempt: F,
     ) -> Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = BackendResult<T>>,
     {
+        let bound = match during {
+            TransferPhase::Uploading => self.retry.attempt_timeout,
+            _ => self.retry.no_progress_timeout,
+        };
+        let whole = self.retry.connect_timeout.saturating_add(bound);
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let outcome = tokio::time::timeout(self.retry.attempt_timeout, attempt())
+            let outcome = tokio::time::timeout(whole, attempt())
                 .await
-                .unwrap_or_else(|_| {
-                    Err(BackendError::new(
-                        Fault::Transient,
-                        format!(
-                            "no answer within {:?} (retry.attempt_timeout)",
-                            self.retry.attempt_timeout
-                        ),
-                    ))
-                });
+                .unwrap_or_else(|_| Err(stalled(during, whole)));
             match outcome {
                 Ok(value) => return Ok(value),
                 Err(error) => {
+                    let error = in_phase(error, during, self.retry.no_progress_timeout);
                     if !self.pause_before_retry(uri, &error, attempts).await {
-                        return Err(Failure::Request { error, attempts });
+                        return Err(self.failure(error, attempts));
                     }
                 }
             }
+        }
+    }
+
+    /// The failure of a request whose last attempt (of `attempts`) failed with `error`.
+    fn failure(&self, error: BackendError, attempts: u32) -> Failure {
+        let (during, after) = match error.timeout {
+            None => return Failure::Request { error, attempts },
+            Some(TimedOut::Connect) => (TransferPhase::Connecting, self.retry.connect_timeout),
+            Some(TimedOut::Read) => (
+                TransferPhase::WaitingForAnswer,
+                self.retry.no_progress_timeout,
+            ),
+            Some(TimedOut::Engine { during, after }) => (during, after),
+        };
+        Failure::Stalled {
+            during,
+            after,
+            attempts,
         }
     }
 
@@ -196,36 +258,117 @@ impl Transfers {
             return false;
         }
         let delay = backoff(&self.retry, attempts);
-        tracing::debug!(
-            uri = %target,
-            attempt = attempts,
-            ?delay,
-            error = %error.source,
-            "retrying a failed storage request"
-        );
+        progress::add_retry();
+        if let Some(timeout) = error.timeout {
+            // A stall cost a whole timeout: worth a line at the default level, so that a
+            // store that stopped answering is never silent for minutes. Not the HTTP
+            // client's error text, which names the request URL, query string included.
+            let stalled = match timeout {
+                TimedOut::Connect => "connecting".to_owned(),
+                TimedOut::Read => "waiting for an answer".to_owned(),
+                TimedOut::Engine { during, after } => format!("{during}, for {after:?}"),
+            };
+            tracing::warn!(
+                uri = %target,
+                attempt = attempts,
+                ?delay,
+                stalled = %stalled,
+                "retrying a stalled storage request"
+            );
+        } else {
+            tracing::debug!(
+                uri = %target,
+                attempt = attempts,
+                ?delay,
+                error = %error.source,
+                "retrying a failed storage request"
+            );
+        }
         tokio::time::sleep(delay).await;
         true
     }
 
     /// One attempt's response body for `range` of `object` (all of it when `None`).
-    /// The answer, and every piece of the body after it, must come within
-    /// `retry.read_timeout`: a body that stops arriving counts as a broken connection.
+    /// The answer must start within the connect and no-progress timeouts, and every
+    /// piece of the body after it within the no-progress timeout: a body that stops
+    /// arriving is a stall, retried.
     async fn open_body(
         &self,
         backend: &dyn ObjectBackend,
         object: &ObjectPath,
         range: Option<(u64, u64)>,
     ) -> BackendResult<TimedBody> {
-        let read_timeout = self.retry.read_timeout;
-        let body = tokio::time::timeout(read_timeout, backend.get(object, range))
+        let no_progress = self.retry.no_progress_timeout;
+        let whole = self.retry.connect_timeout.saturating_add(no_progress);
+        let body = tokio::time::timeout(whole, backend.get(object, range))
             .await
-            .map_err(|_| stalled(read_timeout))??;
-        Ok(TimedBody { body, read_timeout })
+            .map_err(|_| stalled(TransferPhase::WaitingForAnswer, whole))?
+            .map_err(|error| in_phase(error, TransferPhase::WaitingForAnswer, no_progress))?;
+        Ok(TimedBody { body, no_progress })
     }
 
-    /// Downloads the `size`-byte object into `to` through a temporary file beside it:
-    /// one streamed request up to a chunk, ranged parallel requests above.
+    /// The whole of the object at `uri` in memory, with the no-progress bound on its
+    /// answer and on every piece of its body (however long it keeps arriving).
+    pub(crate) async fn get_bytes(
+        &self,
+        backend: &dyn ObjectBackend,
+        uri: &StorageUri,
+        object: &ObjectPath,
+    ) -> Result<Bytes, Failure> {
+        let transfer = async {
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let attempt: BackendResult<Bytes> = async {
+                    let mut body = self.open_body(backend, object, None).await?;
+                    let mut contents = BytesMut::new();
+                    while let Some(piece) = body.next().await? {
+                        contents.extend_from_slice(&piece);
+                    }
+                    Ok(contents.freeze())
+                }
+                .await;
+                match attempt {
+                    Ok(contents) => return Ok(contents),
+                    Err(error) => {
+                        if !self.pause_before_retry(uri, &error, attempts).await {
+                            return Err(self.failure(error, attempts));
+                        }
+                    }
+                }
+            }
+        };
+        progress::object(
+            self.progress_interval,
+            Direction::Download,
+            uri,
+            None,
+            transfer,
+        )
+        .await
+    }
+
+    /// Downloads the `size`-byte object at `uri` into `to` through a temporary file
+    /// beside it: one streamed request up to a chunk, ranged parallel requests above.
     pub(crate) async fn download(
+        &self,
+        backend: &dyn ObjectBackend,
+        uri: &StorageUri,
+        object: &ObjectPath,
+        to: &Path,
+        size: u64,
+    ) -> Result<u64, Failure> {
+        progress::object(
+            self.progress_interval,
+            Direction::Download,
+            uri,
+            Some(size),
+            self.download_unwatched(backend, object, to, size),
+        )
+        .await
+    }
+
+    async fn download_unwatched(
         &self,
         backend: &dyn ObjectBackend,
         object: &ObjectPath,
@@ -309,7 +452,7 @@ impl Transfers {
                 Ok(None) => return Ok(None),
                 Err(error) => {
                     if !self.pause_before_retry(&object.key, &error, attempts).await {
-                        return Err(Failure::Request { error, attempts });
+                        return Err(self.failure(error, attempts));
                     }
                 }
             }
@@ -397,13 +540,14 @@ impl Transfers {
                         Ok(local) => {
                             StorageError::from_io(path.display().to_string(), local.0).into()
                         }
-                        Err(source) => Failure::Request {
-                            error: BackendError {
+                        Err(source) => self.failure(
+                            BackendError {
                                 fault: error.fault,
                                 source,
+                                timeout: error.timeout,
                             },
                             attempts,
-                        },
+                        ),
                     });
                 }
             }
@@ -437,18 +581,30 @@ impl Transfers {
         size: u64,
         new: NewObject<'_>,
     ) -> Result<(), Failure> {
-        if size > self.chunk_size {
-            return self
-                .upload_in_parts(backend, uri, from, object, size, new)
+        let transfer = async {
+            if size > self.chunk_size {
+                return self
+                    .upload_in_parts(backend, uri, from, object, size, new)
+                    .await;
+            }
+            let _permit = self.reserve(size).await;
+            let body = self.read_part(from, 0, size).await?;
+            let put = self
+                .retry(uri, TransferPhase::Uploading, || {
+                    backend.put(object, body.clone(), new)
+                })
                 .await;
-        }
-        let _permit = self.reserve(size).await;
-        let body = self.read_part(from, 0, size).await?;
-        let put = self
-            .retry(uri, || backend.put(object, body.clone(), new))
-            .await;
-        self.recycle(body);
-        put
+            self.recycle(body);
+            put
+        };
+        progress::object(
+            self.progress_interval,
+            Direction::Upload,
+            uri,
+            Some(size),
+            transfer,
+        )
+        .await
     }
 
     async fn upload_in_parts(
@@ -468,7 +624,9 @@ impl Transfers {
             .next_multiple_of(rules.part_multiple.max(1));
         let parts = size.div_ceil(part_size);
         let upload_id = self
-            .retry(uri, || backend.start_upload(object, new))
+            .retry(uri, TransferPhase::WaitingForAnswer, || {
+                backend.start_upload(object, new)
+            })
             .await?;
         let uploads = (0..parts).map(|index| {
             let upload_id = &upload_id;
@@ -483,10 +641,13 @@ impl Transfers {
                     total: size,
                 };
                 let tag = self
-                    .retry(uri, || {
+                    .retry(uri, TransferPhase::Uploading, || {
                         backend.upload_part(object, upload_id, part, body.clone(), new)
                     })
                     .await;
+                if tag.is_ok() {
+                    progress::add_bytes(len);
+                }
                 self.recycle(body);
                 Ok::<_, Failure>((index, tag?))
             }
@@ -513,7 +674,7 @@ impl Transfers {
         tags.sort_unstable_by_key(|(index, _)| *index);
         let tags: Vec<String> = tags.into_iter().map(|(_, tag)| tag).collect();
         let completed = self
-            .retry(uri, || {
+            .retry(uri, TransferPhase::Uploading, || {
                 backend.complete_upload(object, &upload_id, tags.clone(), new)
             })
             .await;
@@ -616,7 +777,7 @@ mod tests {
         let uri = StorageUri::parse("s3://b/k").expect("valid");
         let failures_left = AtomicU32::new(3);
         let value = transfers
-            .retry(&uri, || async {
+            .retry(&uri, TransferPhase::WaitingForAnswer, || async {
                 if failures_left
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok()
@@ -632,7 +793,7 @@ mod tests {
 
         let mut calls = 0;
         let failure = transfers
-            .retry(&uri, || {
+            .retry(&uri, TransferPhase::WaitingForAnswer, || {
                 calls += 1;
                 async { Err::<(), _>(BackendError::new(Fault::Denied, "403")) }
             })
@@ -645,7 +806,7 @@ mod tests {
         );
 
         let failure = transfers
-            .retry(&uri, || async {
+            .retry(&uri, TransferPhase::WaitingForAnswer, || async {
                 Err::<(), _>(BackendError::new(Fault::Transient, "reset"))
             })
             .await
