@@ -216,11 +216,8 @@ impl Store for CloudStore {
         let metadata = tokio::fs::metadata(from)
             .await
             .map_err(|e| StorageError::from_io(from.display().to_string(), e))?;
-        if metadata.is_dir() {
-            return Err(StorageError::directory_given_as_file(
-                from.display().to_string(),
-            ));
-        }
+        // By type, from a stat, before the upload opens it: a FIFO would block it forever.
+        StorageError::unless_regular_file(&metadata, &from.display().to_string())?;
         self.put_walked_file(from, metadata.len(), to).await
     }
 
