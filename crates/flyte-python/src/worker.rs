@@ -8,6 +8,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
@@ -18,7 +19,7 @@ use tokio::net::UnixListener;
 use tokio::process::{Child, Command};
 use tracing::{debug, warn};
 
-use crate::control::{Channel, Command as ControlCommand, Event, parse_event};
+use crate::control::{self, Channel, Command as ControlCommand, Event};
 use crate::exit;
 use crate::memory::CgroupMemory;
 use crate::settings::PythonWorkerSettings;
@@ -30,6 +31,10 @@ use crate::{bridge, embedded};
 const SOCKET_ENV: &str = "PYFLYTE_EXECUTE_WORKER_SOCKET";
 /// The environment variable telling the worker's fsspec bridge where to connect.
 const BRIDGE_SOCKET_ENV: &str = "PYFLYTE_EXECUTE_BRIDGE_SOCKET";
+/// The environment variable handing the worker the run's token, which the first line of
+/// each of its connections (control and bridge) must carry; the worker removes it from
+/// its environment before the task's code runs.
+const TOKEN_ENV: &str = "PYFLYTE_EXECUTE_CHANNEL_TOKEN";
 /// The environment variable telling the worker the supervisor's pid, so that it can
 /// ask the kernel to kill it when the supervisor dies (it then never outlives it).
 const SUPERVISOR_PID_ENV: &str = "PYFLYTE_EXECUTE_SUPERVISOR_PID";
@@ -51,6 +56,8 @@ pub(crate) struct WorkerFiles {
 pub(crate) struct Worker {
     child: Child,
     listener: Option<UnixListener>,
+    /// The run's token, which the worker's connections present.
+    token: Arc<str>,
     channel: Option<Channel>,
     stderr: StderrTail,
     signals: ForwardedSignals,
@@ -123,12 +130,14 @@ impl Worker {
         let listener = listen(&socket)?;
         let bridge_socket = sockets.path().join("bridge.sock");
         let bridge_listener = listen(&bridge_socket)?;
+        let token = run_token();
 
         let mut child = Command::new(&settings.python)
             .arg(&script)
             .envs(settings.env.iter().map(|(name, value)| (name, value)))
             .env(SOCKET_ENV, &socket)
             .env(BRIDGE_SOCKET_ENV, &bridge_socket)
+            .env(TOKEN_ENV, &*token)
             .env(SUPERVISOR_PID_ENV, std::process::id().to_string())
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
@@ -153,10 +162,11 @@ impl Worker {
         Ok(Worker {
             child,
             listener: Some(listener),
+            token: Arc::clone(&token),
             channel: None,
             stderr,
             signals: ForwardedSignals::install(),
-            bridge: bridge::serve(bridge_listener, storage, metrics),
+            bridge: bridge::serve(bridge_listener, storage, metrics, token),
             files: WorkerFiles {
                 staging_dir,
                 bridge_module,
@@ -169,21 +179,47 @@ impl Worker {
     }
 
     /// Waits for the worker to connect; the outcome of its death if it dies first.
+    /// Connections that do not present the run's token are logged and dropped; each has
+    /// [`control::HELLO_TIMEOUT`] to say hello, meanwhile others are accepted.
     pub(crate) async fn connect(&mut self) -> Result<(), TaskOutcome> {
         let Some(listener) = self.listener.take() else {
             return Ok(());
         };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = accepted.map_err(|e| {
-                    TaskOutcome::Failed(ContainerFailure::system(format!(
-                        "accepting the worker's connection failed: {e}"
-                    )))
-                })?;
-                self.channel = Some(Channel::new(stream));
-                Ok(())
+        let mut greetings = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _) = accepted.map_err(|e| {
+                        TaskOutcome::Failed(ContainerFailure::system(format!(
+                            "accepting the worker's connection failed: {e}"
+                        )))
+                    })?;
+                    let token = Arc::clone(&self.token);
+                    greetings.spawn(async move {
+                        Channel::accept(stream, &token, control::HELLO_TIMEOUT).await
+                    });
+                }
+                Some(greeted) = greetings.join_next() => match greeted {
+                    Ok(Ok((channel, protocol))) => {
+                        if protocol != control::PROTOCOL_VERSION {
+                            return Err(TaskOutcome::Failed(ContainerFailure::system(format!(
+                                "the worker script speaks control protocol {protocol}, this \
+                                 supervisor speaks {}: the worker script and the binary come \
+                                 from different builds",
+                                control::PROTOCOL_VERSION
+                            ))));
+                        }
+                        self.channel = Some(channel);
+                        return Ok(());
+                    }
+                    Ok(Err(refused)) => warn!(
+                        "dropped a connection to the worker's control socket that is not the \
+                         worker's: {refused}"
+                    ),
+                    Err(_) => {}
+                },
+                status = self.child.wait() => return Err(self.died(status).await),
             }
-            status = self.child.wait() => Err(self.died(status).await),
         }
     }
 
@@ -203,7 +239,7 @@ impl Worker {
     /// then gets reported like any other.
     pub(crate) async fn next_event(&mut self) -> Result<Event, TaskOutcome> {
         enum Next {
-            Line(std::io::Result<Option<String>>),
+            Event(std::io::Result<Option<Event>>),
             Exited(std::io::Result<ExitStatus>),
             Signal(i32),
             StopGraceOver,
@@ -213,13 +249,13 @@ impl Worker {
             let deadline = self.signals.stop_deadline(self.stop_grace);
             let next = tokio::select! {
                 biased;
-                line = channel.next_line() => Next::Line(line),
+                event = channel.next_event() => Next::Event(event),
                 status = self.child.wait() => Next::Exited(status),
                 signal = self.signals.recv() => Next::Signal(signal),
                 () = signals::until(deadline), if !self.killed_after_grace => Next::StopGraceOver,
             };
-            let line = match next {
-                Next::Line(line) => line,
+            let event = match next {
+                Next::Event(event) => event,
                 Next::Signal(signal) => {
                     self.signals.forward(signal, self.child.id());
                     continue;
@@ -234,20 +270,13 @@ impl Worker {
                     continue;
                 }
                 // It exited; it may still have written a last event before it did.
-                Next::Exited(status) => match channel.next_line().await {
-                    Ok(Some(line)) => Ok(Some(line)),
+                Next::Exited(status) => match channel.next_event().await {
+                    Ok(Some(event)) => Ok(Some(event)),
                     _ => return Err(self.died(status).await),
                 },
             };
-            return match line {
-                Ok(Some(line)) => parse_event(&line).map_err(|error| {
-                    TaskOutcome::Failed(ContainerFailure::from_error(
-                        Origin::System,
-                        Recoverability::Recoverable,
-                        flyte_errors::codes::SYSTEM,
-                        &error,
-                    ))
-                }),
+            return match event {
+                Ok(Some(event)) => Ok(event),
                 Ok(None) | Err(_) => {
                     let status = self.child.wait().await;
                     Err(self.died(status).await)
@@ -314,6 +343,13 @@ impl Worker {
         self.stderr.finish().await;
         self.bridge.abort();
     }
+}
+
+/// A fresh random token for one run: 244 bits from the operating system's generator
+/// (two version-4 UUIDs), as hex.
+fn run_token() -> Arc<str> {
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    format!("{}{}", a.simple(), b.simple()).into()
 }
 
 /// Binds a Unix socket at `path`, replacing a stale one.

@@ -22,7 +22,8 @@ def load(name, path):
 worker = load("worker", sys.argv[1])
 bridge = load("bridge", sys.argv[2])
 print(json.dumps({
-    "control": {"version": worker.PROTOCOL_VERSION, "commands": worker.COMMANDS, "events": worker.EVENTS},
+    "control": {"version": worker.PROTOCOL_VERSION, "max_error_text_chars": worker.MAX_ERROR_TEXT_CHARS,
+                "commands": worker.COMMANDS, "events": worker.EVENTS},
     "bridge": {"version": bridge.PROTOCOL_VERSION, "requests": bridge.REQUESTS,
                "stat_types": bridge.STAT_TYPES, "failure_kinds": bridge.FAILURE_KINDS},
 }))
