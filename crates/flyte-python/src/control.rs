@@ -60,6 +60,10 @@ pub(crate) const MAX_EVENT_BYTES: usize = 32 * 1024 * 1024;
 /// (`worker.py` has the same number): twice what an error document keeps.
 pub(crate) const MAX_ERROR_TEXT_CHARS: usize = 1024 * 1024;
 
+// A `fatal` event fits its line however its two texts escape (12 bytes a character at
+// most), with room for the rest of the event.
+const _: () = assert!(2 * 12 * MAX_ERROR_TEXT_CHARS + 64 * 1024 <= MAX_EVENT_BYTES);
+
 /// The longest `hello` line read from a connection that is not yet known to be the
 /// worker's: a protocol number and a token.
 pub(crate) const MAX_HELLO_BYTES: usize = 4 * 1024;

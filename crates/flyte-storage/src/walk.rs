@@ -114,6 +114,9 @@ impl Drop for Skipped {
     }
 }
 
+/// A special file a directory read left out, and what it is in words.
+type Special = (PathBuf, &'static str);
+
 /// One name found in a directory that the walk keeps.
 struct Entry {
     path: PathBuf,
@@ -165,10 +168,7 @@ impl Walk {
 ///
 /// One blocking call per directory, `stat` included: a tree of small files costs a
 /// few system calls per file and no hop to the blocking pool per file.
-fn read_entries(
-    dir: &Path,
-    key_prefix: &str,
-) -> Result<(Vec<Entry>, Vec<(PathBuf, &'static str)>)> {
+fn read_entries(dir: &Path, key_prefix: &str) -> Result<(Vec<Entry>, Vec<Special>)> {
     let io_error = |path: &Path, e| StorageError::from_io(display(path), e);
     let mut entries = Vec::new();
     let mut specials = Vec::new();
