@@ -4,12 +4,13 @@
 //! [`ProtoError::Decode`], naming the file and what it should have held. Writes are
 //! atomic: a reader sees the old file or the complete new one, never a prefix of it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prost::Message;
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 
 use crate::core::{DynamicJobSpec, ErrorDocument, LiteralMap};
 
@@ -150,6 +151,13 @@ fn rust_type_name<M>() -> &'static str {
     full.rsplit("::").next().unwrap_or(full)
 }
 
+/// Writes `bytes` to a fresh temporary file beside `path` and renames it over `path`.
+///
+/// The directory is opened once and everything after is relative to its descriptor:
+/// the temporary file is created there (`O_EXCL`, `O_NOFOLLOW`: never through a link
+/// planted at its name), written and synced through the descriptor its creation
+/// returned, and renamed within that directory. So a process that can write to the
+/// directory cannot make this write land anywhere else.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProtoError> {
     let io_error = |action: &'static str, path: &Path| {
         let path = path.to_owned();
@@ -163,15 +171,33 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProtoError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    let Some(name) = path.file_name() else {
+        return Err(io_error("write", path)(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path names no file",
+        )));
+    };
     let temporary = temporary_path_beside(path);
+    let temporary_name = temporary.file_name().unwrap_or(name);
 
-    // create_new: never clobber a file someone else (another writer) is using as its own
+    let dir = rustix::fs::openat(
+        CWD,
+        directory,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_error("create a temporary file", &temporary)(e.into()))?;
+    // O_EXCL: never clobber a file someone else (another writer) is using as its own
     // temporary; the name is unique per process and call, so a clash means a stale file.
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temporary)
-        .map_err(io_error("create a temporary file", &temporary))
+    let created = rustix::fs::openat(
+        &dir,
+        temporary_name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o666),
+    )
+    .map(File::from)
+    .map_err(|e| io_error("create a temporary file", &temporary)(e.into()))?;
+    let written = Ok(created)
         .and_then(|mut file: File| {
             file.write_all(bytes)
                 .map_err(io_error("write", &temporary))?;
@@ -180,25 +206,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProtoError> {
             file.sync_all()
                 .map_err(io_error("flush to disk", &temporary))
         })
-        .and_then(|()| fs::rename(&temporary, path).map_err(io_error("rename into place", path)));
+        .and_then(|()| {
+            rustix::fs::renameat(&dir, temporary_name, &dir, name)
+                .map_err(|e| io_error("rename into place", path)(e.into()))
+        });
     if written.is_err() {
         // Best effort: the temporary is garbage now, and the original error is what matters.
-        let _ = fs::remove_file(&temporary);
+        let _ = rustix::fs::unlinkat(&dir, temporary_name, AtFlags::empty());
         return written;
     }
-    sync_directory(directory);
+    // Makes the rename itself durable. Best effort: some file systems cannot sync a
+    // directory, and the file's content is already safe by then.
+    let _ = File::from(dir).sync_all();
     Ok(())
-}
-
-/// Makes the rename itself durable. Best effort: some file systems (and all of Windows)
-/// cannot open or sync a directory, and the file's content is already safe by then.
-fn sync_directory(directory: &Path) {
-    #[cfg(unix)]
-    if let Ok(handle) = File::open(directory) {
-        let _ = handle.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = directory;
 }
 
 /// `<dir>/.<name>.<pid>.<n>.tmp`: hidden, in the same directory (so the rename stays on one
@@ -285,6 +305,44 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("missing"), "{message}");
+    }
+
+    #[test]
+    fn a_racer_swapping_temporary_files_for_symlinks_never_gets_a_message_written_through_them() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"victim").expect("victim");
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).expect("shared");
+        let stop = Arc::new(AtomicBool::new(false));
+        let racer = {
+            let (shared, victim, stop) = (shared.clone(), victim.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut swaps = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    for entry in fs::read_dir(&shared).into_iter().flatten().flatten() {
+                        let path = entry.path();
+                        if path.to_string_lossy().ends_with(".tmp")
+                            && !path.is_symlink()
+                            && fs::remove_file(&path).is_ok()
+                            && std::os::unix::fs::symlink(&victim, &path).is_ok()
+                        {
+                            swaps += 1;
+                        }
+                    }
+                }
+                swaps
+            })
+        };
+        for round in 0..300 {
+            let _ = write_literal_map(shared.join(format!("m{}.pb", round % 4)), &sample_map());
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = racer.join().expect("racer");
+        assert!(swaps > 0, "the racer never swapped a temporary file");
+        assert_eq!(fs::read(&victim).expect("victim"), b"victim");
     }
 
     #[test]

@@ -7,8 +7,10 @@ Unix socket to the supervisor, which moves the bytes with its own transfer engin
 straight between object storage and local files. Data never crosses the socket: only
 requests, paths and results do.
 
-The protocol ("pyflyte-execute bridge", version 2) is described in docs/bridge.md.
-Each thread has its own connection, so concurrent calls proceed concurrently.
+The protocol ("pyflyte-execute bridge", version 3) is described in docs/bridge.md.
+Each thread has its own connection, so concurrent calls proceed concurrently; each
+connection starts with a hello carrying the run's token, which the worker hands to
+install() after taking it out of the environment.
 """
 
 import errno
@@ -24,11 +26,10 @@ from fsspec.spec import AbstractFileSystem
 
 # The bridge protocol's version and names, listed once in the flyte-python crate's
 # protocol.json, which tests/protocol_table.rs checks these against.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 REQUESTS = ("hello", "stat", "list", "get_file", "put_file", "get_dir", "put_dir", "delete")
 STAT_TYPES = ("file", "directory", "missing")
 FAILURE_KINDS = ("not_found", "permission_denied", "not_a_directory", "invalid", "io")
-SOCKET_ENV = "PYFLYTE_EXECUTE_BRIDGE_SOCKET"
 
 
 class BridgeError(OSError):
@@ -52,11 +53,16 @@ def _exception(error):
     return BridgeError(code, message, uri)
 
 
+# How the supervisor's message starts when it cuts a connection off (docs/bridge.md).
+_CLOSED = "the storage bridge closed this connection"
+
+
 class _Client:
     """Requests to the supervisor; one connection per thread."""
 
-    def __init__(self, path):
+    def __init__(self, path, token):
         self._path = path
+        self._token = token
         self._local = threading.local()
 
     def _connection(self):
@@ -66,20 +72,34 @@ class _Client:
             sock.connect(self._path)
             connection = (sock, sock.makefile("r", encoding="utf-8"))
             self._local.connection = connection
-            self._send(connection, {"op": "hello", "protocol": PROTOCOL_VERSION})
+            self._send(connection, {"op": "hello", "protocol": PROTOCOL_VERSION, "token": self._token})
         return connection
 
-    @staticmethod
-    def _send(connection, request):
+    def _send(self, connection, request):
         sock, reader = connection
-        sock.sendall((json.dumps(request) + "\n").encode("utf-8"))
-        line = reader.readline()
+        try:
+            sock.sendall((json.dumps(request) + "\n").encode("utf-8"))
+            line = reader.readline()
+        except OSError:
+            self._forget(connection)
+            raise
         if not line:
+            self._forget(connection)
             raise BridgeError(errno.EPIPE, "the pyflyte-execute supervisor closed the storage bridge")
         response = json.loads(line)
         if "error" in response:
+            if request["op"] == "hello" or response["error"].get("message", "").startswith(_CLOSED):
+                # Refused: the supervisor closes the connection after saying why.
+                self._forget(connection)
             raise _exception(response["error"])
         return response["ok"]
+
+    def _forget(self, connection):
+        """Drops this thread's connection, which the supervisor closed, so that the next
+        call opens a fresh one."""
+        if getattr(self._local, "connection", None) is connection:
+            self._local.connection = None
+        connection[0].close()
 
     def call(self, op, **arguments):
         assert op in REQUESTS, op
@@ -90,9 +110,8 @@ _client = None
 
 
 def _bridge():
-    global _client
     if _client is None:
-        _client = _Client(os.environ[SOCKET_ENV])
+        raise BridgeError(errno.ENOTCONN, "the pyflyte-execute storage bridge was not installed")
     return _client
 
 
@@ -367,13 +386,16 @@ _IMPLEMENTATIONS = {
 }
 
 
-def install():
-    """Makes fsspec, and flytekit through it, use the bridge for every remote protocol.
+def install(socket_path, token):
+    """Makes fsspec, and flytekit through it, use the bridge for every remote protocol,
+    over the supervisor's socket at socket_path, saying hello with the run's token.
 
     flytekit resolves the class of s3/gs/abfs through fsspec's table of known
     implementations (and imports the module it names), so that table is pointed at this
     module: registering alone would still import s3fs, gcsfs and adlfs.
     """
+    global _client
+    _client = _Client(socket_path, token)
     from fsspec.registry import known_implementations, register_implementation
 
     for protocol, cls in _IMPLEMENTATIONS.items():

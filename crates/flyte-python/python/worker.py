@@ -6,6 +6,7 @@ to the supervisor over a Unix socket, one JSON object per line (the control prot
 described in the flyte-python crate's src/control.rs; its names are listed once in
 protocol.json, which both sides' tests check against COMMANDS and EVENTS below):
 
+    worker -> supervisor  hello {protocol, token}             once, first on the connection
     supervisor -> worker  start {protocol, run settings}      once, first
     worker -> supervisor  loaded {ok, output_subdirectory}     task loaded (or its load error kept)
                           resolver_failed {error}              the resolver itself did not import
@@ -19,6 +20,12 @@ The task runs through flytekit's own entrypoint functions (setup_execution and
 _dispatch_execute), so error classification, error documents and output literals are
 flytekit's own. The only difference is where the metadata files go: a local staging
 directory, which the supervisor then writes to the real output prefix.
+
+The supervisor takes a connection as this worker's only if its first line is a hello
+with the run's token, handed over in the environment and removed from it before any
+task code runs. The task runs in this process and could write to the socket by mistake:
+every event starts on a fresh line, so that whatever was written before it without a
+newline ends there, as a line the supervisor logs and skips (see docs/bridge.md).
 
 Anything this script cannot report (a segfault, os._exit, SIGKILL) the supervisor
 notices from the exit status and reports itself.
@@ -41,24 +48,36 @@ import threading
 import traceback
 
 SOCKET_ENV = "PYFLYTE_EXECUTE_WORKER_SOCKET"
+BRIDGE_SOCKET_ENV = "PYFLYTE_EXECUTE_BRIDGE_SOCKET"
+TOKEN_ENV = "PYFLYTE_EXECUTE_CHANNEL_TOKEN"
 SUPERVISOR_PID_ENV = "PYFLYTE_EXECUTE_SUPERVISOR_PID"
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 COMMANDS = ("start", "run", "exit")
-EVENTS = ("loaded", "resolver_failed", "dry_run_passed", "finished", "flytekit_missing", "fatal")
+EVENTS = ("hello", "loaded", "resolver_failed", "dry_run_passed", "finished", "flytekit_missing", "fatal")
+# How many characters of an exception's trace, and of its message, are sent (head and
+# tail kept): twice what an error document carries, and within the supervisor's bound
+# on an event line even when every character needs a JSON escape.
+MAX_ERROR_TEXT_CHARS = 1024 * 1024
 
 
 class Channel:
     """Line-delimited JSON over the supervisor's socket."""
 
-    def __init__(self, path):
+    def __init__(self, path, token):
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.connect(path)
         self._reader = self._sock.makefile("r", encoding="utf-8")
+        self._write({"event": "hello", "protocol": PROTOCOL_VERSION, "token": token})
 
     def send(self, event, **fields):
         assert event in EVENTS, event
-        data = (json.dumps({"event": event, **fields}) + "\n").encode("utf-8")
-        self._sock.sendall(data)
+        # The leading newline ends anything the task wrote to this socket without one,
+        # which the supervisor then skips, so that it cannot swallow this event.
+        self._write({"event": event, **fields}, fresh_line=True)
+
+    def _write(self, message, fresh_line=False):
+        data = ("\n" if fresh_line else "") + json.dumps(message) + "\n"
+        self._sock.sendall(data.encode("utf-8"))
 
     def receive(self):
         """The next command; "exit" when the supervisor closed the channel without one."""
@@ -74,15 +93,29 @@ class Channel:
 def describe(exc):
     """A traceback and a one-line summary of an exception, for the supervisor's error document."""
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return {"trace": trace, "error_type": type(exc).__name__, "error_message": str(exc)}
+    return {
+        "trace": _cut(trace),
+        "error_type": type(exc).__name__,
+        "error_message": _cut(str(exc)),
+    }
 
 
-def install_storage_bridge(path):
+def _cut(text):
+    """text, or its head and tail with a note of how much was cut between them when it
+    is longer than MAX_ERROR_TEXT_CHARS (a dataframe printed into an exception)."""
+    if len(text) <= MAX_ERROR_TEXT_CHARS:
+        return text
+    keep = MAX_ERROR_TEXT_CHARS // 2
+    cut = len(text) - 2 * keep
+    return f"{text[:keep]}\n… {cut} characters cut by pyflyte-execute's worker …\n{text[-keep:]}"
+
+
+def install_storage_bridge(path, bridge_socket, token):
     spec = importlib.util.spec_from_file_location("pyflyte_execute_bridge", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    module.install()
+    module.install(bridge_socket, token)
 
 
 def die_with_supervisor():
@@ -102,10 +135,14 @@ def die_with_supervisor():
 
 
 def main():
+    # Out of the environment before anything else runs, so that the task and the
+    # processes it starts do not come upon the supervisor's sockets or the token.
+    token = os.environ.pop(TOKEN_ENV, "")
+    bridge_socket = os.environ.pop(BRIDGE_SOCKET_ENV, "")
     die_with_supervisor()
-    channel = Channel(os.environ.pop(SOCKET_ENV))
+    channel = Channel(os.environ.pop(SOCKET_ENV), token)
     try:
-        run(channel)
+        run(channel, bridge_socket, token)
     except SystemExit:
         # The task's own sys.exit: the worker ends with its status, as flytekit's process
         # would, and the supervisor reports the early exit like any other.
@@ -115,7 +152,7 @@ def main():
         raise
 
 
-def run(channel):
+def run(channel, bridge_socket, token):
     # A crash in native code prints the Python stack to stderr, which the supervisor
     # keeps the tail of for the error document.
     faulthandler.enable()
@@ -137,7 +174,7 @@ def run(channel):
 
     # Remote storage goes through the supervisor: installed before flytekit or user code
     # can create a filesystem, so s3fs, gcsfs and adlfs are never imported.
-    install_storage_bridge(settings["bridge_module"])
+    install_storage_bridge(settings["bridge_module"], bridge_socket, token)
 
     # Imported after the socket is up so that an import failure is reported, not just printed.
     from flytekit.bin import entrypoint as flytekit_entrypoint

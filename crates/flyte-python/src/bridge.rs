@@ -6,26 +6,53 @@
 //! from concurrent Python threads run concurrently. Data never crosses the socket: the
 //! worker names local files, and the supervisor moves bytes between them and the store.
 //! The protocol is documented in docs/bridge.md.
+//!
+//! Any process of the container's user can connect to the socket, and the task shares
+//! the worker's process: so a connection is served only after a `hello` carrying the
+//! run's token, every request line is read with a bound ([`MAX_REQUEST_BYTES`]), and a
+//! connection that breaks the protocol (no `hello` in time, a wrong token, an overlong
+//! or unreadable line) gets one `invalid` error saying why, is closed, and is logged.
+//! Nothing a connection sends can stop the bridge serving the others.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use flyte_storage::{Storage, StorageError};
 use flyte_telemetry::{Direction, Metrics};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use crate::control::{HELLO_TIMEOUT, same_token};
+use crate::lines::{BoundedLines, Line};
+
 /// The protocol version this supervisor speaks; `protocol.json` has the same.
-pub(crate) const PROTOCOL_VERSION: u32 = 2;
+/// Version 3 added the token to `hello`, and enforces that `hello` comes first.
+pub(crate) const PROTOCOL_VERSION: u32 = 3;
+
+/// The longest request line served. A request names one URI and one local path (Linux
+/// allows 4 KiB for a path; URIs are no longer in practice), so a line over this is not
+/// a request. Replies are not bounded: the supervisor writes them, and a `list` of a
+/// large prefix is legitimately long (about 60 bytes per key).
+pub(crate) const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+/// How long the bridge pauses accepting after accepting failed (out of descriptors,
+/// say), before it tries again: the worker's later connections must still be served.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// One request from the worker.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Request {
-    /// The first request on every connection.
-    Hello { protocol: u32 },
+    /// The first request on every connection, with the run's token.
+    Hello {
+        protocol: u32,
+        #[serde(default)]
+        token: String,
+    },
     /// Is `uri` an object (with its size), a prefix with objects under it, or nothing?
     Stat { uri: String },
     /// Every object under the prefix `uri`, recursively.
@@ -44,8 +71,7 @@ enum Request {
 
 impl Request {
     /// The name this request has on the wire.
-    #[cfg(test)]
-    fn name(&self) -> &'static str {
+    fn op(&self) -> &'static str {
         match self {
             Request::Hello { .. } => "hello",
             Request::Stat { .. } => "stat",
@@ -204,48 +230,158 @@ impl BridgeFailure {
     }
 }
 
-/// Serves bridge connections on `listener` until dropped.
-pub(crate) fn serve(listener: UnixListener, storage: Storage, metrics: Metrics) -> JoinHandle<()> {
+/// Serves bridge connections on `listener` until dropped; a connection is served once
+/// its `hello` carries `token`.
+pub(crate) fn serve(
+    listener: UnixListener,
+    storage: Storage,
+    metrics: Metrics,
+    token: Arc<str>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    let (storage, metrics) = (storage.clone(), metrics.clone());
-                    tokio::spawn(async move { serve_connection(stream, &storage, &metrics).await });
+                    let (storage, metrics, token) =
+                        (storage.clone(), metrics.clone(), Arc::clone(&token));
+                    tokio::spawn(async move {
+                        serve_connection(stream, &storage, &metrics, &token).await;
+                    });
                 }
                 Err(error) => {
-                    warn!("the storage bridge stopped accepting connections: {error}");
-                    return;
+                    // Out of descriptors, say: transient, and the worker's next
+                    // connection must still be served.
+                    warn!("the storage bridge could not accept a connection: {error}");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
                 }
             }
         }
     })
 }
 
-async fn serve_connection(stream: UnixStream, storage: &Storage, metrics: &Metrics) {
+/// Why a bridge connection was closed.
+#[derive(Debug, thiserror::Error)]
+enum Broken {
+    #[error("it said nothing within {0:?}")]
+    Silent(Duration),
+    #[error("its first request was not a hello ({0})")]
+    NoHello(&'static str),
+    #[error("its hello did not carry this run's token")]
+    WrongToken,
+    #[error(
+        "it speaks bridge protocol {0}, this supervisor speaks {PROTOCOL_VERSION}: the worker \
+         script and the binary come from different builds"
+    )]
+    Version(u32),
+    #[error("it sent a second hello")]
+    SecondHello,
+    #[error("it sent a request line over the limit of {MAX_REQUEST_BYTES} bytes ({0} read)")]
+    TooLong(u64),
+    #[error("it sent a request line of {0} bytes that is not UTF-8")]
+    NotUtf8(usize),
+    #[error("it sent a line that is not a bridge request ({0})")]
+    NotARequest(serde_json::Error),
+}
+
+async fn serve_connection(stream: UnixStream, storage: &Storage, metrics: &Metrics, token: &str) {
     let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let response = match serde_json::from_str::<Request>(&line) {
-            Ok(request) => {
-                debug!(?request, "bridge request");
-                match handle(request, storage, metrics).await {
-                    Ok(reply) => Response::Ok(reply),
-                    Err(failure) => Response::Error(failure),
+    let mut lines = BoundedLines::new(BufReader::new(read), MAX_REQUEST_BYTES).cut_at_limit();
+    let mut greeted = false;
+    loop {
+        let next = if greeted {
+            lines.next_line().await
+        } else {
+            match tokio::time::timeout(HELLO_TIMEOUT, lines.next_line()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    refuse(lines, write, Broken::Silent(HELLO_TIMEOUT)).await;
+                    return;
                 }
             }
-            Err(error) => Response::Error(BridgeFailure::invalid(format!(
-                "the supervisor does not understand this bridge request ({error}): {line}"
-            ))),
         };
-        let Ok(mut bytes) = serde_json::to_vec(&response) else {
+        let Ok(Some(line)) = next else {
             return;
         };
-        bytes.push(b'\n');
-        if write.write_all(&bytes).await.is_err() {
+        let request = match line {
+            Line::Text(text) => serde_json::from_str::<Request>(&text).map_err(Broken::NotARequest),
+            Line::TooLong { bytes } => Err(Broken::TooLong(bytes)),
+            Line::NotUtf8 { bytes } => Err(Broken::NotUtf8(bytes)),
+        };
+        let reply = match (request, greeted) {
+            (Err(broken), _) => Err(broken),
+            (
+                Ok(Request::Hello {
+                    protocol,
+                    token: given,
+                }),
+                false,
+            ) => {
+                if !same_token(&given, token) {
+                    Err(Broken::WrongToken)
+                } else if protocol != PROTOCOL_VERSION {
+                    Err(Broken::Version(protocol))
+                } else {
+                    greeted = true;
+                    Ok(Ok(Reply::Hello {
+                        protocol: PROTOCOL_VERSION,
+                    }))
+                }
+            }
+            (Ok(Request::Hello { .. }), true) => Err(Broken::SecondHello),
+            (Ok(request), false) => Err(Broken::NoHello(request.op())),
+            (Ok(request), true) => {
+                debug!(?request, "bridge request");
+                Ok(handle(request, storage, metrics).await)
+            }
+        };
+        let response = match reply {
+            Ok(Ok(reply)) => Response::Ok(reply),
+            Ok(Err(failure)) => Response::Error(failure),
+            Err(broken) => {
+                refuse(lines, write, broken).await;
+                return;
+            }
+        };
+        if !respond(&mut write, &response).await {
             return;
         }
     }
+}
+
+/// How long a refused peer's further bytes are read and thrown away before its
+/// connection is closed: closing a socket with unread bytes resets it, and the reset
+/// can overtake the refusal.
+const DRAIN_BEFORE_CLOSE: Duration = Duration::from_secs(1);
+
+/// Tells the peer why it is cut off, logs it, and closes the connection.
+async fn refuse(
+    lines: BoundedLines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    broken: Broken,
+) {
+    let message = format!("the storage bridge closed this connection: {broken}");
+    warn!("{message}");
+    let _ = respond(
+        &mut write,
+        &Response::Error(BridgeFailure::invalid(message)),
+    )
+    .await;
+    let _ = write.shutdown().await;
+    let mut reader = lines.into_inner();
+    let _ = tokio::time::timeout(
+        DRAIN_BEFORE_CLOSE,
+        tokio::io::copy(&mut reader, &mut tokio::io::sink()),
+    )
+    .await;
+}
+
+/// Writes one response line; `false` when the peer is gone.
+async fn respond(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response) -> bool {
+    let Ok(mut bytes) = serde_json::to_vec(response) else {
+        return false;
+    };
+    bytes.push(b'\n');
+    write.write_all(&bytes).await.is_ok()
 }
 
 async fn handle(
@@ -255,17 +391,10 @@ async fn handle(
 ) -> Result<Reply, BridgeFailure> {
     let failed = |error: StorageError| BridgeFailure::from_storage(&error);
     Ok(match request {
-        Request::Hello { protocol } => {
-            if protocol != PROTOCOL_VERSION {
-                return Err(BridgeFailure::invalid(format!(
-                    "the worker speaks bridge protocol {protocol}, this supervisor speaks {PROTOCOL_VERSION}: \
-                     the worker script and the binary come from different builds"
-                )));
-            }
-            Reply::Hello {
-                protocol: PROTOCOL_VERSION,
-            }
-        }
+        // Answered by the connection itself, before any other request.
+        Request::Hello { .. } => Reply::Hello {
+            protocol: PROTOCOL_VERSION,
+        },
         Request::Stat { uri } => Reply::Stat(stat(storage, &uri).await.map_err(failed)?),
         Request::List { uri } => Reply::List {
             objects: storage
@@ -395,7 +524,7 @@ mod tests {
         assert_eq!(table_json["bridge"]["version"], json!(PROTOCOL_VERSION));
 
         let requests = [
-            json!({"op": "hello", "protocol": PROTOCOL_VERSION}),
+            json!({"op": "hello", "protocol": PROTOCOL_VERSION, "token": "t"}),
             json!({"op": "stat", "uri": "u"}),
             json!({"op": "list", "uri": "u"}),
             json!({"op": "get_file", "uri": "u", "path": "p"}),
@@ -407,8 +536,8 @@ mod tests {
         let mut names = BTreeSet::new();
         for wire in requests {
             let request: Request = serde_json::from_value(wire.clone()).expect("parses");
-            assert_eq!(wire["op"], json!(request.name()));
-            names.insert(request.name().to_owned());
+            assert_eq!(wire["op"], json!(request.op()));
+            names.insert(request.op().to_owned());
         }
         assert_eq!(names, table("requests"));
 
@@ -440,14 +569,32 @@ mod tests {
         assert_eq!(kinds, table("failure_kinds"));
     }
 
-    /// A bridge over local storage and a client connection to it.
+    const TOKEN: &str = "the-runs-token";
+
+    /// A bridge over local storage and a client connection to it that said hello.
     async fn connect(dir: &std::path::Path) -> (UnixStream, JoinHandle<()>) {
+        let (mut stream, server) = connect_without_hello(dir).await;
+        assert_eq!(
+            call(
+                &mut stream,
+                json!({"op": "hello", "protocol": PROTOCOL_VERSION, "token": TOKEN})
+            )
+            .await,
+            json!({"ok": {"protocol": PROTOCOL_VERSION}})
+        );
+        (stream, server)
+    }
+
+    /// A bridge over local storage and a fresh connection to it.
+    async fn connect_without_hello(dir: &std::path::Path) -> (UnixStream, JoinHandle<()>) {
         let socket = dir.join("bridge.sock");
+        let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket).expect("bind");
         let server = serve(
             listener,
             Storage::new(StorageConfig::default()),
             Metrics::disabled(),
+            TOKEN.into(),
         );
         (UnixStream::connect(&socket).await.expect("connect"), server)
     }
@@ -469,14 +616,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut stream, server) = connect(dir.path()).await;
         let store = format!("file://{}/store", dir.path().display());
-        assert_eq!(
-            call(
-                &mut stream,
-                json!({"op": "hello", "protocol": PROTOCOL_VERSION})
-            )
-            .await,
-            json!({"ok": {"protocol": PROTOCOL_VERSION}})
-        );
 
         let local = dir.path().join("a.txt");
         std::fs::write(&local, "hello").expect("write");
@@ -547,10 +686,101 @@ mod tests {
         );
         let response = call(&mut stream, json!({"op": "stat", "uri": "ftp://host/x"})).await;
         assert_eq!(response["error"]["kind"], "invalid");
-        let response = call(&mut stream, json!({"op": "hello", "protocol": 99})).await;
-        assert_eq!(response["error"]["kind"], "invalid");
+        server.abort();
+    }
+
+    /// Sends `line` on a fresh connection and reads what the bridge answers until it
+    /// closes the connection.
+    async fn cut_off_after(line: &[u8]) -> Vec<Value> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (stream, server) = connect_without_hello(dir.path()).await;
+        let (read, mut write) = stream.into_split();
+        let line = line.to_vec();
+        // Written concurrently: a flood is cut off before it is all written.
+        let writer = tokio::spawn(async move { write.write_all(&line).await.is_ok() });
+        let mut replies = Vec::new();
+        let mut lines = BufReader::new(read).lines();
+        let bound = Duration::from_secs(60);
+        while let Some(reply) = tokio::time::timeout(bound, lines.next_line())
+            .await
+            .expect("the bridge closed the connection in time")
+            .expect("read")
+        {
+            replies.push(serde_json::from_str(&reply).expect("JSON"));
+        }
+        let _ = writer.await;
+        server.abort();
+        replies
+    }
+
+    fn the_one_refusal(replies: &[Value], saying: &str) {
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        assert_eq!(replies[0]["error"]["kind"], "invalid", "{replies:?}");
+        let message = replies[0]["error"]["message"].as_str().expect("message");
+        assert!(message.contains(saying), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_without_the_runs_token_is_refused_and_closed() {
+        let wrong = json!({"op": "hello", "protocol": PROTOCOL_VERSION, "token": "guess"});
+        the_one_refusal(
+            &cut_off_after(format!("{wrong}\n").as_bytes()).await,
+            "token",
+        );
+        let missing = json!({"op": "hello", "protocol": PROTOCOL_VERSION});
+        the_one_refusal(
+            &cut_off_after(format!("{missing}\n").as_bytes()).await,
+            "token",
+        );
+        let first = json!({"op": "delete", "uri": "file:///etc/passwd"});
+        the_one_refusal(
+            &cut_off_after(format!("{first}\n").as_bytes()).await,
+            "not a hello (delete)",
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hello_of_another_protocol_version_is_refused_naming_both() {
+        let hello = json!({"op": "hello", "protocol": 99, "token": TOKEN});
+        the_one_refusal(
+            &cut_off_after(format!("{hello}\n").as_bytes()).await,
+            "protocol 99, this supervisor speaks 3",
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_without_a_newline_is_refused_at_the_limit_without_being_kept() {
+        let flood = vec![b'x'; 4 * MAX_REQUEST_BYTES];
+        the_one_refusal(&cut_off_after(&flood).await, "over the limit");
+    }
+
+    #[tokio::test]
+    async fn junk_after_hello_is_refused_and_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut stream, server) = connect(dir.path()).await;
         let response = call(&mut stream, json!({"op": "teleport"})).await;
         assert_eq!(response["error"]["kind"], "invalid");
+        let mut rest = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut rest)
+            .await
+            .expect("read");
+        assert!(rest.is_empty(), "the connection was closed");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_leaves_the_bridge_serving_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut good, server) = connect(dir.path()).await;
+        let socket = dir.path().join("bridge.sock");
+        let mut junk = UnixStream::connect(&socket).await.expect("connect");
+        junk.write_all(b"junk\n").await.expect("written");
+        let stat = call(
+            &mut good,
+            json!({"op": "stat", "uri": format!("file://{}/nothing", dir.path().display())}),
+        )
+        .await;
+        assert_eq!(stat, json!({"ok": {"type": "missing"}}));
         server.abort();
     }
 }

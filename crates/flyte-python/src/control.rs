@@ -2,6 +2,7 @@
 //! object per line over a Unix socket the supervisor listens on.
 //!
 //! ```text
+//! worker -> supervisor  hello {protocol, token}           once, first on the connection
 //! supervisor -> worker  start {protocol, run settings}   once, first
 //! worker -> supervisor  loaded {ok, output_subdirectory}  the task loaded (or its load error is kept)
 //!                       resolver_failed {error}           the resolver itself did not import
@@ -16,18 +17,63 @@
 //! Python side's (`tests/protocol_table.rs`) check. The worker refuses a `start` whose
 //! `protocol` is not its own, so a worker script and a supervisor from different builds
 //! fail at once and say so.
+//!
+//! The socket's path is in the worker's environment, so any process of the container's
+//! user can connect to it, and the task runs in the worker's own process, where it can
+//! write to the connection's descriptor by accident. So (see docs/bridge.md, "Threat
+//! model"):
+//! - a connection is the worker's only once its first line is a `hello` carrying the
+//!   run's token, which the supervisor gave the worker in its environment and the worker
+//!   removed from it before importing anything; other connections are logged and
+//!   dropped, and keep nobody waiting;
+//! - every line is read with a bound ([`MAX_EVENT_BYTES`], [`MAX_HELLO_BYTES`]): past
+//!   it, the rest of the line is thrown away as it arrives;
+//! - on the worker's connection, a line that is not an event (overlong, not UTF-8, not
+//!   JSON, an unknown or repeated event) is logged and skipped, never taken as the
+//!   task's result; the worker starts every event on a fresh line (`\n{...}\n`), so
+//!   that junk written without a newline before it ends there and cannot swallow it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tracing::warn;
 
 use crate::MapTaskSettings;
+use crate::lines::{BoundedLines, Line};
 
 /// The control protocol version this supervisor speaks; `protocol.json` has the same.
-pub(crate) const PROTOCOL_VERSION: u32 = 2;
+/// Version 3 added `hello` and its token.
+pub(crate) const PROTOCOL_VERSION: u32 = 3;
+
+/// The longest event line kept. The largest events are `fatal` and `resolver_failed`,
+/// whose trace and message the worker cuts to [`MAX_ERROR_TEXT_CHARS`] characters each
+/// (head and tail kept); JSON's `\uXXXX` escapes make a character at most 12 bytes, so
+/// both fit with room to spare. An error document carries at most
+/// [`flyte_errors::MAX_MESSAGE_BYTES`] of them anyway.
+pub(crate) const MAX_EVENT_BYTES: usize = 32 * 1024 * 1024;
+
+/// How many characters of an exception's trace, and of its message, the worker sends
+/// (`worker.py` has the same number): twice what an error document keeps.
+pub(crate) const MAX_ERROR_TEXT_CHARS: usize = 1024 * 1024;
+
+// A `fatal` event fits its line however its two texts escape (12 bytes a character at
+// most), with room for the rest of the event.
+const _: () = assert!(2 * 12 * MAX_ERROR_TEXT_CHARS + 64 * 1024 <= MAX_EVENT_BYTES);
+
+/// The longest `hello` line read from a connection that is not yet known to be the
+/// worker's: a protocol number and a token.
+pub(crate) const MAX_HELLO_BYTES: usize = 4 * 1024;
+
+/// How long a new connection has to say `hello` before it is dropped; the worker says
+/// it as soon as it connects.
+pub(crate) const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much of a line that breaks the protocol a log line quotes.
+const QUOTED_BYTES: usize = 200;
 
 /// Supervisor to worker.
 #[derive(Debug, Serialize)]
@@ -84,6 +130,13 @@ pub(crate) struct StartSettings {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub(crate) enum Event {
+    /// The first line on a connection: who is speaking, and which protocol.
+    Hello {
+        /// The worker's [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// The run's token, as the supervisor gave it to the worker.
+        token: String,
+    },
     /// The task was loaded (`ok`), or loading it raised (`!ok`; flytekit reports that
     /// when it runs the task). `output_subdirectory` is where below the output prefix
     /// flytekit writes this task's outcome: `None` for the prefix itself, the array
@@ -118,6 +171,7 @@ impl Event {
     /// The name this event has on the wire.
     pub(crate) fn name(&self) -> &'static str {
         match self {
+            Event::Hello { .. } => "hello",
             Event::Loaded { .. } => "loaded",
             Event::ResolverFailed(_) => "resolver_failed",
             Event::DryRunPassed => "dry_run_passed",
@@ -155,19 +209,63 @@ pub(crate) struct UnknownEvent {
     source: serde_json::Error,
 }
 
+/// Why a connection was not taken as the worker's.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refused {
+    /// It sent nothing in time.
+    #[error("it said nothing within {0:?}")]
+    Silent(Duration),
+    /// It closed before saying `hello`.
+    #[error("it closed without a word")]
+    Closed,
+    /// Its first line was not a `hello` with this run's token.
+    #[error("its first line was not a hello with this run's token: {0}")]
+    NoToken(String),
+    /// Reading from it failed.
+    #[error("reading from it failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// The supervisor's end of one worker's control connection.
 pub(crate) struct Channel {
-    events: Lines<BufReader<OwnedReadHalf>>,
+    events: BoundedLines<BufReader<OwnedReadHalf>>,
     commands: OwnedWriteHalf,
 }
 
 impl Channel {
-    pub(crate) fn new(stream: UnixStream) -> Self {
+    /// Takes `stream` as the worker's channel once its first line, within `wait`, is a
+    /// `hello` with `token`; the worker's protocol version with it.
+    pub(crate) async fn accept(
+        stream: UnixStream,
+        token: &str,
+        wait: Duration,
+    ) -> Result<(Self, u32), Refused> {
         let (read, write) = stream.into_split();
-        Channel {
-            events: BufReader::new(read).lines(),
-            commands: write,
-        }
+        let mut hello = BoundedLines::new(BufReader::new(read), MAX_HELLO_BYTES).cut_at_limit();
+        let line = tokio::time::timeout(wait, hello.next_line())
+            .await
+            .map_err(|_| Refused::Silent(wait))??
+            .ok_or(Refused::Closed)?;
+        let protocol = match &line {
+            Line::Text(text) => match parse_event(text) {
+                Ok(Event::Hello {
+                    protocol,
+                    token: given,
+                }) if same_token(&given, token) => protocol,
+                _ => return Err(Refused::NoToken(quote(text))),
+            },
+            other => return Err(Refused::NoToken(describe_unreadable(other))),
+        };
+        let mut events = hello;
+        events.set_limit(MAX_EVENT_BYTES);
+        events.read_through_overlong_lines();
+        Ok((
+            Channel {
+                events,
+                commands: write,
+            },
+            protocol,
+        ))
     }
 
     /// Sends `command`; an error means the worker is gone.
@@ -177,9 +275,39 @@ impl Channel {
         self.commands.write_all(&line).await
     }
 
-    /// The next line the worker sent; `None` when it closed the connection.
-    pub(crate) async fn next_line(&mut self) -> std::io::Result<Option<String>> {
-        self.events.next_line().await
+    /// The next event the worker sent; `None` when it closed the connection. Lines
+    /// that are not events are logged and skipped (see the module's documentation):
+    /// the worker's own events are all the supervisor acts on.
+    pub(crate) async fn next_event(&mut self) -> std::io::Result<Option<Event>> {
+        loop {
+            let Some(line) = self.events.next_line().await? else {
+                return Ok(None);
+            };
+            let text = match line {
+                // Every event starts on a fresh line: the empty line before it.
+                Line::Text(text) if text.is_empty() => continue,
+                Line::Text(text) => text,
+                other => {
+                    warn!(
+                        "ignoring a line on the worker's control channel that is not an event ({}); \
+                         something in the task's process wrote to the supervisor's socket",
+                        describe_unreadable(&other)
+                    );
+                    continue;
+                }
+            };
+            match parse_event(&text) {
+                Ok(Event::Hello { .. }) => warn!(
+                    "ignoring a second hello on the worker's control channel; something in the \
+                     task's process wrote to the supervisor's socket"
+                ),
+                Ok(event) => return Ok(Some(event)),
+                Err(error) => warn!(
+                    "ignoring a line on the worker's control channel that is not an event; \
+                     something in the task's process wrote to the supervisor's socket: {error}"
+                ),
+            }
+        }
     }
 
     /// Closes the supervisor's side, which the worker reads as "nothing more to do".
@@ -188,10 +316,42 @@ impl Channel {
     }
 }
 
+/// Whether `given` is `expected`, compared without stopping at the first difference
+/// (the time a comparison takes says nothing about where the token differs).
+pub(crate) fn same_token(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+            == 0
+}
+
+/// A line that could not be read as text, in words.
+fn describe_unreadable(line: &Line) -> String {
+    match line {
+        Line::Text(text) => quote(text),
+        Line::TooLong { bytes } => format!("a line of {bytes} bytes, over the limit"),
+        Line::NotUtf8 { bytes } => format!("a line of {bytes} bytes that is not UTF-8"),
+    }
+}
+
+/// The head of `text`, for a log line.
+fn quote(text: &str) -> String {
+    if text.len() <= QUOTED_BYTES {
+        return format!("{text:?}");
+    }
+    let mut end = QUOTED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}… ({} bytes)", &text[..end], text.len())
+}
+
 /// Parses one line the worker sent.
 pub(crate) fn parse_event(line: &str) -> Result<Event, UnknownEvent> {
     serde_json::from_str(line).map_err(|source| UnknownEvent {
-        line: line.to_owned(),
+        line: quote(line),
         source,
     })
 }
@@ -201,6 +361,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use serde_json::{Value, json};
+    use tokio::io::AsyncWriteExt;
 
     use super::*;
 
@@ -236,8 +397,12 @@ mod tests {
     }
 
     #[test]
-    fn the_version_is_the_tables() {
+    fn the_version_and_the_error_text_limit_are_the_tables() {
         assert_eq!(table()["control"]["version"], json!(PROTOCOL_VERSION));
+        assert_eq!(
+            table()["control"]["max_error_text_chars"],
+            json!(MAX_ERROR_TEXT_CHARS)
+        );
     }
 
     #[test]
@@ -265,6 +430,7 @@ mod tests {
     fn every_event_the_table_lists_parses_under_its_name() {
         let error = r#""trace": "t", "error_type": "E", "error_message": "m""#;
         let samples = [
+            r#"{"event": "hello", "protocol": 3, "token": "t"}"#.to_owned(),
             r#"{"event": "loaded", "ok": true, "output_subdirectory": "3"}"#.to_owned(),
             format!(r#"{{"event": "resolver_failed", {error}}}"#),
             r#"{"event": "dry_run_passed"}"#.to_owned(),
@@ -281,6 +447,100 @@ mod tests {
             parsed.insert(event.name().to_owned());
         }
         assert_eq!(parsed, names(&table(), "events"));
+    }
+
+    /// The worker's end of a control connection, and the supervisor's stream.
+    fn connection() -> (UnixStream, UnixStream) {
+        UnixStream::pair().expect("socket pair")
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_hello_has_another_token_is_refused() {
+        let (mut worker, supervisor) = connection();
+        worker
+            .write_all(b"{\"event\": \"hello\", \"protocol\": 3, \"token\": \"guess\"}\n")
+            .await
+            .expect("written");
+        let refused = Channel::accept(supervisor, "the-token", HELLO_TIMEOUT)
+            .await
+            .err();
+        assert!(matches!(refused, Some(Refused::NoToken(_))), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_floods_instead_of_saying_hello_is_refused_without_reading_it_all() {
+        let (mut worker, supervisor) = connection();
+        let flood = tokio::spawn(async move {
+            // Far more than the hello limit, and no newline; it stops when refused.
+            let chunk = vec![b'x'; 64 * 1024];
+            while worker.write_all(&chunk).await.is_ok() {}
+        });
+        let refused = Channel::accept(supervisor, "the-token", HELLO_TIMEOUT)
+            .await
+            .err();
+        assert!(
+            matches!(&refused, Some(Refused::NoToken(why)) if why.contains("over the limit")),
+            "{refused:?}"
+        );
+        flood
+            .await
+            .expect("the flood ended once the connection was dropped");
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_says_nothing_is_refused_after_the_hello_timeout() {
+        let (_worker, supervisor) = connection();
+        let refused = Channel::accept(supervisor, "the-token", Duration::from_millis(50))
+            .await
+            .err();
+        assert!(matches!(refused, Some(Refused::Silent(_))), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn junk_and_an_overlong_line_on_the_workers_channel_are_skipped_and_the_result_still_arrives()
+     {
+        let (mut worker, supervisor) = connection();
+        let writer = tokio::spawn(async move {
+            worker
+                .write_all(b"{\"event\": \"hello\", \"protocol\": 3, \"token\": \"tok\"}\n")
+                .await?;
+            // What a task writing to the worker's socket by mistake could send: junk,
+            // an unknown event, a second hello, and a line far over the limit without
+            // a newline, which the worker's own event (starting on a fresh line) ends.
+            worker.write_all(b"not json at all\n").await?;
+            worker.write_all(b"{\"event\": \"teleported\"}\n").await?;
+            worker
+                .write_all(b"{\"event\": \"hello\", \"protocol\": 3, \"token\": \"tok\"}\n")
+                .await?;
+            worker.write_all(b"\xff\xfe\n").await?;
+            let chunk = vec![b'y'; 1024 * 1024];
+            for _ in 0..(MAX_EVENT_BYTES / chunk.len() + 2) {
+                worker.write_all(&chunk).await?;
+            }
+            worker
+                .write_all(b"\n{\"event\": \"finished\", \"files\": [\"outputs.pb\"]}\n")
+                .await?;
+            std::io::Result::Ok(worker)
+        });
+        let (mut channel, protocol) = Channel::accept(supervisor, "tok", HELLO_TIMEOUT)
+            .await
+            .expect("accepted");
+        assert_eq!(protocol, 3);
+        let event = channel.next_event().await.expect("read");
+        assert!(
+            matches!(&event, Some(Event::Finished { files, .. }) if files == &["outputs.pb"]),
+            "{event:?}"
+        );
+        drop(writer.await.expect("writer task").expect("all written"));
+        assert!(channel.next_event().await.expect("read").is_none());
+    }
+
+    #[test]
+    fn tokens_compare_equal_only_when_identical() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abd", "abc"));
+        assert!(!same_token("ab", "abc"));
+        assert!(!same_token("", "abc"));
     }
 
     #[test]

@@ -73,6 +73,7 @@ mod executor;
 mod exit;
 pub mod fast;
 pub mod interpreter;
+mod lines;
 mod memory;
 mod settings;
 mod signals;

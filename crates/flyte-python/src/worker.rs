@@ -8,6 +8,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
@@ -18,7 +19,7 @@ use tokio::net::UnixListener;
 use tokio::process::{Child, Command};
 use tracing::{debug, warn};
 
-use crate::control::{Channel, Command as ControlCommand, Event, parse_event};
+use crate::control::{self, Channel, Command as ControlCommand, Event};
 use crate::exit;
 use crate::memory::CgroupMemory;
 use crate::settings::PythonWorkerSettings;
@@ -30,6 +31,10 @@ use crate::{bridge, embedded};
 const SOCKET_ENV: &str = "PYFLYTE_EXECUTE_WORKER_SOCKET";
 /// The environment variable telling the worker's fsspec bridge where to connect.
 const BRIDGE_SOCKET_ENV: &str = "PYFLYTE_EXECUTE_BRIDGE_SOCKET";
+/// The environment variable handing the worker the run's token, which the first line of
+/// each of its connections (control and bridge) must carry; the worker removes it from
+/// its environment before the task's code runs.
+const TOKEN_ENV: &str = "PYFLYTE_EXECUTE_CHANNEL_TOKEN";
 /// The environment variable telling the worker the supervisor's pid, so that it can
 /// ask the kernel to kill it when the supervisor dies (it then never outlives it).
 const SUPERVISOR_PID_ENV: &str = "PYFLYTE_EXECUTE_SUPERVISOR_PID";
@@ -51,6 +56,8 @@ pub(crate) struct WorkerFiles {
 pub(crate) struct Worker {
     child: Child,
     listener: Option<UnixListener>,
+    /// The run's token, which the worker's connections present.
+    token: Arc<str>,
     channel: Option<Channel>,
     stderr: StderrTail,
     /// A stop requested from outside: passed on to the worker by `forwarder`, and the
@@ -128,12 +135,14 @@ impl Worker {
         let listener = listen(&socket)?;
         let bridge_socket = sockets.path().join("bridge.sock");
         let bridge_listener = listen(&bridge_socket)?;
+        let token = run_token();
 
         let mut child = Command::new(&settings.python)
             .arg(&script)
             .envs(settings.env.iter().map(|(name, value)| (name, value)))
             .env(SOCKET_ENV, &socket)
             .env(BRIDGE_SOCKET_ENV, &bridge_socket)
+            .env(TOKEN_ENV, &*token)
             .env(SUPERVISOR_PID_ENV, std::process::id().to_string())
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
@@ -162,11 +171,12 @@ impl Worker {
         Ok(Worker {
             child,
             listener: Some(listener),
+            token: Arc::clone(&token),
             channel: None,
             stderr,
             stop,
             forwarder,
-            bridge: bridge::serve(bridge_listener, storage, metrics),
+            bridge: bridge::serve(bridge_listener, storage, metrics, token),
             files: WorkerFiles {
                 staging_dir,
                 bridge_module,
@@ -179,21 +189,47 @@ impl Worker {
     }
 
     /// Waits for the worker to connect; the outcome of its death if it dies first.
+    /// Connections that do not present the run's token are logged and dropped; each has
+    /// [`control::HELLO_TIMEOUT`] to say hello, meanwhile others are accepted.
     pub(crate) async fn connect(&mut self) -> Result<(), TaskOutcome> {
         let Some(listener) = self.listener.take() else {
             return Ok(());
         };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = accepted.map_err(|e| {
-                    TaskOutcome::Failed(ContainerFailure::system(format!(
-                        "accepting the worker's connection failed: {e}"
-                    )))
-                })?;
-                self.channel = Some(Channel::new(stream));
-                Ok(())
+        let mut greetings = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _) = accepted.map_err(|e| {
+                        TaskOutcome::Failed(ContainerFailure::system(format!(
+                            "accepting the worker's connection failed: {e}"
+                        )))
+                    })?;
+                    let token = Arc::clone(&self.token);
+                    greetings.spawn(async move {
+                        Channel::accept(stream, &token, control::HELLO_TIMEOUT).await
+                    });
+                }
+                Some(greeted) = greetings.join_next() => match greeted {
+                    Ok(Ok((channel, protocol))) => {
+                        if protocol != control::PROTOCOL_VERSION {
+                            return Err(TaskOutcome::Failed(ContainerFailure::system(format!(
+                                "the worker script speaks control protocol {protocol}, this \
+                                 supervisor speaks {}: the worker script and the binary come \
+                                 from different builds",
+                                control::PROTOCOL_VERSION
+                            ))));
+                        }
+                        self.channel = Some(channel);
+                        return Ok(());
+                    }
+                    Ok(Err(refused)) => warn!(
+                        "dropped a connection to the worker's control socket that is not the \
+                         worker's: {refused}"
+                    ),
+                    Err(_) => {}
+                },
+                status = self.wait_for_exit() => return Err(self.died(status).await),
             }
-            status = self.wait_for_exit() => Err(self.died(status).await),
         }
     }
 
@@ -213,7 +249,7 @@ impl Worker {
     /// gets reported like any other; one that outlives its stop grace is killed.
     pub(crate) async fn next_event(&mut self) -> Result<Event, TaskOutcome> {
         enum Next {
-            Line(std::io::Result<Option<String>>),
+            Event(std::io::Result<Option<Event>>),
             Exited(std::io::Result<ExitStatus>),
             Stopped,
             StopGraceOver,
@@ -224,13 +260,13 @@ impl Worker {
             let not_stopped = self.stop.requested().is_none();
             let next = tokio::select! {
                 biased;
-                line = channel.next_line() => Next::Line(line),
+                event = channel.next_event() => Next::Event(event),
                 status = self.child.wait() => Next::Exited(status),
                 _ = self.stop.wait(), if not_stopped => Next::Stopped,
                 () = signals::until(deadline), if !self.killed_after_grace => Next::StopGraceOver,
             };
-            let line = match next {
-                Next::Line(line) => line,
+            let event = match next {
+                Next::Event(event) => event,
                 // The grace starts: the deadline is computed again.
                 Next::Stopped => continue,
                 Next::StopGraceOver => {
@@ -241,21 +277,14 @@ impl Worker {
                 Next::Exited(status) => {
                     // Reaped: its pid may be reused, so nothing is passed on to it any more.
                     self.forwarder.abort();
-                    match channel.next_line().await {
-                        Ok(Some(line)) => Ok(Some(line)),
+                    match channel.next_event().await {
+                        Ok(Some(event)) => Ok(Some(event)),
                         _ => return Err(self.died(status).await),
                     }
                 }
             };
-            return match line {
-                Ok(Some(line)) => parse_event(&line).map_err(|error| {
-                    TaskOutcome::Failed(ContainerFailure::from_error(
-                        Origin::System,
-                        Recoverability::Recoverable,
-                        flyte_errors::codes::SYSTEM,
-                        &error,
-                    ))
-                }),
+            return match event {
+                Ok(Some(event)) => Ok(event),
                 // The channel closed (the task may have closed every descriptor it
                 // inherited) while the worker lives on: wait for it, still honouring a
                 // stop and its grace.
@@ -376,6 +405,13 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.abort();
     }
+}
+
+/// A fresh random token for one run: 244 bits from the operating system's generator
+/// (two version-4 UUIDs), as hex.
+fn run_token() -> Arc<str> {
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    format!("{}{}", a.simple(), b.simple()).into()
 }
 
 /// Binds a Unix socket at `path`, replacing a stale one.

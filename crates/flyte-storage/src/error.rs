@@ -145,6 +145,20 @@ pub enum StorageError {
         target: String,
     },
 
+    /// A file transfer was given a local path that is not a regular file (nor a link to
+    /// one): a FIFO, a socket or a device has no contents to copy, and reading one can
+    /// block forever (a FIFO) or never end (`/dev/zero`).
+    #[error(
+        "{uri} is {kind}, not a regular file, so it has no contents to upload: write the \
+         data to a regular file and transfer that"
+    )]
+    NotAFile {
+        /// The local path.
+        uri: String,
+        /// What it is instead, in words: "a FIFO (named pipe)", "a socket", ...
+        kind: &'static str,
+    },
+
     /// Any other I/O failure.
     #[error("I/O error on {uri}: check that the path is usable and that its disk has space")]
     Io {
@@ -245,6 +259,23 @@ impl StorageError {
         matches!(self, Self::Remote { .. } | Self::Stalled { .. })
     }
 
+    /// Refuses a local path to upload as one file unless `metadata` (followed through
+    /// links) is a regular file's: a directory is to be transferred as one, anything
+    /// else is [`StorageError::NotAFile`].
+    pub(crate) fn unless_regular_file(metadata: &std::fs::Metadata, uri: &str) -> Result<()> {
+        let file_type = metadata.file_type();
+        if file_type.is_file() {
+            return Ok(());
+        }
+        if file_type.is_dir() {
+            return Err(Self::directory_given_as_file(uri.to_owned()));
+        }
+        Err(Self::NotAFile {
+            uri: uri.to_owned(),
+            kind: special_file_kind(file_type),
+        })
+    }
+
     /// The URI or path the error is about.
     pub fn uri(&self) -> &str {
         match self {
@@ -259,8 +290,27 @@ impl StorageError {
             | Self::PermissionDenied { uri, .. }
             | Self::NotADirectory { uri }
             | Self::DanglingLink { uri, .. }
+            | Self::NotAFile { uri, .. }
             | Self::Io { uri, .. } => uri,
         }
+    }
+}
+
+/// What a file that is neither a regular file nor a directory is, in words.
+pub(crate) fn special_file_kind(file_type: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a special file"
     }
 }
 
@@ -355,6 +405,10 @@ mod tests {
             StorageError::DanglingLink {
                 uri: "u11".into(),
                 target: "t".into(),
+            },
+            StorageError::NotAFile {
+                uri: "u12".into(),
+                kind: "a socket",
             },
             StorageError::from_io("u7", io::Error::other("x")),
         ];

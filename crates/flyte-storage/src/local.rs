@@ -130,23 +130,64 @@ fn is_absent(error: &io::Error) -> bool {
 }
 
 /// Copies the file `from` to `to` through a temporary file beside `to`.
+///
+/// The source is opened without blocking and refused by its type before a byte is read
+/// (a FIFO would block the copy forever, `/dev/zero` would never end); the copy goes
+/// from that descriptor to the one the temporary file was created with, never through
+/// either name again (see [`TempFile`]).
 async fn copy_atomically(from: &Path, from_uri: &str, to: &Path, to_uri: &str) -> Result<u64> {
-    let metadata = tokio::fs::metadata(from)
-        .await
-        .map_err(|e| StorageError::from_io(from_uri, e))?;
-    if metadata.is_dir() {
-        return Err(StorageError::directory_given_as_file(from_uri.to_owned()));
-    }
+    let source = open_regular_file(from.to_owned(), from_uri.to_owned()).await?;
     let (file, temp) = TempFile::create_beside(to, to_uri).await?;
-    drop(file);
-    let bytes = tokio::fs::copy(from, temp.path()).await.map_err(|e| {
-        // The source vanishing or refusing to be read is about the source.
-        if matches!(e.kind(), io::ErrorKind::NotFound) {
-            StorageError::from_io(from_uri, e)
-        } else {
-            StorageError::from_io(to_uri, e)
-        }
-    })?;
+    let mut destination = file.into_std().await;
+    let to_owned = to_uri.to_owned();
+    let from_owned = from_uri.to_owned();
+    let bytes = tokio::task::spawn_blocking(move || {
+        let (mut source, permissions) = source;
+        // std's File-to-File copy uses copy_file_range or sendfile where it can.
+        let bytes = io::copy(&mut source, &mut destination).map_err(|e| {
+            // A source that refuses to be read is about the source.
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+            ) {
+                StorageError::from_io(&from_owned, e)
+            } else {
+                StorageError::from_io(&to_owned, e)
+            }
+        })?;
+        // As std::fs::copy does: the copy gets the source's permission bits.
+        destination
+            .set_permissions(permissions)
+            .map_err(|e| StorageError::from_io(&to_owned, e))?;
+        Ok::<_, StorageError>(bytes)
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     temp.rename_to(to, to_uri).await?;
     Ok(bytes)
+}
+
+/// Opens `path` for reading if it is a regular file (or a link to one), with its
+/// permissions; anything else is refused by its type, without waiting for a writer.
+async fn open_regular_file(
+    path: std::path::PathBuf,
+    uri: String,
+) -> Result<(std::fs::File, std::fs::Permissions)> {
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+        // It changes nothing for a regular file, the only kind read from below.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&path)
+            .map_err(|e| StorageError::from_io(&uri, e))?;
+        let metadata = file
+            .metadata()
+            .map_err(|e| StorageError::from_io(&uri, e))?;
+        StorageError::unless_regular_file(&metadata, &uri)?;
+        Ok((file, metadata.permissions()))
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }

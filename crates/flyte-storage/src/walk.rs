@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use futures_util::stream::{self, Stream};
 
-use crate::error::{Result, StorageError};
+use crate::error::{Result, StorageError, special_file_kind};
 
 /// A file found under a local directory.
 pub(crate) struct LocalFile {
@@ -34,7 +34,9 @@ pub(crate) struct LocalFile {
 /// a directory of a million files starts at once and holds little.
 ///
 /// Files come depth first, each directory's entries in name order. `root` itself may be
-/// a link to a directory. Sockets, FIFOs and devices are skipped. A missing `root` is
+/// a link to a directory. Sockets, FIFOs and devices (and links to them) are skipped,
+/// each of the first [`NAMED_SKIPS`] with a warning naming it and what it is, and the
+/// rest counted in one warning when the walk ends. A missing `root` is
 /// [`StorageError::NotFound`]; a `root` that is not a directory is
 /// [`StorageError::NotADirectory`]; a link to nothing is
 /// [`StorageError::DanglingLink`].
@@ -50,6 +52,10 @@ pub(crate) async fn walk_local_dir(
     let walk = Walk {
         directories: vec![(root.to_path_buf(), String::new())],
         entries: Vec::new(),
+        skipped: Skipped {
+            root: root.to_path_buf(),
+            count: 0,
+        },
     };
     Ok(stream::try_unfold(walk, |mut walk| async move {
         let file = walk.next_file().await?;
@@ -63,7 +69,53 @@ struct Walk {
     directories: Vec<(PathBuf, String)>,
     /// Entries of the directory being read not yet looked at, last one next.
     entries: Vec<Entry>,
+    /// The special files left out so far.
+    skipped: Skipped,
 }
+
+/// How many skipped special files a walk names, one warning each; past that, one
+/// warning at the end counts them, so a directory of a million sockets logs little.
+pub(crate) const NAMED_SKIPS: usize = 10;
+
+/// The special files a walk left out, counted.
+struct Skipped {
+    root: PathBuf,
+    count: usize,
+}
+
+impl Skipped {
+    /// Notes that `path`, which is `kind`, is left out.
+    fn note(&mut self, path: &Path, kind: &str) {
+        self.count += 1;
+        if self.count <= NAMED_SKIPS {
+            tracing::warn!(
+                path = %path.display(),
+                "skipping {}: it is {kind}, not a regular file, so it has no contents to \
+                 transfer",
+                path.display()
+            );
+        }
+    }
+}
+
+impl Drop for Skipped {
+    /// At the end of the walk (or when it is abandoned), the count beyond the named ones.
+    fn drop(&mut self) {
+        if self.count > NAMED_SKIPS {
+            tracing::warn!(
+                root = %self.root.display(),
+                "skipped {} special files (FIFOs, sockets, devices) under {}, {} more than \
+                 named above",
+                self.count,
+                self.root.display(),
+                self.count - NAMED_SKIPS
+            );
+        }
+    }
+}
+
+/// A special file a directory read left out, and what it is in words.
+type Special = (PathBuf, &'static str);
 
 /// One name found in a directory that the walk keeps.
 struct Entry {
@@ -92,12 +144,17 @@ impl Walk {
                 }
             } else if let Some((dir, key_prefix)) = self.directories.pop() {
                 let path = dir.clone();
-                self.entries = tokio::task::spawn_blocking(move || read_entries(&dir, &key_prefix))
-                    .await
-                    .map_err(|e| StorageError::Io {
-                        uri: display(&path),
-                        source: io::Error::other(e),
-                    })??;
+                let (entries, specials) =
+                    tokio::task::spawn_blocking(move || read_entries(&dir, &key_prefix))
+                        .await
+                        .map_err(|e| StorageError::Io {
+                            uri: display(&path),
+                            source: io::Error::other(e),
+                        })??;
+                self.entries = entries;
+                for (path, kind) in specials {
+                    self.skipped.note(&path, kind);
+                }
             } else {
                 return Ok(None);
             }
@@ -106,13 +163,15 @@ impl Walk {
 }
 
 /// The files (with their sizes) and directories in `dir`, in reverse name order (so
-/// that popping gives name order); links resolved and special files left out.
+/// that popping gives name order); links resolved. Special files are left out and
+/// returned beside, each with what it is.
 ///
 /// One blocking call per directory, `stat` included: a tree of small files costs a
 /// few system calls per file and no hop to the blocking pool per file.
-fn read_entries(dir: &Path, key_prefix: &str) -> Result<Vec<Entry>> {
+fn read_entries(dir: &Path, key_prefix: &str) -> Result<(Vec<Entry>, Vec<Special>)> {
     let io_error = |path: &Path, e| StorageError::from_io(display(path), e);
     let mut entries = Vec::new();
+    let mut specials = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
         let entry = entry.map_err(|e| io_error(dir, e))?;
         let path = entry.path();
@@ -135,7 +194,11 @@ fn read_entries(dir: &Path, key_prefix: &str) -> Result<Vec<Entry>> {
                     continue;
                 }
                 Ok(target) if target.is_file() => Some(target.len()),
-                Ok(_) => continue,
+                Ok(target) => {
+                    let kind = special_file_kind(target.file_type());
+                    specials.push((path, kind));
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     let target = std::fs::read_link(&path).map_err(|e| io_error(&path, e))?;
                     return Err(StorageError::DanglingLink {
@@ -149,6 +212,7 @@ fn read_entries(dir: &Path, key_prefix: &str) -> Result<Vec<Entry>> {
             Some(entry.metadata().map_err(|e| io_error(&path, e))?.len())
         } else {
             // Sockets, FIFOs and devices hold no file contents to upload.
+            specials.push((path, special_file_kind(file_type)));
             continue;
         };
         entries.push(Entry {
@@ -158,7 +222,8 @@ fn read_entries(dir: &Path, key_prefix: &str) -> Result<Vec<Entry>> {
         });
     }
     entries.sort_unstable_by(|a, b| b.key.cmp(&a.key));
-    Ok(entries)
+    specials.sort_unstable();
+    Ok((entries, specials))
 }
 
 fn display(path: &Path) -> String {

@@ -235,11 +235,8 @@ impl Store for CloudStore {
         let metadata = tokio::fs::metadata(from)
             .await
             .map_err(|e| StorageError::from_io(from.display().to_string(), e))?;
-        if metadata.is_dir() {
-            return Err(StorageError::directory_given_as_file(
-                from.display().to_string(),
-            ));
-        }
+        // By type, from a stat, before the upload opens it: a FIFO would block it forever.
+        StorageError::unless_regular_file(&metadata, &from.display().to_string())?;
         self.put_walked_file(from, metadata.len(), to).await
     }
 
@@ -871,5 +868,35 @@ mod tests {
             .expect("put");
         let types = memory.content_types.lock().expect("lock").clone();
         assert_eq!(types["report.csv"].as_deref(), Some("application/x-flyte"));
+    }
+
+    #[tokio::test]
+    async fn a_device_or_fifo_given_as_a_file_is_refused_and_nothing_is_uploaded() {
+        let local = tempfile::tempdir().expect("temp dir");
+        let fifo = local.path().join("pipe");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .expect("FIFO");
+        let (store, memory) = store(Memory::with_bucket("b"));
+        for (path, kind) in [
+            (Path::new("/dev/zero"), "a character device"),
+            (fifo.as_path(), "a FIFO (named pipe)"),
+        ] {
+            let error = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                store.put_file(path, &uri("s3://b/zeros")),
+            )
+            .await
+            .expect("refused without reading")
+            .expect_err("not a file");
+            assert!(
+                matches!(&error, StorageError::NotAFile { uri, kind: k } if *uri == path.display().to_string() && k == &kind),
+                "{error:?}"
+            );
+        }
+        assert!(memory.content_types.lock().expect("lock").is_empty());
     }
 }
