@@ -696,8 +696,18 @@ fn base_exception_is_a_user_error(case: &str, type_name: &str, backend: Backend)
     assert_eq!(pair.flytekit.ending(), "exit code 1", "{}", pair.context());
     assert!(pair.flytekit.files.is_empty(), "{}", pair.context());
     assert_eq!(pair.ours.ending(), "exit code 0", "{}", pair.context());
-    assert_eq!(pair.ours.names(), ["outputs/error.pb"], "{}", pair.context());
-    let error = pair.ours.error_document("outputs").1.error.expect("an error");
+    assert_eq!(
+        pair.ours.names(),
+        ["outputs/error.pb"],
+        "{}",
+        pair.context()
+    );
+    let error = pair
+        .ours
+        .error_document("outputs")
+        .1
+        .error
+        .expect("an error");
     // What flytekit writes for a user exception (the worker_error case compares it).
     assert_eq!(
         (error.code.as_str(), error.kind, error.origin),
@@ -706,14 +716,22 @@ fn base_exception_is_a_user_error(case: &str, type_name: &str, backend: Backend)
         error.message
     );
     assert!(
-        error.message.starts_with("Trace:\n\n    Traceback (most recent call last):\n")
+        error
+            .message
+            .starts_with("Trace:\n\n    Traceback (most recent call last):\n")
             && error.message.contains("in dispatch_execute")
             && error.message.contains("in raise_base_exception")
-            && error.message.contains(&format!("\nMessage:\n\n    {type_name}: the task")),
+            && error
+                .message
+                .contains(&format!("\nMessage:\n\n    {type_name}: the task")),
         "{}",
         error.message
     );
-    assert!(!error.message.contains("pyflyte_execute_worker"), "{}", error.message);
+    assert!(
+        !error.message.contains("pyflyte_execute_worker"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -741,7 +759,12 @@ fn a_lone_surrogate_in_the_message_still_reports_the_users_value_error() {
     assert_eq!(pair.flytekit.ending(), "exit code 1", "{}", pair.context());
     assert!(pair.flytekit.files.is_empty(), "{}", pair.context());
     assert_eq!(pair.ours.ending(), "exit code 0", "{}", pair.context());
-    let error = pair.ours.error_document("outputs").1.error.expect("an error");
+    let error = pair
+        .ours
+        .error_document("outputs")
+        .1
+        .error
+        .expect("an error");
     assert_eq!(
         (error.code.as_str(), error.kind, error.origin),
         ("USER:RuntimeError", 0, 1),
