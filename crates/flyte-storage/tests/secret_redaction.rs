@@ -8,7 +8,6 @@
 //! TRACE, says a secret. The servers are this test's own and stop with it.
 #![cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 
-use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
