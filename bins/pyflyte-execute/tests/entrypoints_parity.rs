@@ -749,6 +749,26 @@ fn a_task_raising_its_own_base_exception_is_a_user_error_not_a_retried_system_er
     base_exception_is_a_user_error("own_base_exception", "Boom", LOCAL);
 }
 
+#[test]
+fn a_sigint_passed_on_while_the_task_runs_is_not_reported_as_the_tasks_own_error() {
+    // The KeyboardInterrupt Python raises for a SIGINT the supervisor passed on is a stop
+    // signal, not the task's BaseException: it must not become a USER error (today the
+    // supervisor's stop handling reports SYSTEM:WorkerDied before any worker event; the
+    // worker also refuses to classify an interrupt it received as the task's own).
+    let mut scenario = Scenario::prepare("pause", LOCAL);
+    scenario.env("PARITY_MARKER", "{local}/marker");
+    let ours = scenario.run_signalled(Entrypoint::Ours, Some(("marker", "INT")));
+    assert_eq!(ours.names(), ["outputs/error.pb"], "{}", ours.summary());
+    let error = ours.error_document("outputs").1.error.expect("an error");
+    assert_ne!(error.origin, 1, "not a USER error: {}", error.message);
+    assert!(
+        error.code.starts_with("SYSTEM"),
+        "{}: {}",
+        error.code,
+        error.message
+    );
+}
+
 // A lone surrogate in the task's exception message: flytekit fails encoding its error
 // document and writes nothing; ours writes the user's ValueError with the surrogate
 // escaped as Python prints it.
