@@ -161,7 +161,7 @@ async fn execute(
         &settings::metric_scope(&environment.config),
     )
     .unwrap_or_else(|error| {
-        tracing::warn!("statsd metrics are off: {error}");
+        tracing::warn!("statsd metrics are off: {}", flyte_errors::Chain(&error));
         Metrics::disabled()
     });
     let worker =
@@ -192,7 +192,7 @@ async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result
             );
             if let Err(write_error) = flyte_runtime::write_failure(&storage, report, failure).await
             {
-                tracing::error!("{write_error}");
+                tracing::error!("{}", flyte_errors::Chain(&write_error));
             }
         }
         return Err(error.into());

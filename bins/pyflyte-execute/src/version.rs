@@ -71,8 +71,9 @@ fn render(
             );
             let _ = writeln!(
                 text,
-                "python: {} ({python_source}) {error}",
-                python.display()
+                "python: {} ({python_source}) {}",
+                python.display(),
+                flyte_errors::Chain(error)
             );
             false
         }

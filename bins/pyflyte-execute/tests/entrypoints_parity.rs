@@ -686,6 +686,120 @@ fn task_calling_sys_exit_is_reported_in_error_pb_instead_of_lost() {
     sys_exit_is_reported(LOCAL);
 }
 
+// A BaseException that is not an Exception raised by the task: flytekit's process dies of
+// it and writes nothing; ours writes what flytekit writes for the task's own exceptions
+// (USER, non-recoverable, the trace from flytekit's user scope down), so Flyte does not
+// retry it as a system failure.
+
+fn base_exception_is_a_user_error(case: &str, type_name: &str, backend: Backend) {
+    let pair = Scenario::prepare(case, backend).run_both();
+    assert_eq!(pair.flytekit.ending(), "exit code 1", "{}", pair.context());
+    assert!(pair.flytekit.files.is_empty(), "{}", pair.context());
+    assert_eq!(pair.ours.ending(), "exit code 0", "{}", pair.context());
+    assert_eq!(
+        pair.ours.names(),
+        ["outputs/error.pb"],
+        "{}",
+        pair.context()
+    );
+    let error = pair
+        .ours
+        .error_document("outputs")
+        .1
+        .error
+        .expect("an error");
+    // What flytekit writes for a user exception (the worker_error case compares it).
+    assert_eq!(
+        (error.code.as_str(), error.kind, error.origin),
+        ("USER:RuntimeError", 0, 1),
+        "USER:RuntimeError, NON_RECOVERABLE, USER: {}",
+        error.message
+    );
+    assert!(
+        error
+            .message
+            .starts_with("Trace:\n\n    Traceback (most recent call last):\n")
+            && error.message.contains("in dispatch_execute")
+            && error.message.contains("in raise_base_exception")
+            && error
+                .message
+                .contains(&format!("\nMessage:\n\n    {type_name}: the task")),
+        "{}",
+        error.message
+    );
+    assert!(
+        !error.message.contains("pyflyte_execute_worker"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn a_task_raising_keyboard_interrupt_is_a_user_error_not_a_retried_system_error() {
+    base_exception_is_a_user_error("keyboard_interrupt", "KeyboardInterrupt", LOCAL);
+}
+
+#[test]
+fn a_task_raising_generator_exit_is_a_user_error_not_a_retried_system_error() {
+    base_exception_is_a_user_error("generator_exit", "GeneratorExit", LOCAL);
+}
+
+#[test]
+fn a_task_raising_its_own_base_exception_is_a_user_error_not_a_retried_system_error() {
+    base_exception_is_a_user_error("own_base_exception", "Boom", LOCAL);
+}
+
+#[test]
+fn a_sigint_passed_on_while_the_task_runs_is_not_reported_as_the_tasks_own_error() {
+    // The KeyboardInterrupt Python raises for a SIGINT the supervisor passed on is a stop
+    // signal, not the task's BaseException: it must not become a USER error (today the
+    // supervisor's stop handling reports SYSTEM:WorkerDied before any worker event; the
+    // worker also refuses to classify an interrupt it received as the task's own).
+    let mut scenario = Scenario::prepare("pause", LOCAL);
+    scenario.env("PARITY_MARKER", "{local}/marker");
+    let ours = scenario.run_signalled(Entrypoint::Ours, Some(("marker", "INT")));
+    assert_eq!(ours.names(), ["outputs/error.pb"], "{}", ours.summary());
+    let error = ours.error_document("outputs").1.error.expect("an error");
+    assert_ne!(error.origin, 1, "not a USER error: {}", error.message);
+    assert!(
+        error.code.starts_with("SYSTEM"),
+        "{}: {}",
+        error.code,
+        error.message
+    );
+}
+
+// A lone surrogate in the task's exception message: flytekit fails encoding its error
+// document and writes nothing; ours writes the user's ValueError with the surrogate
+// escaped as Python prints it.
+
+#[test]
+fn a_lone_surrogate_in_the_message_still_reports_the_users_value_error() {
+    let pair = Scenario::prepare("lone_surrogate", LOCAL).run_both();
+    assert_eq!(pair.flytekit.ending(), "exit code 1", "{}", pair.context());
+    assert!(pair.flytekit.files.is_empty(), "{}", pair.context());
+    assert_eq!(pair.ours.ending(), "exit code 0", "{}", pair.context());
+    let error = pair
+        .ours
+        .error_document("outputs")
+        .1
+        .error
+        .expect("an error");
+    assert_eq!(
+        (error.code.as_str(), error.kind, error.origin),
+        ("USER:RuntimeError", 0, 1),
+        "{}",
+        error.message
+    );
+    assert!(
+        error
+            .message
+            .ends_with("\nMessage:\n\n    ValueError: undecodable \\udc80 byte in 3"),
+        "{}",
+        error.message
+    );
+}
+
 // Outputs nested deeper than a decoder with a fixed limit reads (prost's is 100
 // messages): flytekit writes them, and so do we, byte for byte.
 

@@ -91,7 +91,7 @@ pub enum ConfigError {
     },
     /// The config file could not be read.
     #[error(
-        "cannot read the config file {path}: {io}; fix the file (or its permissions), or point \
+        "cannot read the config file {path}: fix the file (or its permissions), or point \
          FLYTECTL_CONFIG at another one"
     )]
     ReadFile {
@@ -143,5 +143,25 @@ pub struct Choices {
 impl std::fmt::Display for Choices {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: use one of {}", self.what, self.values.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_config_file_prints_its_cause_once_in_a_chain() {
+        let error = ConfigError::ReadFile {
+            path: "/etc/flyte/config.yaml".into(),
+            io: std::io::Error::other("is a directory"),
+        };
+        let cause = std::error::Error::source(&error).expect("the OS error");
+        let chain = format!("{error}: {cause}");
+        assert_eq!(chain.matches("is a directory").count(), 1, "{chain}");
+        assert!(
+            error.to_string().contains("/etc/flyte/config.yaml"),
+            "{error}"
+        );
     }
 }

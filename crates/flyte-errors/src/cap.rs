@@ -254,8 +254,10 @@ impl Text for InFile<'_> {
     }
 }
 
-/// `text` cut to about `max` bytes: the trace and the summary each keep their head and
-/// tail within their share, with a note where bytes were cut.
+/// `text` cut to at most `max` bytes, notes included: the trace and the summary each
+/// keep their head and tail within their share, with a note where bytes were cut. The
+/// result fits in `max`, so capping it again (a worker's capped error file becoming a
+/// capped document) keeps it whole and its notes true.
 fn capped(text: &mut impl Text, max: usize) -> io::Result<String> {
     let len = text.len();
     if len <= max as u64 {
@@ -266,10 +268,13 @@ fn capped(text: &mut impl Text, max: usize) -> io::Result<String> {
         Some(at) => sections.extend([0..at, at..len]),
         None => sections.push(0..len),
     }
+    // The notes take room too: reserve the longest a note can be for each section.
+    let reserve = cut_note(u64::MAX, u64::MAX, max).len() * sections.len();
+    let budget = max.saturating_sub(reserve) as u64;
     // Each section gets an equal share; what a short one leaves goes to the others.
     let lengths: Vec<u64> = sections.iter().map(|s| s.end - s.start).collect();
     let mut shares = vec![0u64; sections.len()];
-    let mut left = max as u64;
+    let mut left = budget;
     let mut open: Vec<usize> = (0..sections.len()).collect();
     while !open.is_empty() {
         let share = left / open.len() as u64;
@@ -287,7 +292,7 @@ fn capped(text: &mut impl Text, max: usize) -> io::Result<String> {
         }
         open = cut;
     }
-    let mut out = String::with_capacity(max + 512);
+    let mut out = String::with_capacity(max);
     for (section, share) in sections.into_iter().zip(shares) {
         let section_len = section.end - section.start;
         if section_len <= share {
@@ -297,18 +302,46 @@ fn capped(text: &mut impl Text, max: usize) -> io::Result<String> {
         let half = share / 2;
         let head = text.read(section.start..section.start + half)?;
         let tail = text.read(section.end - half..section.end)?;
-        let head = trim_to_char_end(&head);
-        let tail = trim_to_char_start(&tail);
+        let head = head_to_line_end(trim_to_char_end(&head));
+        let tail = tail_from_line_start(trim_to_char_start(&tail));
+        let cut = section_len - head.len() as u64 - tail.len() as u64;
         out.push_str(&String::from_utf8_lossy(head));
-        out.push_str(&format!(
-            "\n\n    [... {} bytes cut here: this part of the error message is {section_len} bytes, \
-             and error documents carry at most {max} bytes of message so that Flyte accepts \
-             them; the whole message is in the task's log ...]\n\n",
-            section_len - head.len() as u64 - tail.len() as u64,
-        ));
+        out.push_str(&cut_note(cut, section_len, max));
         out.push_str(&String::from_utf8_lossy(tail));
     }
     Ok(out)
+}
+
+/// The note standing where `cut` bytes of a `section_len`-byte section were left out.
+fn cut_note(cut: u64, section_len: u64, max: usize) -> String {
+    format!(
+        "\n\n    [... {cut} bytes cut here: this part of the error message is {section_len} \
+         bytes, and error documents carry at most {max} bytes of message so that Flyte \
+         accepts them; the whole message is in the task's log ...]\n\n"
+    )
+}
+
+/// How far from a cut a line boundary may be and still be where the cut goes: a whole
+/// line reads better than a fragment, but not at the price of most of what is kept.
+const LINE_SEARCH_FRACTION: usize = 4;
+
+/// `head` ending at the end of its last whole line, when that line ends near the cut.
+fn head_to_line_end(head: &[u8]) -> &[u8] {
+    let search_from = head.len() - head.len() / LINE_SEARCH_FRACTION;
+    match head[search_from..].iter().rposition(|&byte| byte == b'\n') {
+        Some(at) => &head[..search_from + at + 1],
+        None => head,
+    }
+}
+
+/// `tail` starting at the start of its first whole line (indentation and all), when that
+/// line starts near the cut.
+fn tail_from_line_start(tail: &[u8]) -> &[u8] {
+    let search_to = tail.len() / LINE_SEARCH_FRACTION;
+    match tail[..search_to].iter().position(|&byte| byte == b'\n') {
+        Some(at) => &tail[at + 1..],
+        None => tail,
+    }
 }
 
 /// `bytes` without a character cut off at its end.
@@ -363,6 +396,109 @@ mod tests {
             2,
             "one note per section"
         );
+    }
+
+    /// The message of `raise ValueError(<10 MiB of indented lines>)` in flytekit's
+    /// layout: the lines are in the trace and in the summary.
+    fn ten_mib_of_indented_lines() -> (String, String) {
+        let mut body = String::new();
+        let mut line = 0;
+        while body.len() < 10 * 1024 * 1024 {
+            body.push_str(&format!("    line {line:08}\n"));
+            line += 1;
+        }
+        let trace = format!("Traceback (most recent call last):\nValueError: {body}");
+        (format_trace_message(&trace, "ValueError", &body), body)
+    }
+
+    /// The numbers every cut note in `capped` gives: (bytes cut, section length).
+    fn notes(capped: &str) -> Vec<(u64, u64)> {
+        capped
+            .match_indices("[... ")
+            .map(|(at, _)| {
+                let words: Vec<&str> = capped[at + 5..].split_whitespace().take(12).collect();
+                (
+                    words[0].parse().expect("cut"),
+                    words[11].parse().expect("section length"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_cut_notes_of_a_ten_mib_message_add_up_to_what_was_cut() {
+        let (message, _) = ten_mib_of_indented_lines();
+        let original = message.len() as u64;
+        let capped = cap_message(message);
+        assert!(capped.len() <= MAX_MESSAGE_BYTES, "{}", capped.len());
+        let notes = notes(&capped);
+        assert_eq!(notes.len(), 2, "one note per section");
+        let sections: u64 = notes.iter().map(|(_, section)| section).sum();
+        assert_eq!(sections, original, "the sections make up the message");
+        let cut: u64 = notes.iter().map(|(cut, _)| cut).sum();
+        assert!(cut > 9 * 1024 * 1024, "about 10 MB were cut: {notes:?}");
+        let note_bytes: usize = capped
+            .match_indices("\n\n    [... ")
+            .map(|(at, _)| capped[at..].find("...]\n\n").expect("note end") + 6)
+            .sum();
+        assert_eq!(
+            capped.len() as u64 - note_bytes as u64 + cut,
+            original,
+            "kept plus cut is the whole"
+        );
+    }
+
+    #[test]
+    fn capping_a_capped_message_again_keeps_it_whole() {
+        let (message, _) = ten_mib_of_indented_lines();
+        let once = cap_message(message);
+        let twice = cap_message(once.clone());
+        assert!(
+            twice == once,
+            "notes {:?}, not {:?}",
+            notes(&twice),
+            notes(&once)
+        );
+    }
+
+    #[test]
+    fn a_huge_error_file_read_and_written_again_keeps_the_first_cut_notes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("error.pb");
+        let (message, _) = ten_mib_of_indented_lines();
+        let mut document = ContainerFailure::user("USER:ValueError", "").to_error_document();
+        document.error.as_mut().expect("error").message = message.clone();
+        flyte_proto::io::write_error_document(&path, &document).expect("write");
+        let read = read_error_file(&path).expect("read");
+        let written = read.to_error_document().error.expect("error").message;
+        let expected = cap_message(message);
+        assert!(
+            written == expected,
+            "the document differs from the message capped once: notes {:?}, not {:?}",
+            notes(&written),
+            notes(&expected)
+        );
+    }
+
+    #[test]
+    fn the_kept_head_and_tail_are_whole_indented_lines() {
+        let (message, _) = ten_mib_of_indented_lines();
+        let capped = cap_message(message);
+        for part in capped.split("\n\n    [... ").skip(1) {
+            let after = &part[part.find("...]\n\n").expect("note end") + 6..];
+            let first_line = after.lines().next().expect("a kept tail");
+            assert!(
+                first_line.starts_with("    line ") || first_line.starts_with("        line "),
+                "the tail starts at a whole line: {first_line:?}"
+            );
+        }
+        for (at, _) in capped.match_indices("\n\n    [... ") {
+            assert!(
+                capped[..at].ends_with('\n'),
+                "the head ends with a whole line: {:?}",
+                &capped[at.saturating_sub(40)..at]
+            );
+        }
     }
 
     #[test]

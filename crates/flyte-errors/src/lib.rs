@@ -44,11 +44,13 @@
 //! ```
 
 mod cap;
+mod chain;
 mod failure;
 mod file_name;
 mod trace;
 
 pub use cap::{ErrorFileError, MAX_MESSAGE_BYTES, cap_message, read_error_file};
+pub use chain::Chain;
 pub use failure::{ContainerFailure, Origin, Recoverability, codes};
 pub use file_name::{ERROR_FILE_NAME, error_file_name};
 pub use trace::format_trace_message;

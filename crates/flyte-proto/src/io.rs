@@ -25,7 +25,7 @@ const DYNAMIC_JOB_SPEC: &str = "flyteidl.core.DynamicJobSpec";
 #[non_exhaustive]
 pub enum ProtoError {
     /// The file system refused an operation on `path`.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What we were doing, in words: "read", "write", "rename into place" …
         action: &'static str,
@@ -36,7 +36,7 @@ pub enum ProtoError {
     },
     /// The bytes are not a valid encoding of the expected message.
     #[error(
-        "{} is not a valid {what} ({source}): {}",
+        "{} is not a valid {what}: {}",
         path.as_deref().map_or_else(|| "the data".to_owned(), |p| p.display().to_string()),
         decode_hint(what)
     )]
@@ -349,11 +349,7 @@ mod tests {
     fn missing_file_error_names_the_path() {
         let err = read_literal_map("/nonexistent/inputs.pb").expect_err("missing");
         assert!(matches!(err, ProtoError::Io { action: "read", .. }));
-        assert!(
-            err.to_string()
-                .starts_with("cannot read /nonexistent/inputs.pb: "),
-            "{err}"
-        );
+        assert_eq!(err.to_string(), "cannot read /nonexistent/inputs.pb");
     }
 
     #[test]
@@ -364,17 +360,46 @@ mod tests {
         fs::write(&path, [0x0a, 100, 1, 2]).expect("seed");
         let err = read_literal_map(&path).expect_err("corrupt");
         let message = err.to_string();
-        assert!(
-            message.starts_with(&format!(
-                "{} is not a valid flyteidl.core.LiteralMap (",
+        assert_eq!(
+            message,
+            format!(
+                "{} is not a valid flyteidl.core.LiteralMap: the file is corrupt or is not an \
+                 inputs.pb/outputs.pb",
                 path.display()
-            )),
-            "{message}"
+            )
         );
-        assert!(
-            message.ends_with("): the file is corrupt or is not an inputs.pb/outputs.pb"),
-            "{message}"
-        );
+        let cause = std::error::Error::source(&err).expect("prost's error is the cause");
+        assert_once_each(&err, &cause.to_string());
+    }
+
+    /// `error` and its causes as anyhow's `{:#}` prints them.
+    fn full_chain(error: &(dyn std::error::Error + 'static)) -> String {
+        let mut text = error.to_string();
+        let mut cause = error.source();
+        while let Some(next) = cause {
+            text.push_str(&format!(": {next}"));
+            cause = next.source();
+        }
+        text
+    }
+
+    /// The chain of `error` says `cause` exactly once.
+    fn assert_once_each(error: &(dyn std::error::Error + 'static), cause: &str) {
+        let chain = full_chain(error);
+        assert_eq!(chain.matches(cause).count(), 1, "{chain}");
+    }
+
+    #[test]
+    fn io_and_decode_errors_print_their_cause_once_in_a_chain() {
+        let err = read_literal_map("/nonexistent/inputs.pb").expect_err("missing");
+        assert_once_each(&err, "No such file or directory");
+        let wire = crate::wire::check_file(
+            "/nonexistent/inputs.pb",
+            "flyteidl.core.LiteralMap",
+            crate::wire::Limits::default(),
+        )
+        .expect_err("missing");
+        assert_once_each(&wire, "No such file or directory");
     }
 
     #[test]

@@ -102,8 +102,9 @@ pub enum Problem {
     #[error("{0} is not a message flyte-proto knows")]
     UnknownMessage(String),
     /// Reading failed.
+    // Printed, not a `source()`: a `WireError` shows its problem in its own message.
     #[error("reading failed: {0}")]
-    Io(#[source] io::Error),
+    Io(io::Error),
 }
 
 /// Checks that `reader` holds a valid encoding of the message `message` (a full name,

@@ -57,6 +57,19 @@ def _exception(error):
 _CLOSED = "the storage bridge closed this connection"
 
 
+def _encodable(value):
+    """`value` with every string made UTF-8 (a lone surrogate becomes its backslash
+    escape): the supervisor reads strict JSON, so one undecodable byte in a file name
+    would otherwise fail the request as unreadable instead of naming the path."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encodable(item) for item in value]
+    return value
+
+
 class _Client:
     """Requests to the supervisor; one connection per thread."""
 
@@ -78,7 +91,7 @@ class _Client:
     def _send(self, connection, request):
         sock, reader = connection
         try:
-            sock.sendall((json.dumps(request) + "\n").encode("utf-8"))
+            sock.sendall((json.dumps(_encodable(request)) + "\n").encode("utf-8"))
             line = reader.readline()
         except OSError:
             self._forget(connection)

@@ -76,7 +76,8 @@ class Channel:
         self._write({"event": event, **fields}, fresh_line=True)
 
     def _write(self, message, fresh_line=False):
-        data = ("\n" if fresh_line else "") + json.dumps(message) + "\n"
+        # encodable(): a lone surrogate becomes its escape, so the message still goes.
+        data = ("\n" if fresh_line else "") + json.dumps(encodable(message)) + "\n"
         self._sock.sendall(data.encode("utf-8"))
 
     def receive(self):
@@ -88,6 +89,19 @@ class Channel:
         command = json.loads(line)
         assert command.get("command") in COMMANDS, command
         return command
+
+
+def encodable(value):
+    """`value` with every string made UTF-8: a lone surrogate (a task's `"\\udc80"`, an
+    undecodable byte in a file name) becomes its backslash escape, as Python prints it,
+    instead of failing the whole message and losing the error it carried."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {encodable(key): encodable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encodable(item) for item in value]
+    return value
 
 
 def describe(exc):
@@ -157,6 +171,8 @@ def run(channel, bridge_socket, token):
     # keeps the tail of for the error document.
     faulthandler.enable()
     faulthandler.register(signal.SIGUSR1)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _note_sigint)
 
     settings = channel.receive()
     if settings["command"] != "start":
@@ -251,10 +267,123 @@ def run(channel, bridge_socket, token):
             # which ends the worker.
             if not any(name.startswith("error") and name.endswith(".pb") for name in _staged(staging_dir)):
                 raise
+        except BaseException as exc:  # noqa: BLE001 - classified below, or raised on
+            if not write_what_flytekit_could_not(exc, staging_dir):
+                raise
         files = _staged(staging_dir)
         # Its own peak memory, which the supervisor cannot see from outside once it exits.
         peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         channel.send("finished", files=files, peak_rss_kib=peak_rss_kib)
+
+
+# Whether a SIGINT reached the worker: a KeyboardInterrupt it raises is a stop signal,
+# not the task's own error.
+_interrupted = False
+
+
+def _note_sigint(signum, frame):
+    global _interrupted
+    _interrupted = True
+    signal.default_int_handler(signum, frame)
+
+
+def write_what_flytekit_could_not(exc, staging_dir):
+    """Writes the error document flytekit's _dispatch_execute would have written for `exc`,
+    which escaped it; says whether it did.
+
+    Two escapes: a BaseException that is not an Exception (KeyboardInterrupt, GeneratorExit,
+    a task's own `class Boom(BaseException)`) raised by the task's function, which flytekit
+    lets through because its user scope catches Exception only: written as that scope
+    would have had it caught it (USER, non-recoverable, the trace from the scope down).
+    And a UnicodeEncodeError from encoding the document itself (a lone surrogate in the
+    message, where flytekit's own pyflyte-execute crashes and writes nothing): the
+    document it was writing, with the surrogate escaped. SystemExit (the task's
+    own sys.exit) and everything else are left to the supervisor, as before."""
+    try:
+        from flytekit.bin import entrypoint as fe
+        from flytekit.exceptions.user import FlyteUserRuntimeException
+        from flytekit.models.core import errors as error_models
+        from flytekit.models.core import execution as execution_models
+
+        container_error = error_models.ContainerError
+        user_raised = None if isinstance(exc, (Exception, SystemExit)) else _raised_by_task(exc)
+        if user_raised is not None:
+            failure = FlyteUserRuntimeException(user_raised)
+            failure.__cause__ = user_raised
+            message = fe.get_traceback_str(failure)
+            file_name = fe._build_error_file_name()
+            error = container_error(
+                code=failure.error_code,
+                message=message,
+                kind=container_error.Kind.NON_RECOVERABLE,
+                origin=execution_models.ExecutionError.ErrorKind.USER,
+                timestamp=fe.get_container_error_timestamp(user_raised),
+                worker=fe._get_worker_name(),
+            )
+        elif isinstance(exc, UnicodeEncodeError):
+            unwritten = _error_document_being_written(exc, container_error)
+            if unwritten is None:
+                return False
+            file_name, error = unwritten
+            file_name = file_name or fe._build_error_file_name()
+        else:
+            return False
+        document = error_models.ErrorDocument(
+            container_error(
+                code=encodable(error.code),
+                message=encodable(error.message),
+                kind=error.kind,
+                origin=error.origin,
+                timestamp=error.timestamp,
+                worker=encodable(error.worker),
+            )
+        )
+        os.makedirs(staging_dir, exist_ok=True)
+        fe.utils.write_proto_to_file(document.to_flyte_idl(), os.path.join(staging_dir, file_name))
+    except Exception:  # noqa: BLE001 - this flytekit lacks a piece: the supervisor reports exc
+        return False
+    if user_raised is not None:
+        fe.logger.error("!! Begin User Error Captured by Flyte !!")
+        fe.logger.error(encodable(message))
+        fe.logger.error("!! End Error Captured by Flyte !!")
+    return True
+
+
+def _raised_by_task(exc):
+    """`exc` with its trace from flytekit's user scope (PythonTask.dispatch_execute calling
+    the task's execute) down, if the task's code raised it; None otherwise (flytekit's own
+    code, or a KeyboardInterrupt from a SIGINT passed on by the supervisor)."""
+    if isinstance(exc, KeyboardInterrupt) and _interrupted:
+        return None
+    scope = os.path.join("flytekit", "core", "base_task.py")
+    entry = exc.__traceback__
+    while entry is not None and entry.tb_next is not None:
+        code = entry.tb_frame.f_code
+        if (
+            code.co_name == "dispatch_execute"
+            and code.co_filename.endswith(scope)
+            and entry.tb_next.tb_frame.f_code.co_name == "execute"
+        ):
+            return exc.with_traceback(entry)
+        entry = entry.tb_next
+    return None
+
+
+def _error_document_being_written(exc, container_error):
+    """The file name and the ContainerError flytekit's _dispatch_execute was writing when
+    encoding it raised `exc`, read from the frames `exc` passed through; None when `exc`
+    came from somewhere else."""
+    error, file_name = None, None
+    entry = exc.__traceback__
+    while entry is not None:
+        frame = entry.tb_frame
+        if frame.f_code.co_name == "_dispatch_execute" and isinstance(frame.f_locals.get("k"), str):
+            file_name = frame.f_locals["k"]
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, container_error):
+            error = candidate
+        entry = entry.tb_next
+    return None if error is None else (file_name, error)
 
 
 def _staged(staging_dir):

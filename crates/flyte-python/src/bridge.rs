@@ -161,8 +161,8 @@ struct BridgeFailure {
 /// request and response, which belongs in a debug log, not in the error document.
 const MAX_CAUSE_CHARS: usize = 500;
 
-/// `error` and its causes, `top: cause: root`, each cut at [`MAX_CAUSE_CHARS`]; causes
-/// whose text the previous one already says are left out.
+/// `error` and its causes, `top: cause: root`, each cut at [`MAX_CAUSE_CHARS`]. (Each
+/// error prints only its own part, so nothing repeats.)
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = String::new();
     let mut current = Some(error);
@@ -172,12 +172,10 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
             Some((at, _)) => format!("{}…", &line[..at]),
             None => line,
         };
-        if !text.contains(&line) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&line);
+        if !text.is_empty() {
+            text.push_str(": ");
         }
+        text.push_str(&line);
         current = error.source();
     }
     text
@@ -501,7 +499,7 @@ mod tests {
     }
 
     #[test]
-    fn causes_are_chained_cut_and_not_repeated() {
+    fn causes_are_chained_once_each_and_cut() {
         let io = std::io::Error::other("x".repeat(2000));
         let error = StorageError::Io {
             uri: "/p".into(),
@@ -515,6 +513,13 @@ mod tests {
             text.len()
         );
         assert!(text.ends_with('…'));
+        let short = StorageError::Io {
+            uri: "/p".into(),
+            source: std::io::Error::other("disk on fire"),
+        };
+        let text = chain(&short);
+        assert_eq!(text.matches("/p").count(), 1, "{text}");
+        assert_eq!(text.matches("disk on fire").count(), 1, "{text}");
     }
 
     #[test]

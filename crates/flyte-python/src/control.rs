@@ -202,7 +202,7 @@ impl PythonError {
 
 /// What the worker sent that was not an event this supervisor knows.
 #[derive(Debug, thiserror::Error)]
-#[error("the worker sent a message the supervisor does not understand ({source}): {line}")]
+#[error("the worker sent a message the supervisor does not understand: {line}")]
 pub(crate) struct UnknownEvent {
     line: String,
     #[source]
@@ -364,6 +364,15 @@ mod tests {
     use tokio::io::AsyncWriteExt;
 
     use super::*;
+
+    #[test]
+    fn an_unknown_event_prints_the_parse_error_once_in_a_chain() {
+        let error = parse_event("junk").expect_err("not JSON");
+        let cause = std::error::Error::source(&error).expect("serde's error");
+        let chain = flyte_errors::Chain(&error).to_string();
+        assert_eq!(chain.matches(&cause.to_string()).count(), 1, "{chain}");
+        assert!(chain.contains("junk"), "{chain}");
+    }
 
     fn table() -> Value {
         serde_json::from_str(include_str!("../protocol.json")).expect("protocol.json parses")

@@ -193,7 +193,7 @@ impl Run {
                 Ok(
                     staged_outcome(&self.worker.files.staging_dir, &files).unwrap_or_else(
                         |error| {
-                            tracing::error!("{error}");
+                            tracing::error!("{}", flyte_errors::Chain(&error));
                             TaskOutcome::Failed(ContainerFailure::from_error(
                                 Origin::System,
                                 Recoverability::Recoverable,

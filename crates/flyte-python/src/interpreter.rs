@@ -56,7 +56,7 @@ pub struct FlytekitFound {
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     /// It could not be started at all.
-    #[error("cannot be started: {source}")]
+    #[error("cannot be started")]
     Start {
         /// What starting it failed with.
         source: std::io::Error,

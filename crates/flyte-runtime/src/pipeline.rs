@@ -93,7 +93,7 @@ pub enum PipelineError {
         cause: String,
     },
     /// Writing to the output prefix failed, so not even an error document could be left.
-    #[error("could not write {file} under the output prefix {output_prefix}: {source}")]
+    #[error("could not write {file} under the output prefix {output_prefix}")]
     WriteOutcome {
         /// The file being written.
         file: String,
@@ -105,7 +105,7 @@ pub enum PipelineError {
     },
     /// The local scratch directory could not be created.
     #[error(
-        "could not create the scratch directory {path}: {source}; check that the temp directory is writable"
+        "could not create the scratch directory {path}: check that the temp directory is writable"
     )]
     Scratch {
         /// The directory.
@@ -479,7 +479,7 @@ async fn download_inputs(
         ))
     };
     result.await.map_err(|error: InputsError| {
-        tracing::error!("{error}");
+        tracing::error!("{}", flyte_errors::Chain(&error));
         ContainerFailure::from_error(
             Origin::System,
             Recoverability::Recoverable,
@@ -587,7 +587,8 @@ fn outcome_files(
             } else {
                 let bytes = outputs.to_bytes().map_err(|error| {
                     ContainerFailure::system(format!(
-                        "could not read the task's outputs.pb: {error}"
+                        "could not read the task's outputs.pb: {}",
+                        flyte_errors::Chain(&error)
                     ))
                 })?;
                 let rewritten = flyte_proto::wire::rewrite_offloaded_uris(&bytes, |uri| {
@@ -597,7 +598,8 @@ fn outcome_files(
                 })
                 .map_err(|error| {
                     ContainerFailure::system(format!(
-                        "the task's outputs.pb is not a valid flyteidl.core.LiteralMap: {error}"
+                        "the task's outputs.pb is not a valid flyteidl.core.LiteralMap: {}",
+                        flyte_errors::Chain(&error)
                     ))
                 })?;
                 Payload::Bytes(rewritten)
@@ -642,6 +644,25 @@ const FUTURES_FILE: &str = "futures.pb";
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pipeline_errors_print_their_cause_once_in_a_chain() {
+        let scratch = PipelineError::Scratch {
+            path: "/scratch".into(),
+            source: std::io::Error::other("read-only file system"),
+        };
+        let chain = flyte_errors::Chain(&scratch).to_string();
+        assert_eq!(chain.matches("read-only file system").count(), 1, "{chain}");
+        let write = PipelineError::WriteOutcome {
+            file: "error.pb".into(),
+            output_prefix: "s3://b/out".into(),
+            source: StorageError::NotFound {
+                uri: "s3://b/out/error.pb".into(),
+            },
+        };
+        let chain = flyte_errors::Chain(&write).to_string();
+        assert_eq!(chain.matches("no object at").count(), 1, "{chain}");
+    }
+
     use flyte_proto::core::ContainerError;
     use flyte_proto::literal;
     use flyte_storage::StorageConfig;

@@ -80,8 +80,10 @@ pub struct StorageUri {
 impl StorageUri {
     /// Parses a local path or URI.
     pub fn parse(text: &str) -> Result<Self> {
+        // The text is quoted back in the message: a signed URL given by mistake must not
+        // carry its signature into an error document.
         let invalid = |reason: &str| StorageError::InvalidUri {
-            uri: text.to_owned(),
+            uri: crate::redact::redact(text).into_owned(),
             reason: reason.to_owned(),
         };
         if text.is_empty() {
@@ -139,7 +141,7 @@ impl StorageUri {
             }
             _ => {
                 return Err(StorageError::UnsupportedScheme {
-                    uri: text.to_owned(),
+                    uri: crate::redact::redact(text).into_owned(),
                     scheme,
                 });
             }

@@ -7,7 +7,7 @@
 pub enum TelemetryError {
     /// The statsd host does not resolve.
     #[error(
-        "statsd host {host}:{port} does not resolve ({source}): fix FLYTE_STATSD_HOST / \
+        "statsd host {host}:{port} does not resolve: fix FLYTE_STATSD_HOST / \
          FLYTE_SECRETS_HOST, or set FLYTE_STATSD_DISABLED=true"
     )]
     StatsdAddress {
@@ -20,7 +20,7 @@ pub enum TelemetryError {
     },
     /// No local UDP socket could be opened to send statsd datagrams from.
     #[error(
-        "cannot open a UDP socket to send statsd metrics to {addr} ({source}); set FLYTE_STATSD_DISABLED=true to run without metrics"
+        "cannot open a UDP socket to send statsd metrics to {addr}: set FLYTE_STATSD_DISABLED=true to run without metrics"
     )]
     StatsdSocket {
         /// The resolved statsd address.
@@ -33,4 +33,22 @@ pub enum TelemetryError {
         "logging was already initialised in this process: call flyte_telemetry::logging::init once, at start-up"
     )]
     LoggingAlreadyInitialised,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statsd_error_prints_its_cause_once_in_a_chain() {
+        let error = TelemetryError::StatsdAddress {
+            host: "statsd".into(),
+            port: 8125,
+            source: std::io::Error::other("no such host"),
+        };
+        let cause = std::error::Error::source(&error).expect("the resolver's error");
+        let chain = format!("{error}: {cause}");
+        assert_eq!(chain.matches("no such host").count(), 1, "{chain}");
+        assert!(error.to_string().contains("statsd:8125"), "{error}");
+    }
 }

@@ -83,6 +83,32 @@ def exit_quietly(x: int) -> None:
     sys.exit(x)
 
 
+class Boom(BaseException):
+    """A task's own BaseException, which flytekit's user scope (Exception only) lets by."""
+
+
+@task
+def raise_base_exception(kind: str) -> int:
+    # BaseExceptions that are not Exceptions: flytekit's entrypoint dies with them and
+    # writes nothing; ours reports them as flytekit reports the task's own exceptions.
+    if kind == "keyboard_interrupt":
+        raise KeyboardInterrupt("the task interrupted itself")
+    if kind == "generator_exit":
+        raise GeneratorExit("the task closed itself")
+    if kind == "own":
+        raise Boom("the task's own BaseException")
+    return 0
+
+
+@task
+def lone_surrogate(x: int) -> int:
+    # A lone surrogate cannot be encoded as UTF-8: flytekit's entrypoint fails writing
+    # the error document and writes nothing.
+    if x > 0:
+        raise ValueError(f"undecodable \udc80 byte in {x}")
+    return x
+
+
 @task
 def use_runtime_package(x: int) -> str:
     # Installed from _F_RUNTIME_PACKAGES before the task is loaded.

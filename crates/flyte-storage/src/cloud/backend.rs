@@ -70,9 +70,22 @@ pub(crate) enum TimedOut {
 }
 
 impl BackendError {
+    /// A failure the store or its SDK reported. Its text is redacted here, where it
+    /// enters the crate, because SDK errors quote request URLs (SAS tokens, signed
+    /// queries) and configuration (`user:secret@` endpoints): nothing downstream (retry
+    /// logs, [`StorageError`] chains, the bridge, error documents) can then leak them.
     pub(crate) fn new(fault: Fault, source: impl Into<BoxError>) -> Self {
         Self {
             fault,
+            source: crate::redact::RedactedError::boxed(source.into()),
+        }
+    }
+
+    /// A failure of the local file a download writes to: it names only a local path,
+    /// and is kept as is so that the engine can tell it apart from the store's.
+    pub(crate) fn local_file(source: impl Into<BoxError>) -> Self {
+        Self {
+            fault: Fault::Other,
             source: source.into(),
             timeout: None,
         }

@@ -134,7 +134,7 @@ async fn credentials(config: &GcsConfig) -> Credentials {
         Err(error) => error.to_string(),
     };
     tracing::warn!(
-        error = %failure,
+        error = %crate::redact::redact(&failure),
         "Google Application Default Credentials yield no token; using anonymous access, as gcsfs does"
     );
     anonymous::Builder::new().build()

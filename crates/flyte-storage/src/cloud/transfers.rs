@@ -724,7 +724,7 @@ async fn write_at(
     .await
     .map_err(std::io::Error::other)
     .and_then(|written| written)
-    .map_err(|e| BackendError::new(Fault::Other, LocalWrite(e)))
+    .map_err(|e| BackendError::local_file(LocalWrite(e)))
 }
 
 /// A download's write to its local file failed: told apart from the store's failures
