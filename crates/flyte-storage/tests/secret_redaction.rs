@@ -52,7 +52,7 @@ fn quick_retries() -> RetryPolicy {
         initial_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
         connect_timeout: Duration::from_secs(5),
-        read_timeout: Duration::from_secs(5),
+        no_progress_timeout: Duration::from_secs(5),
         attempt_timeout: Duration::from_secs(10),
     }
 }

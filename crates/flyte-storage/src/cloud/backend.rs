@@ -78,6 +78,7 @@ impl BackendError {
         Self {
             fault,
             source: crate::redact::RedactedError::boxed(source.into()),
+            timeout: None,
         }
     }
 
