@@ -14,6 +14,7 @@
 //! - [`fast`]: `pyflyte-fast-execute`'s code archive, unpacked safely, and the task
 //!   command run with it importable;
 //! - [`interpreter`]: what an interpreter says about its flytekit (`--version`);
+//! - [`compat`]: the flytekit and Python versions tasks run with;
 //! - passing SIGTERM, SIGINT and SIGUSR1 on to the child it runs, and SIGKILLing a
 //!   worker that does not stop within its grace, so an error document is still written.
 //!
@@ -64,6 +65,7 @@
 //! ```
 
 mod bridge;
+pub mod compat;
 mod control;
 mod embedded;
 mod executor;
