@@ -169,7 +169,6 @@ def run(channel):
         from flytekit.bin import entrypoint as flytekit_entrypoint
         from flytekit.tools.module_loader import load_object_from_module
     except Exception as exc:  # noqa: BLE001 - a broken install, whatever it raises
-        traceback.print_exc()  # the whole story for the task's log; the document gets one line
         channel.send(
             "unsupported",
             component="flytekit_import",
