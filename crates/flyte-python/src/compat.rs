@@ -102,15 +102,25 @@ mod tests {
 
     #[test]
     fn flytekit_from_1_10_through_every_1_x_is_supported() {
-        for version in ["1.10.0", "1.10.7", "1.12.3", "1.16.31", "1.17.0", "1.13.0b1"] {
-            assert_eq!(SUPPORTED_FLYTEKIT.contains(version), Some(true), "{version}");
+        for version in [
+            "1.10.0", "1.10.7", "1.12.3", "1.16.31", "1.17.0", "1.13.0b1",
+        ] {
+            assert_eq!(
+                SUPPORTED_FLYTEKIT.contains(version),
+                Some(true),
+                "{version}"
+            );
         }
     }
 
     #[test]
     fn flytekit_before_1_10_and_a_new_major_are_not_supported() {
         for version in ["0.9.0", "1.9.9", "1.9", "2.0.0", "2.0.0a1", "10.0"] {
-            assert_eq!(SUPPORTED_FLYTEKIT.contains(version), Some(false), "{version}");
+            assert_eq!(
+                SUPPORTED_FLYTEKIT.contains(version),
+                Some(false),
+                "{version}"
+            );
         }
     }
 
@@ -124,7 +134,11 @@ mod tests {
             ("3.13.0", false),
             ("2.7.18", false),
         ] {
-            assert_eq!(SUPPORTED_PYTHON.contains(version), Some(supported), "{version}");
+            assert_eq!(
+                SUPPORTED_PYTHON.contains(version),
+                Some(supported),
+                "{version}"
+            );
         }
     }
 
