@@ -6,9 +6,10 @@
 //! The workspace run covers the pinned cell (flytekit 1.16.31 on the `.venv` Python,
 //! 3.11), so it is not repeated here. What runs where is chosen so the matrix earns its
 //! minutes: every test on the releases whose entrypoint differs most (1.10, before the
-//! task was loaded inside `_dispatch_execute`; 1.12, the last such; 1.13, the first with
-//! it), the rest on 1.15, and what depends on the interpreter (outputs, files on S3,
-//! dataframes, a crash, fast-execute) on the other Pythons.
+//! task was loaded inside `_dispatch_execute`; 1.13, the first that loads it there), on
+//! 1.12 what changed since 1.10 (map tasks), on 1.15 errors, a directory and map tasks,
+//! and what depends on the interpreter (outputs, files and a dataframe on S3, a crash)
+//! on the other Pythons.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,22 +29,31 @@ pub struct Cell {
     pub tests: &'static [&'static str],
 }
 
-/// The tests that depend on the interpreter more than on flytekit.
+/// The tests that depend on the interpreter more than on flytekit: values, files and
+/// dataframes crossing the type engine and the storage bridge, and a native crash.
 const INTERPRETER_TESTS: &[&str] = &[
     "primitive_outputs_match_this_flytekit",
     "flyte_file_in_and_out_on_s3_matches_this_flytekit",
     "dataframe_in_and_out_on_s3_matches_this_flytekit",
     "a_segfaulting_task_is_reported_where_this_flytekit_writes_nothing",
+];
+
+/// What changed in the entrypoint from 1.10 to 1.12 (the legacy map task's module, the
+/// end of `--experimental`), with a plain task and an error beside it.
+const MAP_ENTRYPOINT_TESTS: &[&str] = &[
+    "primitive_outputs_match_this_flytekit",
+    "a_user_error_document_matches_this_flytekit",
+    "a_dynamic_task_writes_the_same_futures_pb_as_this_flytekit",
+    "an_array_node_map_task_runs_the_indexed_element_like_this_flytekit",
+    "a_legacy_map_task_writes_under_the_index_like_this_flytekit",
     "fast_execute_runs_the_shipped_code_like_this_flytekit",
 ];
 
-/// The tests the pinned cell and 1.13 already cover that 1.15 runs as well: errors,
-/// directories, dynamic and map tasks.
-const ENTRYPOINT_TESTS: &[&str] = &[
+/// Between 1.13 (all tests) and the pinned 1.16 (all tests): errors, a directory, both
+/// map tasks.
+const LATER_ENTRYPOINT_TESTS: &[&str] = &[
     "a_user_error_document_matches_this_flytekit",
-    "a_recoverable_error_document_matches_this_flytekit",
     "flyte_directory_in_and_out_on_s3_matches_this_flytekit",
-    "a_dynamic_task_writes_the_same_futures_pb_as_this_flytekit",
     "an_array_node_map_task_runs_the_indexed_element_like_this_flytekit",
     "a_legacy_map_task_writes_under_the_index_like_this_flytekit",
 ];
@@ -58,7 +68,7 @@ pub const CELLS: &[Cell] = &[
     Cell {
         flytekit: "1.12.3",
         python: "3.11",
-        tests: &[],
+        tests: MAP_ENTRYPOINT_TESTS,
     },
     Cell {
         flytekit: "1.13.15",
@@ -68,7 +78,7 @@ pub const CELLS: &[Cell] = &[
     Cell {
         flytekit: "1.15.4",
         python: "3.11",
-        tests: ENTRYPOINT_TESTS,
+        tests: LATER_ENTRYPOINT_TESTS,
     },
     Cell {
         flytekit: "1.16.31",

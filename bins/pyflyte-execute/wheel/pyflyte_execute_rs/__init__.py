@@ -40,6 +40,10 @@ SUPPORTED_FLYTEKIT_MIN = (1, 10, 0)
 SUPPORTED_FLYTEKIT_BELOW = (2, 0, 0)
 
 
+#: Whether take_over has run in this process.
+_decided = False
+
+
 def flytekit_version():
     """The installed flytekit's version from its package metadata (flytekit itself is not
     imported: that is the console script's job), or None when it cannot be read."""
@@ -87,6 +91,12 @@ def binary():
 def take_over(argv):
     """Runs the Rust binary in place of flytekit's console script `argv[0]`; returns
     (and flytekit's entrypoint runs) only when it must not or cannot."""
+    global _decided
+    if _decided:
+        # site reads this package's .pth once per site-packages path, and a venv can list
+        # the same directory twice (lib and its lib64 link): decide, and say why, once.
+        return
+    _decided = True
     script = argv[0]
     if os.path.basename(script) not in ENTRYPOINTS:
         return
