@@ -334,18 +334,18 @@ class FlytekitEntrypoint:
 
         map_entrypoint = getattr(module, "_execute_map_task", None)
         self._map_takes_experimental = map_entrypoint is not None and _takes(map_entrypoint, "experimental")
-        self._map_setup_arguments = _setup_call_arguments(map_entrypoint)
+        self._map_entrypoint = map_entrypoint
 
     def setup_execution(self, settings, is_map_task):
         """flytekit's setup_execution context, called as that flytekit's own entrypoint
         calls it for this kind of task."""
-        if is_map_task and self._map_setup_arguments is not None:
+        # Read only for map tasks: parsing the map entrypoint's source costs start-up time.
+        map_arguments = _setup_call_arguments(self._map_entrypoint) if is_map_task else None
+        if map_arguments is not None:
             # flytekit 1.10 to 1.12's map entrypoint leaves out the output prefix, so every
             # later argument lands one place early (the checkpoint path becomes the output
             # metadata prefix, where decks go): that version's behaviour is the spec.
-            return self._module.setup_execution(
-                *(settings[MAP_ENTRYPOINT_NAMES[name]] for name in self._map_setup_arguments)
-            )
+            return self._module.setup_execution(*(settings[MAP_ENTRYPOINT_NAMES[name]] for name in map_arguments))
         return self._module.setup_execution(**{name: settings[SETUP_ARGUMENTS[name]] for name in self._setup_names})
 
     def map_resolver(self, map_task, resolver_name):
