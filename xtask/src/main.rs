@@ -10,6 +10,7 @@ mod codegen;
 mod demo;
 mod dist;
 mod emulators;
+mod flytekit_matrix;
 #[cfg(test)]
 mod layering;
 mod python_env;
@@ -26,6 +27,9 @@ commands:
   demo          build, prepare .venv with flytekit, run the example tasks and print their results
   test [ARGS]   prepare what the tests need and run every test (ARGS go to cargo test)
   conformance   only the comparisons with flytekit and flyteidl
+  matrix [CELL...]
+                only the flytekit x Python version matrix (every cell, or those named,
+                e.g. 1.10.7-py3.11); its venvs are cached in target/flytekit-venvs
   bench [--quick] [--runs N] [startup] [transfers] [memory]
                 start-up, transfer and memory runs of ours against flytekit, rclone and the
                 Python import floor, release builds (docs/benchmarks.md); --quick: a subset
@@ -47,6 +51,7 @@ fn main() -> Result<()> {
         Some("dist") => dist::run(&root, &args[1..]),
         Some("test") => test::run(&root, &args[1..]),
         Some("conformance") => test::conformance(&root),
+        Some("matrix") => test::matrix(&root, &args[1..]),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

@@ -20,6 +20,20 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
 /// Creates the environment `venv` from the file `requirements_file` when it is
 /// missing or holds other requirements, and returns its interpreter.
 pub fn ensure_at(venv: &Path, requirements_file: &Path) -> Result<PathBuf> {
+    let base = ["python3", "python"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .context("no python3 or python on PATH: install Python 3.9 or newer")?;
+    ensure_with(venv, requirements_file, Path::new(base))
+}
+
+/// [`ensure_at`] with the interpreter `base` creating the environment.
+pub fn ensure_with(venv: &Path, requirements_file: &Path, base: &Path) -> Result<PathBuf> {
     let python = venv.join("bin/python");
     let requirements = std::fs::read_to_string(requirements_file)
         .with_context(|| format!("reading {}", requirements_file.display()))?;
@@ -29,15 +43,6 @@ pub fn ensure_at(venv: &Path, requirements_file: &Path) -> Result<PathBuf> {
     }
     if !python.exists() {
         println!("creating the Python environment {}", venv.display());
-        let base = ["python3", "python"]
-            .into_iter()
-            .find(|p| {
-                Command::new(p)
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            })
-            .context("no python3 or python on PATH: install Python 3.9 or newer")?;
         run(Command::new(base).args(["-m", "venv"]).arg(venv))?;
     }
     println!(

@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::emulators::{Emulators, Which};
-use crate::python_env;
+use crate::{flytekit_matrix, python_env};
 
 /// Prepares what the tests need (the flytekit environment, the storage emulators),
 /// then runs every test of the workspace. The emulators stop when this returns, also
@@ -18,14 +18,36 @@ use crate::python_env;
 pub fn run(root: &Path, extra_args: &[String]) -> Result<()> {
     let python = python_env::ensure(root)?;
     let emulators = Emulators::start(root, Which::All)?;
-    let result = python_env::run(
-        cargo()
+    let whole_run = extra_args.is_empty();
+    let result = std::thread::scope(|scope| {
+        // The matrix's environments are built while the workspace's tests run: pip waits
+        // on the network and the disk, the tests on the CPU.
+        let matrix = whole_run
+            .then(|| scope.spawn(|| flytekit_matrix::ensure_all(root, flytekit_matrix::CELLS)));
+        let mut workspace = cargo();
+        workspace
             .current_dir(root)
             .args(["test", "--workspace", "--no-fail-fast"])
             .args(extra_args)
             .env("PYFLYTE_EXECUTE_TEST_PYTHON", &python)
-            .envs(emulators.env().iter().map(|(k, v)| (k, v))),
-    );
+            .envs(emulators.env().iter().map(|(k, v)| (k, v)));
+        // A Python pyflyte-execute refuses, for tests/unsupported_environments.rs (which
+        // fails saying so when there is none).
+        if let Ok(old_python) = flytekit_matrix::interpreter("3.8") {
+            workspace.env("PYFLYTE_EXECUTE_TEST_UNSUPPORTED_PYTHON", old_python);
+        }
+        let workspace = python_env::run(&mut workspace);
+        let matrix = match matrix {
+            Some(handle) => {
+                let cells = handle
+                    .join()
+                    .unwrap_or_else(|_| anyhow::bail!("building the matrix venvs panicked"))?;
+                flytekit_matrix::run(root, &cells, emulators.env())
+            }
+            None => Ok(()),
+        };
+        workspace.and(matrix)
+    });
     drop(emulators);
     result?;
     if extra_args.is_empty() {
@@ -40,6 +62,28 @@ pub fn run(root: &Path, extra_args: &[String]) -> Result<()> {
         ]))?;
     }
     Ok(())
+}
+
+/// `cargo xtask matrix [CELL...]`: only the flytekit version matrix (every cell, or
+/// those named, e.g. `1.10.7-py3.11`), its environments created first.
+pub fn matrix(root: &Path, names: &[String]) -> Result<()> {
+    let cells: Vec<_> = flytekit_matrix::CELLS
+        .iter()
+        .filter(|cell| names.is_empty() || names.contains(&cell.name()))
+        .copied()
+        .collect();
+    if cells.is_empty() {
+        let known: Vec<_> = flytekit_matrix::CELLS.iter().map(|c| c.name()).collect();
+        anyhow::bail!(
+            "no matrix cell named {names:?}; the cells are {}",
+            known.join(", ")
+        );
+    }
+    let cells = flytekit_matrix::ensure_all(root, &cells)?;
+    let emulators = Emulators::start(root, Which::All)?;
+    let result = flytekit_matrix::run(root, &cells, emulators.env());
+    drop(emulators);
+    result
 }
 
 /// `cargo xtask conformance`: only the suites that compare us with flytekit and flyteidl

@@ -74,6 +74,11 @@ pub struct MapExecuteArgs {
     /// How many elements of the map run at once, passed to the resolver.
     #[arg(long)]
     pub max_concurrency: Option<i64>,
+    /// flytekit 1.10 and 1.11 (whose array node map tasks are serialized with it): run
+    /// the element with `ArrayNodeMapTaskResolver` rather than the legacy resolver,
+    /// whatever `--resolver` says. Later flytekit has no such flag; ours ignores it there.
+    #[arg(long)]
+    pub experimental: bool,
 }
 
 /// Downloads and unpacks a fast-registered code archive, then runs the task command

@@ -99,6 +99,7 @@ fn main() -> ExitCode {
                 let location = args.task_location().map_err(anyhow::Error::msg)?;
                 let map_task = MapTaskSettings {
                     max_concurrency: args.max_concurrency,
+                    experimental: args.experimental,
                 };
                 execute(args.common, location, Some(map_task), environment, stop).await
             }

@@ -427,3 +427,90 @@ fn without_flytekit_a_run_fails_in_one_line_naming_flytekit_and_the_interpreter(
         "{message}"
     );
 }
+
+/// Installs a stand-in for flytekit `version` into `venv` as pip would leave one: the
+/// package with its metadata in site-packages, and the console script
+/// `pyflyte-execute` pip writes for flytekit's entry point. Its entrypoint prints a line
+/// naming itself, so a run shows whose entrypoint ran.
+fn install_stand_in_flytekit(venv: &Venv, version: &str) {
+    let output = venv.run(
+        "python",
+        &[
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+    );
+    let site = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    let package = site.join("flytekit/bin");
+    fs::create_dir_all(&package).expect("the stand-in's package");
+    fs::write(
+        site.join("flytekit/__init__.py"),
+        format!("__version__ = {version:?}\n"),
+    )
+    .expect("flytekit/__init__.py");
+    fs::write(package.join("__init__.py"), "").expect("flytekit/bin/__init__.py");
+    fs::write(
+        package.join("entrypoint.py"),
+        "import sys\n\ndef execute_task_cmd():\n    import flytekit\n    \
+         print('stand-in flytekit %s entrypoint ran' % flytekit.__version__)\n    return 0\n",
+    )
+    .expect("flytekit/bin/entrypoint.py");
+    let metadata = site.join(format!("flytekit-{version}.dist-info"));
+    fs::create_dir_all(&metadata).expect("the stand-in's metadata");
+    fs::write(
+        metadata.join("METADATA"),
+        format!("Metadata-Version: 2.1\nName: flytekit\nVersion: {version}\n"),
+    )
+    .expect("METADATA");
+    let script = venv.bin.join("pyflyte-execute");
+    fs::write(
+        &script,
+        format!(
+            "#!{}\nimport re\nimport sys\nfrom flytekit.bin.entrypoint import execute_task_cmd\n\
+             if __name__ == '__main__':\n    \
+             sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    \
+             sys.exit(execute_task_cmd())\n",
+            venv.python().display()
+        ),
+    )
+    .expect("the console script");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod +x");
+}
+
+#[test]
+fn the_hook_stands_aside_for_a_flytekit_outside_the_supported_range_saying_why() {
+    for version in ["1.9.2", "2.0.0"] {
+        let venv = Venv::create("stand-aside");
+        venv.install_ours();
+        install_stand_in_flytekit(&venv, version);
+
+        let run = venv.run("pyflyte-execute", &["--inputs", "unused"]);
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(&format!("stand-in flytekit {version} entrypoint ran")),
+            "flytekit's own entrypoint did not run:\n{stdout}\n{stderr}"
+        );
+        assert_eq!(
+            stderr.trim(),
+            format!(
+                "pyflyte-execute-rs: flytekit {version} is outside the range pyflyte-execute \
+                 runs (1.10.0 up to, not including, 2.0.0); running flytekit's own \
+                 pyflyte-execute"
+            ),
+        );
+
+        // Ours, asked directly, says the same and fails, so an image build checking it
+        // stops.
+        let report = venv.run("python", &["-m", "pyflyte_execute_rs", "--version"]);
+        let text = String::from_utf8_lossy(&report.stdout);
+        assert_eq!(report.status.code(), Some(1), "{text}");
+        assert!(
+            text.contains(&format!("flytekit {version}: "))
+                && text.contains("NOT in the supported range, 1.10.0 up to (not including) 2.0.0"),
+            "{text}"
+        );
+    }
+}

@@ -12,6 +12,7 @@ protocol.json, which both sides' tests check against COMMANDS and EVENTS below):
                           resolver_failed {error}              the resolver itself did not import
                           dry_run_passed                       --test: everything loaded, nothing run
                           flytekit_missing {interpreter, ...}  this interpreter has no flytekit
+                          unsupported {component, found, ...}  this Python or flytekit cannot run tasks
     supervisor -> worker  run {inputs} | exit
     worker -> supervisor  finished {files, peak_rss_kib}       files written to the staging dir
                           fatal {error}                        this script itself failed
@@ -53,7 +54,16 @@ TOKEN_ENV = "PYFLYTE_EXECUTE_CHANNEL_TOKEN"
 SUPERVISOR_PID_ENV = "PYFLYTE_EXECUTE_SUPERVISOR_PID"
 PROTOCOL_VERSION = 3
 COMMANDS = ("start", "run", "exit")
-EVENTS = ("hello", "loaded", "resolver_failed", "dry_run_passed", "finished", "flytekit_missing", "fatal")
+EVENTS = (
+    "hello",
+    "loaded",
+    "resolver_failed",
+    "dry_run_passed",
+    "finished",
+    "flytekit_missing",
+    "unsupported",
+    "fatal",
+)
 # How many characters of an exception's trace, and of its message, are sent (head and
 # tail kept): twice what an error document carries, and within the supervisor's bound
 # on an event line even when every character needs a JSON escape.
@@ -183,9 +193,25 @@ def run(channel, bridge_socket, token):
             f"speaks {PROTOCOL_VERSION}: the worker script and the binary come from different builds"
         )
 
+    supported = settings["supported"]
+    # The interpreter first: a flytekit that imports on a Python it does not support
+    # fails in ways that say nothing about the interpreter.
+    if not _in_range(tuple(sys.version_info[:3]), supported["python"]):
+        channel.send(
+            "unsupported", component="python", found="%d.%d.%d" % sys.version_info[:3], location=sys.executable
+        )
+        return
+
     # Looked up, not imported: the storage bridge must be in place before flytekit loads.
-    if importlib.util.find_spec("flytekit") is None:
+    spec = importlib.util.find_spec("flytekit")
+    if spec is None:
         channel.send("flytekit_missing", interpreter=sys.executable, error_message="No module named 'flytekit'")
+        return
+    flytekit_version = _installed_version("flytekit")
+    flytekit_location = (list(spec.submodule_search_locations or []) or [spec.origin])[0]
+    version_numbers = _version_numbers(flytekit_version)
+    if version_numbers is not None and not _in_range(version_numbers, supported["flytekit"]):
+        channel.send("unsupported", component="flytekit", found=flytekit_version, location=flytekit_location)
         return
 
     # Remote storage goes through the supervisor: installed before flytekit or user code
@@ -193,34 +219,49 @@ def run(channel, bridge_socket, token):
     install_storage_bridge(settings["bridge_module"], bridge_socket, token)
 
     # Imported after the socket is up so that an import failure is reported, not just printed.
-    from flytekit.bin import entrypoint as flytekit_entrypoint
-    from flytekit.tools.module_loader import load_object_from_module
+    try:
+        from flytekit.bin import entrypoint as flytekit_entrypoint
+        from flytekit.tools.module_loader import load_object_from_module
+    except Exception as exc:  # noqa: BLE001 - a broken install, whatever it raises
+        channel.send(
+            "unsupported",
+            component="flytekit_import",
+            found=flytekit_version,
+            location=flytekit_location,
+            detail="%s: %s" % (type(exc).__name__, exc),
+        )
+        return
+    try:
+        flytekit_api = FlytekitEntrypoint(flytekit_entrypoint)
+    except UnrecognisedFlytekit as exc:
+        channel.send(
+            "unsupported", component="flytekit", found=flytekit_version, location=flytekit_location, detail=str(exc)
+        )
+        return
 
-    with flytekit_entrypoint.setup_execution(
-        settings["raw_output_data_prefix"],
-        settings["output_prefix"],
-        settings["checkpoint_path"],
-        settings["prev_checkpoint"],
-        settings["dynamic_addl_distro"],
-        settings["dynamic_dest_dir"],
-    ) as ctx:
-        # As flytekit does: the working directory is importable, after everything else.
+    map_task = settings["map_task"]
+    with flytekit_api.setup_execution(settings, map_task is not None) as ctx:
+        # As flytekit 1.13 and later do: the working directory is importable, after
+        # everything else (before 1.13 only what PYTHONPATH names is).
         working_dir = os.getcwd()
-        if all(os.path.realpath(path) != working_dir for path in sys.path):
+        if flytekit_api.imports_from_working_dir and all(os.path.realpath(p) != working_dir for p in sys.path):
             sys.path.append(working_dir)
 
-        map_task = settings["map_task"]
         output_subdirectory = None
         try:
-            resolver = load_object_from_module(settings["resolver"])
             if map_task is not None:
                 # As flytekit's map entrypoint: the resolver is a class, the array index
                 # comes from the batch environment, and the legacy resolver writes under
                 # <output prefix>/<index>, which the supervisor is told as data.
                 task_index = flytekit_entrypoint._compute_array_job_index()
-                resolver = resolver()
-                if resolver.name() == "flytekit.core.legacy_map_task.MapTaskResolver":
+                resolver_class, legacy = flytekit_api.map_resolver(map_task, settings["resolver"])
+                resolver = resolver_class()
+                if legacy is None:
+                    legacy = resolver.name() == "flytekit.core.legacy_map_task.MapTaskResolver"
+                if legacy:
                     output_subdirectory = str(task_index)
+            else:
+                resolver = load_object_from_module(settings["resolver"])
         except Exception as exc:  # noqa: BLE001
             channel.send("resolver_failed", **describe(exc))
             return
@@ -235,15 +276,23 @@ def run(channel, bridge_socket, token):
         try:
             if map_task is None:
                 task = resolver.load_task(loader_args=settings["resolver_args"])
-            else:
+            elif _takes(resolver.load_task, "max_concurrency"):
                 task = resolver.load_task(
                     loader_args=settings["resolver_args"], max_concurrency=map_task["max_concurrency"]
                 )
+            else:
+                task = resolver.load_task(loader_args=settings["resolver_args"])
             load_error = None
         except Exception as exc:  # noqa: BLE001
             # Without this function's frame, the trace flytekit formats from it reads as
             # flytekit's own: _dispatch_execute, load_task, then the resolver's frames.
             task, load_error = None, exc.with_traceback(exc.__traceback__.tb_next or exc.__traceback__)
+        if load_error is not None and not flytekit_api.dispatch_loads_the_task:
+            # A flytekit whose _dispatch_execute takes the loaded task (before 1.13) loads
+            # it outside any error handling: its process dies with the traceback and writes
+            # nothing. Ours reports it as a task that could not be loaded.
+            channel.send("resolver_failed", **describe(load_error))
+            return
         channel.send("loaded", ok=load_error is None, output_subdirectory=output_subdirectory)
 
         def load_task():
@@ -257,9 +306,7 @@ def run(channel, bridge_socket, token):
 
         staging_dir = settings["staging_dir"]
         try:
-            flytekit_entrypoint._dispatch_execute(
-                ctx, load_task, command["inputs"], staging_dir, is_map_task=map_task is not None
-            )
+            flytekit_api.dispatch_execute(ctx, load_task, command["inputs"], staging_dir, map_task is not None)
         except SystemExit:
             # FLYTE_FAIL_ON_ERROR: flytekit exits after writing the error file; the
             # supervisor applies that policy itself after uploading it. A SystemExit with
@@ -384,6 +431,218 @@ def _error_document_being_written(exc, container_error):
             error = candidate
         entry = entry.tb_next
     return None if error is None else (file_name, error)
+
+
+# What the run settings call each argument flytekit's setup_execution takes, by the
+# parameter's name there.
+SETUP_ARGUMENTS = {
+    "raw_output_data_prefix": "raw_output_data_prefix",
+    "output_metadata_prefix": "output_prefix",
+    "checkpoint_path": "checkpoint_path",
+    "prev_checkpoint": "prev_checkpoint",
+    "dynamic_addl_distro": "dynamic_addl_distro",
+    "dynamic_dest_dir": "dynamic_dest_dir",
+}
+# The same values by the names flytekit's own map entrypoint gives them.
+MAP_ENTRYPOINT_NAMES = {
+    "raw_output_data_prefix": "raw_output_data_prefix",
+    "output_prefix": "output_prefix",
+    "checkpoint_path": "checkpoint_path",
+    "prev_checkpoint": "prev_checkpoint",
+    "dynamic_addl_distro": "dynamic_addl_distro",
+    "dynamic_dest_dir": "dynamic_dest_dir",
+}
+
+
+class UnrecognisedFlytekit(Exception):
+    """flytekit's entrypoint functions are not ones this worker knows how to call."""
+
+
+class FlytekitEntrypoint:
+    """How this flytekit's entrypoint functions are called, found by looking at them
+    rather than at the version string: what changed between 1.10 and 1.16 is the
+    signature of _dispatch_execute (the loaded task, then from 1.13 a function loading
+    it and is_map_task), the map entrypoint's --experimental flag (1.10 and 1.11) and
+    the arguments that entrypoint hands setup_execution (before 1.13, shifted by one)."""
+
+    def __init__(self, module):
+        missing = [
+            name
+            for name in ("setup_execution", "_dispatch_execute", "_compute_array_job_index")
+            if not callable(getattr(module, name, None))
+        ]
+        if missing:
+            raise UnrecognisedFlytekit("flytekit.bin.entrypoint has no %s" % ", ".join(missing))
+        self._module = module
+
+        setup = _parameters(module.setup_execution)
+        if setup is None or any(p.name not in SETUP_ARGUMENTS and _required(p) for p in setup):
+            raise UnrecognisedFlytekit("setup_execution takes %s" % _listed(setup))
+        self._setup_names = [p.name for p in setup if p.name in SETUP_ARGUMENTS]
+
+        dispatch = _parameters(module._dispatch_execute)
+        names = [p.name for p in dispatch or []]
+        if len(names) < 4 or names[1] not in ("load_task", "task_def"):
+            raise UnrecognisedFlytekit("_dispatch_execute takes %s" % _listed(dispatch))
+        if any(_required(p) for p in dispatch[4:] if p.name != "is_map_task"):
+            raise UnrecognisedFlytekit("_dispatch_execute takes %s" % _listed(dispatch))
+        #: From 1.13 flytekit loads the task inside _dispatch_execute, and so reports a
+        #: task that fails to load in an error document.
+        self.dispatch_loads_the_task = names[1] == "load_task"
+        self._dispatch_takes_is_map_task = "is_map_task" in names
+
+        #: flytekit before 1.13 runs the task inside its entrypoint's system scope
+        #: (flytekit.exceptions.scopes): the outermost scope is what hands a user error
+        #: on as USER, not as an unknown SYSTEM error.
+        execute_task = getattr(module, "_execute_task", None)
+        self._scoped = execute_task is not None and _unwrapped(execute_task) is not execute_task
+        #: flytekit 1.13 and later append the working directory to sys.path.
+        self.imports_from_working_dir = _mentions(getattr(module, "_execute_task", None), "sys.path.append")
+
+        map_entrypoint = getattr(module, "_execute_map_task", None)
+        self._map_takes_experimental = map_entrypoint is not None and _takes(map_entrypoint, "experimental")
+        self._map_entrypoint = map_entrypoint
+
+    def setup_execution(self, settings, is_map_task):
+        """flytekit's setup_execution context, called as that flytekit's own entrypoint
+        calls it for this kind of task."""
+        # Read only for map tasks: parsing the map entrypoint's source costs start-up time.
+        map_arguments = _setup_call_arguments(self._map_entrypoint) if is_map_task else None
+        if map_arguments is not None:
+            # flytekit 1.10 to 1.12's map entrypoint leaves out the output prefix, so every
+            # later argument lands one place early (the checkpoint path becomes the output
+            # metadata prefix, where decks go): that version's behaviour is the spec.
+            return self._module.setup_execution(*(settings[MAP_ENTRYPOINT_NAMES[name]] for name in map_arguments))
+        return self._module.setup_execution(**{name: settings[SETUP_ARGUMENTS[name]] for name in self._setup_names})
+
+    def map_resolver(self, map_task, resolver_name):
+        """The map task resolver class, and whether it writes under <prefix>/<index>
+        (None: ask the resolver its name, as flytekit 1.12 and later do)."""
+        if self._map_takes_experimental:
+            # flytekit 1.10 and 1.11 pick the resolver by --experimental, not by --resolver.
+            if map_task.get("experimental"):
+                return self._module.ArrayNodeMapTaskResolver, False
+            return self._module.MapTaskResolver, True
+        from flytekit.tools.module_loader import load_object_from_module
+
+        return load_object_from_module(resolver_name), None
+
+    def dispatch_execute(self, ctx, load_task, inputs, output_prefix, is_map_task):
+        """flytekit's _dispatch_execute with what this version takes, in the scope this
+        version's entrypoint calls it in."""
+        dispatch = self._module._dispatch_execute
+        if self._scoped:
+            from flytekit.exceptions import scopes
+
+            dispatch = scopes.system_entry_point(dispatch)
+        if not self.dispatch_loads_the_task:
+            return dispatch(ctx, load_task(), inputs, output_prefix)
+        if self._dispatch_takes_is_map_task:
+            return dispatch(ctx, load_task, inputs, output_prefix, is_map_task=is_map_task)
+        return dispatch(ctx, load_task, inputs, output_prefix)
+
+
+def _parameters(function):
+    """The parameters of `function` (through functools.wraps decorators), or None."""
+    import inspect
+
+    try:
+        return list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
+
+
+def _required(parameter):
+    return parameter.default is parameter.empty and parameter.kind in (
+        parameter.POSITIONAL_ONLY,
+        parameter.POSITIONAL_OR_KEYWORD,
+        parameter.KEYWORD_ONLY,
+    )
+
+
+def _takes(function, name):
+    return any(p.name == name for p in _parameters(function) or [])
+
+
+def _listed(parameters):
+    return "(%s)" % ", ".join(p.name for p in parameters) if parameters is not None else "no readable parameters"
+
+
+def _unwrapped(function):
+    import inspect
+
+    try:
+        return inspect.unwrap(function)
+    except ValueError:  # a cycle of __wrapped__: treat as undecorated
+        return function
+
+
+def _source(function):
+    """The source of `function` (through decorators), or None."""
+    import inspect
+
+    try:
+        return inspect.getsource(inspect.unwrap(function))
+    except (OSError, TypeError):
+        return None
+
+
+def _mentions(function, text):
+    return function is not None and text in (_source(function) or "")
+
+
+def _setup_call_arguments(function):
+    """The names `function` passes positionally to setup_execution, when that is all it
+    passes and each is one of MAP_ENTRYPOINT_NAMES; otherwise None (call it by keyword)."""
+    import ast
+    import textwrap
+
+    source = _source(function) if function is not None else None
+    try:
+        tree = ast.parse(textwrap.dedent(source)) if source is not None else None
+    except SyntaxError:
+        tree = None
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup_execution":
+            names = [arg.id if isinstance(arg, ast.Name) else None for arg in node.args]
+            if node.keywords or not all(name in MAP_ENTRYPOINT_NAMES for name in names):
+                return None
+            return names
+    return None
+
+
+def _installed_version(distribution):
+    """The installed distribution's version, read from its metadata without importing
+    it; None when it has none (e.g. a source checkout on PYTHONPATH)."""
+    try:
+        from importlib.metadata import version
+
+        return version(distribution)
+    except Exception:  # noqa: BLE001 - no metadata, or none readable: version unknown
+        return None
+
+
+def _version_numbers(version):
+    """The numbers a version starts with ("1.13.0b1" gives (1, 13, 0)); None without any."""
+    numbers = []
+    for part in (version or "").split("."):
+        digits = ""
+        for char in part:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        numbers.append(int(digits))
+        if len(digits) != len(part):
+            break
+    return tuple(numbers) or None
+
+
+def _in_range(numbers, supported):
+    return tuple(supported["min"]) <= tuple(numbers) < tuple(supported["below"])
 
 
 def _staged(staging_dir):

@@ -8,6 +8,7 @@
 //!                       resolver_failed {error}           the resolver itself did not import
 //!                       dry_run_passed                    --test: everything loaded, nothing run
 //!                       flytekit_missing {interpreter}    the interpreter has no flytekit
+//!                       unsupported {component, found}    this Python or flytekit cannot run tasks
 //! supervisor -> worker  run {inputs} | exit
 //! worker -> supervisor  finished {files, peak_rss_kib}    flytekit's files are in the staging dir
 //!                       fatal {error}                     the worker script itself failed
@@ -46,7 +47,7 @@ use crate::MapTaskSettings;
 use crate::lines::{BoundedLines, Line};
 
 /// The control protocol version this supervisor speaks; `protocol.json` has the same.
-/// Version 3 added `hello` and its token.
+/// Version 3 added `hello` and its token, `unsupported`, and `start`'s supported range.
 pub(crate) const PROTOCOL_VERSION: u32 = 3;
 
 /// The longest event line kept. The largest events are `fatal` and `resolver_failed`,
@@ -124,6 +125,8 @@ pub(crate) struct StartSettings {
     pub(crate) map_task: Option<MapTaskSettings>,
     /// The storage bridge's fsspec module, installed before flytekit is imported.
     pub(crate) bridge_module: PathBuf,
+    /// The flytekit and Python versions the worker may run a task with.
+    pub(crate) supported: crate::compat::Supported,
 }
 
 /// Worker to supervisor.
@@ -163,8 +166,39 @@ pub(crate) enum Event {
         /// The import error's message.
         error_message: String,
     },
+    /// The interpreter, or the flytekit it imports, is one tasks cannot run with.
+    Unsupported(Unsupported),
     /// The worker script itself failed.
     Fatal(PythonError),
+}
+
+/// What the worker found that it cannot run a task with.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Unsupported {
+    /// What was refused.
+    pub(crate) component: UnsupportedComponent,
+    /// Its version, e.g. `3.8.18` or `1.9.2` (`None`: flytekit without package metadata).
+    pub(crate) found: Option<String>,
+    /// Where it is: the interpreter's path, or flytekit's package directory.
+    pub(crate) location: String,
+    /// What exactly did not fit (a missing function, an import error), when not the
+    /// version alone.
+    #[serde(default)]
+    pub(crate) detail: Option<String>,
+}
+
+/// Which part of the worker's environment was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum UnsupportedComponent {
+    /// The interpreter's version is outside [`crate::compat::SUPPORTED_PYTHON`].
+    Python,
+    /// flytekit's version is outside [`crate::compat::SUPPORTED_FLYTEKIT`], or its
+    /// entrypoint functions are not the ones the worker knows how to call.
+    Flytekit,
+    /// flytekit is installed but importing it failed (a broken install, a missing
+    /// dependency).
+    FlytekitImport,
 }
 
 impl Event {
@@ -177,6 +211,7 @@ impl Event {
             Event::DryRunPassed => "dry_run_passed",
             Event::Finished { .. } => "finished",
             Event::FlytekitMissing { .. } => "flytekit_missing",
+            Event::Unsupported(_) => "unsupported",
             Event::Fatal(_) => "fatal",
         }
     }
@@ -402,6 +437,7 @@ mod tests {
             staging_dir: "/s".into(),
             map_task: None,
             bridge_module: "/b.py".into(),
+            supported: crate::compat::SUPPORTED,
         }
     }
 
@@ -433,6 +469,8 @@ mod tests {
         let start = serde_json::to_value(Command::Start(Box::new(start()))).expect("serializes");
         assert_eq!(start["protocol"], json!(PROTOCOL_VERSION));
         assert_eq!(start["dry_run"], json!(false));
+        assert_eq!(start["supported"]["flytekit"]["min"], json!([1, 10, 0]));
+        assert_eq!(start["supported"]["python"]["below"], json!([3, 13]));
     }
 
     #[test]
@@ -445,6 +483,8 @@ mod tests {
             r#"{"event": "dry_run_passed"}"#.to_owned(),
             r#"{"event": "finished", "files": ["outputs.pb"], "peak_rss_kib": 1}"#.to_owned(),
             r#"{"event": "flytekit_missing", "interpreter": "/p", "error_message": "m"}"#
+                .to_owned(),
+            r#"{"event": "unsupported", "component": "flytekit", "found": "1.9.2", "location": "/f", "detail": null}"#
                 .to_owned(),
             format!(r#"{{"event": "fatal", {error}}}"#),
         ];

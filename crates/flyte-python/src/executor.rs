@@ -136,6 +136,7 @@ fn start_settings(
         staging_dir: run.worker.files.staging_dir.clone(),
         map_task: settings.map_task.clone(),
         bridge_module: run.worker.files.bridge_module.clone(),
+        supported: crate::compat::SUPPORTED,
     }
 }
 
@@ -232,6 +233,14 @@ fn unrunnable(event: Event, python: &std::path::Path) -> TaskOutcome {
             tracing::error!("{message}");
             tracing::debug!(%interpreter, %error_message, "the worker's own report");
             TaskOutcome::Unrunnable(ContainerFailure::non_recoverable_system(message))
+        }
+        Event::Unsupported(unsupported) => {
+            let (code, message) = crate::interpreter::unsupported_message(python, &unsupported);
+            tracing::error!("{message}");
+            TaskOutcome::Unrunnable(ContainerFailure {
+                code: code.to_owned(),
+                ..ContainerFailure::non_recoverable_system(message)
+            })
         }
         Event::Fatal(error) => {
             tracing::error!(

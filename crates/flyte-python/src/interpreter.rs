@@ -115,3 +115,56 @@ pub fn missing_flytekit_message(python: &Path) -> String {
         python.display()
     )
 }
+
+/// The error code and the one line a run refused by the worker ends with: what was
+/// found, where, what is supported and what to do.
+pub(crate) fn unsupported_message(
+    python: &Path,
+    unsupported: &crate::control::Unsupported,
+) -> (&'static str, String) {
+    use crate::compat::{
+        FLYTEKIT_IMPORT_FAILED, SUPPORTED_FLYTEKIT, SUPPORTED_PYTHON, UNSUPPORTED_FLYTEKIT,
+        UNSUPPORTED_PYTHON,
+    };
+    use crate::control::UnsupportedComponent;
+
+    let found = unsupported.found.as_deref().unwrap_or("(version unknown)");
+    let detail = unsupported
+        .detail
+        .as_deref()
+        .map(|detail| format!(" ({detail})"))
+        .unwrap_or_default();
+    match unsupported.component {
+        UnsupportedComponent::Python => (
+            UNSUPPORTED_PYTHON,
+            format!(
+                "Python {found} ({}) cannot run tasks: pyflyte-execute supports Python {} \
+                 (the interpreters flytekit 1.10 to 1.16 support); set PYFLYTE_EXECUTE_PYTHON \
+                 to one of those, or use an image built on one",
+                unsupported.location,
+                SUPPORTED_PYTHON.describe()
+            ),
+        ),
+        UnsupportedComponent::Flytekit => (
+            UNSUPPORTED_FLYTEKIT,
+            format!(
+                "flytekit {found} ({}) is not supported{detail}: pyflyte-execute runs flytekit \
+                 {}; install one of those into {}, or set PYFLYTE_EXECUTE_USE_FLYTEKIT=1 to \
+                 run flytekit's own entrypoint",
+                unsupported.location,
+                SUPPORTED_FLYTEKIT.describe(),
+                python.display()
+            ),
+        ),
+        UnsupportedComponent::FlytekitImport => (
+            FLYTEKIT_IMPORT_FAILED,
+            format!(
+                "flytekit {found} ({}) is installed but cannot be imported{detail}: repair the \
+                 installation in {} (pyflyte-execute runs flytekit {})",
+                unsupported.location,
+                python.display(),
+                SUPPORTED_FLYTEKIT.describe()
+            ),
+        ),
+    }
+}

@@ -14,6 +14,7 @@
 //! - [`fast`]: `pyflyte-fast-execute`'s code archive, unpacked safely, and the task
 //!   command run with it importable;
 //! - [`interpreter`]: what an interpreter says about its flytekit (`--version`);
+//! - [`compat`]: the flytekit and Python versions tasks run with;
 //! - signals: [`catch_stop_signals`] catches SIGTERM, SIGINT and SIGUSR1 for the whole
 //!   process and turns the first stop signal into a [`flyte_runtime::Stop`] request,
 //!   which the pipeline races every phase against and [`PythonExecutor`] passes on to
@@ -67,6 +68,7 @@
 //! ```
 
 mod bridge;
+pub mod compat;
 mod control;
 mod embedded;
 mod executor;

@@ -48,4 +48,8 @@ pub const MAX_STOP_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
 pub struct MapTaskSettings {
     /// `--max-concurrency`, passed to the map task resolver.
     pub max_concurrency: Option<i64>,
+    /// `--experimental`: where flytekit's map entrypoint takes this flag (1.10 and 1.11),
+    /// it picks the resolver (array node when set, legacy otherwise) in place of
+    /// `--resolver`, and the worker does the same; later flytekit has no such flag.
+    pub experimental: bool,
 }

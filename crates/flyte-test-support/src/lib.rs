@@ -51,3 +51,22 @@ pub fn path_with_first(dir: &Path) -> std::ffi::OsString {
     std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)))
         .expect("PATH entries without ':'")
 }
+
+/// A Python outside the range pyflyte-execute supports (e.g. 3.8), for the tests that
+/// check it is refused; `cargo xtask test` finds one and passes it in
+/// `PYFLYTE_EXECUTE_TEST_UNSUPPORTED_PYTHON`.
+///
+/// # Panics
+/// When the variable is not set.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests take their interpreters from cargo xtask test"
+)]
+pub fn unsupported_python() -> PathBuf {
+    std::env::var_os("PYFLYTE_EXECUTE_TEST_UNSUPPORTED_PYTHON")
+        .map(PathBuf::from)
+        .expect(
+            "no PYFLYTE_EXECUTE_TEST_UNSUPPORTED_PYTHON: run `cargo xtask test` (it finds a \
+             Python 3.8 on PATH or in pyenv) or set it to a Python outside 3.9-3.12",
+        )
+}

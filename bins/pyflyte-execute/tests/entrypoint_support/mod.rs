@@ -144,6 +144,9 @@ impl Scenario {
         let json = fs::read_to_string(prepared.join("case.json"))
             .unwrap_or_else(|e| panic!("no case {name} in entrypoint_cases.py ({e})"));
         let spec: serde_json::Value = serde_json::from_str(&json).expect("case.json is JSON");
+        if let Some(reason) = spec["unavailable"].as_str() {
+            panic!("case {name} cannot be prepared with this flytekit: {reason}");
+        }
         let command = spec["command"]
             .as_array()
             .expect("a command")

@@ -160,7 +160,12 @@ def case(name: str, dir: Path) -> str:
 def all_cases(dir: Path) -> None:
     """Every case at once, in one Python start-up: DIR/<case>/inputs.pb and case.json."""
     for name in CASES:
-        line = case(name, dir / name)
+        try:
+            line = case(name, dir / name)
+        except Exception as exc:  # noqa: BLE001 - an older flytekit lacking what a case uses
+            # Only the tests that use this case fail, saying why (tests/entrypoint_support).
+            (dir / name).mkdir(parents=True, exist_ok=True)
+            line = json.dumps({"unavailable": f"{type(exc).__name__}: {exc}"})
         (dir / name / "case.json").write_text(line + "\n")
     print(dir)
 

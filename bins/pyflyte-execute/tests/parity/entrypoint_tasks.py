@@ -10,8 +10,13 @@ import os
 import sys
 import typing
 
-from flytekit import Deck, current_context, dynamic, map_task, task, workflow
-from flytekit.core.legacy_map_task import map_task as legacy_map_task
+from flytekit import Deck, current_context, dynamic, task, workflow
+from flytekit.core.array_node_map_task import map_task
+
+try:
+    from flytekit.core.legacy_map_task import map_task as legacy_map_task
+except ImportError:  # flytekit before 1.12 names the module of the legacy map task map_task
+    from flytekit.core.map_task import map_task as legacy_map_task
 from flytekit.types.directory import FlyteDirectory
 
 

@@ -12,8 +12,15 @@ The binary runs the task's worker with this interpreter (`sys.executable`) unles
 `PYFLYTE_EXECUTE_PYTHON` names another. `PYFLYTE_EXECUTE_USE_FLYTEKIT=1` leaves flytekit's
 own entrypoint running (to roll one task back without rebuilding its image).
 
+The hook also stands aside, with one line on stderr, when the installed flytekit is
+outside the range the binary runs tasks with (SUPPORTED_FLYTEKIT_MIN up to, not including,
+SUPPORTED_FLYTEKIT_BELOW; the binary's crates/flyte-python/src/compat.rs says the same, and a
+test checks the two agree): an image on flytekit 1.9 or 2.x keeps working with its own
+entrypoint.
+
 This code runs inside flytekit's console script before anything else: it only reads the
-script's first bytes and the environment, and stands aside on any doubt.
+script's first bytes, flytekit's package metadata and the environment, and stands aside on
+any doubt.
 """
 
 import os
@@ -27,6 +34,53 @@ FLYTEKIT_ENTRYPOINT_MODULE = b"flytekit.bin.entrypoint"
 USE_FLYTEKIT = "PYFLYTE_EXECUTE_USE_FLYTEKIT"
 #: The interpreter the binary runs the worker with.
 PYTHON = "PYFLYTE_EXECUTE_PYTHON"
+#: The oldest flytekit the binary runs tasks with.
+SUPPORTED_FLYTEKIT_MIN = (1, 10, 0)
+#: The first flytekit it no longer does (a new major is a new SDK).
+SUPPORTED_FLYTEKIT_BELOW = (2, 0, 0)
+
+
+#: Whether take_over has run in this process.
+_decided = False
+
+
+def flytekit_version():
+    """The installed flytekit's version from its package metadata (flytekit itself is not
+    imported: that is the console script's job), or None when it cannot be read."""
+    try:
+        from importlib.metadata import version
+
+        return version("flytekit")
+    except Exception:  # noqa: BLE001 - no metadata, or an old Python: the binary decides
+        return None
+
+
+def version_numbers(text):
+    """The numbers a version starts with: "1.13.0b1" gives (1, 13, 0); None without any."""
+    numbers = []
+    for part in (text or "").split("."):
+        digits = ""
+        for char in part:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        numbers.append(int(digits))
+        if len(digits) != len(part):
+            break
+    return tuple(numbers) or None
+
+
+def outside_supported_range(text):
+    """Whether flytekit `text` is known to be outside the supported range (an unreadable
+    version is not: the binary checks flytekit's internals itself)."""
+    numbers = version_numbers(text)
+    return numbers is not None and not (SUPPORTED_FLYTEKIT_MIN <= numbers < SUPPORTED_FLYTEKIT_BELOW)
+
+
+def _dotted(numbers):
+    return ".".join(str(number) for number in numbers)
 
 
 def binary():
@@ -37,6 +91,12 @@ def binary():
 def take_over(argv):
     """Runs the Rust binary in place of flytekit's console script `argv[0]`; returns
     (and flytekit's entrypoint runs) only when it must not or cannot."""
+    global _decided
+    if _decided:
+        # site reads this package's .pth once per site-packages path, and a venv can list
+        # the same directory twice (lib and its lib64 link): decide, and say why, once.
+        return
+    _decided = True
     script = argv[0]
     if os.path.basename(script) not in ENTRYPOINTS:
         return
@@ -47,6 +107,14 @@ def take_over(argv):
             if FLYTEKIT_ENTRYPOINT_MODULE not in file.read(4096):
                 return
     except OSError:
+        return
+    version = flytekit_version()
+    if outside_supported_range(version):
+        sys.stderr.write(
+            "pyflyte-execute-rs: flytekit %s is outside the range pyflyte-execute runs (%s up to, "
+            "not including, %s); running flytekit's own %s\n"
+            % (version, _dotted(SUPPORTED_FLYTEKIT_MIN), _dotted(SUPPORTED_FLYTEKIT_BELOW), os.path.basename(script))
+        )
         return
     try:
         run_binary(script, argv[1:])
