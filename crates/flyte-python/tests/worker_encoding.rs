@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The line `worker.py`'s own `Channel.send` writes for a `fatal` event describing
+/// What `worker.py`'s own `Channel` writes (its hello, then the line `Channel.send` writes) for a `fatal` event describing
 /// `ValueError("bad \udc80 byte")`, read from a socket as the supervisor reads it.
 fn fatal_event_line() -> Vec<u8> {
     let script = r#"
@@ -24,7 +24,7 @@ path = os.path.join(tempfile.mkdtemp(), "control")
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 server.bind(path)
 server.listen(1)
-channel = worker.Channel(path)
+channel = worker.Channel(path, "test-token")
 connection, _ = server.accept()
 channel.send("fatal", **worker.describe(ValueError("bad \udc80 byte")))
 channel._sock.shutdown(socket.SHUT_WR)
@@ -69,11 +69,22 @@ sys.stdout.buffer.write(connection.makefile("rb").read())
 
 #[test]
 fn a_lone_surrogate_in_an_event_reaches_the_supervisor_escaped() {
-    let line = fatal_event_line();
-    let event: Value = serde_json::from_slice(&line).unwrap_or_else(|e| {
+    // The channel's first line is its `hello`; every event starts on a fresh line.
+    let written = fatal_event_line();
+    let line = written
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .nth(1)
+        .unwrap_or_else(|| {
+            panic!(
+                "no event after the hello: {}",
+                String::from_utf8_lossy(&written)
+            )
+        });
+    let event: Value = serde_json::from_slice(line).unwrap_or_else(|e| {
         panic!(
             "the supervisor cannot read the event ({e}): {}",
-            String::from_utf8_lossy(&line)
+            String::from_utf8_lossy(line)
         )
     });
     assert_eq!(event["event"], "fatal");
