@@ -113,29 +113,7 @@ mod s3 {
     #[tokio::test]
     async fn a_store_that_never_answers_is_a_stall_waiting_for_an_answer() {
         let server = blackhole().await;
-        let storage = storage(&server);
-        let uri = "s3://bucket/silent/inputs.pb";
-        assert_stalled(
-            bounded(storage.get_bytes(uri)).await,
-            uri,
-            TransferPhase::WaitingForAnswer,
-        );
-        let local = tempfile::tempdir().expect("temp dir");
-        assert_stalled(
-            bounded(storage.get_file(uri, &local.path().join("x"))).await,
-            uri,
-            TransferPhase::WaitingForAnswer,
-        );
-        assert_stalled(
-            bounded(storage.stat(uri)).await,
-            uri,
-            TransferPhase::WaitingForAnswer,
-        );
-        assert_stalled(
-            bounded(storage.list("s3://bucket/silent")).await,
-            "s3://bucket/silent",
-            TransferPhase::WaitingForAnswer,
-        );
+        every_read_of_a_silent_store_stalls(&storage(&server), "s3://bucket/silent").await;
         assert!(server.requests() >= 4 * ATTEMPTS as usize);
     }
 
@@ -301,6 +279,20 @@ mod s3 {
     }
 }
 
+/// Every way of reading under `prefix` (an object's bytes, into a file, its size, a
+/// listing) from a store that accepts connections and never answers ends as a stall
+/// waiting for the answer, naming what was asked for.
+async fn every_read_of_a_silent_store_stalls(storage: &Storage, prefix: &str) {
+    let uri = format!("{prefix}/inputs.pb");
+    let local = tempfile::tempdir().expect("temp dir");
+    let phase = TransferPhase::WaitingForAnswer;
+    assert_stalled(bounded(storage.get_bytes(&uri)).await, &uri, phase);
+    let target = local.path().join("x");
+    assert_stalled(bounded(storage.get_file(&uri, &target)).await, &uri, phase);
+    assert_stalled(bounded(storage.stat(&uri)).await, &uri, phase);
+    assert_stalled(bounded(storage.list(prefix)).await, prefix, phase);
+}
+
 #[cfg(feature = "gcs")]
 mod gcs {
     use super::*;
@@ -321,18 +313,7 @@ mod gcs {
     #[tokio::test]
     async fn a_store_that_never_answers_is_a_stall_waiting_for_an_answer() {
         let server = blackhole().await;
-        let storage = storage(&server);
-        let uri = "gs://bucket/silent/inputs.pb";
-        assert_stalled(
-            bounded(storage.stat(uri)).await,
-            uri,
-            TransferPhase::WaitingForAnswer,
-        );
-        assert_stalled(
-            bounded(storage.get_bytes(uri)).await,
-            uri,
-            TransferPhase::WaitingForAnswer,
-        );
+        every_read_of_a_silent_store_stalls(&storage(&server), "gs://bucket/silent").await;
     }
 
     #[tokio::test]
@@ -381,18 +362,7 @@ mod azure {
     #[tokio::test]
     async fn a_store_that_never_answers_is_a_stall_waiting_for_an_answer() {
         let server = blackhole().await;
-        let storage = storage(&server);
-        let uri = "abfs://container/silent/inputs.pb";
-        assert_stalled(
-            bounded(storage.stat(uri)).await,
-            uri,
-            TransferPhase::WaitingForAnswer,
-        );
-        assert_stalled(
-            bounded(storage.get_bytes(uri)).await,
-            uri,
-            TransferPhase::WaitingForAnswer,
-        );
+        every_read_of_a_silent_store_stalls(&storage(&server), "abfs://container/silent").await;
     }
 
     #[tokio::test]
