@@ -41,6 +41,7 @@ import faulthandler
 import importlib.util
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -626,19 +627,8 @@ def _installed_version(distribution):
 
 def _version_numbers(version):
     """The numbers a version starts with ("1.13.0b1" gives (1, 13, 0)); None without any."""
-    numbers = []
-    for part in (version or "").split("."):
-        digits = ""
-        for char in part:
-            if not char.isdigit():
-                break
-            digits += char
-        if not digits:
-            break
-        numbers.append(int(digits))
-        if len(digits) != len(part):
-            break
-    return tuple(numbers) or None
+    leading = re.match(r"\d+(?:\.\d+)*", version or "")
+    return tuple(int(number) for number in leading.group().split(".")) if leading else None
 
 
 def _in_range(numbers, supported):

@@ -57,19 +57,10 @@ def flytekit_version():
 
 def version_numbers(text):
     """The numbers a version starts with: "1.13.0b1" gives (1, 13, 0); None without any."""
-    numbers = []
-    for part in (text or "").split("."):
-        digits = ""
-        for char in part:
-            if not char.isdigit():
-                break
-            digits += char
-        if not digits:
-            break
-        numbers.append(int(digits))
-        if len(digits) != len(part):
-            break
-    return tuple(numbers) or None
+    import re  # only when a version is read: the hook runs ahead of every task, so it imports little
+
+    leading = re.match(r"\d+(?:\.\d+)*", text or "")
+    return tuple(int(number) for number in leading.group().split(".")) if leading else None
 
 
 def outside_supported_range(text):
