@@ -97,7 +97,10 @@ fn remove_stale(parent: &Path, own: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
-    let uid = rustix::process::geteuid().as_raw();
+    // Ours are owned by whoever owns the directory this run just made.
+    let Ok(uid) = std::fs::metadata(own).map(|own| own.uid()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path == own {
@@ -146,18 +149,10 @@ fn is_stale(dir: &Path, pid: u32) -> bool {
     }
 }
 
+/// Whether a process `pid` exists (a zombie counts: its parent has not reaped it yet).
+/// Read from /proc rather than probed with a signal: only flyte-python touches signals.
 fn pid_is_alive(pid: u32) -> bool {
-    let Some(pid) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return false;
-    };
-    // EPERM: alive, someone else's.
-    !matches!(
-        rustix::process::test_kill_process(pid),
-        Err(rustix::io::Errno::SRCH)
-    )
+    pid != 0 && Path::new("/proc").join(pid.to_string()).exists()
 }
 
 #[cfg(test)]

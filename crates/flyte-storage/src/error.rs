@@ -149,8 +149,8 @@ pub enum StorageError {
     /// one): a FIFO, a socket or a device has no contents to copy, and reading one can
     /// block forever (a FIFO) or never end (`/dev/zero`).
     #[error(
-        "{uri} is {kind}, not a regular file, so it has no contents to upload: write the \
-         data to a regular file and transfer that"
+        "{uri} is {kind}, not a regular file, so it has no contents to transfer: write \
+         the data to a regular file and name that"
     )]
     NotAFile {
         /// The local path.
