@@ -154,14 +154,9 @@ pub fn run(root: &Path, cells: &[(Cell, PathBuf)], env: &[(String, String)]) -> 
         let result = python_env::run(
             crate::test::cargo()
                 .current_dir(root)
-                .args([
-                    "test",
-                    "-p",
-                    "pyflyte-execute",
-                    "--test",
-                    "flytekit_versions",
-                    "--",
-                ])
+                // --workspace, as the workspace run: the same features, so the test
+                // binary it built is the one run, not a second build.
+                .args(["test", "--workspace", "--test", "flytekit_versions", "--"])
                 .args(cell.tests)
                 .env("PYFLYTE_EXECUTE_TEST_PYTHON", python)
                 .envs(env.iter().map(|(k, v)| (k, v))),
