@@ -6,18 +6,23 @@ use std::fmt;
 
 /// Displays an error and every cause under it as `error: cause: root`, each once: errors
 /// in this workspace print only their own part and return the cause from `source()`, so
-/// `{}` of the error alone would leave the cause out.
+/// `{}` of the error alone would leave the cause out. A cause whose text the line already
+/// holds (a dependency's error that quotes its own cause) is left out.
 pub struct Chain<'a>(pub &'a (dyn Error + 'static));
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut text = self.0.to_string();
         let mut cause = self.0.source();
         while let Some(error) = cause {
-            write!(f, ": {error}")?;
+            let cause_text = error.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
             cause = error.source();
         }
-        Ok(())
+        f.write_str(&text)
     }
 }
 
@@ -41,5 +46,20 @@ mod tests {
             Chain(&error).to_string(),
             "could not read inputs.pb: disk on fire"
         );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("request failed: disk on fire")]
+    struct Quoting {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_the_error_already_quotes_is_not_repeated() {
+        let error = Quoting {
+            source: std::io::Error::other("disk on fire"),
+        };
+        assert_eq!(Chain(&error).to_string(), "request failed: disk on fire");
     }
 }

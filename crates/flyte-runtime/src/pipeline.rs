@@ -154,7 +154,7 @@ pub async fn run_task<E: Executor>(
         // A failure's own summary was written with the error; this is for a run that
         // never got that far (the scratch directory).
         if matches!(error, PipelineError::Scratch { .. }) {
-            write_termination_message(path, &error_chain(error));
+            write_termination_message(path, &flyte_errors::Chain(error).to_string());
         }
     }
     result
@@ -262,7 +262,10 @@ async fn run<E: Executor>(
         write_outcome_or_stop(storage, settings, &outcome_prefix, outcome).await;
     timer.finish();
     if let Some(path) = &settings.termination_message_path {
-        let not_written = written.as_ref().err().map(|error| error_chain(error));
+        let not_written = written
+            .as_ref()
+            .err()
+            .map(|error| flyte_errors::Chain(error).to_string());
         match outcome.failure() {
             Some(failure) => {
                 write_termination_message(path, &failure_summary(failure, not_written.as_deref()));
@@ -401,21 +404,6 @@ fn stopped(request: &StopRequest, phase: &str) -> TaskOutcome {
             &message,
         ))
     })
-}
-
-/// `error` and the causes its message does not already include, joined with `: `.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Writes an error document for a run that failed before it could start (for example,
