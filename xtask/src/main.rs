@@ -14,6 +14,7 @@ mod flytekit_matrix;
 #[cfg(test)]
 mod layering;
 mod python_env;
+mod shaper;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,9 @@ commands:
                 start-up, transfer and memory runs of ours against flytekit, rclone and the
                 Python import floor, release builds (docs/benchmarks.md); --quick: a subset
                 in under five minutes; `bench tune-rclone` tries rclone settings
+  shaper --upstream HOST:PORT [--listen HOST:PORT] [--rate-mib 64] [--delay-ms 20]
+                the bench's cloud-like link on its own: a TCP proxy capping each connection
+                and delaying each response's first byte
   codegen       regenerate crates/flyte-proto/src/generated from proto/
   dist [--arch x86_64|aarch64]
                 the wheel pyflyte-execute-rs to publish, in target/wheels: the release binary
@@ -49,6 +53,7 @@ fn main() -> Result<()> {
         Some("codegen") => codegen::run(&root),
         Some("demo") => demo::run(&root),
         Some("dist") => dist::run(&root, &args[1..]),
+        Some("shaper") => shaper::run(&args[1..]),
         Some("test") => test::run(&root, &args[1..]),
         Some("conformance") => test::conformance(&root),
         Some("matrix") => test::matrix(&root, &args[1..]),
