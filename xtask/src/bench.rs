@@ -1285,6 +1285,66 @@ mod tests {
         );
     }
 
+    fn transfer(store: &'static str, tool: Tool) -> Measurement {
+        Measurement {
+            case: "2 GiB FlyteFile".to_owned(),
+            way: Some(Way::Read),
+            store,
+            tool,
+            bytes: Some(2 << 30),
+            samples: vec![Sample {
+                seconds: 4.0,
+                peak_rss_kib: 1024,
+                cpu_seconds: 3.0,
+                supervisor_kib: None,
+                worker_kib: None,
+                phases: None,
+            }],
+            failures: Vec::new(),
+            cpu_floor: Some(1.0),
+        }
+    }
+
+    #[test]
+    fn the_cloud_like_link_has_its_own_section_after_the_direct_transfers() {
+        let results = [
+            transfer("S3 (Garage)", Tool::Ours),
+            transfer(stores::CLOUD_LABEL, Tool::Rclone),
+        ];
+        let checks = [ProxyCheck {
+            streams: 16,
+            bytes: 2 << 30,
+            seconds: 4.0,
+            connections: 17,
+            proxy_cpu_seconds: 1.0,
+            cap_bytes_per_second: 64 << 20,
+        }];
+        let report = render(&results, &checks, "Machine: m", "Load: l");
+        let cloud = report
+            .find("### Cloud-like link")
+            .expect("a cloud-like link section");
+        let direct = report.find("### Transfers").expect("a transfers section");
+        assert!(direct < cloud, "{report}");
+        assert!(
+            !report[..cloud].contains(stores::CLOUD_LABEL),
+            "the cloud-like runs are not among the direct ones:\n{report}"
+        );
+        assert!(
+            report[cloud..].contains("--multi-thread-streams=16"),
+            "{report}"
+        );
+        assert!(
+            report[cloud..].contains("64 MiB/s per connection each way, 20 ms"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_run_without_the_cloud_like_link_has_no_section_for_it() {
+        let report = render(&[transfer("S3 (Garage)", Tool::Ours)], &[], "m", "l");
+        assert!(!report.contains("Cloud-like"), "{report}");
+    }
+
     #[test]
     fn a_generated_section_of_the_docs_is_replaced_and_the_rest_kept() {
         let doc = "intro\n<!-- bench:startup -->\nold table\n<!-- /bench:startup -->\nafter\n";
