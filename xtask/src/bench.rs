@@ -31,6 +31,7 @@ pub mod stores;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use flyte_proto::literal;
@@ -205,6 +206,17 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut results: Vec<Measurement> = Vec::new();
     let mut checks: Vec<ProxyCheck> = Vec::new();
     let mut loads = vec![format!("before: {}", load_average())];
+    // Each part's duration beside the load after it, for planning a full run.
+    let mut part_started = Instant::now();
+    let after = |part: &str, started: &mut Instant| {
+        let line = format!(
+            "after {part} ({}): {}",
+            minutes(started.elapsed().as_secs()),
+            load_average()
+        );
+        *started = Instant::now();
+        line
+    };
     let mut failures: Vec<String> = Vec::new();
 
     if sections.startup {
@@ -233,7 +245,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             keep(measured, &mut results, &mut failures, "start-up", store);
         }
         drop(emulators);
-        loads.push(format!("after start-up: {}", load_average()));
+        loads.push(after("start-up", &mut part_started));
     }
     if sections.transfers || sections.cloud {
         let data: Vec<Data> = transfer_data(&runner, &plan, &work.join("data"))?
@@ -250,7 +262,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 &selection.tools,
                 (&mut results, &mut failures),
             );
-            loads.push(format!("after transfers: {}", load_average()));
+            loads.push(after("transfers", &mut part_started));
         }
         if sections.cloud {
             let shaper = Shaper::start(garage.s3_addr, Shape::CLOUD)?;
@@ -281,7 +293,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 &selection.tools,
                 (&mut results, &mut failures),
             );
-            loads.push(format!("after the cloud-like link: {}", load_average()));
+            loads.push(after("the cloud-like link", &mut part_started));
         }
     }
     if sections.memory {
@@ -297,7 +309,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 &garage_store,
             );
         }
-        loads.push(format!("after memory: {}", load_average()));
+        loads.push(after("memory", &mut part_started));
     }
     drop(garage);
 
@@ -1221,6 +1233,11 @@ fn size_label(bytes: u64) -> String {
     }
 }
 
+/// 545 seconds as "9 min 5 s".
+fn minutes(seconds: u64) -> String {
+    format!("{} min {} s", seconds / 60, seconds % 60)
+}
+
 /// 10000 as "10,000".
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -1244,6 +1261,7 @@ mod tests {
         assert_eq!(size_label(256 << 20), "256 MiB");
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(thousands(100), "100");
+        assert_eq!(minutes(545), "9 min 5 s");
     }
 
     #[test]
