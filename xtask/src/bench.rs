@@ -266,7 +266,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         }
         if sections.cloud {
             let shaper = Shaper::start(garage.s3_addr, Shape::CLOUD)?;
-            let cloud = Store::garage_through(shaper.addr());
+            let cloud = Store::garage_through(shaper.addr(), garage.s3_addr);
             println!(
                 "shaping proxy on {} -> {}: {} MiB/s per connection, {} ms to first byte",
                 shaper.addr(),

@@ -43,6 +43,9 @@ pub struct Store {
     pub remote: String,
     /// The `RCLONE_CONFIG_*` variables defining that remote.
     pub rclone_env: Vec<(String, String)>,
+    /// The same remote as set-up, checks and clean-up reach it: for the cloud-like
+    /// link, Garage directly, so that only the measured runs pay the link.
+    setup_rclone_env: Vec<(String, String)>,
     /// Set up, read back and clean up with rclone, or (Azurite) with a Python helper.
     access: Access,
 }
@@ -68,6 +71,7 @@ impl Store {
             env: Vec::new(),
             remote: root,
             rclone_env: Vec::new(),
+            setup_rclone_env: Vec::new(),
             access: Access::Rclone,
         })
     }
@@ -102,6 +106,7 @@ impl Store {
             env: owned(&env),
             remote: format!("{name}:{BUCKET}"),
             rclone_env: rclone_config(name, &rclone),
+            setup_rclone_env: rclone_config(name, &rclone),
             access: Access::Rclone,
         }
     }
@@ -133,15 +138,22 @@ impl Store {
     }
 
     /// The bench's Garage reached through the shaping proxy at `proxy`: the
-    /// entrypoints' and rclone's endpoint is simply the proxy's address.
-    pub fn garage_through(proxy: SocketAddr) -> Store {
-        Store::s3(
-            CLOUD_LABEL,
-            "garagelink",
-            &format!("http://{proxy}"),
-            (GARAGE_KEY_ID, GARAGE_SECRET),
-            GARAGE_REGION,
-        )
+    /// entrypoints' and rclone's endpoint is simply the proxy's address. Set-up, checks
+    /// and clean-up go to Garage's S3 API at `server` directly.
+    pub fn garage_through(proxy: SocketAddr, server: SocketAddr) -> Store {
+        let through = |endpoint: String| {
+            Store::s3(
+                CLOUD_LABEL,
+                "garagelink",
+                &endpoint,
+                (GARAGE_KEY_ID, GARAGE_SECRET),
+                GARAGE_REGION,
+            )
+        };
+        Store {
+            setup_rclone_env: through(format!("http://{server}")).rclone_env,
+            ..through(format!("http://{proxy}"))
+        }
     }
 
     /// fake-gcs-server.
@@ -160,6 +172,7 @@ impl Store {
             env: owned(&[("STORAGE_EMULATOR_HOST", endpoint.as_str())]),
             remote: format!("gcs:{BUCKET}"),
             rclone_env: rclone_config("gcs", &rclone),
+            setup_rclone_env: rclone_config("gcs", &rclone),
             access: Access::Rclone,
         })
     }
@@ -186,6 +199,7 @@ impl Store {
             env: owned(&env),
             remote: BUCKET.to_owned(),
             rclone_env: Vec::new(),
+            setup_rclone_env: Vec::new(),
             access: Access::AzureHelper {
                 python: python.to_path_buf(),
                 script: root.join("xtask/python/azure_blob.py"),
@@ -203,26 +217,15 @@ impl Store {
         format!("{}/{path}", self.remote)
     }
 
-    /// An rclone command with this store's remote defined.
+    /// An rclone command with this store's remote defined, for measured runs.
     pub fn rclone(&self) -> Command {
-        let mut command = Command::new("rclone");
-        command
-            // Remotes come from the environment only; no config file is read or missed.
-            .env("RCLONE_CONFIG", "/dev/null")
-            // rclone's AWS SDK refuses to start with a custom CA bundle set (and the
-            // endpoints here are plain HTTP anyway).
-            .env_remove("AWS_CA_BUNDLE")
-            // After a multipart upload rclone 1.60 HEADs the object with
-            // `versionId=null`, which moto refuses (400): the upload fails.
-            .env("RCLONE_S3_NO_HEAD", "true")
-            .envs(self.rclone_env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
-        command
+        rclone_with(&self.rclone_env)
     }
 
-    /// Runs rclone with `args` and returns its stdout, failing with its stderr.
+    /// Runs rclone with `args` for set-up, checks or clean-up, and returns its stdout,
+    /// failing with its stderr.
     pub fn rclone_run(&self, args: &[&str]) -> Result<Vec<u8>> {
-        self.output(self.rclone().args(args), false)
+        self.output(rclone_with(&self.setup_rclone_env).args(args), false)
     }
 
     /// Runs the set-up command `command` and returns its stdout, failing with its
@@ -295,10 +298,30 @@ impl Store {
             Some(mut helper) => self.output(&mut helper, true),
             // `delete`, not `purge`: purge refuses a path that is a file (the file case's
             // read input), and object stores have no directories left to remove.
-            None => self.output(self.rclone().args(["delete", &target]), true),
+            None => self.output(
+                rclone_with(&self.setup_rclone_env).args(["delete", &target]),
+                true,
+            ),
         }
         .map(drop)
     }
+}
+
+/// An rclone command with the remotes of `remote_env` defined.
+fn rclone_with(remote_env: &[(String, String)]) -> Command {
+    let mut command = Command::new("rclone");
+    command
+        // Remotes come from the environment only; no config file is read or missed.
+        .env("RCLONE_CONFIG", "/dev/null")
+        // rclone's AWS SDK refuses to start with a custom CA bundle set (and the
+        // endpoints here are plain HTTP anyway).
+        .env_remove("AWS_CA_BUNDLE")
+        // After a multipart upload rclone 1.60 HEADs the object with
+        // `versionId=null`, which moto refuses (400): the upload fails.
+        .env("RCLONE_S3_NO_HEAD", "true")
+        .envs(remote_env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
+    command
 }
 
 fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -582,6 +605,31 @@ mod tests {
                 "{line} missing:\n{config}"
             );
         }
+    }
+
+    #[test]
+    fn the_cloud_like_link_is_measured_through_the_proxy_and_set_up_directly() {
+        let server_addr: SocketAddr = "127.0.0.1:3900".parse().expect("an address");
+        let proxy: SocketAddr = "127.0.0.1:4900".parse().expect("an address");
+        let endpoint = |env: &[(String, String)]| {
+            env.iter()
+                .find(|(k, _)| k.ends_with("_ENDPOINT"))
+                .map(|(_, v)| v.clone())
+        };
+        let cloud = Store::garage_through(proxy, server_addr);
+        assert_eq!(
+            endpoint(&cloud.rclone_env).as_deref(),
+            Some(format!("http://{proxy}").as_str())
+        );
+        assert_eq!(
+            endpoint(&cloud.setup_rclone_env).as_deref(),
+            Some(format!("http://{server_addr}").as_str())
+        );
+        let flyte = cloud.env.iter().find(|(k, _)| k == "FLYTE_AWS_ENDPOINT");
+        assert_eq!(
+            flyte.map(|(_, v)| v.as_str()),
+            Some("http://127.0.0.1:4900")
+        );
     }
 
     #[test]
