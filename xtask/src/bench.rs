@@ -169,6 +169,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         }
     }
 
+    // The commit built, before anything can change the tree during a long run.
+    let commit = commit_measured(root);
     // Measured as shipped: an optimised build.
     python_env::run(cargo().current_dir(root).args([
         "build",
@@ -314,7 +316,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     drop(garage);
 
     // After the runs: moto's version is known once the start-up part has installed it.
-    let machine = machine_line(root, &python)?;
+    let machine = machine_line(root, &python, &commit)?;
     let loads = format!("Load average (1, 5, 15 min) {}.", loads.join("; "));
     let mut rendered = render(&results, &checks, &machine, &loads);
     for failure in &failures {
@@ -1147,8 +1149,20 @@ fn replace_between(doc: &str, name: &str, text: &str) -> Option<String> {
     Some(format!("{}{text}{}", &doc[..start], &doc[end..]))
 }
 
-/// CPU, cores, memory, kernel and the versions of everything measured.
-fn machine_line(root: &Path, python: &Path) -> Result<String> {
+/// The commit measured, as `git describe` names it (`-dirty` with changes).
+fn commit_measured(root: &Path) -> String {
+    Command::new("git")
+        .args(["-C"])
+        .arg(root)
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// CPU, cores, memory, kernel and the versions of everything measured; `commit` is the
+/// commit built, taken before the runs.
+fn machine_line(root: &Path, python: &Path, commit: &str) -> Result<String> {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
     let cpuinfo = read("/proc/cpuinfo");
     let cpu = cpuinfo
@@ -1192,12 +1206,6 @@ fn machine_line(root: &Path, python: &Path) -> Result<String> {
             .args(["-c", "import moto; print('moto', moto.__version__)"]),
     );
     let rclone = first_line(Command::new("rclone").arg("version"));
-    let commit = first_line(
-        Command::new("git")
-            .args(["-C"])
-            .arg(root)
-            .args(["describe", "--always", "--dirty"]),
-    );
     let rustc = first_line(Command::new("rustc").arg("--version"));
     let tools: Vec<String> = [versions, rclone, GarageServer::version(), moto]
         .into_iter()
