@@ -70,6 +70,12 @@ def read_dataframe(df: pd.DataFrame) -> int:
     return len(df)
 
 
+@task
+def trivial(x: int) -> int:
+    """The CPU floor of the transfer runs: this module's imports and a task run, no data."""
+    return x + 1
+
+
 if __name__ == "__main__":
     # `python bench_tasks.py frame ROWS OUT`: the bench's copy of the frame, as parquet, for
     # rclone and for the read task's input.

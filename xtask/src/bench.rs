@@ -1,7 +1,7 @@
-//! `cargo xtask bench [--quick] [--runs N] [startup] [transfers] [memory] [moto] [s3s-fs]
-//! [file] [directory] [dataframe] [ours] [flytekit] [rclone]`: issue 11's measurements
-//! in one run, release builds as shipped. A report, never a timed test: nothing fails on
-//! speed.
+//! `cargo xtask bench [--quick] [--runs N] [startup] [transfers] [cloud] [memory]
+//! [file] [directory] [dataframe] [ours] [flytekit] [rclone]`: issue 11's and issue 21's
+//! measurements, release builds as shipped. A report, never a timed test: nothing fails
+//! on speed.
 //!
 //! - **startup**: a trivial task (int in, int out) on local files, S3 (moto), GCS
 //!   (fake-gcs-server) and Azure (Azurite), flytekit's pyflyte-execute and ours against
@@ -9,15 +9,19 @@
 //!   from its statsd timers.
 //! - **transfers**: a task writing and a task reading a 2 GiB FlyteFile, a FlyteDirectory
 //!   of 10,000 files of 10 KiB and a 1M-row DataFrame, ours and flytekit, and `rclone
-//!   copy` moving the same bytes; on moto and on s3s-fs, an S3 server written for speed.
+//!   copy` moving the same bytes, on Garage (a production S3 server in Rust, started by
+//!   the bench); with each tool's CPU seconds per GiB moved.
+//! - **cloud**: the same transfers through the shaping proxy ([`crate::shaper`]: each
+//!   connection capped, a delay before each response's first byte), after rclone shows
+//!   that the proxy is not what limits many streams.
 //! - **memory**: ours writing and reading a 10 GiB file and a 100,000-file directory on
-//!   s3s-fs: the supervisor's and the worker's peak RSS.
+//!   Garage: the supervisor's and the worker's peak RSS.
 //!
 //! Within a case the tools take turns run by run (A B C, B C A, ...), so that a load
 //! change on this shared machine hits them alike. `--quick` is a subset (start-up on
-//! local files and moto, smaller transfers on s3s-fs) in under five minutes. A full run
-//! rewrites the tables of docs/benchmarks.md and its chart; `cargo xtask bench
-//! tune-rclone` tries rclone settings.
+//! local files and moto, smaller transfers direct and through the proxy) in under five
+//! minutes. A full run rewrites the tables of docs/benchmarks.md and its chart; `cargo
+//! xtask bench tune-rclone` tries rclone settings.
 
 pub mod chart;
 pub mod measure;
@@ -27,15 +31,17 @@ pub mod stores;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use flyte_proto::literal;
 
 use crate::bench::measure::{Sample, StatsdListener, Tool};
-use crate::bench::report::{Measurement, Way};
-use crate::bench::stores::{S3sServer, Store};
+use crate::bench::report::{Measurement, ProxyCheck, Way};
+use crate::bench::stores::{GarageServer, Store};
 use crate::bench_tasks::{self, Expect, Runner, TaskRun};
 use crate::emulators::{Emulators, Which};
+use crate::shaper::{Shape, Shaper};
 use crate::{python_env, test::cargo};
 
 /// The sizes and repetitions of one kind of run.
@@ -44,6 +50,8 @@ struct Plan {
     quick: bool,
     startup_runs: usize,
     transfer_runs: usize,
+    /// Runs per tool and case through the shaping proxy, where each run is slower.
+    cloud_runs: usize,
     file_mib: u64,
     directory_files: u64,
     directory_file_kib: u64,
@@ -56,6 +64,7 @@ const FULL: Plan = Plan {
     quick: false,
     startup_runs: 7,
     transfer_runs: 3,
+    cloud_runs: 2,
     file_mib: 2048,
     directory_files: 10_000,
     directory_file_kib: 10,
@@ -68,6 +77,7 @@ const QUICK: Plan = Plan {
     quick: true,
     startup_runs: 3,
     transfer_runs: 1,
+    cloud_runs: 1,
     file_mib: 256,
     directory_files: 1_000,
     directory_file_kib: 10,
@@ -76,8 +86,8 @@ const QUICK: Plan = Plan {
     memory_files: 0,
 };
 
-/// The FlyteFile case's size on moto, whatever the plan's.
-const MOTO_FILE_MIB: u64 = 256;
+/// rclone's stream counts for the proxy's own check: one connection, then many.
+const PROXY_CHECK_STREAMS: [u32; 2] = [0, 16];
 
 /// Logging for the transfer runs: ours logs its peaks at INFO, as JSON.
 const INFO_JSON: [(&str, &str); 2] = [
@@ -90,7 +100,14 @@ const INFO_JSON: [(&str, &str); 2] = [
 struct Sections {
     startup: bool,
     transfers: bool,
+    cloud: bool,
     memory: bool,
+}
+
+/// What a transfer part should run: some cases, some tools.
+struct Selection {
+    cases: Vec<&'static str>,
+    tools: Vec<Tool>,
 }
 
 /// Runs the bench as `args` ask and prints (and, for a full run, writes) the report.
@@ -98,9 +115,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut plan = FULL;
     let mut chosen = Vec::new();
     let mut runs = None;
-    let mut transfer_servers = Vec::new();
-    let mut transfer_cases = Vec::new();
-    let mut transfer_tools = Vec::new();
+    let mut selection = Selection {
+        cases: Vec::new(),
+        tools: Vec::new(),
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -112,33 +130,37 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                         .context("--runs takes a number of runs")?,
                 );
             }
-            "startup" | "transfers" | "memory" | "tune-rclone" => chosen.push(arg.as_str()),
-            // The transfers on one server only: moto's alone take hours.
-            "moto" | "s3s-fs" => transfer_servers.push(arg.as_str()),
+            "startup" | "transfers" | "cloud" | "memory" | "tune-rclone" => {
+                chosen.push(arg.as_str())
+            }
             // One transfer case only, for working on it: the others are not rewritten.
-            "file" | "directory" | "dataframe" => transfer_cases.push(arg.as_str()),
+            "file" => selection.cases.push("file"),
+            "directory" => selection.cases.push("directory"),
+            "dataframe" => selection.cases.push("dataframe"),
             // Some tools only, for comparing versions of ours: nothing is rewritten.
-            "ours" => transfer_tools.push(Tool::Ours),
-            "flytekit" => transfer_tools.push(Tool::Flytekit),
-            "rclone" => transfer_tools.push(Tool::Rclone),
+            "ours" => selection.tools.push(Tool::Ours),
+            "flytekit" => selection.tools.push(Tool::Flytekit),
+            "rclone" => selection.tools.push(Tool::Rclone),
             other => bail!(
-                "unknown bench argument {other:?}: expected --quick, --runs N, startup, transfers, memory, tune-rclone, moto, s3s-fs, file, directory, dataframe, ours, flytekit or rclone"
+                "unknown bench argument {other:?}: expected --quick, --runs N, startup, transfers, cloud, memory, tune-rclone, file, directory, dataframe, ours, flytekit or rclone"
             ),
         }
     }
-    let partial = !transfer_cases.is_empty() || !transfer_tools.is_empty();
-    if transfer_tools.is_empty() {
-        transfer_tools = vec![Tool::Ours, Tool::Flytekit, Tool::Rclone];
+    let partial = !selection.cases.is_empty() || !selection.tools.is_empty();
+    if selection.tools.is_empty() {
+        selection.tools = vec![Tool::Ours, Tool::Flytekit, Tool::Rclone];
     }
     if let Some(runs) = runs {
         // Fewer runs for a loaded machine or a hurry; more for a quiet one.
         plan.startup_runs = runs;
         plan.transfer_runs = runs;
+        plan.cloud_runs = runs;
     }
     let all = chosen.is_empty();
     let sections = Sections {
         startup: all || chosen.contains(&"startup"),
         transfers: all || chosen.contains(&"transfers"),
+        cloud: all || chosen.contains(&"cloud"),
         memory: !plan.quick && (all || chosen.contains(&"memory")),
     };
     for tool in ["/usr/bin/time", "rclone"] {
@@ -147,6 +169,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         }
     }
 
+    // The commit built, before anything can change the tree during a long run.
+    let commit = commit_measured(root);
     // Measured as shipped: an optimised build.
     python_env::run(cargo().current_dir(root).args([
         "build",
@@ -175,29 +199,37 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             .current_dir(&runner.tasks_dir),
     )?;
 
-    let s3s = S3sServer::start(root)?;
-    let s3s_store = Store::s3s(&s3s);
-    s3s_store.create_bucket()?;
+    let garage = GarageServer::start(root)?;
+    let garage_store = Store::garage(&garage);
     if chosen == ["tune-rclone"] {
-        return tune_rclone(&mut runner, &s3s_store, &work.join("data"));
+        return tune_rclone(&mut runner, &garage_store, &work.join("data"));
     }
 
-    let which = if plan.quick {
-        Which::S3Only
-    } else {
-        Which::All
-    };
-    let emulators = Emulators::start(root, which)?;
-    let moto = Store::moto(&emulators)?;
-    moto.create_bucket()?;
-
-    let machine = machine_line(root, &python)?;
-    println!("\n{machine}\n");
     let mut results: Vec<Measurement> = Vec::new();
+    let mut checks: Vec<ProxyCheck> = Vec::new();
     let mut loads = vec![format!("before: {}", load_average())];
+    // Each part's duration beside the load after it, for planning a full run.
+    let mut part_started = Instant::now();
+    let after = |part: &str, started: &mut Instant| {
+        let line = format!(
+            "after {part} ({}): {}",
+            minutes(started.elapsed().as_secs()),
+            load_average()
+        );
+        *started = Instant::now();
+        line
+    };
     let mut failures: Vec<String> = Vec::new();
 
     if sections.startup {
+        // moto stays for start-up, where a request's cost is what shows; the emulators
+        // run only for this part.
+        let which = if plan.quick {
+            Which::S3Only
+        } else {
+            Which::All
+        };
+        let emulators = Emulators::start(root, which)?;
         let mut stores = vec![Store::local(&work.join("local-store"))?];
         if plan.quick {
             stores.push(Store::moto(&emulators)?);
@@ -214,59 +246,79 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 .and_then(|()| startup(&runner, store, plan.startup_runs, &work));
             keep(measured, &mut results, &mut failures, "start-up", store);
         }
-        loads.push(format!("after start-up: {}", load_average()));
+        drop(emulators);
+        loads.push(after("start-up", &mut part_started));
     }
-    if sections.transfers {
-        let stores: Vec<&Store> = if plan.quick {
-            vec![&s3s_store]
-        } else {
-            [("s3s-fs", &s3s_store), ("moto", &moto)]
-                .into_iter()
-                .filter(|(name, _)| transfer_servers.is_empty() || transfer_servers.contains(name))
-                .map(|(_, store)| store)
-                .collect()
-        };
-        for store in stores {
-            let plan = if std::ptr::eq(store, &moto) {
-                // moto answers each ranged GET by copying the whole object, so a 2 GiB
-                // read from it takes hours; and its numbers measure moto, not the
-                // tools. A smaller file and one run (unless --runs says otherwise).
-                Plan {
-                    file_mib: plan.file_mib.min(MOTO_FILE_MIB),
-                    transfer_runs: runs.unwrap_or(1),
-                    ..plan
-                }
-            } else {
-                plan
-            };
-            let cases = transfer_data(&runner, &plan, &work.join("data"))?
-                .into_iter()
-                .filter(|case| transfer_cases.is_empty() || transfer_cases.contains(&case.kind));
-            for case in cases {
-                let measured = transfers(&runner, store, &plan, &work, &case, &transfer_tools);
-                keep(measured, &mut results, &mut failures, &case.case, store);
-            }
+    if sections.transfers || sections.cloud {
+        let data: Vec<Data> = transfer_data(&runner, &plan, &work.join("data"))?
+            .into_iter()
+            .filter(|case| selection.cases.is_empty() || selection.cases.contains(&case.kind))
+            .collect();
+        if sections.transfers {
+            transfers_on(
+                &runner,
+                &garage_store,
+                plan.transfer_runs,
+                &work,
+                &data,
+                &selection.tools,
+                (&mut results, &mut failures),
+            );
+            loads.push(after("transfers", &mut part_started));
         }
-        loads.push(format!("after transfers: {}", load_average()));
+        if sections.cloud {
+            let shaper = Shaper::start(garage.s3_addr, Shape::CLOUD)?;
+            let cloud = Store::garage_through(shaper.addr(), garage.s3_addr);
+            println!(
+                "shaping proxy on {} -> {}: {} MiB/s per connection, {} ms to first byte",
+                shaper.addr(),
+                garage.s3_addr,
+                Shape::CLOUD.bytes_per_second >> 20,
+                Shape::CLOUD.first_byte_delay.as_millis()
+            );
+            if let Some(file) = data.iter().find(|case| case.kind == "file") {
+                match proxy_check(&runner, &garage_store, &cloud, &shaper, file) {
+                    Ok(measured) => checks = measured,
+                    Err(error) => {
+                        let failure = format!("the proxy's check: {error:#}");
+                        eprintln!("FAILED {failure}");
+                        failures.push(failure);
+                    }
+                }
+            }
+            transfers_on(
+                &runner,
+                &cloud,
+                plan.cloud_runs,
+                &work,
+                &data,
+                &selection.tools,
+                (&mut results, &mut failures),
+            );
+            loads.push(after("the cloud-like link", &mut part_started));
+        }
     }
     if sections.memory {
-        // The directory runs on moto: s3s-fs walks and stats its whole bucket for every
-        // page of a listing, so listing 100,000 keys there is 100 walks of 100,000 files,
-        // more than 17 minutes before the first download could start.
-        for (kind, store) in [
-            (MemoryCase::File, &s3s_store),
-            (MemoryCase::Directory, &moto),
-        ] {
-            let measured = memory(&runner, store, kind, &plan, &work);
-            keep(measured, &mut results, &mut failures, "memory", store);
+        // Both on Garage: it lists 100,000 keys in about 3 s (s3s-fs walked its whole
+        // bucket for every page of a listing, so the directory case used to run on moto).
+        for kind in [MemoryCase::File, MemoryCase::Directory] {
+            let measured = memory(&runner, &garage_store, kind, &plan, &work);
+            keep(
+                measured,
+                &mut results,
+                &mut failures,
+                "memory",
+                &garage_store,
+            );
         }
-        loads.push(format!("after memory: {}", load_average()));
+        loads.push(after("memory", &mut part_started));
     }
-    drop(emulators);
-    drop(s3s);
+    drop(garage);
 
+    // After the runs: moto's version is known once the start-up part has installed it.
+    let machine = machine_line(root, &python, &commit)?;
     let loads = format!("Load average (1, 5, 15 min) {}.", loads.join("; "));
-    let mut rendered = render(&results, &machine, &loads);
+    let mut rendered = render(&results, &checks, &machine, &loads);
     for failure in &failures {
         rendered.push_str(&format!("**Failed:** {failure}\n\n"));
     }
@@ -279,9 +331,146 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     std::fs::write(work.join("throughput.svg"), &chart)?;
     println!("written: {}", work.join("report.md").display());
     if !plan.quick && !partial {
-        update_docs(root, &results, &machine, &loads, sections, &chart)?;
+        update_docs(root, &results, &checks, &machine, &loads, sections, &chart)?;
     }
     Ok(())
+}
+
+/// Every case on one store: first each Python tool's CPU floor there, then the cases.
+fn transfers_on(
+    runner: &Runner<'_>,
+    store: &Store,
+    runs: usize,
+    work: &Path,
+    data: &[Data],
+    tools: &[Tool],
+    (results, failures): (&mut Vec<Measurement>, &mut Vec<String>),
+) {
+    let floors = match cpu_floors(runner, store, runs, work, tools) {
+        Ok(floors) => floors,
+        Err(error) => {
+            let failure = format!("CPU floors on {}: {error:#}", store.label);
+            eprintln!("FAILED {failure}");
+            failures.push(failure);
+            Vec::new()
+        }
+    };
+    for case in data {
+        let measured = transfers(runner, store, runs, work, case, tools, &floors);
+        keep(measured, results, failures, &case.case, store);
+    }
+}
+
+/// Each Python tool's CPU seconds (median of `runs`) for `bench_tasks.trivial` on
+/// `store`: the imports and start-up every transfer run of that tool pays too, taken off
+/// its CPU so that what is left is the transfer's. rclone's floor is 0.
+fn cpu_floors(
+    runner: &Runner<'_>,
+    store: &Store,
+    runs: usize,
+    work: &Path,
+    tools: &[Tool],
+) -> Result<Vec<(Tool, f64)>> {
+    println!(
+        "== CPU floor, bench_tasks.trivial, {} ({runs} runs each)",
+        store.label
+    );
+    let local = bench_tasks::write_inputs(
+        &work.join("inputs"),
+        "floor",
+        literal::literal_map([("x", literal::integer(41))]),
+    )?;
+    store.put(&local, "floor/inputs.pb")?;
+    let inputs = store.uri("floor/inputs.pb");
+    let python_tools: Vec<Tool> = tools
+        .iter()
+        .copied()
+        .filter(|t| matches!(t, Tool::Ours | Tool::Flytekit))
+        .collect();
+    let measured = interleaved(&python_tools, runs, |tool, round| {
+        runner.task(
+            tool,
+            store,
+            &TaskRun {
+                module: "bench_tasks",
+                task: "trivial",
+                inputs: inputs.clone(),
+                prefix: format!("floor/{}-{round}", tool.label()),
+                env: &INFO_JSON,
+                expect: Expect::Integer(42),
+            },
+        )
+    });
+    let mut floors = vec![(Tool::Rclone, 0.0)];
+    for (tool, samples, _) in measured {
+        let cpu: Vec<f64> = samples.iter().map(|s| s.cpu_seconds).collect();
+        if let Some(summary) = stats::Summary::of(&cpu) {
+            println!("   {:9} {:.2} s CPU", tool.label(), summary.median);
+            floors.push((tool, summary.median));
+        }
+    }
+    Ok(floors)
+}
+
+/// rclone reading the case's file through the proxy, first on one stream, then on many:
+/// with many, the proxy must carry well above one connection's cap, at a CPU cost of its
+/// own that is small next to the tools'.
+fn proxy_check(
+    runner: &Runner<'_>,
+    direct: &Store,
+    cloud: &Store,
+    shaper: &Shaper,
+    file: &Data,
+) -> Result<Vec<ProxyCheck>> {
+    let remote = "proxy-check/file.bin";
+    let local = file.local.to_str().context("a UTF-8 data path")?;
+    direct.rclone_run(&["copyto", local, &direct.rclone_path(remote)])?;
+    let mut checks = Vec::new();
+    for streams in PROXY_CHECK_STREAMS {
+        let scratch = runner.fresh_scratch()?;
+        let mut command = cloud.rclone();
+        command
+            .args(["copy", &cloud.rclone_path(remote)])
+            .arg(&scratch)
+            .args(
+                runner
+                    .rclone_flags
+                    .iter()
+                    .filter(|f| !f.starts_with("--multi-thread-")),
+            )
+            .arg(format!("--multi-thread-streams={streams}"))
+            // rclone opens no more streams than the file has parts of the cutoff's size:
+            // small parts, so that `--quick`'s 256 MiB gets every stream too.
+            .arg("--multi-thread-cutoff=16M");
+        let (connections, cpu) = (shaper.connections(), measure::shaper_cpu_seconds()?);
+        let sample = measure::measure(&command, runner.statsd)?;
+        let check = ProxyCheck {
+            streams,
+            bytes: file.bytes,
+            seconds: sample.seconds,
+            connections: shaper.connections() - connections,
+            proxy_cpu_seconds: measure::shaper_cpu_seconds()? - cpu,
+            cap_bytes_per_second: Shape::CLOUD.bytes_per_second,
+        };
+        let copied = bench_tasks::size_on_disk(&scratch)?;
+        std::fs::remove_dir_all(&scratch)?;
+        if copied != file.bytes {
+            bail!(
+                "rclone read {copied} bytes through the proxy, expected {}",
+                file.bytes
+            );
+        }
+        println!(
+            "   rclone, {streams} streams through the proxy: {:.2} s ({:.0} MiB/s), {} connections, proxy CPU {:.2} s",
+            check.seconds,
+            stats::mib_per_second(check.bytes, check.seconds),
+            check.connections,
+            check.proxy_cpu_seconds
+        );
+        checks.push(check);
+    }
+    direct.purge("proxy-check")?;
+    Ok(checks)
 }
 
 /// Adds a part's measurements to `results`, or, when it failed, says so and goes on with
@@ -384,6 +573,7 @@ fn startup(
                 bytes: None,
                 samples,
                 failures,
+                cpu_floor: None,
             }
         })
         .collect())
@@ -460,10 +650,11 @@ fn transfer_data(runner: &Runner<'_>, plan: &Plan, data_dir: &Path) -> Result<Ve
 fn transfers(
     runner: &Runner<'_>,
     store: &Store,
-    plan: &Plan,
+    runs: usize,
     work: &Path,
     case: &Data,
     tools: &[Tool],
+    floors: &[(Tool, f64)],
 ) -> Result<Vec<Measurement>> {
     let mut results = Vec::new();
     // The read runs' input, put there once by rclone.
@@ -473,7 +664,7 @@ fn transfers(
     if case.local.is_dir() {
         store.rclone_run(&["copy", local, &destination, "--transfers=16"])?;
         // Named as a directory, rclone does not first HEAD it to see whether it is a
-        // file, which s3s-fs answers with 500 (and rclone retries).
+        // file.
         destination.push('/');
     } else {
         store.rclone_run(&["copyto", local, &destination])?;
@@ -485,7 +676,7 @@ fn transfers(
             way.label(),
             store.label,
             case.bytes >> 20,
-            plan.transfer_runs
+            runs
         );
         let slug = format!("{}-{}", case.read_task, way.label());
         let inputs = match way {
@@ -503,7 +694,7 @@ fn transfers(
                 )]),
             )?,
         };
-        let measured = interleaved(tools, plan.transfer_runs, |tool, round| {
+        let measured = interleaved(tools, runs, |tool, round| {
             let prefix = format!("runs/{}-{slug}-{round}", tool.label());
             match (tool, way) {
                 (Tool::Rclone, Way::Write) => {
@@ -556,6 +747,7 @@ fn transfers(
                 bytes: Some(case.bytes),
                 samples,
                 failures,
+                cpu_floor: floors.iter().find(|(t, _)| *t == tool).map(|(_, f)| *f),
             });
         }
     }
@@ -667,6 +859,7 @@ fn memory(
             bytes: Some(bytes),
             samples,
             failures,
+            cpu_floor: None,
         });
     }
     Ok(results)
@@ -683,7 +876,7 @@ fn input_name(task: &str) -> &'static str {
     }
 }
 
-/// Tries rclone settings on s3s-fs with the quick plan's data, and prints each one's
+/// Tries rclone settings on Garage with the quick plan's data, and prints each one's
 /// wall times, for choosing [`bench_tasks::RCLONE_FLAGS`].
 fn tune_rclone(runner: &mut Runner<'_>, store: &Store, data_dir: &Path) -> Result<()> {
     let plan = Plan {
@@ -812,28 +1005,35 @@ fn print_samples(tool: Tool, samples: &[Sample]) {
     );
 }
 
-fn render(results: &[Measurement], machine: &str, loads: &str) -> String {
-    let startup: Vec<Measurement> = results
-        .iter()
-        .filter(|m| m.way.is_none())
-        .cloned()
-        .collect();
-    let transfers: Vec<Measurement> = results
-        .iter()
-        .filter(|m| m.way.is_some() && !m.case.ends_with("(memory)"))
-        .cloned()
-        .collect();
-    let memory: Vec<Measurement> = results
-        .iter()
-        .filter(|m| m.case.ends_with("(memory)"))
-        .cloned()
-        .collect();
+/// The cloud-like link's store label: its measurements get a section of their own.
+fn is_cloud(m: &Measurement) -> bool {
+    m.store == stores::CLOUD_LABEL
+}
+
+fn is_memory(m: &Measurement) -> bool {
+    m.case.ends_with("(memory)")
+}
+
+fn pick(results: &[Measurement], keep: impl Fn(&Measurement) -> bool) -> Vec<Measurement> {
+    results.iter().filter(|m| keep(m)).cloned().collect()
+}
+
+fn render(results: &[Measurement], checks: &[ProxyCheck], machine: &str, loads: &str) -> String {
+    let startup = pick(results, |m| m.way.is_none());
+    let transfers = pick(results, |m| {
+        m.way.is_some() && !is_memory(m) && !is_cloud(m)
+    });
+    let cloud = pick(results, |m| m.way.is_some() && is_cloud(m));
+    let memory = pick(results, is_memory);
     let mut out = format!("{machine}\n{loads}\n\n");
     if !startup.is_empty() {
         out.push_str(&startup_section(&startup));
     }
     if !transfers.is_empty() {
         out.push_str(&transfers_section(&transfers));
+    }
+    if !cloud.is_empty() || !checks.is_empty() {
+        out.push_str(&cloud_section(&cloud, checks));
     }
     if !memory.is_empty() {
         out.push_str(&memory_section(&memory));
@@ -851,10 +1051,33 @@ fn startup_section(startup: &[Measurement]) -> String {
 
 fn transfers_section(transfers: &[Measurement]) -> String {
     format!(
-        "### Transfers\n\nThroughput at the median wall time of the whole run (process start to exit).\n\n{}\nEvery measurement (peak RSS for ours: supervisor / worker):\n\n{}\n",
+        "### Transfers\n\nThroughput at the median wall time of the whole run (process start to exit); CPU seconds per GiB moved: the process tree's user + system CPU at its median, less the tool's trivial task's (ours and flytekit), over the GiB moved.\n\n{}\nEvery measurement (peak RSS for ours: supervisor / worker):\n\n{}\n",
         report::throughput_table(transfers),
         report::transfers_table(transfers)
     )
+}
+
+fn cloud_section(cloud: &[Measurement], checks: &[ProxyCheck]) -> String {
+    let shape = Shape::CLOUD;
+    let mut out = format!(
+        "### Cloud-like link: Garage through the shaping proxy ({} MiB/s per connection each way, {} ms before each response's first byte)\n\n",
+        shape.bytes_per_second >> 20,
+        shape.first_byte_delay.as_millis()
+    );
+    if !checks.is_empty() {
+        out.push_str(&format!(
+            "The proxy's own check: rclone reading the FlyteFile case's file through it, on one stream and on many; the proxy's CPU is its threads' user + system time during the run.\n\n{}\n",
+            report::proxy_table(checks)
+        ));
+    }
+    if !cloud.is_empty() {
+        out.push_str(&format!(
+            "Throughput at the median wall time of the whole run, and CPU seconds per GiB as above (the proxy's own CPU not included):\n\n{}\nEvery measurement:\n\n{}\n",
+            report::throughput_table(cloud),
+            report::transfers_table(cloud)
+        ));
+    }
+    out
 }
 
 fn memory_section(memory: &[Measurement]) -> String {
@@ -869,6 +1092,7 @@ fn memory_section(memory: &[Measurement]) -> String {
 fn update_docs(
     root: &Path,
     results: &[Measurement],
+    checks: &[ProxyCheck],
     machine: &str,
     loads: &str,
     sections: Sections,
@@ -876,29 +1100,34 @@ fn update_docs(
 ) -> Result<()> {
     let path = root.join("docs/benchmarks.md");
     let mut doc = std::fs::read_to_string(&path).context("reading docs/benchmarks.md")?;
-    let pick = |startup: bool, memory: bool| -> Vec<Measurement> {
-        results
-            .iter()
-            .filter(|m| (m.way.is_none()) == startup && m.case.ends_with("(memory)") == memory)
-            .cloned()
-            .collect()
-    };
     let mut parts = vec![("machine", format!("{machine}\n{loads}\n"))];
     if sections.startup {
-        parts.push(("startup", startup_section(&pick(true, false))));
+        parts.push((
+            "startup",
+            startup_section(&pick(results, |m| m.way.is_none())),
+        ));
     }
     if sections.transfers {
+        let transfers = pick(results, |m| {
+            m.way.is_some() && !is_memory(m) && !is_cloud(m)
+        });
         parts.push((
             "transfers",
             format!(
                 "![Throughput per tool and case](benchmarks-throughput.svg)\n\n{}",
-                transfers_section(&pick(false, false))
+                transfers_section(&transfers)
             ),
         ));
+    }
+    if sections.transfers || sections.cloud {
         std::fs::write(root.join("docs/benchmarks-throughput.svg"), chart)?;
     }
+    if sections.cloud {
+        let cloud = pick(results, |m| m.way.is_some() && is_cloud(m));
+        parts.push(("cloud", cloud_section(&cloud, checks)));
+    }
     if sections.memory {
-        parts.push(("memory", memory_section(&pick(false, true))));
+        parts.push(("memory", memory_section(&pick(results, is_memory))));
     }
     for (name, text) in parts {
         doc = replace_between(&doc, name, &text)
@@ -920,8 +1149,20 @@ fn replace_between(doc: &str, name: &str, text: &str) -> Option<String> {
     Some(format!("{}{text}{}", &doc[..start], &doc[end..]))
 }
 
-/// CPU, cores, memory, kernel and the versions of everything measured.
-fn machine_line(root: &Path, python: &Path) -> Result<String> {
+/// The commit measured, as `git describe` names it (`-dirty` with changes).
+fn commit_measured(root: &Path) -> String {
+    Command::new("git")
+        .args(["-C"])
+        .arg(root)
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// CPU, cores, memory, kernel and the versions of everything measured; `commit` is the
+/// commit built, taken before the runs.
+fn machine_line(root: &Path, python: &Path, commit: &str) -> Result<String> {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
     let cpuinfo = read("/proc/cpuinfo");
     let cpu = cpuinfo
@@ -965,16 +1206,14 @@ fn machine_line(root: &Path, python: &Path) -> Result<String> {
             .args(["-c", "import moto; print('moto', moto.__version__)"]),
     );
     let rclone = first_line(Command::new("rclone").arg("version"));
-    let commit = first_line(
-        Command::new("git")
-            .args(["-C"])
-            .arg(root)
-            .args(["describe", "--always", "--dirty"]),
-    );
     let rustc = first_line(Command::new("rustc").arg("--version"));
+    let tools: Vec<String> = [versions, rclone, GarageServer::version(), moto]
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .collect();
     Ok(format!(
-        "Machine: {cpu}, {cores} cores, {memory_gib:.1} GiB, Linux {kernel}. Ours at {commit} ({rustc}, release) · {versions} · {rclone} · {moto} · {} · fake-gcs-server and Azurite as `cargo xtask test` runs them.",
-        S3sServer::version()
+        "Machine: {cpu}, {cores} cores, {memory_gib:.1} GiB, Linux {kernel}. Ours at {commit} ({rustc}, release) · {} · fake-gcs-server and Azurite as `cargo xtask test` runs them.",
+        tools.join(" · ")
     ))
 }
 
@@ -1002,6 +1241,11 @@ fn size_label(bytes: u64) -> String {
     }
 }
 
+/// 545 seconds as "9 min 5 s".
+fn minutes(seconds: u64) -> String {
+    format!("{} min {} s", seconds / 60, seconds % 60)
+}
+
 /// 10000 as "10,000".
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -1025,6 +1269,7 @@ mod tests {
         assert_eq!(size_label(256 << 20), "256 MiB");
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(thousands(100), "100");
+        assert_eq!(minutes(545), "9 min 5 s");
     }
 
     #[test]
@@ -1041,6 +1286,7 @@ mod tests {
                 Ok(Sample {
                     seconds: 1.0,
                     peak_rss_kib: 1,
+                    cpu_seconds: 1.0,
                     supervisor_kib: None,
                     worker_kib: None,
                     phases: None,
@@ -1063,6 +1309,66 @@ mod tests {
             [(3, 0), (3, 0), (2, 1)],
             "the failed run is counted, the others kept"
         );
+    }
+
+    fn transfer(store: &'static str, tool: Tool) -> Measurement {
+        Measurement {
+            case: "2 GiB FlyteFile".to_owned(),
+            way: Some(Way::Read),
+            store,
+            tool,
+            bytes: Some(2 << 30),
+            samples: vec![Sample {
+                seconds: 4.0,
+                peak_rss_kib: 1024,
+                cpu_seconds: 3.0,
+                supervisor_kib: None,
+                worker_kib: None,
+                phases: None,
+            }],
+            failures: Vec::new(),
+            cpu_floor: Some(1.0),
+        }
+    }
+
+    #[test]
+    fn the_cloud_like_link_has_its_own_section_after_the_direct_transfers() {
+        let results = [
+            transfer("S3 (Garage)", Tool::Ours),
+            transfer(stores::CLOUD_LABEL, Tool::Rclone),
+        ];
+        let checks = [ProxyCheck {
+            streams: 16,
+            bytes: 2 << 30,
+            seconds: 4.0,
+            connections: 17,
+            proxy_cpu_seconds: 1.0,
+            cap_bytes_per_second: 64 << 20,
+        }];
+        let report = render(&results, &checks, "Machine: m", "Load: l");
+        let cloud = report
+            .find("### Cloud-like link")
+            .expect("a cloud-like link section");
+        let direct = report.find("### Transfers").expect("a transfers section");
+        assert!(direct < cloud, "{report}");
+        assert!(
+            !report[..cloud].contains(stores::CLOUD_LABEL),
+            "the cloud-like runs are not among the direct ones:\n{report}"
+        );
+        assert!(
+            report[cloud..].contains("--multi-thread-streams=16"),
+            "{report}"
+        );
+        assert!(
+            report[cloud..].contains("64 MiB/s per connection each way, 20 ms"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_run_without_the_cloud_like_link_has_no_section_for_it() {
+        let report = render(&[transfer("S3 (Garage)", Tool::Ours)], &[], "m", "l");
+        assert!(!report.contains("Cloud-like"), "{report}");
     }
 
     #[test]

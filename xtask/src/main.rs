@@ -31,10 +31,11 @@ commands:
   matrix [CELL...]
                 only the flytekit x Python version matrix (every cell, or those named,
                 e.g. 1.10.7-py3.11); its venvs are cached in target/flytekit-venvs
-  bench [--quick] [--runs N] [startup] [transfers] [memory]
-                start-up, transfer and memory runs of ours against flytekit, rclone and the
-                Python import floor, release builds (docs/benchmarks.md); --quick: a subset
-                in under five minutes; `bench tune-rclone` tries rclone settings
+  bench [--quick] [--runs N] [startup] [transfers] [cloud] [memory]
+                start-up, transfer (on Garage, direct and through the shaping proxy) and
+                memory runs of ours against flytekit, rclone and the Python import floor,
+                release builds (docs/benchmarks.md); --quick: a subset in under five
+                minutes; `bench tune-rclone` tries rclone settings
   shaper --upstream HOST:PORT [--listen HOST:PORT] [--rate-mib 64] [--delay-ms 20]
                 the bench's cloud-like link on its own: a TCP proxy capping each connection
                 and delaying each response's first byte

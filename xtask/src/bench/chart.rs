@@ -1,5 +1,5 @@
 //! The throughput chart of docs/benchmarks.md: an SVG written by hand, horizontal bars
-//! per case, way and store, one per tool, on a logarithmic MiB/s axis (moto and s3s-fs
+//! per case, way and store, one per tool, on a logarithmic MiB/s axis (cases and links
 //! differ by orders of magnitude). No charting crate: text is left to the viewer's fonts,
 //! and xtask's build stays as it was.
 
@@ -167,11 +167,13 @@ mod tests {
             samples: vec![Sample {
                 seconds,
                 peak_rss_kib: 1,
+                cpu_seconds: 1.0,
                 supervisor_kib: None,
                 worker_kib: None,
                 phases: None,
             }],
             failures: Vec::new(),
+            cpu_floor: None,
         }
     }
 
@@ -180,7 +182,7 @@ mod tests {
         let all = [
             measured(Tool::Flytekit, "S3 (moto)", 16.0),
             measured(Tool::Ours, "S3 (moto)", 8.0),
-            measured(Tool::Rclone, "S3 (s3s-fs)", 2.0),
+            measured(Tool::Rclone, "S3 (Garage)", 2.0),
         ];
         let svg = throughput_svg(&all, "throughput");
         assert_eq!(svg.matches("<title>").count(), 3, "{svg}");

@@ -124,6 +124,9 @@ pub struct Sample {
     pub seconds: f64,
     /// The peak RSS of the largest process of the tree (`/usr/bin/time -v`).
     pub peak_rss_kib: u64,
+    /// User plus system CPU seconds of the whole process tree (`/usr/bin/time -v`
+    /// counts every descendant that was waited for: ours' Python worker too).
+    pub cpu_seconds: f64,
     /// Ours only: the supervisor's own peak, from its log.
     pub supervisor_kib: Option<u64>,
     /// Ours only: the worker's own peak, from its log.
@@ -214,6 +217,16 @@ pub fn measure(command: &Command, statsd: &StatsdListener) -> Result<Sample> {
         .context("/usr/bin/time printed no maximum resident set size")?
         .trim()
         .parse()?;
+    let time_field = |name: &str| -> Result<f64> {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .with_context(|| format!("/usr/bin/time printed no {name:?}"))?
+            .trim()
+            .parse::<f64>()
+            .with_context(|| format!("/usr/bin/time's {name:?}"))
+    };
+    let cpu_seconds = time_field("User time (seconds):")? + time_field("System time (seconds):")?;
     // Ours logs both of its own peaks as JSON fields of one line.
     let logged = |name: &str| -> Option<u64> {
         stderr
@@ -228,10 +241,44 @@ pub fn measure(command: &Command, statsd: &StatsdListener) -> Result<Sample> {
     Ok(Sample {
         seconds,
         peak_rss_kib,
+        cpu_seconds,
         supervisor_kib: logged("supervisor_peak_rss_kib"),
         worker_kib: logged("worker_peak_rss_kib"),
         phases: Phases::from_timers(&timers, seconds),
     })
+}
+
+/// The CPU seconds (user + system) the shaping proxy's threads have used so far: the
+/// threads of this process named `shaper` (the proxy runs inside the bench).
+pub fn shaper_cpu_seconds() -> Result<f64> {
+    let mut ticks = 0;
+    for thread in std::fs::read_dir("/proc/self/task").context("listing /proc/self/task")? {
+        let thread = thread?.path();
+        let Ok(stat) = std::fs::read_to_string(thread.join("stat")) else {
+            continue; // The thread ended in between.
+        };
+        if let Some((name, used)) = thread_cpu_ticks(&stat)
+            && name.starts_with("shaper")
+        {
+            ticks += used;
+        }
+    }
+    // Linux reports these in USER_HZ, 100 a second on every architecture it runs on.
+    Ok(ticks as f64 / 100.0)
+}
+
+/// A thread's name and its user + system clock ticks, from its `/proc/.../stat` line:
+/// `pid (name) state ppid ... utime stime ...` (fields 14 and 15; the name may hold
+/// spaces and parentheses, so the fields are counted after the last `)`).
+fn thread_cpu_ticks(stat: &str) -> Option<(&str, u64)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = &stat[open + 1..close];
+    let mut fields = stat[close + 1..].split_whitespace();
+    // After the name: state (3), ppid (4), ... utime is field 14, the 12th after it.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((name, utime + stime))
 }
 
 /// The last 30 lines of `text`, for error messages.
@@ -273,6 +320,13 @@ mod tests {
     fn a_run_without_every_timer_has_no_phases() {
         let timers = [datagram(1.0, "p.d.t.entrypoint.worker_start:900|ms")];
         assert_eq!(Phases::from_timers(&timers, 2.0), None);
+    }
+
+    #[test]
+    fn a_thread_s_cpu_is_its_user_and_system_ticks() {
+        let stat = "4242 (shaper (x) 1) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 2 0";
+        assert_eq!(thread_cpu_ticks(stat), Some(("shaper (x) 1", 325)));
+        assert_eq!(thread_cpu_ticks("4242 (short) S 1"), None);
     }
 
     #[test]

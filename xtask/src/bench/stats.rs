@@ -38,6 +38,14 @@ pub fn mib_per_second(bytes: u64, seconds: f64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / seconds
 }
 
+/// CPU seconds per GiB moved: `cpu_seconds` of a run less `floor_seconds` (what the
+/// same tool spends on a trivial task: its start-up, not the transfer), over the GiB
+/// moved. A run below the floor (noise, on a small transfer) counts as 0.
+pub fn cpu_seconds_per_gib(cpu_seconds: f64, floor_seconds: f64, bytes: u64) -> f64 {
+    let gib = bytes as f64 / (1u64 << 30) as f64;
+    (cpu_seconds - floor_seconds).max(0.0) / gib
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +79,18 @@ mod tests {
     #[test]
     fn one_gibibyte_in_four_seconds_is_256_mib_per_second() {
         assert_eq!(mib_per_second(1 << 30, 4.0), 256.0);
+    }
+
+    #[test]
+    fn cpu_per_gib_is_the_run_less_the_floor_over_the_gibibytes_moved() {
+        // 9 s of CPU, 3 s of it start-up, for 2 GiB: 3 s per GiB.
+        assert_eq!(cpu_seconds_per_gib(9.0, 3.0, 2 << 30), 3.0);
+        // rclone has no floor.
+        assert_eq!(cpu_seconds_per_gib(1.5, 0.0, 512 << 20), 3.0);
+    }
+
+    #[test]
+    fn a_run_below_its_floor_costs_no_cpu_per_gib() {
+        assert_eq!(cpu_seconds_per_gib(2.9, 3.0, 12 << 20), 0.0);
     }
 }
