@@ -42,9 +42,11 @@ pub struct StorageConfig {
     /// 8 MiB, below flytekit's 25 MiB, because it also sizes the memory budget.
     pub chunk_size: usize,
     /// Chunks in flight at once across the whole [`Storage`](crate::Storage): parts of
-    /// one large upload or ranges of one large download proceed in parallel up to
-    /// this, and buffered chunks of all transfers together never exceed
-    /// `chunk_size × chunk_concurrency` bytes (0 counts as 1). Default 4.
+    /// one large upload proceed in parallel up to this, and buffered object data of all
+    /// transfers together never exceeds `chunk_size × chunk_concurrency` bytes (0
+    /// counts as 1). A download range holds a 1 MiB write buffer, not a chunk, so one
+    /// large download runs as many ranged requests as that budget holds buffers, at
+    /// most 8 (8 with the defaults). Default 4.
     pub chunk_concurrency: usize,
     /// When and how often a failed request to an object store is tried again.
     pub retry: RetryPolicy,

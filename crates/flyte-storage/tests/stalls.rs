@@ -198,6 +198,53 @@ mod s3 {
     }
 
     #[tokio::test]
+    async fn a_ranged_download_abandoned_mid_way_leaves_no_temporary_file() {
+        // Above a chunk, so the file is allocated whole and written by its writer from
+        // several ranges; every range sends half its bytes and then nothing.
+        let body = vec![3u8; 20 * 1024 * 1024];
+        let served = body.clone();
+        let server = serve(move |_, request| {
+            if request.method == "HEAD" {
+                Plan::ok(&served)
+            } else {
+                Plan::half_then_stall(&served)
+            }
+        })
+        .await;
+        let storage = storage(&server);
+        let local = tempfile::tempdir().expect("temp dir");
+        let target = local.path().join("inputs.bin");
+        let names = || -> Vec<_> {
+            std::fs::read_dir(local.path())
+                .expect("listed")
+                .map(|entry| entry.expect("entry").file_name())
+                .collect()
+        };
+        // Boxed, so that dropping it drops the download itself.
+        let mut download = Box::pin(storage.get_file("s3://bucket/abandoned/inputs.bin", &target));
+        // Abandoned once its temporary file exists and bytes have arrived, as a caller
+        // that gives up (a task cancelled, a prefetch not needed) drops it.
+        bounded(async {
+            loop {
+                tokio::select! {
+                    outcome = &mut download => panic!("the download ended: {outcome:?}"),
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                }
+                if !names().is_empty() && server.requests() > 1 {
+                    break;
+                }
+            }
+        })
+        .await;
+        drop(download);
+        assert_eq!(
+            names(),
+            Vec::<std::ffi::OsString>::new(),
+            "nothing left behind"
+        );
+    }
+
+    #[tokio::test]
     async fn reset_connections_are_retried_until_the_store_answers() {
         let server = serve(|n, _| if n < 3 { Plan::Reset } else { Plan::ok(BODY) }).await;
         let storage = storage_with(&server, None, 4);
