@@ -33,12 +33,22 @@ pub struct Environment {
     /// tries them: `TMPDIR`, `TEMP`, `TMP`, `/tmp`, `/var/tmp`, `/usr/tmp`, the working
     /// directory.
     pub temp_dirs: Vec<PathBuf>,
+    /// `$PYFLYTE_EXECUTE_PREFETCH` (on/off), `$PYFLYTE_EXECUTE_PREFETCH_BUDGET_BYTES` and
+    /// `$PYFLYTE_EXECUTE_PREFETCH_MIN_FREE_PERCENT`: whether and within which bounds the
+    /// task's file, directory and dataset inputs are downloaded while it starts.
+    pub prefetch: flyte_storage::PrefetchConfig,
 }
 
 /// The variable that sets [`Environment::stop_grace`].
 const STOP_GRACE_ENV: &str = "PYFLYTE_EXECUTE_STOP_GRACE_SECONDS";
 /// The variable that sets [`Environment::termination_message_path`].
 const TERMINATION_MESSAGE_PATH_ENV: &str = "PYFLYTE_EXECUTE_TERMINATION_MESSAGE_PATH";
+/// The variable that turns [`Environment::prefetch`] on or off.
+const PREFETCH_ENV: &str = "PYFLYTE_EXECUTE_PREFETCH";
+/// The variable that sets [`PrefetchConfig::byte_budget`](flyte_storage::PrefetchConfig::byte_budget).
+const PREFETCH_BUDGET_ENV: &str = "PYFLYTE_EXECUTE_PREFETCH_BUDGET_BYTES";
+/// The variable that sets [`PrefetchConfig::min_free_percent`](flyte_storage::PrefetchConfig::min_free_percent).
+const PREFETCH_MIN_FREE_ENV: &str = "PYFLYTE_EXECUTE_PREFETCH_MIN_FREE_PERCENT";
 /// Kubernetes' default `terminationMessagePath`.
 const DEFAULT_TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
 
@@ -62,6 +72,11 @@ impl Environment {
                 .chain(["/tmp", "/var/tmp", "/usr/tmp"].map(PathBuf::from))
                 .chain(std::env::current_dir().ok())
                 .collect(),
+            prefetch: prefetch_config(
+                std::env::var_os(PREFETCH_ENV),
+                std::env::var_os(PREFETCH_BUDGET_ENV),
+                std::env::var_os(PREFETCH_MIN_FREE_ENV),
+            )?,
         })
     }
 }
@@ -117,6 +132,51 @@ pub fn worker_python() -> (PathBuf, &'static str) {
 /// The stop grace from its variable's value: seconds, fractions allowed, at most
 /// [`flyte_python::MAX_STOP_GRACE`]; unset or empty means
 /// [`flyte_python::DEFAULT_STOP_GRACE`].
+/// The prefetch bounds from their variables; unset or empty ones keep the defaults.
+fn prefetch_config(
+    switch: Option<OsString>,
+    budget: Option<OsString>,
+    min_free: Option<OsString>,
+) -> Result<flyte_storage::PrefetchConfig> {
+    let mut config = flyte_storage::PrefetchConfig::default();
+    let text = |value: Option<OsString>| {
+        value
+            .filter(|v| !v.is_empty())
+            .map(|v| v.to_string_lossy().trim().to_owned())
+    };
+    if let Some(switch) = text(switch) {
+        config.enabled = match switch.to_ascii_lowercase().as_str() {
+            "1" | "true" | "on" | "yes" => true,
+            "0" | "false" | "off" | "no" => false,
+            _ => anyhow::bail!(
+                "{PREFETCH_ENV}={switch:?} is neither on nor off: set it to 1/true/on to \
+                 prefetch the task's file inputs while it starts, or 0/false/off not to"
+            ),
+        };
+    }
+    if let Some(budget) = text(budget) {
+        config.byte_budget = budget.parse().with_context(|| {
+            format!(
+                "{PREFETCH_BUDGET_ENV}={budget:?} is not a number of bytes: set it to how \
+                 many bytes of inputs may be prefetched at once (e.g. 17179869184 for 16 GiB)"
+            )
+        })?;
+    }
+    if let Some(min_free) = text(min_free) {
+        config.min_free_percent = min_free
+            .parse()
+            .ok()
+            .filter(|percent| *percent <= 100)
+            .with_context(|| {
+                format!(
+                    "{PREFETCH_MIN_FREE_ENV}={min_free:?} is not a percentage: set it to the \
+                     share of the scratch file system (0 to 100) a prefetch must leave free"
+                )
+            })?;
+    }
+    Ok(config)
+}
+
 fn stop_grace(value: Option<OsString>) -> Result<Duration> {
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Ok(flyte_python::DEFAULT_STOP_GRACE);
@@ -176,6 +236,31 @@ fn find_python(explicit: Option<OsString>, path: Option<OsString>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefetch_settings_default_when_unset_and_name_their_variable_when_wrong() {
+        let defaults = prefetch_config(None, None, Some(OsString::new())).expect("defaults");
+        assert_eq!(defaults, flyte_storage::PrefetchConfig::default());
+        let set = prefetch_config(Some("off".into()), Some("1024".into()), Some("25".into()))
+            .expect("valid");
+        assert_eq!(
+            (set.enabled, set.byte_budget, set.min_free_percent),
+            (false, 1024, 25)
+        );
+        for (switch, budget, min_free, variable) in [
+            (Some("maybe"), None, None, PREFETCH_ENV),
+            (None, Some("lots"), None, PREFETCH_BUDGET_ENV),
+            (None, None, Some("101"), PREFETCH_MIN_FREE_ENV),
+        ] {
+            let error = prefetch_config(
+                switch.map(OsString::from),
+                budget.map(OsString::from),
+                min_free.map(OsString::from),
+            )
+            .expect_err("invalid");
+            assert!(format!("{error:#}").contains(variable), "{error:#}");
+        }
+    }
 
     #[test]
     fn the_stop_grace_is_seconds_with_a_default_and_a_clear_error() {

@@ -139,7 +139,10 @@ async fn execute(
     environment: Environment,
     stop: flyte_runtime::Stop,
 ) -> Result<u8> {
-    let storage = Storage::new(settings::storage_config(&environment.config));
+    let storage = Storage::new(flyte_storage::StorageConfig {
+        prefetch: environment.prefetch.clone(),
+        ..settings::storage_config(&environment.config)
+    });
     // Nothing can be reported without a usable output prefix: refuse it up front.
     flyte_storage::StorageUri::parse(&args.output_prefix)
         .and_then(|uri| storage.store_for(&uri).map(drop))

@@ -208,6 +208,9 @@ async fn run<E: Executor>(
             let timer = metrics.start(Phase::InputsDownload);
             let inputs = download_inputs(storage, settings).await;
             timer.finish();
+            if let Ok((inputs, _)) = &inputs {
+                start_prefetches(storage, &inputs.local_path, &prefetch_dir(settings));
+            }
             downloaded.store(true, Ordering::Relaxed);
             inputs
         };
@@ -252,6 +255,8 @@ async fn run<E: Executor>(
         }
     };
 
+    // Before the outputs move: what the task never read only takes bandwidth and disk.
+    cancel_prefetches(storage, settings).await;
     let outcome = stamp_worker(outcome, &settings.worker_name);
     let outcome_prefix = match &output_subdirectory {
         Some(subdirectory) => flyte_storage::join(&settings.task.output_prefix, subdirectory),
@@ -437,6 +442,62 @@ fn metric_outcome(outcome: &TaskOutcome) -> Outcome {
         Some(_) if matches!(outcome, TaskOutcome::WorkerDied(_)) => Outcome::WorkerDied,
         Some(failure) if failure.origin == Origin::User => Outcome::UserError,
         Some(_) => Outcome::SystemError,
+    }
+}
+
+/// Where the inputs' data is prefetched: under the run's scratch directory.
+fn prefetch_dir(settings: &RunSettings) -> PathBuf {
+    settings.scratch_dir.join("prefetch")
+}
+
+/// Starts prefetching every file, directory and dataset in the inputs that lives in an
+/// object store (a local one gains nothing from a copy), so that their downloads overlap
+/// the worker's start; the task's first access through storage is served from the copy.
+/// Starts downloads in the background and returns; a prefetch never fails the run.
+fn start_prefetches(storage: &Storage, inputs: &std::path::Path, into: &std::path::Path) {
+    let inputs = match flyte_proto::io::read_literal_map(inputs) {
+        Ok(inputs) => inputs,
+        Err(error) => {
+            debug!("inputs not prefetched: {error}");
+            return;
+        }
+    };
+    let mut started = 0usize;
+    flyte_proto::visit::for_each_uri(&inputs, |kind, uri| {
+        let data = matches!(
+            kind,
+            flyte_proto::visit::UriKind::Blob | flyte_proto::visit::UriKind::StructuredDataset
+        );
+        let remote = flyte_storage::StorageUri::parse(uri)
+            .is_ok_and(|parsed| parsed.scheme() != flyte_storage::Scheme::File);
+        if data && remote && storage.prefetch(uri, into) {
+            debug!(uri, "prefetching an input");
+            started += 1;
+        }
+    });
+    if started > 0 {
+        info!(
+            inputs = started,
+            "prefetching the task's inputs while it starts"
+        );
+    }
+}
+
+/// Stops the prefetches still running and deletes every prefetched copy the task did
+/// not take, so nothing is left in the scratch space.
+async fn cancel_prefetches(storage: &Storage, settings: &RunSettings) {
+    let prefetches = storage.cancel_prefetches().await;
+    let dir = prefetch_dir(settings);
+    if let Err(error) = tokio::fs::remove_dir_all(&dir).await
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        warn!(path = %dir.display(), "could not delete the prefetch directory: {error}");
+    }
+    if prefetches > 0 {
+        debug!(
+            prefetches,
+            "prefetches not used by the task cancelled and deleted"
+        );
     }
 }
 

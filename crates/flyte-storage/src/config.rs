@@ -68,6 +68,32 @@ pub struct StorageConfig {
     /// transfers stay quiet and a 50 GB download is never silent for longer than this.
     /// `None`: never. Default 10 s.
     pub progress_interval: Option<Duration>,
+    /// Bounds of [`Storage::prefetch`](crate::Storage::prefetch), and whether it runs.
+    pub prefetch: PrefetchConfig,
+}
+
+/// Bounds of [`Storage::prefetch`](crate::Storage::prefetch): a prefetch that would cross
+/// one is not started (the access then downloads as usual).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefetchConfig {
+    /// Whether prefetches run at all; `false` makes [`Storage::prefetch`](crate::Storage::prefetch)
+    /// do nothing. Default `true`.
+    pub enabled: bool,
+    /// Bytes all prefetched copies not yet taken may hold together. Default 16 GiB.
+    pub byte_budget: u64,
+    /// The share of the prefetch directory's file system, in percent of its size, a
+    /// prefetch must leave free (counting the downloads still running). Default 10.
+    pub min_free_percent: u8,
+}
+
+impl Default for PrefetchConfig {
+    fn default() -> Self {
+        PrefetchConfig {
+            enabled: true,
+            byte_budget: 16 << 30,
+            min_free_percent: 10,
+        }
+    }
 }
 
 impl Default for StorageConfig {
@@ -82,6 +108,7 @@ impl Default for StorageConfig {
             azure: AzureConfig::default(),
             upload: UploadOptions::default(),
             progress_interval: Some(Duration::from_secs(10)),
+            prefetch: PrefetchConfig::default(),
         }
     }
 }

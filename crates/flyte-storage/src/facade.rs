@@ -16,6 +16,7 @@ use crate::cloud::{store::CloudStore, transfers::Transfers};
 use crate::config::{StorageConfig, UploadOptions};
 use crate::error::Result;
 use crate::local::LocalStore;
+use crate::prefetch::Prefetcher;
 use crate::progress::{self, Direction};
 use crate::store::{ObjectMeta, Store, TransferSummary};
 use crate::uri::{Scheme, StorageUri};
@@ -42,6 +43,8 @@ pub struct Storage {
     /// What the object stores create objects with.
     upload: Arc<UploadOptions>,
     local: Arc<LocalStore>,
+    /// Prefetched copies, shared by every clone (see [`Storage::prefetch`]).
+    prefetch: Arc<Prefetcher>,
     #[cfg(feature = "s3")]
     s3: Arc<CloudStore>,
     #[cfg(feature = "gcs")]
@@ -82,6 +85,7 @@ impl Storage {
             transfer_concurrency: config.transfer_concurrency,
             progress_interval: config.progress_interval,
             local: Arc::new(LocalStore::new()),
+            prefetch: Arc::new(Prefetcher::new(config.prefetch.clone())),
         }
     }
 
@@ -102,6 +106,7 @@ impl Storage {
             transfer_concurrency: self.transfer_concurrency,
             progress_interval: self.progress_interval,
             local: self.local.clone(),
+            prefetch: self.prefetch.clone(),
             #[cfg(feature = "s3")]
             s3: Arc::new(self.s3.with_options(upload.clone())),
             #[cfg(feature = "gcs")]
@@ -151,7 +156,19 @@ impl Storage {
     }
 
     /// Downloads one object into a local file; returns the bytes written.
+    ///
+    /// A [prefetched](Self::prefetch) copy of `uri`, or of a directory `uri` is under,
+    /// that is still the object's size is moved into `to` instead (after its download
+    /// if that still runs); otherwise, and for every later call, this downloads.
     pub async fn get_file(&self, uri: &str, to: &Path) -> Result<u64> {
+        if let Some(bytes) = self.prefetch.serve_file(self, uri, to).await {
+            return Ok(bytes);
+        }
+        self.plain_get_file(uri, to).await
+    }
+
+    /// [`get_file`](Self::get_file) without looking for a prefetched copy.
+    pub(crate) async fn plain_get_file(&self, uri: &str, to: &Path) -> Result<u64> {
         let (uri, store) = self.route(uri)?;
         store.get_file(&uri, to).await
     }
@@ -164,7 +181,19 @@ impl Storage {
 
     /// Downloads every object under the prefix `uri` into the local directory `to`,
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
+    ///
+    /// A [prefetched](Self::prefetch) copy of the directory whose listing (names and
+    /// sizes) is unchanged is moved into `to` instead, when `to` is absent or empty and
+    /// on the same file system; otherwise, and for every later call, this downloads.
     pub async fn get_dir(&self, uri: &str, to: &Path) -> Result<TransferSummary> {
+        if let Some(summary) = self.prefetch.serve_dir(self, uri, to).await {
+            return Ok(summary);
+        }
+        self.plain_get_dir(uri, to).await
+    }
+
+    /// [`get_dir`](Self::get_dir) without looking for a prefetched copy.
+    pub(crate) async fn plain_get_dir(&self, uri: &str, to: &Path) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
         let transfer = store.get_dir(&uri, to, self.transfer_concurrency);
         progress::directory(self.progress_interval, Direction::Download, &uri, transfer).await
@@ -182,6 +211,42 @@ impl Storage {
     pub async fn stat(&self, uri: &str) -> Result<Option<u64>> {
         let (uri, store) = self.route(uri)?;
         store.stat(&uri).await
+    }
+
+    /// [`stat`](Self::stat), for the prefetcher.
+    pub(crate) async fn plain_stat(&self, uri: &str) -> Result<Option<u64>> {
+        self.stat(uri).await
+    }
+
+    /// [`list`](Self::list), for the prefetcher.
+    pub(crate) async fn plain_list(&self, uri: &str) -> Result<Vec<ObjectMeta>> {
+        self.list(uri).await
+    }
+
+    pub(crate) fn prefetcher(&self) -> &Prefetcher {
+        &self.prefetch
+    }
+
+    /// Starts downloading `uri` (one object, or when there is none at exactly `uri`,
+    /// every object under it) into a new directory under `into`, in the background, so
+    /// that the first [`get_file`](Self::get_file) / [`get_dir`](Self::get_dir) of it
+    /// (or `get_file` of an object under it) is served from the copy. Returns whether it
+    /// started: not when [`PrefetchConfig::enabled`](crate::PrefetchConfig::enabled) is
+    /// off, outside a tokio runtime, or when `uri` is already being prefetched.
+    ///
+    /// A prefetch never reports an error: one that fails, or would cross the
+    /// [`PrefetchConfig`](crate::PrefetchConfig) bounds, deletes what it wrote and the
+    /// access downloads as usual. Call [`cancel_prefetches`](Self::cancel_prefetches)
+    /// when the consumer is done, so that nothing is left under `into`.
+    pub fn prefetch(&self, uri: &str, into: &Path) -> bool {
+        self.prefetch.start(self, uri, into)
+    }
+
+    /// Stops every prefetch still running and deletes every prefetched copy not taken
+    /// by an access; returns how many prefetches there were. Copies already taken
+    /// belong to whoever took them.
+    pub async fn cancel_prefetches(&self) -> usize {
+        self.prefetch.cancel_all().await
     }
 
     /// Whether an object exists at exactly `uri`.

@@ -73,6 +73,7 @@ pub mod emulators;
 mod error;
 mod facade;
 mod local;
+mod prefetch;
 mod progress;
 mod redact;
 mod store;
@@ -81,8 +82,8 @@ mod uri;
 mod walk;
 
 pub use config::{
-    AzureConfig, AzureUploadOptions, GcsConfig, GcsUploadOptions, RetryPolicy, S3Config,
-    S3Encryption, S3UploadOptions, SecretString, StorageConfig, UploadOptions,
+    AzureConfig, AzureUploadOptions, GcsConfig, GcsUploadOptions, PrefetchConfig, RetryPolicy,
+    S3Config, S3Encryption, S3UploadOptions, SecretString, StorageConfig, UploadOptions,
 };
 pub use content_type::guess_content_type;
 pub use error::{Result, StorageError, TransferPhase};
