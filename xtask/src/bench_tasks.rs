@@ -19,9 +19,10 @@ use crate::bench::measure::{Sample, StatsdListener, Tool, measure};
 use crate::bench::stores::Store;
 
 /// rclone's settings for the bench, the best found on the 2-core bench machine with
-/// `cargo xtask bench tune-rclone` (docs/benchmarks.md lists what was tried).
+/// `cargo xtask bench tune-rclone` and, for `--transfers`, by hand on Garage
+/// (docs/benchmarks.md lists what was tried).
 pub const RCLONE_FLAGS: [&str; 12] = [
-    "--transfers=32",
+    "--transfers=128",
     "--checkers=32",
     "--s3-upload-concurrency=8",
     "--s3-chunk-size=16M",
