@@ -23,6 +23,7 @@ from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
 
 TASKS = "parity_tasks"
+PREFETCH = "prefetch_tasks"
 
 
 def _text_file(data: Path) -> FlyteFile:
@@ -37,6 +38,21 @@ def _directory(data: Path) -> FlyteDirectory:
     (root / "a.txt").write_text("alpha\n")
     (root / "b.txt").write_text("bravo\n")
     (root / "nested" / "c.txt").write_text("charlie\n")
+    return FlyteDirectory(str(root))
+
+
+def _binary_file(data: Path) -> FlyteFile:
+    path = data / "payload.bin"
+    path.write_bytes(bytes((i * 7 + i // 251) % 256 for i in range(300_000)))
+    return FlyteFile(str(path))
+
+
+def _deep_directory(data: Path) -> FlyteDirectory:
+    root = data / "tree"
+    for i, name in enumerate(["top.txt", "one/a.bin", "one/two/b.bin", "one/two/three/c.txt", "other/d.bin"]):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes((j * (i + 3)) % 256 for j in range(1000 * (i + 1) ** 3)))
     return FlyteDirectory(str(root))
 
 
@@ -90,6 +106,12 @@ CASES: typing.Dict[str, typing.Tuple[str, str, typing.Callable[[Path], dict]]] =
     "sigkill": (TASKS, "sigkill_self", _x(1)),
     "import_error": ("broken_at_import", "unreachable", _x(1)),
     "unknown_task": (TASKS, "no_such_task", _x(1)),
+    "prefetch_file": (PREFETCH, "checksum_file", lambda data: {"f": _binary_file(data)}),
+    "prefetch_directory": (PREFETCH, "checksum_directory", lambda data: {"d": _deep_directory(data)}),
+    "prefetch_dataframe": (PREFETCH, "describe_dataframe", lambda _: {"df": _frame()}),
+    "prefetch_unused_file": (PREFETCH, "ignore_file", lambda data: {"f": _binary_file(data)}),
+    "prefetch_file_twice": (PREFETCH, "checksum_file_twice", lambda data: {"f": _binary_file(data)}),
+    "prefetch_deleted_file": (PREFETCH, "delete_then_read_file", lambda data: {"f": _binary_file(data)}),
     "bridge_modules": ("bridge_tasks", "move_files", lambda data: {"f": _text_file(data), "d": _directory(data)}),
 }
 

@@ -152,7 +152,7 @@ impl Case {
             .arg(name)
             .arg(&case.inputs)
             .arg("--data-dir")
-            .arg(case.dir.path().join("input-data"))
+            .arg(case.input_data_dir())
             .arg("--raw-prefix")
             .arg(case.input_raw_uri())
             .current_dir(parity_dir())
@@ -236,7 +236,7 @@ impl Case {
     /// [`Case::run`] with `env` set on top of the backend's variables.
     pub fn run_with(&self, entrypoint: Entrypoint, env: &[(&str, &str)]) -> Run {
         let root = self.dir.path().join(entrypoint.label());
-        let tmp = root.join("tmp");
+        let tmp = self.scratch_parent(entrypoint);
         fs::create_dir_all(&tmp).expect("a run directory");
         let remote_root = self.remote_root(entrypoint);
         let output_prefix = match (&self.output_prefix, &remote_root) {
@@ -308,6 +308,17 @@ impl Case {
             raw_prefix,
             input_raw_prefix: self.input_raw_prefix(),
         }
+    }
+
+    /// The `TMPDIR` `entrypoint`'s runs get: the parent of the binary's scratch
+    /// directories, empty before the first run.
+    pub fn scratch_parent(&self, entrypoint: Entrypoint) -> PathBuf {
+        self.dir.path().join(entrypoint.label()).join("tmp")
+    }
+
+    /// Where make_inputs.py created the case's input files before uploading them.
+    pub fn input_data_dir(&self) -> PathBuf {
+        self.dir.path().join("input-data")
     }
 
     /// On a remote backend, the root of `entrypoint`'s run there (its `outputs` and
