@@ -247,6 +247,24 @@ fn an_input_the_task_never_reads_is_cancelled_and_its_copy_deleted() {
         "the log does not say the unused prefetch was dropped\n{}",
         run.summary()
     );
+    // The pipeline cancels before the outputs go up, and counts what it dropped.
+    let cancelled: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| {
+            record["message"] == "prefetches not used by the task cancelled and deleted"
+        })
+        .collect();
+    assert_eq!(
+        cancelled
+            .iter()
+            .map(|r| r["prefetches"].clone())
+            .collect::<Vec<_>>(),
+        vec![serde_json::json!(1)],
+        "{}",
+        run.summary()
+    );
     assert_nothing_left(&case, &run);
 }
 
