@@ -853,6 +853,7 @@ fn local_failure(failure: Failure, path: &Path, end: u64) -> Failure {
         return StorageError::from_io(uri(), std::io::Error::new(read.kind(), read.to_string()))
             .into();
     }
+    // One blocking stat, only once a part has failed for good.
     match std::fs::metadata(path) {
         Err(error) => StorageError::from_io(uri(), error).into(),
         Ok(metadata) if metadata.len() < end => StorageError::from_io(
