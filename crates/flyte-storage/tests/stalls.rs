@@ -170,6 +170,101 @@ mod s3 {
         );
     }
 
+    /// Storage for `server` uploading in parts of 5 MiB (the smallest S3 takes).
+    fn storage_in_parts(server: &Server) -> Storage {
+        Storage::new(StorageConfig {
+            chunk_size: PART,
+            ..storage_config(server, None, ATTEMPTS)
+        })
+    }
+
+    /// The part size of [`storage_in_parts`].
+    const PART: usize = 5 * 1024 * 1024;
+
+    /// A local file of `parts` parts of [`PART`] bytes.
+    fn file_of_parts(dir: &std::path::Path, parts: usize) -> std::path::PathBuf {
+        let path = dir.join("outputs.bin");
+        std::fs::write(&path, vec![7u8; parts * PART]).expect("write the local file");
+        path
+    }
+
+    #[tokio::test]
+    async fn a_part_streamed_from_its_file_the_store_stops_reading_is_a_stall_while_uploading() {
+        let (server, _) = faults::slow_reader(64 * 1024, Duration::from_secs(3600)).await;
+        let local = tempfile::tempdir().expect("temp dir");
+        let path = file_of_parts(local.path(), 3);
+        let uri = "s3://bucket/stuck/outputs.bin";
+        assert_stalled(
+            bounded(storage_in_parts(&server).put_file(&path, uri)).await,
+            uri,
+            TransferPhase::Uploading,
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_that_shrinks_while_its_parts_stream_fails_naming_the_file() {
+        // Parts taken at 64 KiB every 10 ms: each takes most of a second, so the
+        // truncation lands while they are on the wire.
+        let (server, received) = faults::slow_reader(64 * 1024, Duration::from_millis(10)).await;
+        let local = tempfile::tempdir().expect("temp dir");
+        let path = file_of_parts(local.path(), 4);
+        let storage = storage_in_parts(&server);
+        let upload = storage.put_file(&path, "s3://bucket/shrinking/outputs.bin");
+        let shrink = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|file| file.set_len(1024 * 1024))
+                .expect("truncate the local file");
+        };
+        let (outcome, ()) = bounded(async { tokio::join!(upload, shrink) }).await;
+        match outcome {
+            Err(ref error @ StorageError::Io { ref uri, .. }) => {
+                assert_eq!(uri, &path.display().to_string(), "{error}");
+                let cause = std::error::Error::source(error).map(ToString::to_string);
+                assert!(
+                    cause
+                        .as_deref()
+                        .is_some_and(|cause| cause.contains("shrank")),
+                    "{error}: {cause:?}"
+                );
+            }
+            other => panic!("expected the shrunk file's error: {other:?}"),
+        }
+        assert!(
+            received.load(std::sync::atomic::Ordering::SeqCst) < 4 * PART,
+            "the store never got the whole body"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_that_vanishes_before_its_parts_stream_fails_naming_the_file() {
+        // Each part takes most of a second, so the parts after the first wave open
+        // the file after it is gone.
+        let (server, _) = faults::slow_reader(64 * 1024, Duration::from_millis(10)).await;
+        let local = tempfile::tempdir().expect("temp dir");
+        let path = file_of_parts(local.path(), 8);
+        let storage = Storage::new(StorageConfig {
+            chunk_size: PART,
+            // A 5 MiB budget: 5 streamed parts in flight, the other 3 start later.
+            chunk_concurrency: 1,
+            ..storage_config(&server, None, ATTEMPTS)
+        });
+        let upload = storage.put_file(&path, "s3://bucket/vanishing/outputs.bin");
+        let vanish = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            std::fs::remove_file(&path).expect("remove the local file");
+        };
+        let (outcome, ()) = bounded(async { tokio::join!(upload, vanish) }).await;
+        match outcome {
+            Err(ref error @ StorageError::NotFound { ref uri }) => {
+                assert_eq!(uri, &path.display().to_string(), "{error}");
+            }
+            other => panic!("expected the vanished file's error: {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn a_body_that_stops_half_way_is_a_stall_while_downloading() {
         let server = serve(|_, request| {

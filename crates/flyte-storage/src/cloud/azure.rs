@@ -18,7 +18,7 @@ use secrecy::ExposeSecret;
 
 use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
-    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status, reqwest_timeout,
+    ObjectBackend, ObjectPath, Part, PartBody, PartRules, fault_of_status, reqwest_timeout,
 };
 use crate::config::{AzureConfig, RetryPolicy};
 
@@ -302,6 +302,7 @@ impl ObjectBackend for AzureBackend {
             max_parts: 50_000,
             part_multiple: 1,
             sequential: false,
+            streams_from_file: false,
         }
     }
 
@@ -319,9 +320,10 @@ impl ObjectBackend for AzureBackend {
         object: &ObjectPath,
         _upload_id: &str,
         part: Part,
-        body: Bytes,
+        body: PartBody,
         new: NewObject<'_>,
     ) -> BackendResult<String> {
+        let body = body.into_bytes()?;
         let mut context = azure_core::Context::new();
         context.insert(azure_core::CustomHeaders::from(encryption_headers(new)));
         self.blob(object)?

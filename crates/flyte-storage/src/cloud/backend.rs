@@ -8,6 +8,7 @@
 //! [`StorageError`]; the engine does all of that, once for every backend.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -212,7 +213,53 @@ pub(crate) struct PartRules {
     /// Parts must arrive in order, one at a time (GCS resumable uploads); otherwise
     /// they go in parallel (S3 multipart, Azure blocks).
     pub(crate) sequential: bool,
+    /// The backend takes [`PartBody::File`] and reads the range as it sends it, so a
+    /// part in flight holds no part-sized buffer (S3). Otherwise every part comes as
+    /// [`PartBody::Bytes`] (GCS resumable chunks, Azure blocks: their clients take
+    /// bodies in memory).
+    pub(crate) streams_from_file: bool,
 }
+
+/// The bytes of one upload part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PartBody {
+    /// Read into memory by the engine.
+    Bytes(Bytes),
+    /// `len` bytes at `offset` of the local file at `path`, read by the backend while it
+    /// sends them, afresh on every attempt; only for backends whose
+    /// [`PartRules::streams_from_file`] is set. A failure to read them is reported as
+    /// [`BackendError::local_file`] of a [`LocalRead`].
+    File {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl PartBody {
+    /// The bytes in memory: what a backend that does not stream from files takes.
+    /// A file range here is the engine's mistake, reported as a final failure.
+    #[cfg_attr(not(any(feature = "gcs", feature = "azure")), allow(dead_code))]
+    pub(crate) fn into_bytes(self) -> BackendResult<Bytes> {
+        match self {
+            Self::Bytes(bytes) => Ok(bytes),
+            Self::File { path, .. } => Err(BackendError::new(
+                Fault::Other,
+                format!(
+                    "this store takes upload parts in memory, not streamed from {}",
+                    path.display()
+                ),
+            )),
+        }
+    }
+}
+
+/// Reading an upload part's range of its local file failed (it vanished, shrank, or
+/// could not be read): told apart from the store's failures so that the error names
+/// the file, not the object.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub(crate) struct LocalRead(pub(crate) std::io::Error);
 
 /// One part of an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +324,7 @@ pub(crate) trait ObjectBackend: fmt::Debug + Send + Sync + 'static {
         object: &ObjectPath,
         upload_id: &str,
         part: Part,
-        body: Bytes,
+        body: PartBody,
         new: NewObject<'_>,
     ) -> BackendResult<String>;
 

@@ -26,7 +26,7 @@ use tokio::sync::OnceCell;
 
 use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
-    ObjectBackend, ObjectPath, Part, PartRules, fault_of_status, reqwest_timeout,
+    ObjectBackend, ObjectPath, Part, PartBody, PartRules, fault_of_status, reqwest_timeout,
 };
 use crate::config::{GcsConfig, RetryPolicy};
 
@@ -396,6 +396,7 @@ impl ObjectBackend for GcsBackend {
             max_parts: 10_000,
             part_multiple: 256 * 1024,
             sequential: true,
+            streams_from_file: false,
         }
     }
 
@@ -436,9 +437,10 @@ impl ObjectBackend for GcsBackend {
         _object: &ObjectPath,
         upload_id: &str,
         part: Part,
-        body: Bytes,
+        body: PartBody,
         new: NewObject<'_>,
     ) -> BackendResult<String> {
+        let body = body.into_bytes()?;
         let clients = self.clients().await?;
         let retrying = self
             .interrupted
@@ -753,16 +755,34 @@ mod tests {
         };
 
         let error = backend
-            .upload_part(&object, &session_url, part(0, 0), first.clone(), new)
+            .upload_part(
+                &object,
+                &session_url,
+                part(0, 0),
+                PartBody::Bytes(first.clone()),
+                new,
+            )
             .await
             .expect_err("the first attempt fails");
         assert_eq!(error.fault, Fault::Transient);
         backend
-            .upload_part(&object, &session_url, part(0, 0), first, new)
+            .upload_part(
+                &object,
+                &session_url,
+                part(0, 0),
+                PartBody::Bytes(first),
+                new,
+            )
             .await
             .expect("the retry resumes");
         backend
-            .upload_part(&object, &session_url, part(1, 512 * 1024), second, new)
+            .upload_part(
+                &object,
+                &session_url,
+                part(1, 512 * 1024),
+                PartBody::Bytes(second),
+                new,
+            )
             .await
             .expect("the last chunk completes the object");
 

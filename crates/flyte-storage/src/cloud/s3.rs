@@ -1,6 +1,7 @@
 //! Amazon S3 and S3-compatible stores through aws-sdk-s3.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -14,19 +15,21 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
+use aws_sdk_s3::primitives::Length;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, ServerSideEncryption, StorageClass,
 };
 use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_types::body::SdkBody;
 use bytes::Bytes;
 use futures_util::stream;
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
 use super::backend::{
-    BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, NewObject,
-    ObjectBackend, ObjectPath, Part, PartRules, TimedOut, fault_of_status,
+    BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, LocalRead,
+    NewObject, ObjectBackend, ObjectPath, Part, PartBody, PartRules, TimedOut, fault_of_status,
 };
 use super::s3_watch::WatchedClient;
 use crate::config::{RetryPolicy, S3Config, S3Encryption};
@@ -397,6 +400,7 @@ impl ObjectBackend for S3Backend {
             max_parts: 10_000,
             part_multiple: 1,
             sequential: false,
+            streams_from_file: true,
         }
     }
 
@@ -419,9 +423,13 @@ impl ObjectBackend for S3Backend {
         object: &ObjectPath,
         upload_id: &str,
         part: Part,
-        body: Bytes,
+        body: PartBody,
         _new: NewObject<'_>,
     ) -> BackendResult<String> {
+        let body = match body {
+            PartBody::Bytes(bytes) => SdkBody::from(bytes),
+            PartBody::File { path, offset, len } => file_range(path, offset, len).await?,
+        };
         let uploaded = self
             .send(&object.bucket, |client| {
                 client
@@ -430,7 +438,10 @@ impl ObjectBackend for S3Backend {
                     .key(&object.key)
                     .upload_id(upload_id)
                     .part_number(part.index as i32 + 1)
-                    .body(SdkByteStream::from(body.clone()))
+                    .body(SdkByteStream::new(
+                        body.try_clone()
+                            .expect("in-memory and file bodies are retryable"),
+                    ))
                     .send()
             })
             .await?;
@@ -625,6 +636,42 @@ pub(crate) async fn object_properties(
         acl_grants,
         ..Default::default()
     })
+}
+
+/// How much of a streamed part is read from its file at a time: a few of these per part
+/// in flight are all the memory it holds.
+const FILE_READ: usize = 256 * 1024;
+
+/// A request body of `len` bytes at `offset` of the file at `path`, read as it is sent
+/// and afresh each time the body is cloned (the SDK's file body opens the file per
+/// clone). Its length is exact: a file now shorter than the range, or gone, is a
+/// [`LocalRead`] failure, final.
+async fn file_range(path: PathBuf, offset: u64, len: u64) -> BackendResult<SdkBody> {
+    let stream = SdkByteStream::read_from()
+        .path(&path)
+        .offset(offset)
+        .length(Length::Exact(len))
+        .buffer_size(FILE_READ)
+        .build()
+        .await
+        .map_err(|error| {
+            let io = std::error::Error::source(&error)
+                .and_then(|source| source.downcast_ref::<std::io::Error>());
+            let error = match io {
+                // Opening or reading the file's metadata failed (it vanished, say).
+                Some(io) => std::io::Error::new(io.kind(), io.to_string()),
+                // The SDK's own check: the file is now shorter than the range.
+                None => std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the file ends before byte {} of the upload: it shrank after the upload started",
+                        offset + len
+                    ),
+                ),
+            };
+            BackendError::local_file(LocalRead(error))
+        })?;
+    Ok(stream.into_inner())
 }
 
 #[cfg(test)]

@@ -380,7 +380,7 @@ mod tests {
 
     use super::*;
     use crate::cloud::backend::{
-        BackendError, BackendResult, ByteStream, ListPage, Listed, Part, PartRules,
+        BackendError, BackendResult, ByteStream, ListPage, Listed, Part, PartBody, PartRules,
     };
     use crate::config::{RetryPolicy, StorageConfig};
     use futures_util::stream::TryStreamExt;
@@ -475,6 +475,7 @@ mod tests {
                 max_parts: 1,
                 part_multiple: 1,
                 sequential: true,
+                streams_from_file: false,
             }
         }
 
@@ -487,7 +488,7 @@ mod tests {
             _: &ObjectPath,
             _: &str,
             _: Part,
-            _: Bytes,
+            _: PartBody,
             _: NewObject<'_>,
         ) -> BackendResult<String> {
             Err(BackendError::new(Fault::Other, "objects here are small"))

@@ -9,8 +9,10 @@
 //! - downloads streamed into a temporary file beside the target (renamed into place
 //!   when complete), as ranged parallel requests above one chunk, a body that breaks
 //!   off resumed where it stopped;
-//! - uploads read one part at a time: one request up to a chunk, above it the
-//!   backend's multipart, block or resumable upload, by its [`PartRules`].
+//! - uploads: one request up to a chunk, above it the backend's multipart, block or
+//!   resumable upload, by its [`PartRules`]; parts read into budgeted buffers, or, where
+//!   the backend streams them from the file (S3), read as they are sent, holding no
+//!   part buffer, and so many more in flight.
 //!
 //! It never decides what a failure means to the caller: a request that fails for good
 //! comes back as a [`Failure`] carrying its [`Fault`], and the store
@@ -24,8 +26,8 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::backend::{
-    BackendError, BackendResult, ByteStream, Fault, NewObject, ObjectBackend, ObjectPath, Part,
-    TimedOut,
+    BackendError, BackendResult, ByteStream, Fault, LocalRead, NewObject, ObjectBackend,
+    ObjectPath, Part, PartBody, TimedOut,
 };
 use crate::config::{RetryPolicy, StorageConfig};
 use crate::error::{StorageError, TransferPhase};
@@ -48,6 +50,15 @@ const WRITE_BUFFER: u64 = 1024 * 1024;
 /// its HTTP client's), measured: 33 MiB peak with 8, 51 MiB with 16, within the
 /// supervisor's 64 MiB.
 const MAX_STREAMS: usize = 8;
+
+/// What one upload part streamed from its file costs in memory, for the count of parts
+/// in flight: its read buffers and its HTTP client's, generously.
+const STREAMED_PART: u64 = 1024 * 1024;
+
+/// Upload parts streamed from their file in flight at most, however many the memory
+/// budget holds: a cloud connection carries 50-100 MB/s, and an upload takes five or
+/// more of them to be fast.
+const MAX_STREAMED_PARTS: usize = 16;
 
 /// Ranges of a download per request in flight: two, so that a range that runs slow
 /// is made up by the others' second ranges, with few round trips.
@@ -132,6 +143,9 @@ pub(crate) struct Transfers {
     /// Ranged requests of one download in flight: as many write buffers as the budget
     /// holds, at most [`MAX_STREAMS`].
     streams: usize,
+    /// Upload parts streamed from their file in flight: as many as the budget holds at
+    /// [`STREAMED_PART`] each, at most [`MAX_STREAMED_PARTS`].
+    streamed_parts: usize,
     retry: RetryPolicy,
     /// How often a long transfer logs its progress.
     progress_interval: Option<Duration>,
@@ -156,10 +170,13 @@ impl Transfers {
         // Downloads hold one write buffer per request in flight, not a chunk: the
         // budget that holds `chunk_concurrency` upload parts holds many more ranges.
         let streams = (budget / WRITE_BUFFER).clamp(1, MAX_STREAMS as u64) as usize;
+        // Likewise a part streamed from its file holds a few read buffers, not a chunk.
+        let streamed_parts = (budget / STREAMED_PART).clamp(1, MAX_STREAMED_PARTS as u64) as usize;
         Self {
             chunk_size,
             chunk_concurrency,
             streams,
+            streamed_parts,
             retry: config.retry.clone(),
             progress_interval: config.progress_interval,
             budget: Semaphore::new(budget_kib as usize),
@@ -659,27 +676,48 @@ impl Transfers {
             async move {
                 let offset = index * part_size;
                 let len = part_size.min(size - offset);
-                let _permit = self.reserve(len).await;
-                let body = self.read_part(from, offset, len).await?;
                 let part = Part {
                     index: index as u32,
                     offset,
                     total: size,
                 };
-                let tag = self
-                    .retry(uri, TransferPhase::Uploading, || {
-                        backend.upload_part(object, upload_id, part, body.clone(), new)
-                    })
-                    .await;
+                let tag = if rules.streams_from_file {
+                    // No buffer, so no permit: the parts in flight are bounded below.
+                    let body = PartBody::File {
+                        path: from.to_path_buf(),
+                        offset,
+                        len,
+                    };
+                    let tag = self
+                        .retry(uri, TransferPhase::Uploading, || {
+                            backend.upload_part(object, upload_id, part, body.clone(), new)
+                        })
+                        .await;
+                    tag.map_err(|failure| local_failure(failure, from, offset + len))
+                } else {
+                    let _permit = self.reserve(len).await;
+                    let bytes = self.read_part(from, offset, len).await?;
+                    let body = PartBody::Bytes(bytes);
+                    let tag = self
+                        .retry(uri, TransferPhase::Uploading, || {
+                            backend.upload_part(object, upload_id, part, body.clone(), new)
+                        })
+                        .await;
+                    if let PartBody::Bytes(bytes) = body {
+                        self.recycle(bytes);
+                    }
+                    tag
+                };
                 if tag.is_ok() {
                     progress::add_bytes(len);
                 }
-                self.recycle(body);
                 Ok::<_, Failure>((index, tag?))
             }
         });
         let parallel = if rules.sequential {
             1
+        } else if rules.streams_from_file {
+            self.streamed_parts
         } else {
             self.chunk_concurrency
         };
@@ -803,6 +841,34 @@ impl FileWriter {
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 struct LocalWrite(std::io::Error);
+
+/// The failure of a part streamed from the local file `path`, in the caller's terms
+/// when the file is to blame: reading it failed ([`LocalRead`]), or it is now gone or
+/// shorter than `end`, which the store only saw as a body that broke off.
+fn local_failure(failure: Failure, path: &Path, end: u64) -> Failure {
+    let uri = || path.display().to_string();
+    if let Failure::Request { error, .. } = &failure
+        && let Some(LocalRead(read)) = error.source.downcast_ref::<LocalRead>()
+    {
+        return StorageError::from_io(uri(), std::io::Error::new(read.kind(), read.to_string()))
+            .into();
+    }
+    // One blocking stat, only once a part has failed for good.
+    match std::fs::metadata(path) {
+        Err(error) => StorageError::from_io(uri(), error).into(),
+        Ok(metadata) if metadata.len() < end => StorageError::from_io(
+            uri(),
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file ends before byte {end} of the upload: it shrank after the upload started"
+                ),
+            ),
+        )
+        .into(),
+        Ok(_) => failure,
+    }
+}
 
 /// The wait before attempt `failed + 1`: uniform in `[0, min(max, initial × 2^(failed-1)))`
 /// ("full jitter"), so clients that failed together do not retry together.
@@ -952,6 +1018,26 @@ mod tests {
         assert_eq!(streams(5 * MIB, 1), 5);
         assert_eq!(streams(64 * 1024, 1), 1, "at least one");
         assert_eq!(streams(64 * MIB, 4), MAX_STREAMS);
+    }
+
+    #[test]
+    fn streamed_upload_parts_in_flight_are_as_many_as_the_budget_holds_at_a_mib_each() {
+        const MIB: usize = 1024 * 1024;
+        let parts = |chunk_size, chunk_concurrency| {
+            Transfers::new(&StorageConfig {
+                chunk_size,
+                chunk_concurrency,
+                ..StorageConfig::default()
+            })
+            .streamed_parts
+        };
+        assert_eq!(parts(5 * MIB, 1), 5);
+        assert_eq!(parts(64 * 1024, 1), 1, "at least one");
+        assert_eq!(
+            parts(8 * MIB, 4),
+            MAX_STREAMED_PARTS,
+            "the default 32 MiB budget holds 32"
+        );
     }
 
     #[tokio::test]

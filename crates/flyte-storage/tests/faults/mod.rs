@@ -262,7 +262,8 @@ async fn read_request(
 }
 
 /// A server that takes request bodies slowly, `piece` bytes every `every`, then
-/// answers 200 with an ETag. Counts the body bytes it received.
+/// answers 200 with an ETag (and, to an S3 `POST ?uploads`, a multipart upload's id).
+/// Counts the body bytes it received.
 pub async fn slow_reader(piece: usize, every: Duration) -> (Server, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
@@ -299,9 +300,17 @@ pub async fn slow_reader(piece: usize, every: Duration) -> (Server, Arc<AtomicUs
                     left -= want;
                     total.fetch_add(want, Ordering::SeqCst);
                 }
-                let _ = socket
-                    .write_all(&head_bytes(200, &object_headers(), 0))
-                    .await;
+                let first_line = text.lines().next().unwrap_or_default();
+                let body: &[u8] = if first_line.starts_with("post")
+                    && first_line.contains("uploads")
+                {
+                    b"<InitiateMultipartUploadResult><Bucket>bucket</Bucket><Key>key</Key><UploadId>upload-1</UploadId></InitiateMultipartUploadResult>"
+                } else {
+                    b""
+                };
+                let mut answer = head_bytes(200, &object_headers(), body.len());
+                answer.extend_from_slice(body);
+                let _ = socket.write_all(&answer).await;
                 std::future::pending::<()>().await;
             });
         }
