@@ -25,10 +25,13 @@ const S3: Backend = Backend::Remote(Emulator::S3);
 /// Debug logs of our binary (and of flytekit in the worker).
 const DEBUG_LOG: (&str, &str) = ("FLYTE_SDK_LOGGING_LEVEL", "10");
 const PREFETCH_OFF: (&str, &str) = ("PYFLYTE_EXECUTE_PREFETCH", "0");
+/// Prefetch whatever the disk's free space: a test machine's disk may be nearly full,
+/// and the free-space bound has tests of its own (flyte-storage's tests/prefetch.rs).
+const ANY_FREE_SPACE: (&str, &str) = ("PYFLYTE_EXECUTE_PREFETCH_MIN_FREE_PERCENT", "0");
 
 /// Runs our binary on `case` with debug logs and `env`, and checks it succeeded.
 fn run_ours(case: &Case, env: &[(&str, &str)]) -> Run {
-    let mut all = vec![DEBUG_LOG];
+    let mut all = vec![DEBUG_LOG, ANY_FREE_SPACE];
     all.extend_from_slice(env);
     let run = case.run_with(Entrypoint::Ours, &all);
     run.assert_no_panic();
@@ -315,7 +318,7 @@ fn run_deleting_the_input(
     env: &[(&str, &str)],
 ) -> (Run, ContainerError) {
     let uri = &input_uris(case)[0];
-    let mut all = vec![DEBUG_LOG];
+    let mut all = vec![DEBUG_LOG, ANY_FREE_SPACE];
     all.extend_from_slice(env);
     let run = case.run_with(entrypoint, &all);
     run.assert_no_panic();

@@ -28,6 +28,21 @@ fn unbounded() -> PrefetchConfig {
     }
 }
 
+/// A fresh scratch directory and the prefetch directory under it.
+fn scratch_with_prefetch_dir() -> (tempfile::TempDir, PathBuf) {
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let into = scratch.path().join("prefetch");
+    (scratch, into)
+}
+
+/// Writes `bytes` as the object `uri`.
+async fn put(storage: &Storage, uri: &str, bytes: impl Into<bytes::Bytes>) {
+    storage
+        .put_bytes(uri, bytes)
+        .await
+        .expect("writing a test object");
+}
+
 /// Waits until `path` exists: the download that writes it has completed it (downloads
 /// write a temporary name and rename it into place). A guard against hanging, not a
 /// bound on speed.
@@ -64,19 +79,12 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 async fn a_prefetched_file_is_served_from_its_copy_and_leaves_nothing_behind() {
     let (storage, base) = storage_with(unbounded()).await;
     let uri = join(&base, "input.bin");
-    storage
-        .put_bytes(&uri, b"prefetched bytes".to_vec())
-        .await
-        .expect("test step");
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    put(&storage, &uri, b"prefetched bytes".to_vec()).await;
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&uri, &into));
     wait_for(&first_file(&into)).await;
     // Same size, other bytes: only the copy still holds the first ones.
-    storage
-        .put_bytes(&uri, b"rewritten bytes!".to_vec())
-        .await
-        .expect("test step");
+    put(&storage, &uri, b"rewritten bytes!".to_vec()).await;
 
     let to = scratch.path().join("task/input.bin");
     assert_eq!(storage.get_file(&uri, &to).await.expect("test step"), 16);
@@ -90,12 +98,8 @@ async fn an_access_while_the_prefetch_runs_gets_the_whole_object() {
     let uri = join(&base, "big.bin");
     // Several chunks, so the download is ranged and takes a while.
     let bytes: Vec<u8> = (0..(20 << 20)).map(|i: u32| (i % 251) as u8).collect();
-    storage
-        .put_bytes(&uri, bytes.clone())
-        .await
-        .expect("test step");
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    put(&storage, &uri, bytes.clone()).await;
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&uri, &into));
 
     let to = scratch.path().join("big.bin");
@@ -114,12 +118,8 @@ async fn an_access_while_the_prefetch_runs_gets_the_whole_object() {
 async fn an_object_deleted_after_its_prefetch_is_not_found_as_a_plain_download_says() {
     let (storage, base) = storage_with(unbounded()).await;
     let uri = join(&base, "vanishing.bin");
-    storage
-        .put_bytes(&uri, b"soon gone".to_vec())
-        .await
-        .expect("test step");
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    put(&storage, &uri, b"soon gone".to_vec()).await;
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&uri, &into));
     wait_for(&first_file(&into)).await;
     storage.delete(&uri).await.expect("test step");
@@ -142,18 +142,11 @@ async fn an_object_deleted_after_its_prefetch_is_not_found_as_a_plain_download_s
 async fn an_object_rewritten_with_another_size_is_downloaded_afresh() {
     let (storage, base) = storage_with(unbounded()).await;
     let uri = join(&base, "rewritten.bin");
-    storage
-        .put_bytes(&uri, b"old".to_vec())
-        .await
-        .expect("test step");
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    put(&storage, &uri, b"old".to_vec()).await;
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&uri, &into));
     wait_for(&first_file(&into)).await;
-    storage
-        .put_bytes(&uri, b"new and longer".to_vec())
-        .await
-        .expect("test step");
+    put(&storage, &uri, b"new and longer".to_vec()).await;
 
     let to = scratch.path().join("rewritten.bin");
     assert_eq!(storage.get_file(&uri, &to).await.expect("test step"), 14);
@@ -165,10 +158,7 @@ async fn an_object_rewritten_with_another_size_is_downloaded_afresh() {
 async fn a_prefetch_into_an_unwritable_directory_fails_quietly_and_the_access_downloads() {
     let (storage, base) = storage_with(unbounded()).await;
     let uri = join(&base, "input.bin");
-    storage
-        .put_bytes(&uri, b"downloaded anyway".to_vec())
-        .await
-        .expect("test step");
+    put(&storage, &uri, b"downloaded anyway".to_vec()).await;
     let scratch = tempfile::tempdir().expect("test step");
     // A directory under a regular file can never be created, even by root.
     let blocker = scratch.path().join("not-a-directory");
@@ -188,12 +178,8 @@ async fn a_prefetch_over_its_budget_is_not_kept_and_the_access_downloads() {
     })
     .await;
     let uri = join(&base, "input.bin");
-    storage
-        .put_bytes(&uri, b"more than four bytes".to_vec())
-        .await
-        .expect("test step");
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    put(&storage, &uri, b"more than four bytes".to_vec()).await;
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&uri, &into));
 
     let to = scratch.path().join("input.bin");
@@ -214,12 +200,8 @@ async fn a_prefetch_that_would_fill_the_disk_is_not_kept_and_the_access_download
     })
     .await;
     let uri = join(&base, "input.bin");
-    storage
-        .put_bytes(&uri, b"bytes".to_vec())
-        .await
-        .expect("test step");
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    put(&storage, &uri, b"bytes".to_vec()).await;
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&uri, &into));
 
     let to = scratch.path().join("input.bin");
@@ -235,10 +217,7 @@ async fn prefetch_turned_off_starts_nothing() {
     })
     .await;
     let uri = join(&base, "input.bin");
-    storage
-        .put_bytes(&uri, b"bytes".to_vec())
-        .await
-        .expect("test step");
+    put(&storage, &uri, b"bytes".to_vec()).await;
     let scratch = tempfile::tempdir().expect("test step");
     assert!(!storage.prefetch(&uri, &scratch.path().join("prefetch")));
     assert!(!scratch.path().join("prefetch").exists());
@@ -249,16 +228,9 @@ async fn cancelling_deletes_every_copy_not_taken_and_later_accesses_download() {
     let (storage, base) = storage_with(unbounded()).await;
     let small = join(&base, "small.bin");
     let big = join(&base, "big.bin");
-    storage
-        .put_bytes(&small, b"small".to_vec())
-        .await
-        .expect("test step");
-    storage
-        .put_bytes(&big, vec![7u8; 20 << 20])
-        .await
-        .expect("test step");
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    put(&storage, &small, b"small".to_vec()).await;
+    put(&storage, &big, vec![7u8; 20 << 20]).await;
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&small, &into));
     assert!(storage.prefetch(&big, &into));
     wait_for(&first_file(&into)).await;
@@ -274,12 +246,8 @@ async fn cancelling_deletes_every_copy_not_taken_and_later_accesses_download() {
 async fn a_second_access_downloads_again_after_the_first_copy_was_deleted() {
     let (storage, base) = storage_with(unbounded()).await;
     let uri = join(&base, "input.bin");
-    storage
-        .put_bytes(&uri, b"twice".to_vec())
-        .await
-        .expect("test step");
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    put(&storage, &uri, b"twice".to_vec()).await;
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&uri, &into));
     let to = scratch.path().join("input.bin");
     storage.get_file(&uri, &to).await.expect("test step");
@@ -302,17 +270,13 @@ async fn a_file_under_a_prefetched_directory_is_served_from_the_directory_copy()
             .await
             .expect("test step");
     }
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&dir, &into));
     wait_for(&first_dir(&into).join("part-0.parquet")).await;
     wait_for(&first_dir(&into).join("nested/part-1.parquet")).await;
     // Same size, other bytes: only the copy still holds "one!".
     let nested = join(&dir, "nested/part-1.parquet");
-    storage
-        .put_bytes(&nested, b"ONE?".to_vec())
-        .await
-        .expect("test step");
+    put(&storage, &nested, b"ONE?".to_vec()).await;
 
     let to = scratch.path().join("part-1.parquet");
     assert_eq!(storage.get_file(&nested, &to).await.expect("test step"), 4);
@@ -338,15 +302,11 @@ async fn a_prefetched_directory_is_served_whole_while_its_listing_is_unchanged()
             .await
             .expect("test step");
     }
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&dir, &into));
     wait_for(&first_dir(&into).join("a.txt")).await;
     wait_for(&first_dir(&into).join("b/c.txt")).await;
-    storage
-        .put_bytes(&join(&dir, "a.txt"), b"A.TXT".to_vec())
-        .await
-        .expect("test step");
+    put(&storage, &join(&dir, "a.txt"), b"A.TXT".to_vec()).await;
 
     let to = scratch.path().join("task-dir");
     let summary = storage
@@ -369,18 +329,11 @@ async fn a_prefetched_directory_is_served_whole_while_its_listing_is_unchanged()
 async fn a_prefetched_directory_whose_listing_changed_is_downloaded_afresh() {
     let (storage, base) = storage_with(unbounded()).await;
     let dir = join(&base, "growing");
-    storage
-        .put_bytes(&join(&dir, "a.txt"), b"a".to_vec())
-        .await
-        .expect("test step");
-    let scratch = tempfile::tempdir().expect("test step");
-    let into = scratch.path().join("prefetch");
+    put(&storage, &join(&dir, "a.txt"), b"a".to_vec()).await;
+    let (scratch, into) = scratch_with_prefetch_dir();
     assert!(storage.prefetch(&dir, &into));
     wait_for(&first_dir(&into).join("a.txt")).await;
-    storage
-        .put_bytes(&join(&dir, "b.txt"), b"b".to_vec())
-        .await
-        .expect("test step");
+    put(&storage, &join(&dir, "b.txt"), b"b".to_vec()).await;
 
     let to = scratch.path().join("task-dir");
     let summary = storage.get_dir(&dir, &to).await.expect("test step");
