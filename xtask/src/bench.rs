@@ -460,8 +460,12 @@ fn proxy_check(
                 file.bytes
             );
         }
+        let streams = match streams {
+            0 => "one stream".to_owned(),
+            n => format!("{n} streams"),
+        };
         println!(
-            "   rclone, {streams} streams through the proxy: {:.2} s ({:.0} MiB/s), {} connections, proxy CPU {:.2} s",
+            "   rclone, {streams} through the proxy: {:.2} s ({:.0} MiB/s), {} connections, proxy CPU {:.2} s",
             check.seconds,
             stats::mib_per_second(check.bytes, check.seconds),
             check.connections,
