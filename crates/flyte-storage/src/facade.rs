@@ -213,16 +213,6 @@ impl Storage {
         store.stat(&uri).await
     }
 
-    /// [`stat`](Self::stat), for the prefetcher.
-    pub(crate) async fn plain_stat(&self, uri: &str) -> Result<Option<u64>> {
-        self.stat(uri).await
-    }
-
-    /// [`list`](Self::list), for the prefetcher.
-    pub(crate) async fn plain_list(&self, uri: &str) -> Result<Vec<ObjectMeta>> {
-        self.list(uri).await
-    }
-
     pub(crate) fn prefetcher(&self) -> &Prefetcher {
         &self.prefetch
     }

@@ -205,11 +205,11 @@ impl Prefetcher {
     async fn download(&self, storage: &Storage, uri: &str, slot: &Path) -> Result<Outcome, String> {
         // Some servers refuse a HEAD of a key that is only a prefix (403, not 404): the
         // listing decides then.
-        let size = storage.plain_stat(uri).await;
+        let size = storage.stat(uri).await;
         let (bytes, listing) = match size {
             Ok(Some(size)) => (size, None),
             Ok(None) | Err(_) => {
-                let objects = storage.plain_list(uri).await.map_err(|e| e.to_string())?;
+                let objects = storage.list(uri).await.map_err(|e| e.to_string())?;
                 if objects.is_empty() {
                     return Err(match size {
                         Err(error) => error.to_string(),
@@ -320,7 +320,7 @@ impl Prefetcher {
             let outcome = wait(entry.outcome).await;
             return match outcome {
                 Outcome::File { path, size } => {
-                    let served = match storage.plain_stat(uri).await {
+                    let served = match storage.stat(uri).await {
                         Ok(Some(now)) if now == size => move_file(&path, to).await.ok(),
                         _ => None,
                     };
@@ -361,7 +361,7 @@ impl Prefetcher {
             .ok()
             .filter(|meta| meta.is_file())?
             .len();
-        let served = match storage.plain_stat(uri).await {
+        let served = match storage.stat(uri).await {
             Ok(Some(now)) if now == size => {
                 partly_taken.store(true, Ordering::Relaxed);
                 move_file(&local, to).await.ok()
@@ -383,7 +383,7 @@ impl Prefetcher {
         let outcome = wait(entry.outcome).await;
         let served = match outcome {
             Outcome::Dir { path, listing } if !entry.partly_taken.load(Ordering::Relaxed) => {
-                match storage.plain_list(uri).await {
+                match storage.list(uri).await {
                     Ok(objects) if Listing::of(&objects) == listing => {
                         drop(objects);
                         move_dir(&path, to).await.ok().map(|()| TransferSummary {
