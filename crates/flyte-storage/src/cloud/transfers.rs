@@ -681,32 +681,32 @@ impl Transfers {
                     offset,
                     total: size,
                 };
-                let tag = if rules.streams_from_file {
+                let (body, _permit) = if rules.streams_from_file {
                     // No buffer, so no permit: the parts in flight are bounded below.
                     let body = PartBody::File {
                         path: from.to_path_buf(),
                         offset,
                         len,
                     };
-                    let tag = self
-                        .retry(uri, TransferPhase::Uploading, || {
-                            backend.upload_part(object, upload_id, part, body.clone(), new)
-                        })
-                        .await;
-                    tag.map_err(|failure| local_failure(failure, from, offset + len))
+                    (body, None)
                 } else {
-                    let _permit = self.reserve(len).await;
+                    let permit = self.reserve(len).await;
                     let bytes = self.read_part(from, offset, len).await?;
-                    let body = PartBody::Bytes(bytes);
-                    let tag = self
-                        .retry(uri, TransferPhase::Uploading, || {
-                            backend.upload_part(object, upload_id, part, body.clone(), new)
-                        })
-                        .await;
-                    if let PartBody::Bytes(bytes) = body {
+                    (PartBody::Bytes(bytes), Some(permit))
+                };
+                let tag = self
+                    .retry(uri, TransferPhase::Uploading, || {
+                        backend.upload_part(object, upload_id, part, body.clone(), new)
+                    })
+                    .await;
+                let tag = match body {
+                    PartBody::Bytes(bytes) => {
                         self.recycle(bytes);
+                        tag
                     }
-                    tag
+                    PartBody::File { .. } => {
+                        tag.map_err(|failure| local_failure(failure, from, offset + len))
+                    }
                 };
                 if tag.is_ok() {
                     progress::add_bytes(len);
