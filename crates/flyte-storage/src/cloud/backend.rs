@@ -261,6 +261,17 @@ impl PartBody {
 #[error(transparent)]
 pub(crate) struct LocalRead(pub(crate) std::io::Error);
 
+/// What a local file that ends before byte `end` of its upload is: it shrank after the
+/// upload started.
+pub(crate) fn file_shrank(end: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        format!(
+            "the file ends before byte {end} of the upload: it shrank after the upload started"
+        ),
+    )
+}
+
 /// One part of an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Part {

@@ -30,6 +30,7 @@ use tokio::sync::OnceCell;
 use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, LIST_PAGE, ListPage, Listed, LocalRead,
     NewObject, ObjectBackend, ObjectPath, Part, PartBody, PartRules, TimedOut, fault_of_status,
+    file_shrank,
 };
 use super::s3_watch::WatchedClient;
 use crate::config::{RetryPolicy, S3Config, S3Encryption};
@@ -661,13 +662,7 @@ async fn file_range(path: PathBuf, offset: u64, len: u64) -> BackendResult<SdkBo
                 // Opening or reading the file's metadata failed (it vanished, say).
                 Some(io) => std::io::Error::new(io.kind(), io.to_string()),
                 // The SDK's own check: the file is now shorter than the range.
-                None => std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "the file ends before byte {} of the upload: it shrank after the upload started",
-                        offset + len
-                    ),
-                ),
+                None => file_shrank(offset + len),
             };
             BackendError::local_file(LocalRead(error))
         })?;

@@ -27,7 +27,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::backend::{
     BackendError, BackendResult, ByteStream, Fault, LocalRead, NewObject, ObjectBackend,
-    ObjectPath, Part, PartBody, TimedOut,
+    ObjectPath, Part, PartBody, TimedOut, file_shrank,
 };
 use crate::config::{RetryPolicy, StorageConfig};
 use crate::error::{StorageError, TransferPhase};
@@ -856,16 +856,9 @@ fn local_failure(failure: Failure, path: &Path, end: u64) -> Failure {
     // One blocking stat, only once a part has failed for good.
     match std::fs::metadata(path) {
         Err(error) => StorageError::from_io(uri(), error).into(),
-        Ok(metadata) if metadata.len() < end => StorageError::from_io(
-            uri(),
-            std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the file ends before byte {end} of the upload: it shrank after the upload started"
-                ),
-            ),
-        )
-        .into(),
+        Ok(metadata) if metadata.len() < end => {
+            StorageError::from_io(uri(), file_shrank(end)).into()
+        }
         Ok(_) => failure,
     }
 }
