@@ -48,13 +48,22 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "flyte-config",
         ],
     ),
+    (
+        "flyte-copilot",
+        &[
+            "flyte-proto",
+            "flyte-errors",
+            "flyte-storage",
+            "flyte-config",
+        ],
+    ),
     ("flyte-test-support", &[]),
     ("xtask", &["flyte-proto"]),
 ];
 
 /// The packages that may use anyhow: the binary and project automation. Libraries
 /// return typed errors.
-const ANYHOW_ALLOWED: &[&str] = &["pyflyte-execute", "xtask"];
+const ANYHOW_ALLOWED: &[&str] = &["pyflyte-execute", "flyte-copilot", "xtask"];
 
 /// Every workspace package with its normal (non-dev, non-build) dependencies' names.
 fn normal_dependencies() -> BTreeMap<String, BTreeSet<String>> {

@@ -1,0 +1,244 @@
+//! The command line flytecopilot takes: its two subcommands with their flags, and the
+//! flytestdlib flags (storage, logger, config file) propeller puts before them.
+//!
+//! Every flag propeller's `co-pilot` plugin passes is accepted with the same spelling,
+//! short form and default, so an image holding this binary at `/bin/flyte-copilot` runs
+//! unchanged pod specs. Flags are global, as cobra's persistent flags are: they may come
+//! before or after the subcommand.
+
+use clap::{Args, Parser, Subcommand};
+
+/// `flyte-copilot` / `flytedata`: the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "flyte-copilot",
+    version,
+    about = "Moves a raw container's inputs and outputs between Flyte's storage and local files (a flytecopilot drop-in)",
+    long_about = None,
+)]
+pub struct Cli {
+    /// The flytestdlib flags every subcommand takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The two things copilot does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Downloads a task's inputs into a local directory, one file or directory per variable (the init container).
+    Download(DownloadArgs),
+    /// Waits for the task's container to end, then uploads its outputs (the native sidecar).
+    Sidecar(SidecarArgs),
+}
+
+/// flytestdlib's storage, logger and config flags, and copilot's root flags.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// A flytestdlib YAML config file (its `storage:` section is read); a `*` in the file
+    /// name matches several, read in name order (propeller passes `/etc/flyte/copilot/*.yaml`).
+    #[arg(long = "config", global = true, value_name = "FILE")]
+    pub config: Option<String>,
+    /// The name of the error document under the output prefix.
+    #[arg(
+        long = "err-output-name",
+        global = true,
+        default_value = flyte_errors::ERROR_FILE_NAME,
+        value_name = "NAME"
+    )]
+    pub err_output_name: String,
+    /// Accepted for compatibility; copilot never talks to the Kubernetes API.
+    #[arg(long = "kubeconfig", global = true, value_name = "FILE", hide = true)]
+    pub kubeconfig: Option<String>,
+    /// Accepted for compatibility (flytecopilot: show line numbers in errors).
+    #[arg(short = 's', long = "show-source", global = true, hide = true)]
+    pub show_source: bool,
+    /// flytestdlib's storage type: s3, minio, stow, local (mem is refused: nothing would survive the container).
+    #[arg(long = "storage.type", global = true, value_name = "TYPE")]
+    pub storage_type: Option<String>,
+    /// flytestdlib's default container (bucket); URIs name their bucket, so it is only logged.
+    #[arg(long = "storage.container", global = true, value_name = "BUCKET")]
+    pub storage_container: Option<String>,
+    /// Accepted for compatibility: every URI names its own bucket.
+    #[arg(
+        long = "storage.enable-multicontainer",
+        global = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub storage_enable_multicontainer: Option<bool>,
+    /// The S3-compatible endpoint (minio / s3 storage types).
+    #[arg(
+        long = "storage.connection.endpoint",
+        global = true,
+        value_name = "URL"
+    )]
+    pub connection_endpoint: Option<String>,
+    /// The S3 region.
+    #[arg(
+        long = "storage.connection.region",
+        global = true,
+        value_name = "REGION"
+    )]
+    pub connection_region: Option<String>,
+    /// `iam` (the SDK's credential chain) or `accesskey` (the two keys below).
+    #[arg(
+        long = "storage.connection.auth-type",
+        global = true,
+        value_name = "TYPE"
+    )]
+    pub connection_auth_type: Option<String>,
+    /// The S3 access key id (prefer the environment or a config file: flags show in the pod spec).
+    #[arg(
+        long = "storage.connection.access-key",
+        global = true,
+        value_name = "KEY"
+    )]
+    pub connection_access_key: Option<String>,
+    /// The S3 secret key (prefer the environment or a config file: flags show in the pod spec).
+    #[arg(
+        long = "storage.connection.secret-key",
+        global = true,
+        value_name = "KEY"
+    )]
+    pub connection_secret_key: Option<String>,
+    /// Talk plain HTTP to an endpoint given without a scheme.
+    #[arg(
+        long = "storage.connection.disable-ssl",
+        global = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub connection_disable_ssl: Option<bool>,
+    /// The stow kind: s3, google, azure, local.
+    #[arg(long = "storage.stow.kind", global = true, value_name = "KIND")]
+    pub stow_kind: Option<String>,
+    /// One stow setting (`key=value`, or several separated by commas); repeatable.
+    #[arg(long = "storage.stow.config", global = true, value_name = "KEY=VALUE")]
+    pub stow_config: Vec<String>,
+    /// Accepted for compatibility: downloads stream to disk, so no size limit is needed.
+    #[arg(
+        long = "storage.limits.maxDownloadMBs",
+        global = true,
+        value_name = "MB"
+    )]
+    pub max_download_mbs: Option<i64>,
+    /// flytestdlib's log level: 0 panic … 3 warn, 4 info, 5 debug.
+    #[arg(long = "logger.level", global = true, value_name = "LEVEL")]
+    pub logger_level: Option<u8>,
+}
+
+/// `download`'s flags, as flytecopilot names them.
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The inputs.pb to download.
+    #[arg(short = 'f', long = "from-remote", value_name = "URI")]
+    pub from_remote: Option<String>,
+    /// The task's output prefix, where an error document goes if the download fails.
+    #[arg(long = "to-output-prefix", value_name = "URI")]
+    pub to_output_prefix: Option<String>,
+    /// The local directory the inputs are written to.
+    #[arg(short = 'o', long = "to-local-dir", value_name = "DIR")]
+    pub to_local_dir: Option<String>,
+    /// How the inputs are also described: JSON (inputs.json), YAML (inputs.yaml) or PROTO (inputs.pb only).
+    #[arg(
+        short = 'm',
+        long = "format",
+        default_value = "JSON",
+        value_name = "FORMAT"
+    )]
+    pub format: String,
+    /// DOWNLOAD_EAGER or DOWNLOAD_STREAM (both download everything first), or DO_NOT_DOWNLOAD (remote URIs are kept).
+    #[arg(
+        short = 'd',
+        long = "download-mode",
+        default_value = "DOWNLOAD_EAGER",
+        value_name = "MODE"
+    )]
+    pub download_mode: String,
+    /// How file inputs are laid out: DIRECT (`<dir>/<var>`, the only layout flyteidl 1.16 knows).
+    #[arg(
+        long = "file-input-layout",
+        default_value = "DIRECT",
+        value_name = "LAYOUT"
+    )]
+    pub file_input_layout: String,
+    /// The longest the download may take (Go duration: 1h, 90s, 1h30m).
+    #[arg(
+        short = 't',
+        long = "timeout",
+        default_value = "1h",
+        value_name = "DURATION"
+    )]
+    pub timeout: String,
+    /// The task's input interface, a base64 flyteidl.core.VariableMap; checked when given.
+    #[arg(short = 'i', long = "input-interface", value_name = "BASE64")]
+    pub input_interface: Option<String>,
+}
+
+/// `sidecar`'s flags, as flytecopilot names them.
+#[derive(Debug, Args)]
+pub struct SidecarArgs {
+    /// The task's output prefix: outputs.pb, or the error document, goes there.
+    #[arg(short = 'o', long = "to-output-prefix", value_name = "URI")]
+    pub to_output_prefix: Option<String>,
+    /// The raw output prefix, under which files, directories and datasets are uploaded.
+    #[arg(short = 'x', long = "to-raw-output", value_name = "URI")]
+    pub to_raw_output: Option<String>,
+    /// The local directory the task writes its outputs to.
+    #[arg(short = 'f', long = "from-local-dir", value_name = "DIR")]
+    pub from_local_dir: Option<String>,
+    /// Accepted for compatibility (JSON, YAML, PROTO): outputs are read per their type.
+    #[arg(
+        short = 'm',
+        long = "format",
+        default_value = "JSON",
+        value_name = "FORMAT"
+    )]
+    pub format: String,
+    /// UPLOAD_ON_EXIT, UPLOAD_EAGER or DO_NOT_UPLOAD; all upload once the task ends.
+    #[arg(
+        short = 'u',
+        long = "upload-mode",
+        default_value = "UPLOAD_ON_EXIT",
+        value_name = "MODE"
+    )]
+    pub upload_mode: String,
+    /// The name of the outputs document under the output prefix.
+    #[arg(
+        long = "meta-output-name",
+        default_value = "outputs.pb",
+        value_name = "NAME"
+    )]
+    pub meta_output_name: String,
+    /// The longest the upload may take once the task ended (Go duration; default 1h).
+    #[arg(short = 't', long = "timeout", value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// The task's interface, a base64 flyteidl.core.TypedInterface.
+    #[arg(short = 'i', long = "interface", value_name = "BASE64")]
+    pub interface: Option<String>,
+    /// Deprecated alias of --timeout, used only when --timeout is not given (flytecopilot
+    /// let its default 0 override --timeout, expiring the upload at once).
+    #[arg(long = "start-timeout", value_name = "DURATION")]
+    pub start_timeout: Option<String>,
+    /// `signal` (wait for SIGTERM, sent when the task's container ends) or `noop` (do not wait).
+    #[arg(
+        long = "start-watcher-type",
+        default_value = "signal",
+        value_name = "TYPE"
+    )]
+    pub start_watcher_type: String,
+    /// Same choices as --start-watcher-type; either one set to `noop` means do not wait.
+    #[arg(
+        long = "exit-watcher-type",
+        default_value = "signal",
+        value_name = "TYPE"
+    )]
+    pub exit_watcher_type: String,
+}

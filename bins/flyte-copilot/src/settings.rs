@@ -1,0 +1,451 @@
+//! Storage settings: flytestdlib's (flags, then `--config` files) over flytekit's (the
+//! environment and flytekit's config file, as flyte-config resolves them for
+//! pyflyte-execute), turned into one [`StorageConfig`].
+//!
+//! The order, most specific first: a flag; a `--config` file (the last file that sets a
+//! value wins, as viper merges them); flytekit's settings (`FLYTE_AWS_*`,
+//! `FLYTE_AZURE_*`, their config-file twins, then the provider variables `AWS_*`,
+//! `AZURE_STORAGE_*`, `STORAGE_EMULATOR_HOST`); the SDKs' own credential chains. So
+//! credentials never need to be on the command line, where the pod spec shows them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use flyte_config::{ExposeSecret, FlyteConfig, SecretString};
+use flyte_storage::{AzureConfig, GcsConfig, S3Config, StorageConfig};
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::cli::GlobalArgs;
+
+/// flytestdlib's `storage:` section, as much of it as copilot's pods use.
+#[derive(Debug, Default)]
+pub struct StdlibStorage {
+    /// `storage.type`: s3, minio, stow, local, mem.
+    pub kind: Option<String>,
+    /// `storage.container`.
+    pub container: Option<String>,
+    /// `storage.connection.endpoint`.
+    pub endpoint: Option<String>,
+    /// `storage.connection.region`.
+    pub region: Option<String>,
+    /// `storage.connection.auth-type`: iam or accesskey.
+    pub auth_type: Option<String>,
+    /// `storage.connection.access-key`.
+    pub access_key: Option<String>,
+    /// `storage.connection.secret-key`.
+    pub secret_key: Option<SecretString>,
+    /// `storage.connection.disable-ssl`.
+    pub disable_ssl: Option<bool>,
+    /// `storage.stow.kind`: s3, google, azure, local.
+    pub stow_kind: Option<String>,
+    /// `storage.stow.config`: the stow backend's own keys.
+    pub stow_config: BTreeMap<String, SecretString>,
+}
+
+impl StdlibStorage {
+    /// The settings `files` (path and text of each `--config` file) give, the later
+    /// files' values over the earlier ones'.
+    pub fn from_files(files: &[(impl AsRef<Path>, String)]) -> Result<Self> {
+        let mut storage = StdlibStorage::default();
+        for (path, text) in files {
+            let path = path.as_ref();
+            let docs = YamlLoader::load_from_str(text).with_context(|| {
+                format!(
+                    "{} is not YAML: fix the file --config names",
+                    path.display()
+                )
+            })?;
+            for doc in &docs {
+                storage.merge_yaml(&doc["storage"]).with_context(|| {
+                    format!("reading the storage section of {}", path.display())
+                })?;
+            }
+        }
+        Ok(storage)
+    }
+
+    fn merge_yaml(&mut self, section: &Yaml) -> Result<()> {
+        if section.is_badvalue() || section.is_null() {
+            return Ok(());
+        }
+        let text = |value: &Yaml, key: &str| -> Result<Option<String>> {
+            match value {
+                Yaml::BadValue | Yaml::Null => Ok(None),
+                Yaml::String(text) => Ok(Some(text.clone())),
+                Yaml::Integer(number) => Ok(Some(number.to_string())),
+                Yaml::Real(number) => Ok(Some(number.clone())),
+                Yaml::Boolean(flag) => Ok(Some(flag.to_string())),
+                _ => bail!("storage.{key} must be a single value"),
+            }
+        };
+        let connection = &section["connection"];
+        let stow = &section["stow"];
+        set(&mut self.kind, text(&section["type"], "type")?);
+        set(
+            &mut self.container,
+            text(&section["container"], "container")?,
+        );
+        set(
+            &mut self.endpoint,
+            text(&connection["endpoint"], "connection.endpoint")?,
+        );
+        set(
+            &mut self.region,
+            text(&connection["region"], "connection.region")?,
+        );
+        set(
+            &mut self.auth_type,
+            text(&connection["auth-type"], "connection.auth-type")?,
+        );
+        set(
+            &mut self.access_key,
+            text(&connection["access-key"], "connection.access-key")?,
+        );
+        set(
+            &mut self.secret_key,
+            text(&connection["secret-key"], "connection.secret-key")?.map(SecretString::from),
+        );
+        if let Some(flag) = text(&connection["disable-ssl"], "connection.disable-ssl")? {
+            self.disable_ssl = Some(parse_bool(&flag).context("storage.connection.disable-ssl")?);
+        }
+        set(&mut self.stow_kind, text(&stow["kind"], "stow.kind")?);
+        match &stow["config"] {
+            Yaml::BadValue | Yaml::Null => {}
+            Yaml::Hash(entries) => {
+                for (key, value) in entries {
+                    let key = text(key, "stow.config")?.unwrap_or_default();
+                    let value = text(value, &format!("stow.config.{key}"))?.unwrap_or_default();
+                    self.stow_config.insert(key, SecretString::from(value));
+                }
+            }
+            _ => bail!("storage.stow.config must be a map of keys to values"),
+        }
+        Ok(())
+    }
+
+    /// These settings with the flags' values over them.
+    pub fn with_flags(mut self, flags: &GlobalArgs) -> Result<Self> {
+        set(&mut self.kind, flags.storage_type.clone());
+        set(&mut self.container, flags.storage_container.clone());
+        set(&mut self.endpoint, flags.connection_endpoint.clone());
+        set(&mut self.region, flags.connection_region.clone());
+        set(&mut self.auth_type, flags.connection_auth_type.clone());
+        set(&mut self.access_key, flags.connection_access_key.clone());
+        set(
+            &mut self.secret_key,
+            flags.connection_secret_key.clone().map(SecretString::from),
+        );
+        set(&mut self.disable_ssl, flags.connection_disable_ssl);
+        set(&mut self.stow_kind, flags.stow_kind.clone());
+        for pair in flags.stow_config.iter().flat_map(|flag| flag.split(',')) {
+            let Some((key, value)) = pair.split_once('=') else {
+                bail!(
+                    "--storage.stow.config {pair:?} is not key=value: give each stow setting as key=value"
+                );
+            };
+            self.stow_config
+                .insert(key.trim().to_owned(), SecretString::from(value.to_owned()));
+        }
+        Ok(self)
+    }
+
+    fn stow(&self, key: &str) -> Option<String> {
+        self.stow_config
+            .get(key)
+            .map(|value| value.expose_secret().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn stow_secret(&self, key: &str) -> Option<SecretString> {
+        self.stow_config
+            .get(key)
+            .filter(|value| !value.expose_secret().is_empty())
+            .cloned()
+    }
+}
+
+fn set<T>(slot: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *slot = value;
+    }
+}
+
+fn parse_bool(text: &str) -> Result<bool> {
+    // Go's strconv.ParseBool, which pflag and viper use.
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => bail!("{other:?} is not a boolean: use true or false"),
+    }
+}
+
+/// The storage every transfer of this run uses.
+pub fn storage_config(flyte: &FlyteConfig, stdlib: &StdlibStorage) -> Result<StorageConfig> {
+    let mut config = flytekit_storage(flyte);
+    let kind = stdlib.kind.as_deref().unwrap_or("");
+    let stow_kind = stdlib.stow_kind.as_deref().unwrap_or("");
+    match (kind, stow_kind) {
+        ("mem", _) => bail!(
+            "--storage.type mem keeps data in this process only, so the task's container would never see it: use s3, minio, stow or local"
+        ),
+        ("s3" | "minio", _) | ("stow", "s3") | ("", "s3") => apply_s3(&mut config.s3, stdlib)?,
+        ("stow", "google") | ("", "google") => apply_gcs(&mut config.gcs, stdlib),
+        ("stow", "azure") | ("", "azure") => apply_azure(&mut config.azure, stdlib),
+        ("local" | "" | "stow", "" | "local") => {}
+        (kind, stow_kind) => bail!(
+            "unknown storage: --storage.type {kind:?} with --storage.stow.kind {stow_kind:?}; use type s3, minio, local, or stow with kind s3, google, azure or local"
+        ),
+    }
+    Ok(config)
+}
+
+fn apply_s3(s3: &mut S3Config, stdlib: &StdlibStorage) -> Result<()> {
+    let endpoint = stdlib.endpoint.clone().or_else(|| stdlib.stow("endpoint"));
+    let disable_ssl = match (stdlib.disable_ssl, stdlib.stow("disable_ssl")) {
+        (Some(flag), _) => flag,
+        (None, Some(text)) => parse_bool(&text).context("storage.stow.config disable_ssl")?,
+        (None, None) => false,
+    };
+    if let Some(endpoint) = endpoint {
+        let endpoint = if endpoint.contains("://") {
+            endpoint
+        } else if disable_ssl {
+            format!("http://{endpoint}")
+        } else {
+            format!("https://{endpoint}")
+        };
+        s3.endpoint = Some(endpoint);
+        // An S3-compatible server (minio, moto …) is addressed by path, as stow's s3
+        // backend addresses any custom endpoint.
+        s3.force_path_style = Some(true);
+    }
+    if let Some(region) = stdlib.region.clone().or_else(|| stdlib.stow("region")) {
+        s3.region = Some(region);
+    }
+    let auth_type = stdlib
+        .auth_type
+        .clone()
+        .or_else(|| stdlib.stow("auth_type"))
+        .unwrap_or_default();
+    let access_key = stdlib
+        .access_key
+        .clone()
+        .or_else(|| stdlib.stow("access_key_id"));
+    let secret_key = stdlib
+        .secret_key
+        .clone()
+        .or_else(|| stdlib.stow_secret("secret_key"));
+    match (auth_type.as_str(), access_key, secret_key) {
+        // iam: the SDK's chain (web identity, instance profile, AWS_* …).
+        ("iam", _, _) => {}
+        (_, Some(id), Some(secret)) => {
+            s3.access_key_id = Some(id);
+            s3.secret_access_key = Some(secret);
+        }
+        ("accesskey", _, _) => bail!(
+            "storage auth-type accesskey needs both an access key and a secret key (storage.connection.access-key and secret-key, in a --config file or as flags)"
+        ),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn apply_gcs(gcs: &mut GcsConfig, stdlib: &StdlibStorage) {
+    if let Some(project) = stdlib.stow("project_id") {
+        gcs.project = Some(project);
+    }
+}
+
+fn apply_azure(azure: &mut AzureConfig, stdlib: &StdlibStorage) {
+    if let Some(account) = stdlib.stow("account") {
+        azure.account_name = Some(account);
+    }
+    if let Some(key) = stdlib.stow_secret("key") {
+        azure.account_key = Some(key);
+    }
+}
+
+/// Storage as flytekit's settings describe it; the same mapping as pyflyte-execute's
+/// (flytekit's setting first, the provider variable second), without the Python-only
+/// parts (chunk sizes of fsspec, execution metadata on objects).
+fn flytekit_storage(config: &FlyteConfig) -> StorageConfig {
+    let storage = &config.storage;
+    let (s3, aws) = (&storage.s3, &storage.provider_env.aws);
+    let (azure, azure_env) = (&storage.azure, &storage.provider_env.azure);
+    let gcp = &storage.provider_env.gcp;
+    let (access_key_id, secret_access_key) = match (&s3.access_key_id, &s3.secret_access_key) {
+        (Some(id), Some(secret)) => (Some(id.expose_secret().to_owned()), Some(secret.clone())),
+        _ => (None, None),
+    };
+    StorageConfig {
+        s3: S3Config {
+            endpoint: s3
+                .endpoint
+                .clone()
+                .or_else(|| aws.endpoint_url_s3.clone())
+                .or_else(|| aws.endpoint_url.clone()),
+            region: aws.region.clone().or_else(|| aws.default_region.clone()),
+            access_key_id,
+            secret_access_key,
+            force_path_style: s3.addressing_style.as_ref().map(|_| false),
+            ..S3Config::default()
+        },
+        gcs: GcsConfig {
+            endpoint: gcp.storage_emulator_host.as_deref().map(|host| {
+                if host.contains("://") {
+                    host.to_owned()
+                } else {
+                    format!("http://{host}")
+                }
+            }),
+            project: gcp
+                .cloud_project
+                .clone()
+                .or_else(|| gcp.default_project.clone()),
+            ..GcsConfig::default()
+        },
+        azure: AzureConfig {
+            account_name: azure
+                .account_name
+                .clone()
+                .or_else(|| azure_env.storage_account_name.clone()),
+            account_key: azure
+                .account_key
+                .clone()
+                .or_else(|| azure_env.storage_account_key.clone()),
+            sas_token: azure_env.storage_sas_token.clone(),
+            connection_string: azure_env.storage_connection_string.clone(),
+            tenant_id: azure
+                .tenant_id
+                .clone()
+                .or_else(|| azure_env.storage_tenant_id.clone()),
+            client_id: azure
+                .client_id
+                .clone()
+                .or_else(|| azure_env.storage_client_id.clone()),
+            client_secret: azure
+                .client_secret
+                .clone()
+                .or_else(|| azure_env.storage_client_secret.clone()),
+            ..AzureConfig::default()
+        },
+        ..StorageConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flyte_config::{Dirs, Env};
+
+    use super::*;
+
+    fn flyte(pairs: &[(&str, &str)]) -> FlyteConfig {
+        let env = pairs
+            .iter()
+            .fold(Env::new(), |env, (name, value)| env.with(*name, *value));
+        FlyteConfig::load(&env, &Dirs::default()).expect("config loads")
+    }
+
+    const MINIO_FILE: &str = "
+storage:
+  type: minio
+  container: my-s3-bucket
+  connection:
+    access-key: minio
+    auth-type: accesskey
+    disable-ssl: true
+    endpoint: minio.flyte:9000
+    region: us-east-1
+    secret-key: miniostorage
+";
+
+    #[test]
+    fn a_config_file_gives_minio_credentials_without_any_flag() {
+        let stdlib =
+            StdlibStorage::from_files(&[("a.yaml", MINIO_FILE.to_owned())]).expect("reads");
+        let config = storage_config(&flyte(&[]), &stdlib).expect("valid");
+        assert_eq!(
+            config.s3.endpoint.as_deref(),
+            Some("http://minio.flyte:9000")
+        );
+        assert_eq!(config.s3.access_key_id.as_deref(), Some("minio"));
+        assert_eq!(
+            config
+                .s3
+                .secret_access_key
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            Some("miniostorage".to_owned())
+        );
+        assert_eq!(config.s3.region.as_deref(), Some("us-east-1"));
+        assert_eq!(config.s3.force_path_style, Some(true));
+    }
+
+    #[test]
+    fn stow_config_pairs_set_the_s3_keys_and_flags_win_over_files() {
+        let stdlib =
+            StdlibStorage::from_files(&[("a.yaml", MINIO_FILE.to_owned())]).expect("reads");
+        let flags = GlobalArgs {
+            config: None,
+            err_output_name: "error.pb".into(),
+            kubeconfig: None,
+            show_source: false,
+            storage_type: Some("stow".into()),
+            storage_container: None,
+            storage_enable_multicontainer: None,
+            connection_endpoint: None,
+            connection_region: Some("eu-west-1".into()),
+            connection_auth_type: None,
+            connection_access_key: None,
+            connection_secret_key: None,
+            connection_disable_ssl: None,
+            stow_kind: Some("s3".into()),
+            stow_config: vec!["access_key_id=other,secret_key=s3cret".into()],
+            max_download_mbs: Some(0),
+            logger_level: None,
+        };
+        let stdlib = stdlib.with_flags(&flags).expect("valid flags");
+        let config = storage_config(&flyte(&[]), &stdlib).expect("valid");
+        assert_eq!(config.s3.region.as_deref(), Some("eu-west-1"));
+        // The file's connection keys are more specific than stow's, as in flytestdlib.
+        assert_eq!(config.s3.access_key_id.as_deref(), Some("minio"));
+    }
+
+    #[test]
+    fn flytekit_variables_are_used_when_no_stdlib_setting_is_given() {
+        let config = storage_config(
+            &flyte(&[
+                ("FLYTE_AWS_ENDPOINT", "http://moto:5000"),
+                ("FLYTE_AWS_ACCESS_KEY_ID", "id"),
+                ("FLYTE_AWS_SECRET_ACCESS_KEY", "secret"),
+            ]),
+            &StdlibStorage::default(),
+        )
+        .expect("valid");
+        assert_eq!(config.s3.endpoint.as_deref(), Some("http://moto:5000"));
+        assert_eq!(config.s3.access_key_id.as_deref(), Some("id"));
+    }
+
+    #[test]
+    fn in_memory_storage_is_refused_with_what_to_use_instead() {
+        let stdlib = StdlibStorage {
+            kind: Some("mem".into()),
+            ..StdlibStorage::default()
+        };
+        let error = storage_config(&flyte(&[]), &stdlib).expect_err("mem is refused");
+        assert!(error.to_string().contains("use s3, minio"), "{error}");
+    }
+
+    #[test]
+    fn accesskey_without_a_secret_is_an_error_naming_the_settings() {
+        let stdlib = StdlibStorage {
+            kind: Some("s3".into()),
+            auth_type: Some("accesskey".into()),
+            access_key: Some("id".into()),
+            ..StdlibStorage::default()
+        };
+        let error = storage_config(&flyte(&[]), &stdlib).expect_err("incomplete");
+        assert!(error.to_string().contains("secret key"), "{error}");
+    }
+}

@@ -1,0 +1,577 @@
+//! `sidecar`: once the task's container has ended, its local output directory into
+//! outputs.pb (and the raw data under the raw output prefix).
+//!
+//! Two phases, so that a bad output uploads nothing: first every declared output is
+//! found and checked locally (`<dir>/<var>`, or the one `<dir>/<var>.*`), primitives
+//! parsed and each file's or directory's kind matched to its type; then files,
+//! directories and datasets are uploaded, and outputs.pb is written last, so it never
+//! names data that did not arrive.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use flyte_proto::core::blob_type::BlobDimensionality;
+use flyte_proto::core::literal_type::Type;
+use flyte_proto::core::scalar::Value as ScalarValue;
+use flyte_proto::core::structured_dataset_type::DatasetColumn;
+use flyte_proto::core::{
+    Binary, Error as ErrorValue, Literal, LiteralMap, LiteralType, Schema, SimpleType,
+    TypedInterface, Union,
+};
+use flyte_proto::literal;
+use flyte_storage::{Storage, join};
+
+use crate::blobs::Offloader;
+use crate::report::{Fault, codes};
+use crate::values;
+
+/// The task's own error message file, as flytecopilot names it.
+pub const ERROR_FILE: &str = "_ERROR";
+/// The most of `_ERROR` that goes into the error document (flytecopilot's bound).
+pub const ERROR_FILE_LIMIT: u64 = 1024 * 1024;
+
+/// Everything one upload needs, decided from the flags.
+#[derive(Debug)]
+pub struct SidecarPlan {
+    /// Where outputs.pb (or the error document) goes.
+    pub output_prefix: String,
+    /// Where files, directories and datasets go.
+    pub raw_output_prefix: String,
+    /// The task's local output directory.
+    pub local_dir: PathBuf,
+    /// outputs.pb's name.
+    pub meta_output_name: String,
+    /// The bound on the upload.
+    pub timeout: Option<Duration>,
+    /// The task's interface; its outputs are what is uploaded.
+    pub interface: TypedInterface,
+}
+
+/// Uploads the outputs, once the task's container has ended.
+pub async fn run(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
+    let work = upload(storage, plan);
+    match plan.timeout {
+        Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(Fault::system(
+                codes::OUTPUT_UPLOAD_FAILED,
+                anyhow!(
+                    "the outputs were not uploaded within --timeout {}s: raise the timeout (propeller's co-pilot.timeout)",
+                    limit.as_secs_f64()
+                ),
+            ))
+        }),
+        None => work.await,
+    }
+}
+
+async fn upload(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
+    check_error_file(&plan.local_dir)?;
+    let outputs = plan
+        .interface
+        .outputs
+        .as_ref()
+        .map(|outputs| &outputs.variables);
+    let mut planned = BTreeMap::new();
+    for (name, variable) in outputs.into_iter().flatten() {
+        let kind = variable.r#type.as_ref().ok_or_else(|| {
+            Fault::fatal(
+                codes::OUTPUT_UPLOAD_FAILED,
+                anyhow!("output {name:?} has no type in --interface"),
+            )
+        })?;
+        let path = plan.local_dir.join(name);
+        let value = plan_value(kind, &path).map_err(|error| {
+            let code = match error {
+                PlanError::Missing(_) => codes::MISSING_OUTPUT,
+                PlanError::Invalid(_) => codes::INVALID_OUTPUT,
+            };
+            Fault::user(code, anyhow!("output {name:?}: {}", error.message()))
+        })?;
+        planned.insert(name.clone(), value);
+    }
+    tracing::info!(count = planned.len(), dir = %plan.local_dir.display(), "outputs found; uploading");
+
+    let offloader = Offloader::new(storage.clone(), plan.raw_output_prefix.clone());
+    let mut literals = BTreeMap::new();
+    for (name, value) in planned {
+        let literal = Box::pin(materialise(&offloader, value))
+            .await
+            .map_err(|error| {
+                Fault::system(
+                    codes::OUTPUT_UPLOAD_FAILED,
+                    error.context(format!("uploading output {name:?}")),
+                )
+            })?;
+        literals.insert(name, literal);
+    }
+    let uri = join(&plan.output_prefix, &plan.meta_output_name);
+    storage
+        .put_bytes(&uri, flyte_proto::io::encode(&LiteralMap { literals }))
+        .await
+        .map_err(|error| {
+            Fault::system(
+                codes::OUTPUT_UPLOAD_FAILED,
+                anyhow::Error::new(error).context(format!("writing {uri}")),
+            )
+        })?;
+    tracing::info!(%uri, "outputs uploaded");
+    Ok(())
+}
+
+/// `_ERROR`, when the task wrote one: the task failed, and this is its message.
+fn check_error_file(dir: &Path) -> Result<(), Fault> {
+    let path = dir.join(ERROR_FILE);
+    let metadata = match std::fs::metadata(&path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => {
+            return Err(Fault::system(
+                codes::OUTPUT_UPLOAD_FAILED,
+                anyhow::Error::new(error).context(format!("checking for {}", path.display())),
+            ));
+        }
+    };
+    if metadata.is_dir() {
+        return Err(Fault::user(
+            codes::CONTAINER_ERROR,
+            anyhow!(
+                "the task failed: it made {} a directory, where its error message should have been a file",
+                path.display()
+            ),
+        ));
+    }
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(&path)
+        .with_context(|| format!("opening {}", path.display()))
+        .map_err(|error| Fault::system(codes::OUTPUT_UPLOAD_FAILED, error))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, ERROR_FILE_LIMIT), &mut bytes)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(|error| Fault::system(codes::OUTPUT_UPLOAD_FAILED, error))?;
+    let mut message = String::from_utf8_lossy(&bytes).into_owned();
+    if metadata.len() > ERROR_FILE_LIMIT {
+        message.push_str(&format!(
+            "\n[{} is {} bytes; only its first {} are kept]",
+            path.display(),
+            metadata.len(),
+            ERROR_FILE_LIMIT
+        ));
+    }
+    Err(Fault::user(
+        codes::CONTAINER_ERROR,
+        anyhow!("the task failed: {message}"),
+    ))
+}
+
+/// An output found and checked, waiting for its upload.
+#[derive(Debug)]
+enum Planned {
+    /// Nothing to upload.
+    Ready(Literal),
+    /// A file, uploaded as a single blob.
+    File { path: PathBuf, format: String },
+    /// A directory, uploaded as a multipart blob.
+    Directory { path: PathBuf, format: String },
+    /// A legacy schema: a directory.
+    Schema {
+        path: PathBuf,
+        kind: flyte_proto::core::SchemaType,
+    },
+    /// A structured dataset: a file or a directory.
+    Dataset {
+        path: PathBuf,
+        format: String,
+        columns: Option<Vec<DatasetColumn>>,
+    },
+    /// Items `0`, `1` … of a directory.
+    Collection(Vec<Planned>),
+    /// The entries of a directory, by name.
+    Map(BTreeMap<String, Planned>),
+    /// One variant of a union.
+    Union {
+        value: Box<Planned>,
+        variant: LiteralType,
+    },
+}
+
+/// Why an output cannot be made.
+#[derive(Debug)]
+enum PlanError {
+    /// Nothing is where it should be.
+    Missing(String),
+    /// Something is there, but it is not the type's.
+    Invalid(String),
+}
+
+impl PlanError {
+    fn message(&self) -> &str {
+        match self {
+            PlanError::Missing(message) | PlanError::Invalid(message) => message,
+        }
+    }
+}
+
+/// `path`, or the one `path.*` beside it (a file written with an extension).
+fn find(path: &Path) -> Result<Option<PathBuf>, PlanError> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Ok(Some(path.to_path_buf()));
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(None);
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(None);
+    };
+    let mut matches: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path())
+        .collect();
+    matches.sort();
+    match matches.len() {
+        0 => Ok(None),
+        1 => Ok(matches.pop()),
+        _ => Err(PlanError::Invalid(format!(
+            "{} does not exist and several files could be it ({}): leave one",
+            path.display(),
+            matches
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+fn require(path: &Path, what: &str) -> Result<(PathBuf, std::fs::Metadata), PlanError> {
+    let found = find(path)?.ok_or_else(|| {
+        PlanError::Missing(format!(
+            "nothing at {} (nor {}.*): the task should have written {what} there",
+            path.display(),
+            path.display()
+        ))
+    })?;
+    let metadata = std::fs::metadata(&found)
+        .map_err(|error| PlanError::Invalid(format!("cannot read {}: {error}", found.display())))?;
+    Ok((found, metadata))
+}
+
+fn require_file(path: &Path, what: &str) -> Result<PathBuf, PlanError> {
+    let (found, metadata) = require(path, what)?;
+    if metadata.is_dir() {
+        return Err(PlanError::Invalid(format!(
+            "{} is a directory, but the output is {what}, a file",
+            found.display()
+        )));
+    }
+    Ok(found)
+}
+
+fn require_dir(path: &Path, what: &str) -> Result<PathBuf, PlanError> {
+    let (found, metadata) = require(path, what)?;
+    if !metadata.is_dir() {
+        return Err(PlanError::Invalid(format!(
+            "{} is a file, but the output is {what}, a directory",
+            found.display()
+        )));
+    }
+    Ok(found)
+}
+
+fn read_text(path: &Path, what: &str) -> Result<(PathBuf, String), PlanError> {
+    let found = require_file(path, what)?;
+    let bytes = std::fs::read(&found)
+        .map_err(|error| PlanError::Invalid(format!("cannot read {}: {error}", found.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        PlanError::Invalid(format!(
+            "{} is not UTF-8 text, which {what} must be",
+            found.display()
+        ))
+    })?;
+    Ok((found, text))
+}
+
+fn simple_name(simple: i32) -> &'static str {
+    SimpleType::try_from(simple)
+        .map(|simple| simple.as_str_name())
+        .unwrap_or("an unknown simple type")
+}
+
+fn plan_value(kind: &LiteralType, path: &Path) -> Result<Planned, PlanError> {
+    let invalid = |found: &Path, error: values::ParseError| {
+        PlanError::Invalid(format!("{} holds {error}", found.display()))
+    };
+    match &kind.r#type {
+        Some(Type::Simple(simple)) => {
+            let simple_type = SimpleType::try_from(*simple).map_err(|_| {
+                PlanError::Invalid(format!("simple type {simple} is unknown to flyteidl 1.16"))
+            })?;
+            let what = format!("a {} value", simple_name(*simple));
+            if simple_type == SimpleType::Binary {
+                // Bytes are taken as written: trimming would change them.
+                let found = require_file(path, &what)?;
+                let value = std::fs::read(&found).map_err(|error| {
+                    PlanError::Invalid(format!("cannot read {}: {error}", found.display()))
+                })?;
+                return Ok(Planned::Ready(literal::scalar(ScalarValue::Binary(
+                    Binary {
+                        value,
+                        tag: "msgpack".to_owned(),
+                    },
+                ))));
+            }
+            if simple_type == SimpleType::None {
+                return Ok(Planned::Ready(literal::none()));
+            }
+            let (found, raw) = read_text(path, &what)?;
+            let text = raw.trim_matches([' ', '\n', '\t']);
+            let literal = match simple_type {
+                SimpleType::Integer => {
+                    literal::integer(values::parse_integer(text).map_err(|e| invalid(&found, e))?)
+                }
+                SimpleType::Float => {
+                    literal::float(values::parse_float(text).map_err(|e| invalid(&found, e))?)
+                }
+                SimpleType::Boolean => {
+                    literal::boolean(values::parse_bool(text).map_err(|e| invalid(&found, e))?)
+                }
+                SimpleType::String => literal::string(text),
+                SimpleType::Datetime => {
+                    literal::datetime(values::parse_datetime(text).map_err(|e| invalid(&found, e))?)
+                }
+                SimpleType::Duration => {
+                    literal::duration(values::parse_duration(text).map_err(|e| invalid(&found, e))?)
+                }
+                SimpleType::Error => literal::scalar(ScalarValue::Error(ErrorValue {
+                    message: text.to_owned(),
+                    ..Default::default()
+                })),
+                SimpleType::Struct => {
+                    let json: serde_json::Value = serde_json::from_str(text).map_err(|error| {
+                        PlanError::Invalid(format!(
+                            "{} is not JSON ({error}), which a STRUCT output must be",
+                            found.display()
+                        ))
+                    })?;
+                    let serde_json::Value::Object(_) = &json else {
+                        return Err(PlanError::Invalid(format!(
+                            "{} holds JSON that is not an object, which a STRUCT output must be",
+                            found.display()
+                        )));
+                    };
+                    let flyte_proto::prost_types::Value {
+                        kind: Some(flyte_proto::prost_types::value::Kind::StructValue(fields)),
+                    } = values::json_to_proto(&json)
+                    else {
+                        unreachable!("an object converts to a struct");
+                    };
+                    literal::scalar(ScalarValue::Generic(fields))
+                }
+                SimpleType::None | SimpleType::Binary => unreachable!("handled above"),
+            };
+            Ok(Planned::Ready(literal))
+        }
+        Some(Type::EnumType(enumeration)) => {
+            let (found, raw) = read_text(path, "an enum value")?;
+            let text = raw.trim_matches([' ', '\n', '\t']);
+            if !enumeration.values.iter().any(|value| value == text) {
+                return Err(PlanError::Invalid(format!(
+                    "{} holds {text:?}, which is not one of the enum's values ({})",
+                    found.display(),
+                    enumeration.values.join(", ")
+                )));
+            }
+            Ok(Planned::Ready(literal::string(text)))
+        }
+        Some(Type::Blob(blob)) => {
+            if blob.dimensionality == BlobDimensionality::Multipart as i32 {
+                Ok(Planned::Directory {
+                    path: require_dir(path, "a directory (multipart blob)")?,
+                    format: blob.format.clone(),
+                })
+            } else {
+                Ok(Planned::File {
+                    path: require_file(path, "a file (single blob)")?,
+                    format: blob.format.clone(),
+                })
+            }
+        }
+        Some(Type::Schema(schema)) => Ok(Planned::Schema {
+            path: require_dir(path, "a schema (a directory)")?,
+            kind: schema.clone(),
+        }),
+        Some(Type::StructuredDatasetType(dataset)) => {
+            let (found, _) = require(path, "a structured dataset (a file or a directory)")?;
+            Ok(Planned::Dataset {
+                path: found,
+                format: dataset.format.clone(),
+                columns: (!dataset.columns.is_empty()).then(|| dataset.columns.clone()),
+            })
+        }
+        Some(Type::CollectionType(item)) => {
+            let dir = require_dir(path, "a collection (a directory of 0, 1, …)")?;
+            let count = collection_length(&dir)?;
+            (0..count)
+                .map(|index| {
+                    plan_value(item, &dir.join(index.to_string())).map_err(|error| match error {
+                        PlanError::Missing(message) => {
+                            PlanError::Missing(format!("item {index}: {message}"))
+                        }
+                        PlanError::Invalid(message) => {
+                            PlanError::Invalid(format!("item {index}: {message}"))
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Planned::Collection)
+        }
+        Some(Type::MapValueType(value)) => {
+            let dir = require_dir(path, "a map (a directory of one entry per key)")?;
+            let mut entries = BTreeMap::new();
+            let listing = std::fs::read_dir(&dir).map_err(|error| {
+                PlanError::Invalid(format!("cannot list {}: {error}", dir.display()))
+            })?;
+            for entry in listing {
+                let entry = entry.map_err(|error| {
+                    PlanError::Invalid(format!("cannot list {}: {error}", dir.display()))
+                })?;
+                let key = entry.file_name().to_string_lossy().into_owned();
+                if key.starts_with('.') {
+                    continue;
+                }
+                let planned = plan_value(value, &entry.path()).map_err(|error| {
+                    PlanError::Invalid(format!("entry {key:?}: {}", error.message()))
+                })?;
+                entries.insert(key, planned);
+            }
+            Ok(Planned::Map(entries))
+        }
+        Some(Type::UnionType(union)) => {
+            let none_variant = union.variants.iter().find(|variant| {
+                matches!(variant.r#type, Some(Type::Simple(simple)) if simple == SimpleType::None as i32)
+            });
+            if find(path)?.is_none() {
+                if let Some(variant) = none_variant {
+                    return Ok(Planned::Union {
+                        value: Box::new(Planned::Ready(literal::none())),
+                        variant: variant.clone(),
+                    });
+                }
+            }
+            let mut reasons = Vec::new();
+            for variant in union
+                .variants
+                .iter()
+                .filter(|variant| Some(*variant) != none_variant)
+            {
+                match plan_value(variant, path) {
+                    Ok(value) => {
+                        return Ok(Planned::Union {
+                            value: Box::new(value),
+                            variant: variant.clone(),
+                        });
+                    }
+                    Err(error) => reasons.push(error.message().to_owned()),
+                }
+            }
+            Err(PlanError::Invalid(format!(
+                "{} fits none of the union's variants: {}",
+                path.display(),
+                reasons.join("; ")
+            )))
+        }
+        None => Err(PlanError::Invalid(
+            "the interface gives this output no type".to_owned(),
+        )),
+    }
+}
+
+/// How many items `dir` holds: entries named `0`, `1` … (optionally with an extension),
+/// without a gap.
+fn collection_length(dir: &Path) -> Result<usize, PlanError> {
+    let listing = std::fs::read_dir(dir)
+        .map_err(|error| PlanError::Invalid(format!("cannot list {}: {error}", dir.display())))?;
+    let mut indices = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|error| {
+            PlanError::Invalid(format!("cannot list {}: {error}", dir.display()))
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let stem = name.split('.').next().unwrap_or_default();
+        let index: usize = stem.parse().map_err(|_| {
+            PlanError::Invalid(format!(
+                "{} is in a collection's directory but is not named by an index (0, 1, …)",
+                entry.path().display()
+            ))
+        })?;
+        indices.push(index);
+    }
+    indices.sort_unstable();
+    indices.dedup();
+    if let Some((position, _)) = indices
+        .iter()
+        .enumerate()
+        .find(|(position, index)| position != *index)
+    {
+        return Err(PlanError::Missing(format!(
+            "item {position} of the collection in {} is missing (the items must be 0, 1, … without a gap)",
+            dir.display()
+        )));
+    }
+    Ok(indices.len())
+}
+
+/// Uploads what `planned` names and returns its literal.
+async fn materialise(offloader: &Offloader, planned: Planned) -> anyhow::Result<Literal> {
+    Ok(match planned {
+        Planned::Ready(literal) => literal,
+        Planned::File { path, format } => offloader.file(&path, &format).await?,
+        Planned::Directory { path, format } => offloader.directory(&path, &format).await?,
+        Planned::Schema { path, kind } => {
+            let uploaded = offloader.directory(&path, "").await?;
+            let uri = uploaded
+                .as_blob()
+                .map(|blob| blob.uri.clone())
+                .context("the offloader returned no blob for a directory")?;
+            literal::scalar(ScalarValue::Schema(Schema {
+                uri,
+                r#type: Some(kind),
+            }))
+        }
+        Planned::Dataset {
+            path,
+            format,
+            columns,
+        } => {
+            offloader
+                .structured_dataset(&path, &format, columns)
+                .await?
+        }
+        Planned::Collection(items) => {
+            let mut literals = Vec::with_capacity(items.len());
+            for item in items {
+                literals.push(Box::pin(materialise(offloader, item)).await?);
+            }
+            literal::collection(literals)
+        }
+        Planned::Map(entries) => {
+            let mut literals = BTreeMap::new();
+            for (key, item) in entries {
+                literals.insert(key, Box::pin(materialise(offloader, item)).await?);
+            }
+            literal::map(literals)
+        }
+        Planned::Union { value, variant } => {
+            let value = Box::pin(materialise(offloader, *value)).await?;
+            literal::scalar(ScalarValue::Union(Box::new(Union {
+                value: Some(Box::new(value)),
+                r#type: Some(variant),
+            })))
+        }
+    })
+}
