@@ -316,10 +316,12 @@ impl Materializer {
             path: to.to_path_buf(),
             source,
         })?;
-        self.storage
-            .get_dir(uri, to)
-            .await
-            .map_err(storage_error(uri))?;
-        Ok(())
+        match self.storage.get_dir(uri, to).await {
+            // An object store holds no empty directories: flytekit uploads an empty
+            // FlyteDirectory as no objects at all, so "nothing under the prefix" is an
+            // empty directory, not an error (flytecopilot fails it).
+            Ok(_) | Err(StorageError::NotFound { .. }) => Ok(()),
+            Err(source) => Err(storage_error(uri)(source)),
+        }
     }
 }
