@@ -21,6 +21,7 @@ mod report;
 mod settings;
 mod sidecar;
 mod values;
+mod watcher;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,15 +86,13 @@ async fn run(cli: Cli) -> u8 {
     // Before anything slow: the kubelet's SIGTERM must find a handler, not the default
     // action (which would end the process without uploading anything).
     let stop = match &cli.command {
-        Command::Sidecar(_) => {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => Some(signal),
-                Err(error) => {
-                    tracing::error!("cannot watch for SIGTERM: {error}");
-                    return exit::UNREPORTED;
-                }
+        Command::Sidecar(_) => match watcher::ContainerEnd::watch() {
+            Ok(watch) => Some(watch),
+            Err(error) => {
+                tracing::error!("cannot watch for SIGTERM: {error}");
+                return exit::UNREPORTED;
             }
-        }
+        },
         Command::Download(_) => None,
     };
     let (output_prefix, err_name) = match &cli.command {
@@ -203,16 +202,16 @@ async fn run_download(storage: &Storage, args: DownloadArgs) -> Result<(), Fault
 async fn run_sidecar(
     storage: &Storage,
     args: SidecarArgs,
-    stop: Option<tokio::signal::unix::Signal>,
+    stop: Option<watcher::ContainerEnd>,
 ) -> Result<(), Fault> {
     let wait = args.start_watcher_type != "noop" && args.exit_watcher_type != "noop";
     // Flag problems are reported only once the task's container has ended: a sidecar
     // that exits early is restarted by the kubelet, over and over, for nothing.
     let plan = sidecar_plan(args);
     if wait {
-        if let Some(mut stop) = stop {
+        if let Some(stop) = stop {
             tracing::info!("waiting for the task's container to end (SIGTERM)");
-            stop.recv().await;
+            stop.wait().await;
             tracing::info!("SIGTERM received: the task's container ended");
         }
     }
