@@ -2,7 +2,9 @@
 //! (`Offloader::{new, file, directory, structured_dataset}`,
 //! `Materializer::{new, literal, literal_map}`, `OffloadError`), so that switching to
 //! the crate once it is merged is this one file: replace it with
-//! `pub use flyte_offload::{Materializer, OffloadError, Offloader};`.
+//! `pub use flyte_offload::{Materializer, OffloadError, Offloader};` and
+//! [`retry_cannot_help`] matching that crate's variants (`OffloadedLiteral`,
+//! `OffloadLoop`, `UnsafeKey`, `EmptyUri`, `UnexpectedLiteral`).
 //!
 //! Only what copilot needs is here: uploads under flytekit's layout
 //! (`<raw prefix>/<32 hex>/<file name>` for a file, `<raw prefix>/<32 hex>` for a
@@ -69,6 +71,15 @@ pub enum OffloadError {
         /// The path.
         path: PathBuf,
     },
+}
+
+/// Whether `error` is in the data itself (a corrupt offloaded literal, a key that is no
+/// file name), so that retrying the task cannot help; storage and disk failures may pass.
+pub fn retry_cannot_help(error: &OffloadError) -> bool {
+    matches!(
+        error,
+        OffloadError::CorruptOffloadedLiteral { .. } | OffloadError::BadMapKey { .. }
+    )
 }
 
 fn storage_error(uri: &str) -> impl FnOnce(StorageError) -> OffloadError + '_ {

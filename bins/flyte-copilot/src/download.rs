@@ -19,7 +19,7 @@ use flyte_proto::core::{Literal, LiteralMap, VariableMap};
 use flyte_storage::Storage;
 use serde_json::Value as Json;
 
-use crate::blobs::{Materializer, OffloadError};
+use crate::blobs::{self, Materializer};
 use crate::report::{Fault, codes};
 use crate::values;
 
@@ -132,9 +132,10 @@ async fn download(storage: &Storage, plan: &DownloadPlan) -> Result<(), Fault> {
         .literal_map(&inputs, &plan.local_dir)
         .await
         .map_err(|error| {
-            let fault = match &error {
-                OffloadError::CorruptOffloadedLiteral { .. } => Fault::fatal,
-                _ => Fault::system,
+            let fault = if blobs::retry_cannot_help(&error) {
+                Fault::fatal
+            } else {
+                Fault::system
             };
             fault(
                 codes::INPUT_DOWNLOAD_FAILED,

@@ -22,6 +22,8 @@ use flyte_proto::core::{
 };
 use flyte_proto::literal;
 use flyte_storage::{Storage, join};
+use futures_util::future::{BoxFuture, try_join_all};
+use tokio::sync::Semaphore;
 
 use crate::blobs::Offloader;
 use crate::report::{Fault, codes};
@@ -31,6 +33,10 @@ use crate::values;
 pub const ERROR_FILE: &str = "_ERROR";
 /// The most of `_ERROR` that goes into the error document (flytecopilot's bound).
 pub const ERROR_FILE_LIMIT: u64 = 1024 * 1024;
+
+/// How many files, directories and datasets upload at once (each directory's own files
+/// are further spread by flyte-storage's transfer concurrency).
+pub const UPLOAD_CONCURRENCY: usize = 8;
 
 /// Everything one upload needs, decided from the flags.
 #[derive(Debug)]
@@ -94,18 +100,22 @@ async fn upload(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
     tracing::info!(count = planned.len(), dir = %plan.local_dir.display(), "outputs found; uploading");
 
     let offloader = Offloader::new(storage.clone(), plan.raw_output_prefix.clone());
-    let mut literals = BTreeMap::new();
-    for (name, value) in planned {
-        let literal = Box::pin(materialise(&offloader, value))
-            .await
-            .map_err(|error| {
-                Fault::system(
-                    codes::OUTPUT_UPLOAD_FAILED,
-                    error.context(format!("uploading output {name:?}")),
-                )
-            })?;
-        literals.insert(name, literal);
-    }
+    let limit = Semaphore::new(UPLOAD_CONCURRENCY);
+    let uploads = planned.into_iter().map(|(name, value)| {
+        let (offloader, limit) = (&offloader, &limit);
+        async move {
+            let literal = materialise(offloader, limit, value)
+                .await
+                .map_err(|error| {
+                    Fault::system(
+                        codes::OUTPUT_UPLOAD_FAILED,
+                        error.context(format!("uploading output {name:?}")),
+                    )
+                })?;
+            Ok::<_, Fault>((name, literal))
+        }
+    });
+    let literals: BTreeMap<String, Literal> = try_join_all(uploads).await?.into_iter().collect();
     let uri = join(&plan.output_prefix, &plan.meta_output_name);
     storage
         .put_bytes(&uri, flyte_proto::io::encode(&LiteralMap { literals }))
@@ -526,52 +536,71 @@ fn collection_length(dir: &Path) -> Result<usize, PlanError> {
     Ok(indices.len())
 }
 
-/// Uploads what `planned` names and returns its literal.
-async fn materialise(offloader: &Offloader, planned: Planned) -> anyhow::Result<Literal> {
-    Ok(match planned {
-        Planned::Ready(literal) => literal,
-        Planned::File { path, format } => offloader.file(&path, &format).await?,
-        Planned::Directory { path, format } => offloader.directory(&path, &format).await?,
-        Planned::Schema { path, kind } => {
-            let uploaded = offloader.directory(&path, "").await?;
-            let uri = uploaded
-                .as_blob()
-                .map(|blob| blob.uri.clone())
-                .context("the offloader returned no blob for a directory")?;
-            literal::scalar(ScalarValue::Schema(Schema {
-                uri,
-                r#type: Some(kind),
-            }))
-        }
-        Planned::Dataset {
-            path,
-            format,
-            columns,
-        } => {
-            offloader
-                .structured_dataset(&path, &format, columns)
-                .await?
-        }
-        Planned::Collection(items) => {
-            let mut literals = Vec::with_capacity(items.len());
-            for item in items {
-                literals.push(Box::pin(materialise(offloader, item)).await?);
+/// Uploads what `planned` names and returns its literal; at most `limit`'s permits of
+/// uploads run at once, however the outputs nest.
+fn materialise<'a>(
+    offloader: &'a Offloader,
+    limit: &'a Semaphore,
+    planned: Planned,
+) -> BoxFuture<'a, anyhow::Result<Literal>> {
+    Box::pin(async move {
+        let permit = || async {
+            limit
+                .acquire()
+                .await
+                .context("the upload limiter was closed")
+        };
+        Ok(match planned {
+            Planned::Ready(literal) => literal,
+            Planned::File { path, format } => {
+                let _permit = permit().await?;
+                offloader.file(&path, &format).await?
             }
-            literal::collection(literals)
-        }
-        Planned::Map(entries) => {
-            let mut literals = BTreeMap::new();
-            for (key, item) in entries {
-                literals.insert(key, Box::pin(materialise(offloader, item)).await?);
+            Planned::Directory { path, format } => {
+                let _permit = permit().await?;
+                offloader.directory(&path, &format).await?
             }
-            literal::map(literals)
-        }
-        Planned::Union { value, variant } => {
-            let value = Box::pin(materialise(offloader, *value)).await?;
-            literal::scalar(ScalarValue::Union(Box::new(Union {
-                value: Some(Box::new(value)),
-                r#type: Some(variant),
-            })))
-        }
+            Planned::Schema { path, kind } => {
+                let _permit = permit().await?;
+                let uploaded = offloader.directory(&path, "").await?;
+                let uri = uploaded
+                    .as_blob()
+                    .map(|blob| blob.uri.clone())
+                    .context("the offloader returned no blob for a directory")?;
+                literal::scalar(ScalarValue::Schema(Schema {
+                    uri,
+                    r#type: Some(kind),
+                }))
+            }
+            Planned::Dataset {
+                path,
+                format,
+                columns,
+            } => {
+                let _permit = permit().await?;
+                offloader
+                    .structured_dataset(&path, &format, columns)
+                    .await?
+            }
+            Planned::Collection(items) => {
+                let items = items
+                    .into_iter()
+                    .map(|item| materialise(offloader, limit, item));
+                literal::collection(try_join_all(items).await?)
+            }
+            Planned::Map(entries) => {
+                let entries = entries.into_iter().map(|(key, item)| async move {
+                    Ok::<_, anyhow::Error>((key, materialise(offloader, limit, item).await?))
+                });
+                literal::map(try_join_all(entries).await?)
+            }
+            Planned::Union { value, variant } => {
+                let value = materialise(offloader, limit, *value).await?;
+                literal::scalar(ScalarValue::Union(Box::new(Union {
+                    value: Some(Box::new(value)),
+                    r#type: Some(variant),
+                })))
+            }
+        })
     })
 }
