@@ -82,6 +82,11 @@ pub fn retry_cannot_help(error: &OffloadError) -> bool {
     )
 }
 
+/// Whether a map key can be a file name under a directory without leaving it.
+pub fn is_safe_file_name(key: &str) -> bool {
+    !(key.is_empty() || key == "." || key == ".." || key.contains(['/', '\\', '\0']))
+}
+
 fn storage_error(uri: &str) -> impl FnOnce(StorageError) -> OffloadError + '_ {
     move |source| OffloadError::Storage {
         uri: uri.to_owned(),
@@ -234,11 +239,7 @@ impl Materializer {
             }
             Some(LiteralValue::Map(LiteralMap { literals })) => {
                 for (key, item) in literals.iter_mut() {
-                    if key.is_empty()
-                        || key == "."
-                        || key == ".."
-                        || key.contains(['/', '\\', '\0'])
-                    {
+                    if !is_safe_file_name(key) {
                         return Err(OffloadError::BadMapKey { key: key.clone() });
                     }
                     *item = self.literal(item, &to.join(key)).await?;

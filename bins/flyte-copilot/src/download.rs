@@ -80,10 +80,7 @@ pub async fn run(storage: &Storage, plan: &DownloadPlan) -> Result<(), Fault> {
                 codes::INPUT_DOWNLOAD_FAILED,
                 anyhow!(
                     "the inputs were not downloaded within --timeout {}: raise the timeout (propeller's co-pilot.timeout)",
-                    values::format_duration(&flyte_proto::prost_types::Duration {
-                        seconds: limit.as_secs() as i64,
-                        nanos: limit.subsec_nanos() as i32
-                    })
+                    values::format_std_duration(limit)
                 ),
             ))
         }),
@@ -272,7 +269,7 @@ fn write_values(literal: &Literal, path: &Path) -> anyhow::Result<Json> {
 
 /// A map key becomes a file name: it must be one.
 fn check_key(key: &str) -> anyhow::Result<()> {
-    if key.is_empty() || key == "." || key == ".." || key.contains('/') || key.contains('\0') {
+    if !blobs::is_safe_file_name(key) {
         return Err(anyhow!(
             "map key {key:?} cannot be a file name, so it cannot be written under the input directory"
         ));

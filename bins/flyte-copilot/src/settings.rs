@@ -172,12 +172,7 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) {
 }
 
 fn parse_bool(text: &str) -> Result<bool> {
-    // Go's strconv.ParseBool, which pflag and viper use.
-    match text {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        other => bail!("{other:?} is not a boolean: use true or false"),
-    }
+    Ok(crate::values::parse_bool(text)?)
 }
 
 /// The storage every transfer of this run uses.

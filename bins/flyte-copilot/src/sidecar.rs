@@ -63,8 +63,8 @@ pub async fn run(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
             Err(Fault::system(
                 codes::OUTPUT_UPLOAD_FAILED,
                 anyhow!(
-                    "the outputs were not uploaded within --timeout {}s: raise the timeout (propeller's co-pilot.timeout)",
-                    limit.as_secs_f64()
+                    "the outputs were not uploaded within --timeout {}: raise the timeout (propeller's co-pilot.timeout)",
+                    values::format_std_duration(limit)
                 ),
             ))
         }),

@@ -97,6 +97,14 @@ pub fn format_duration(duration: &Duration) -> String {
     }
 }
 
+/// A std duration in Go's notation, for messages about `--timeout`.
+pub fn format_std_duration(duration: std::time::Duration) -> String {
+    format_duration(&Duration {
+        seconds: i64::try_from(duration.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(duration.subsec_nanos()).unwrap_or(0),
+    })
+}
+
 /// `value / size` with the fraction's trailing zeros dropped (`1500, 1000` → `1.5`).
 fn fraction(value: u128, size: u128) -> String {
     let whole = value / size;

@@ -328,3 +328,16 @@ fn answers_as_flytedata_too() {
         "{help}"
     );
 }
+
+#[test]
+fn a_map_key_that_is_no_file_name_is_refused_and_nothing_lands_outside_the_dir() {
+    let task = Task::new();
+    task.write_inputs(&literal::literal_map([(
+        "m",
+        literal::map([("../escaped", literal::integer(1))]),
+    )]));
+    let output = task.download(&[]);
+    assert_failed_with(&task, &output, false, "../escaped");
+    assert!(!task.path("escaped").exists());
+    assert!(!task.path("inputs/escaped").exists());
+}
