@@ -95,16 +95,11 @@ async fn run(cli: Cli) -> u8 {
         },
         Command::Download(_) => None,
     };
-    let (output_prefix, err_name) = match &cli.command {
-        Command::Download(args) => (
-            args.to_output_prefix.clone(),
-            cli.global.err_output_name.clone(),
-        ),
-        Command::Sidecar(args) => (
-            args.to_output_prefix.clone(),
-            cli.global.err_output_name.clone(),
-        ),
+    let output_prefix = match &cli.command {
+        Command::Download(args) => args.to_output_prefix.clone(),
+        Command::Sidecar(args) => args.to_output_prefix.clone(),
     };
+    let err_name = cli.global.err_output_name.clone();
     let storage = match storage(&cli.global) {
         Ok(storage) => storage,
         Err(error) => {
