@@ -267,3 +267,50 @@ impl Offloader {
 fn random_string() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_strings_are_32_lowercase_hex_digits_and_differ() {
+        let a = random_string();
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        assert_ne!(a, random_string());
+    }
+
+    // A directory upload that fails part-way cannot be staged reliably on local files or
+    // the emulators (they accept every key a local tree can name), so the clean-up it
+    // runs is checked on its own: everything under the fresh prefix goes, nothing else.
+    #[tokio::test]
+    async fn the_clean_up_of_a_failed_directory_upload_deletes_everything_under_its_prefix() {
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let prefix = scratch.path().to_str().expect("utf-8").to_owned();
+        let offloader = Offloader::new(Storage::default(), &prefix);
+        let fresh = offloader.fresh_directory().expect("a fresh directory");
+        let storage = &offloader.storage;
+        for name in ["a", "nested/b", "nested/deeper/c"] {
+            storage
+                .put_bytes(&join(&fresh, name), &b"partial"[..])
+                .await
+                .expect("put");
+        }
+        let beside = join(&prefix, "other-value");
+        storage.put_bytes(&beside, &b"keep"[..]).await.expect("put");
+
+        offloader.delete_under(&fresh).await;
+
+        let left: Vec<String> = storage
+            .list(&prefix)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|object| object.key)
+            .collect();
+        assert_eq!(left, ["other-value"]);
+    }
+}
