@@ -1,7 +1,7 @@
 //! Checks on local paths made before anything is uploaded.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::OffloadError;
 
@@ -36,16 +36,19 @@ pub(crate) async fn kind_of(path: &Path) -> Result<Kind, OffloadError> {
 /// or at nothing. A link inside is fine: the transfer engine uploads a link to a file as
 /// the file, and the target is part of the value anyway.
 pub(crate) async fn check_links(root: &Path) -> Result<(), OffloadError> {
-    let root = root.to_owned();
-    tokio::task::spawn_blocking(move || check_links_blocking(&root))
-        .await
-        .unwrap_or_else(|join_error| {
-            Err(OffloadError::Local {
-                action: "walk the directory",
-                path: PathBuf::new(),
-                source: io::Error::other(join_error.to_string()),
-            })
-        })
+    let owned = root.to_owned();
+    match tokio::task::spawn_blocking(move || check_links_blocking(&owned)).await {
+        Ok(checked) => checked,
+        Err(join_error) if join_error.is_panic() => {
+            std::panic::resume_unwind(join_error.into_panic())
+        }
+        // Only a runtime shutting down cancels a blocking task.
+        Err(join_error) => Err(OffloadError::Local {
+            action: "walk the directory",
+            path: root.to_owned(),
+            source: io::Error::other(join_error),
+        }),
+    }
 }
 
 fn check_links_blocking(root: &Path) -> Result<(), OffloadError> {

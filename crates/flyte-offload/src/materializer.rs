@@ -6,7 +6,7 @@ use flyte_proto::Message;
 use flyte_proto::core::blob_type::BlobDimensionality;
 use flyte_proto::core::literal::Value as LiteralValue;
 use flyte_proto::core::scalar::Value as ScalarValue;
-use flyte_proto::core::{Literal, LiteralMap};
+use flyte_proto::core::{Blob, Literal, LiteralMap};
 use flyte_storage::{Storage, StorageUri};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
@@ -15,11 +15,23 @@ use crate::error::OffloadError;
 /// How deep offloaded literals may refer to further offloaded literals before the walk
 /// gives up ([`OffloadError::OffloadLoop`]). flytekit offloads a literal once, so one
 /// level is what it writes.
+///
+/// ```
+/// assert!(flyte_offload::MAX_OFFLOAD_DEPTH >= 1);
+/// ```
 pub const MAX_OFFLOAD_DEPTH: usize = 16;
 
 /// How many blobs and datasets [`Materializer`] moves at once unless told otherwise.
 /// Each directory transfer runs its own files with the storage's
 /// `transfer_concurrency`, and every request shares the storage's memory budget.
+///
+/// ```
+/// use flyte_offload::{DEFAULT_CONCURRENCY, Materializer};
+/// // Twice the default, for many small files on a fast link.
+/// let materializer = Materializer::new(flyte_storage::Storage::default())
+///     .with_concurrency(2 * DEFAULT_CONCURRENCY);
+/// assert_eq!(materializer.concurrency(), 16);
+/// ```
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Downloads the blobs and structured datasets a literal refers to into local paths,
@@ -223,11 +235,7 @@ impl Materializer {
         self.resolve_offloaded(&mut literal, 0).await?;
         let peeled = literal.peel_unions().clone();
         let matches = peeled.as_blob().is_some_and(|blob| {
-            blob.metadata
-                .as_ref()
-                .and_then(|m| m.r#type.as_ref())
-                .map_or(BlobDimensionality::Single, |t| t.dimensionality())
-                == dimensionality
+            is_multipart(blob) == (dimensionality == BlobDimensionality::Multipart)
         });
         if !matches {
             return Err(OffloadError::UnexpectedLiteral {
@@ -382,12 +390,7 @@ fn plan(
                         continue;
                     }
                     Some(ScalarValue::Blob(blob)) => {
-                        let multipart = blob
-                            .metadata
-                            .as_ref()
-                            .and_then(|m| m.r#type.as_ref())
-                            .is_some_and(|t| t.dimensionality() == BlobDimensionality::Multipart);
-                        let shape = if multipart {
+                        let shape = if is_multipart(blob) {
                             Shape::Directory
                         } else {
                             Shape::File
@@ -432,6 +435,14 @@ fn child(dir: &Path, key: &str) -> Result<PathBuf, OffloadError> {
     Ok(dir.join(key))
 }
 
+/// Whether a blob is a directory; a blob without a type is a file, as flytekit reads it.
+fn is_multipart(blob: &Blob) -> bool {
+    blob.metadata
+        .as_ref()
+        .and_then(|m| m.r#type.as_ref())
+        .is_some_and(|t| t.dimensionality() == BlobDimensionality::Multipart)
+}
+
 /// What a literal is, in words for an error message.
 fn describe(literal: &Literal) -> String {
     let text = match &literal.value {
@@ -441,12 +452,7 @@ fn describe(literal: &Literal) -> String {
         Some(LiteralValue::OffloadedMetadata(_)) => "an offloaded literal",
         Some(LiteralValue::Scalar(scalar)) => match &scalar.value {
             Some(ScalarValue::Blob(blob)) => {
-                let multipart = blob
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.r#type.as_ref())
-                    .is_some_and(|t| t.dimensionality() == BlobDimensionality::Multipart);
-                if multipart {
+                if is_multipart(blob) {
                     "a directory (Blob MULTIPART)"
                 } else {
                     "a file (Blob SINGLE)"

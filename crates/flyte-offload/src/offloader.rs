@@ -17,6 +17,12 @@ use crate::local::{self, Kind};
 
 /// The name flytekit's pandas and arrow encoders give the one parquet file they write
 /// into a dataset's directory (`f"{0:05}"`).
+///
+/// ```
+/// let dataset_uri = "s3://bucket/raw/0123456789abcdef0123456789abcdef";
+/// let parquet = flyte_storage::join(dataset_uri, flyte_offload::DATASET_FILE_NAME);
+/// assert!(parquet.ends_with("/00000"));
+/// ```
 pub const DATASET_FILE_NAME: &str = "00000";
 
 /// Puts local files, directories and datasets under a raw output prefix and returns the
@@ -89,13 +95,12 @@ impl Offloader {
     /// # }
     /// ```
     pub async fn file(&self, path: &Path, format: &str) -> Result<Literal, OffloadError> {
-        let name = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .filter(|_| !path.ends_with(".."))
-            .ok_or_else(|| OffloadError::NoFileName {
-                path: path.to_owned(),
-            })?;
+        let name = path.file_name().ok_or_else(|| OffloadError::NoFileName {
+            path: path.to_owned(),
+        })?;
+        let name = name.to_str().ok_or_else(|| OffloadError::NonUtf8Path {
+            path: path.to_owned(),
+        })?;
         self.expect(path, Kind::File).await?;
         let directory = self.fresh_directory()?;
         let uri = join(&directory, name);
