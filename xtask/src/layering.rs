@@ -17,6 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("flyte-telemetry", &[]),
     ("flyte-storage", &[]),
     ("flyte-errors", &["flyte-proto"]),
+    ("flyte-offload", &["flyte-proto", "flyte-storage"]),
     (
         "flyte-runtime",
         &[

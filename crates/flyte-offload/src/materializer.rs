@@ -1,0 +1,532 @@
+//! [`Materializer`]: a literal's blobs and datasets down to local paths.
+
+use std::path::{Path, PathBuf};
+
+use flyte_proto::Message;
+use flyte_proto::core::blob_type::BlobDimensionality;
+use flyte_proto::core::literal::Value as LiteralValue;
+use flyte_proto::core::scalar::Value as ScalarValue;
+use flyte_proto::core::{Blob, Literal, LiteralMap};
+use flyte_storage::{Storage, StorageUri};
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+use crate::error::OffloadError;
+
+/// How deep offloaded literals may refer to further offloaded literals before the walk
+/// gives up ([`OffloadError::OffloadLoop`]). flytekit offloads a literal once, so one
+/// level is what it writes.
+///
+/// ```
+/// assert!(flyte_offload::MAX_OFFLOAD_DEPTH >= 1);
+/// ```
+pub const MAX_OFFLOAD_DEPTH: usize = 16;
+
+/// How many blobs and datasets [`Materializer`] moves at once unless told otherwise.
+/// Each directory transfer runs its own files with the storage's
+/// `transfer_concurrency`, and every request shares the storage's memory budget.
+///
+/// ```
+/// use flyte_offload::{DEFAULT_CONCURRENCY, Materializer};
+/// // Twice the default, for many small files on a fast link.
+/// let materializer = Materializer::new(flyte_storage::Storage::default())
+///     .with_concurrency(2 * DEFAULT_CONCURRENCY);
+/// assert_eq!(materializer.concurrency(), 16);
+/// ```
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Downloads the blobs and structured datasets a literal refers to into local paths,
+/// and returns the literal pointing at them, as flytekit's `to_python_value` does when a
+/// task reads a `FlyteFile`, `FlyteDirectory` or DataFrame input.
+///
+/// Offloaded literals are read and replaced by what they hold first; collections, maps
+/// and unions are walked; every transfer goes through the [`Storage`], at most
+/// [`concurrency`](Self::with_concurrency) at once. When a download fails, what this
+/// call created under the target paths is removed again (best effort). Cloning is
+/// cheap; clones share the storage.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), flyte_offload::OffloadError> {
+/// use flyte_offload::Materializer;
+/// use flyte_proto::{io, literal};
+/// use std::path::Path;
+///
+/// let storage = flyte_storage::Storage::default();
+/// let inputs = io::read_literal_map("inputs.pb").expect("inputs");
+/// let local = Materializer::new(storage).literal_map(&inputs, Path::new("/tmp/inputs")).await?;
+/// // A FlyteFile input `report` is now the file /tmp/inputs/report.
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Materializer {
+    storage: Storage,
+    concurrency: usize,
+}
+
+/// What a URI names, as far as the literal says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// One object (Blob SINGLE).
+    File,
+    /// Everything under a prefix (Blob MULTIPART).
+    Directory,
+    /// A dataset or schema: one object if one exists at exactly the URI, else a prefix.
+    Either,
+}
+
+/// One transfer the walk found.
+#[derive(Debug)]
+struct Download {
+    uri: String,
+    to: PathBuf,
+    shape: Shape,
+}
+
+impl Materializer {
+    /// A materialiser downloading through `storage`, [`DEFAULT_CONCURRENCY`] blobs at once.
+    ///
+    /// ```
+    /// let materializer = flyte_offload::Materializer::new(flyte_storage::Storage::default());
+    /// assert_eq!(materializer.concurrency(), flyte_offload::DEFAULT_CONCURRENCY);
+    /// ```
+    pub fn new(storage: Storage) -> Self {
+        Self {
+            storage,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// This materialiser moving at most `concurrency` blobs and datasets at once (at
+    /// least one).
+    ///
+    /// ```
+    /// let materializer = flyte_offload::Materializer::new(flyte_storage::Storage::default())
+    ///     .with_concurrency(2);
+    /// assert_eq!(materializer.concurrency(), 2);
+    /// ```
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// How many blobs and datasets move at once.
+    ///
+    /// ```
+    /// # let materializer = flyte_offload::Materializer::new(flyte_storage::Storage::default());
+    /// assert!(materializer.concurrency() >= 1);
+    /// ```
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Downloads every blob and dataset in `literal` under `to` and returns the literal
+    /// with each downloaded URI replaced by its local path:
+    ///
+    /// - a Blob SINGLE becomes the file `to`, a Blob MULTIPART the directory `to`;
+    /// - a StructuredDataset (or legacy Schema) becomes the file `to` when an object
+    ///   exists at exactly its URI, else the directory `to`;
+    /// - collection item `i` goes to `to/i`, map entry `k` to `to/k` (a key that is no
+    ///   safe file name is [`OffloadError::UnsafeKey`]);
+    /// - unions are looked through; an offloaded literal is read and replaced by the
+    ///   literal it holds;
+    /// - primitives and everything else are returned as they are, and nothing is
+    ///   written for them.
+    ///
+    /// ```no_run
+    /// # async fn demo(materializer: flyte_offload::Materializer) -> Result<(), flyte_offload::OffloadError> {
+    /// use flyte_proto::core::blob_type::BlobDimensionality;
+    /// use flyte_proto::literal;
+    ///
+    /// let remote = literal::blob("s3://bucket/raw/0123/report.csv", "csv", BlobDimensionality::Single);
+    /// let local = materializer.literal(&remote, std::path::Path::new("/tmp/report.csv")).await?;
+    /// assert_eq!(local.as_blob().map(|b| b.uri.as_str()), Some("/tmp/report.csv"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn literal(&self, literal: &Literal, to: &Path) -> Result<Literal, OffloadError> {
+        let mut literal = literal.clone();
+        self.resolve_offloaded(&mut literal, 0).await?;
+        let mut downloads = Vec::new();
+        plan(&mut literal, to, &mut downloads)?;
+        self.run(downloads, &[to.to_owned()]).await?;
+        Ok(literal)
+    }
+
+    /// Each variable of `map` materialised at `dir/<name>`, as [`literal`](Self::literal)
+    /// does, all of them sharing one concurrency bound.
+    ///
+    /// ```no_run
+    /// # async fn demo(materializer: flyte_offload::Materializer) -> Result<(), flyte_offload::OffloadError> {
+    /// let inputs = flyte_proto::io::read_literal_map("inputs.pb").expect("inputs");
+    /// let local = materializer.literal_map(&inputs, std::path::Path::new("/tmp/inputs")).await?;
+    /// assert_eq!(local.literals.len(), inputs.literals.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn literal_map(
+        &self,
+        map: &LiteralMap,
+        dir: &Path,
+    ) -> Result<LiteralMap, OffloadError> {
+        let mut map = map.clone();
+        let mut downloads = Vec::new();
+        let mut roots = Vec::new();
+        for (name, literal) in &mut map.literals {
+            let to = child(dir, name)?;
+            self.resolve_offloaded(literal, 0).await?;
+            plan(literal, &to, &mut downloads)?;
+            roots.push(to);
+        }
+        self.run(downloads, &roots).await?;
+        Ok(map)
+    }
+
+    /// The file a Blob SINGLE literal names, downloaded to `to`: for a caller that
+    /// expects a file and wants an error naming anything else
+    /// ([`OffloadError::UnexpectedLiteral`]). Unions and offloaded literals are looked
+    /// through.
+    ///
+    /// ```no_run
+    /// # async fn demo(materializer: flyte_offload::Materializer, input: flyte_proto::core::Literal) -> Result<(), flyte_offload::OffloadError> {
+    /// let path = materializer.file(&input, std::path::Path::new("/tmp/model.bin")).await?;
+    /// let bytes = std::fs::read(path).expect("downloaded");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn file(&self, literal: &Literal, to: &Path) -> Result<PathBuf, OffloadError> {
+        self.expecting(
+            literal,
+            to,
+            BlobDimensionality::Single,
+            "a file (Blob SINGLE)",
+        )
+        .await
+    }
+
+    /// The directory a Blob MULTIPART literal names, downloaded to `to`; anything else is
+    /// [`OffloadError::UnexpectedLiteral`]. Unions and offloaded literals are looked
+    /// through.
+    ///
+    /// ```no_run
+    /// # async fn demo(materializer: flyte_offload::Materializer, input: flyte_proto::core::Literal) -> Result<(), flyte_offload::OffloadError> {
+    /// let dir = materializer.directory(&input, std::path::Path::new("/tmp/data")).await?;
+    /// for entry in std::fs::read_dir(dir).expect("downloaded") { /* ... */ }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn directory(&self, literal: &Literal, to: &Path) -> Result<PathBuf, OffloadError> {
+        self.expecting(
+            literal,
+            to,
+            BlobDimensionality::Multipart,
+            "a directory (Blob MULTIPART)",
+        )
+        .await
+    }
+
+    async fn expecting(
+        &self,
+        literal: &Literal,
+        to: &Path,
+        dimensionality: BlobDimensionality,
+        expected: &'static str,
+    ) -> Result<PathBuf, OffloadError> {
+        let mut literal = literal.clone();
+        self.resolve_offloaded(&mut literal, 0).await?;
+        let peeled = literal.peel_unions().clone();
+        let matches = peeled.as_blob().is_some_and(|blob| {
+            is_multipart(blob) == (dimensionality == BlobDimensionality::Multipart)
+        });
+        if !matches {
+            return Err(OffloadError::UnexpectedLiteral {
+                expected,
+                found: describe(&peeled),
+                path: to.to_owned(),
+            });
+        }
+        self.literal(&peeled, to).await?;
+        Ok(to.to_owned())
+    }
+
+    /// Replaces every offloaded literal in `literal` by the literal its URI holds.
+    async fn resolve_offloaded(
+        &self,
+        literal: &mut Literal,
+        depth: usize,
+    ) -> Result<(), OffloadError> {
+        // Iterative over the tree, recursive only through offloaded references, so a
+        // deep collection does not grow the future.
+        let mut pending: Vec<&mut Literal> = vec![literal];
+        while let Some(current) = pending.pop() {
+            if let Some(LiteralValue::OffloadedMetadata(offloaded)) = &current.value {
+                let uri = offloaded.uri.clone();
+                if depth >= MAX_OFFLOAD_DEPTH {
+                    return Err(OffloadError::OffloadLoop {
+                        uri,
+                        depth: MAX_OFFLOAD_DEPTH,
+                    });
+                }
+                let bytes = self.storage.get_bytes(&uri).await.map_err(|source| {
+                    OffloadError::OffloadedLiteral {
+                        uri: uri.clone(),
+                        source: Box::new(source),
+                    }
+                })?;
+                let mut loaded = Literal::decode(bytes.as_ref()).map_err(|source| {
+                    OffloadError::OffloadedLiteral {
+                        uri: uri.clone(),
+                        source: Box::new(source),
+                    }
+                })?;
+                Box::pin(self.resolve_offloaded(&mut loaded, depth + 1)).await?;
+                *current = loaded;
+                continue;
+            }
+            match &mut current.value {
+                Some(LiteralValue::Collection(collection)) => {
+                    pending.extend(collection.literals.iter_mut())
+                }
+                Some(LiteralValue::Map(map)) => pending.extend(map.literals.values_mut()),
+                Some(LiteralValue::Scalar(scalar)) => {
+                    if let Some(ScalarValue::Union(union)) = &mut scalar.value
+                        && let Some(inner) = &mut union.value
+                    {
+                        pending.push(inner);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `downloads`, [`concurrency`](Self::concurrency) at once; on a failure
+    /// removes whichever of `roots` did not exist before.
+    async fn run(&self, downloads: Vec<Download>, roots: &[PathBuf]) -> Result<(), OffloadError> {
+        for download in &downloads {
+            let no_store = |source| OffloadError::NoStore {
+                uri: download.uri.clone(),
+                source,
+            };
+            let uri = StorageUri::parse(&download.uri).map_err(no_store)?;
+            self.storage.store_for(&uri).map_err(no_store)?;
+        }
+        let absent: Vec<&PathBuf> = roots
+            .iter()
+            .filter(|root| std::fs::symlink_metadata(root).is_err())
+            .collect();
+        let result = stream::iter(downloads)
+            .map(|download| self.download(download))
+            .buffer_unordered(self.concurrency)
+            .try_collect::<()>()
+            .await;
+        if result.is_err() {
+            for root in absent {
+                let _ = tokio::fs::remove_dir_all(root).await;
+                let _ = tokio::fs::remove_file(root).await;
+            }
+        }
+        result
+    }
+
+    async fn download(&self, download: Download) -> Result<(), OffloadError> {
+        let Download { uri, to, shape } = download;
+        let failed = |source| OffloadError::Download {
+            uri: uri.clone(),
+            path: to.clone(),
+            source,
+        };
+        let is_file = match shape {
+            Shape::File => true,
+            Shape::Directory => false,
+            Shape::Either => self.storage.stat(&uri).await.map_err(failed)?.is_some(),
+        };
+        if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|source| OffloadError::Local {
+                    action: "create the directory",
+                    path: parent.to_owned(),
+                    source,
+                })?;
+        }
+        if is_file {
+            self.storage.get_file(&uri, &to).await.map_err(failed)?;
+        } else {
+            self.storage.get_dir(&uri, &to).await.map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+/// Records every download in `literal` (offloaded literals already resolved) and points
+/// its URI at the local path it will have.
+fn plan(
+    literal: &mut Literal,
+    to: &Path,
+    downloads: &mut Vec<Download>,
+) -> Result<(), OffloadError> {
+    let mut pending: Vec<(&mut Literal, PathBuf)> = vec![(literal, to.to_owned())];
+    while let Some((current, to)) = pending.pop() {
+        match &mut current.value {
+            Some(LiteralValue::Collection(collection)) => {
+                // Pushed in reverse, so downloads run in the literal's order.
+                for (index, item) in collection.literals.iter_mut().enumerate().rev() {
+                    pending.push((item, to.join(index.to_string())));
+                }
+            }
+            Some(LiteralValue::Map(map)) => {
+                for (key, item) in map.literals.iter_mut().rev() {
+                    let path = child(&to, key)?;
+                    pending.push((item, path));
+                }
+            }
+            Some(LiteralValue::Scalar(scalar)) => {
+                let (kind, uri, shape) = match &mut scalar.value {
+                    Some(ScalarValue::Union(union)) => {
+                        if let Some(inner) = &mut union.value {
+                            pending.push((inner, to));
+                        }
+                        continue;
+                    }
+                    Some(ScalarValue::Blob(blob)) => {
+                        let shape = if is_multipart(blob) {
+                            Shape::Directory
+                        } else {
+                            Shape::File
+                        };
+                        ("blob", &mut blob.uri, shape)
+                    }
+                    Some(ScalarValue::StructuredDataset(dataset)) => {
+                        ("structured dataset", &mut dataset.uri, Shape::Either)
+                    }
+                    Some(ScalarValue::Schema(schema)) => ("schema", &mut schema.uri, Shape::Either),
+                    _ => continue,
+                };
+                if uri.is_empty() {
+                    return Err(OffloadError::EmptyUri { kind, path: to });
+                }
+                let local = to
+                    .to_str()
+                    .ok_or_else(|| OffloadError::NonUtf8Path { path: to.clone() })?
+                    .to_owned();
+                downloads.push(Download {
+                    uri: std::mem::replace(uri, local),
+                    to,
+                    shape,
+                });
+            }
+            // Resolved before planning; an unset literal has nothing to download.
+            Some(LiteralValue::OffloadedMetadata(_)) | None => {}
+        }
+    }
+    Ok(())
+}
+
+/// `dir/key`, for a key that is one safe file name.
+fn child(dir: &Path, key: &str) -> Result<PathBuf, OffloadError> {
+    let unsafe_key = key.is_empty() || key == "." || key == ".." || key.contains(['/', '\0']);
+    if unsafe_key {
+        return Err(OffloadError::UnsafeKey {
+            key: key.to_owned(),
+            dir: dir.to_owned(),
+        });
+    }
+    Ok(dir.join(key))
+}
+
+/// Whether a blob is a directory; a blob without a type is a file, as flytekit reads it.
+fn is_multipart(blob: &Blob) -> bool {
+    blob.metadata
+        .as_ref()
+        .and_then(|m| m.r#type.as_ref())
+        .is_some_and(|t| t.dimensionality() == BlobDimensionality::Multipart)
+}
+
+/// What a literal is, in words for an error message.
+fn describe(literal: &Literal) -> String {
+    let text = match &literal.value {
+        None => "an empty literal",
+        Some(LiteralValue::Collection(_)) => "a collection",
+        Some(LiteralValue::Map(_)) => "a map",
+        Some(LiteralValue::OffloadedMetadata(_)) => "an offloaded literal",
+        Some(LiteralValue::Scalar(scalar)) => match &scalar.value {
+            Some(ScalarValue::Blob(blob)) => {
+                if is_multipart(blob) {
+                    "a directory (Blob MULTIPART)"
+                } else {
+                    "a file (Blob SINGLE)"
+                }
+            }
+            Some(ScalarValue::StructuredDataset(_)) => "a structured dataset",
+            Some(ScalarValue::Schema(_)) => "a schema",
+            Some(ScalarValue::Primitive(_)) => "a primitive",
+            Some(ScalarValue::Binary(_)) => "a binary value",
+            Some(ScalarValue::NoneType(_)) => "none",
+            Some(ScalarValue::Error(_)) => "an error",
+            Some(ScalarValue::Generic(_)) => "a generic (struct) value",
+            Some(ScalarValue::Union(_)) => "an empty union",
+            None => "an empty scalar",
+        },
+    };
+    text.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flyte_proto::literal;
+
+    #[test]
+    fn plan_places_items_and_entries_under_their_index_and_key() {
+        let mut value = literal::map([(
+            "files",
+            literal::collection([
+                literal::blob("s3://b/a", "", BlobDimensionality::Single),
+                literal::integer(3),
+                literal::blob("s3://b/d", "", BlobDimensionality::Multipart),
+            ]),
+        )]);
+        let mut downloads = Vec::new();
+        plan(&mut value, Path::new("/t"), &mut downloads).expect("plan");
+        downloads.sort_by(|a, b| a.uri.cmp(&b.uri));
+        assert_eq!(downloads.len(), 2);
+        assert_eq!(downloads[0].to, Path::new("/t/files/0"));
+        assert_eq!(downloads[0].shape, Shape::File);
+        assert_eq!(downloads[1].to, Path::new("/t/files/2"));
+        assert_eq!(downloads[1].shape, Shape::Directory);
+        let items = value.as_map().expect("map")["files"]
+            .as_collection()
+            .expect("collection")
+            .to_vec();
+        assert_eq!(
+            items[0].as_blob().map(|b| b.uri.as_str()),
+            Some("/t/files/0")
+        );
+        assert_eq!(items[1].as_integer(), Some(3));
+    }
+
+    #[test]
+    fn keys_that_are_not_one_file_name_are_refused() {
+        for key in ["", ".", "..", "a/b", "../x"] {
+            assert!(
+                matches!(
+                    child(Path::new("/d"), key),
+                    Err(OffloadError::UnsafeKey { .. })
+                ),
+                "{key:?}"
+            );
+        }
+        assert_eq!(
+            child(Path::new("/d"), "ok.txt").ok(),
+            Some(PathBuf::from("/d/ok.txt"))
+        );
+    }
+
+    #[test]
+    fn a_blob_without_a_uri_is_an_error_naming_its_path() {
+        let mut value = literal::blob("", "", BlobDimensionality::Single);
+        let error = plan(&mut value, Path::new("/t/x"), &mut Vec::new()).expect_err("empty");
+        assert!(error.to_string().contains("/t/x"), "{error}");
+    }
+}

@@ -1,0 +1,321 @@
+//! [`Offloader`]: local data up to the raw output prefix, as flytekit's type transformers
+//! lay it out, and the literal that names it.
+
+use std::path::Path;
+
+use flyte_proto::core::blob_type::BlobDimensionality;
+use flyte_proto::core::scalar::Value as ScalarValue;
+use flyte_proto::core::structured_dataset_type::DatasetColumn;
+use flyte_proto::core::{
+    Literal, StructuredDataset, StructuredDatasetMetadata, StructuredDatasetType,
+};
+use flyte_proto::literal;
+use flyte_storage::{Storage, StorageUri, join};
+
+use crate::error::OffloadError;
+use crate::local::{self, Kind};
+
+/// The name flytekit's pandas and arrow encoders give the one parquet file they write
+/// into a dataset's directory (`f"{0:05}"`).
+///
+/// ```
+/// let dataset_uri = "s3://bucket/raw/0123456789abcdef0123456789abcdef";
+/// let parquet = flyte_storage::join(dataset_uri, flyte_offload::DATASET_FILE_NAME);
+/// assert!(parquet.ends_with("/00000"));
+/// ```
+pub const DATASET_FILE_NAME: &str = "00000";
+
+/// Puts local files, directories and datasets under a raw output prefix and returns the
+/// literals flytekit's TypeEngine would have made for them.
+///
+/// Each value goes under a fresh random directory of the prefix: 32 lowercase hex
+/// digits, as flytekit's `FileAccessProvider.get_random_string`. Nothing is written
+/// under the prefix unless the whole value is: a failed upload deletes (best effort)
+/// what it had written, and returns no literal. Cloning is cheap; clones share the
+/// storage.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), flyte_offload::OffloadError> {
+/// use flyte_offload::Offloader;
+/// use flyte_storage::{Storage, StorageConfig};
+/// use std::path::Path;
+///
+/// let storage = Storage::new(StorageConfig::default());
+/// let offloader = Offloader::new(storage, "s3://my-bucket/raw/ab/cd-n0-0");
+/// let report = offloader.file(Path::new("/tmp/report.csv"), "csv").await?;
+/// // s3://my-bucket/raw/ab/cd-n0-0/<32 hex>/report.csv
+/// println!("{}", report.as_blob().map(|b| b.uri.as_str()).unwrap_or_default());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Offloader {
+    storage: Storage,
+    raw_output_prefix: String,
+}
+
+impl Offloader {
+    /// An offloader writing under `raw_output_prefix` (the task's
+    /// `--raw-output-data-prefix`) through `storage`. Makes no request yet; a prefix no
+    /// store serves is reported by the first offload.
+    ///
+    /// ```
+    /// use flyte_offload::Offloader;
+    /// let offloader = Offloader::new(flyte_storage::Storage::default(), "/tmp/raw");
+    /// assert_eq!(offloader.raw_output_prefix(), "/tmp/raw");
+    /// ```
+    pub fn new(storage: Storage, raw_output_prefix: impl Into<String>) -> Self {
+        Self {
+            storage,
+            raw_output_prefix: raw_output_prefix.into(),
+        }
+    }
+
+    /// The prefix values are offloaded under.
+    ///
+    /// ```
+    /// # let offloader = flyte_offload::Offloader::new(flyte_storage::Storage::default(), "gs://b/raw");
+    /// assert!(offloader.raw_output_prefix().starts_with("gs://"));
+    /// ```
+    pub fn raw_output_prefix(&self) -> &str {
+        &self.raw_output_prefix
+    }
+
+    /// Uploads the file at `path` to `<prefix>/<32 hex>/<file name>` (flytekit's
+    /// `get_random_remote_path`, which keeps the file name) and returns a Blob SINGLE
+    /// literal of `format` (`""` = none, as a plain `FlyteFile`; `"csv"` for
+    /// `FlyteFile[typing.TypeVar("csv")]`). A symbolic link is uploaded as the file it
+    /// names, under the link's name.
+    ///
+    /// ```no_run
+    /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
+    /// let literal = offloader.file(std::path::Path::new("model.bin"), "").await?;
+    /// assert!(literal.as_blob().is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn file(&self, path: &Path, format: &str) -> Result<Literal, OffloadError> {
+        let name = path.file_name().ok_or_else(|| OffloadError::NoFileName {
+            path: path.to_owned(),
+        })?;
+        let name = name.to_str().ok_or_else(|| OffloadError::NonUtf8Path {
+            path: path.to_owned(),
+        })?;
+        self.expect(path, Kind::File).await?;
+        let directory = self.fresh_directory()?;
+        let uri = join(&directory, name);
+        self.upload_file(path, &uri).await?;
+        Ok(literal::blob(uri, format, BlobDimensionality::Single))
+    }
+
+    /// Uploads every file under the directory `path` to `<prefix>/<32 hex>/`, nesting
+    /// kept (flytekit's `get_random_remote_directory` and recursive put), and returns a
+    /// Blob MULTIPART literal of `format` (`""` for a plain `FlyteDirectory`) whose URI
+    /// is that directory, with no trailing `/`.
+    ///
+    /// Every symbolic link under `path` must point inside it; one that does not is
+    /// [`OffloadError::LinkOutside`], found before anything is uploaded.
+    ///
+    /// ```no_run
+    /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
+    /// let literal = offloader.directory(std::path::Path::new("checkpoints"), "").await?;
+    /// assert!(literal.as_blob().is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn directory(&self, path: &Path, format: &str) -> Result<Literal, OffloadError> {
+        self.expect(path, Kind::Directory).await?;
+        let uri = self.fresh_directory()?;
+        self.upload_directory(path, &uri).await?;
+        Ok(literal::blob(uri, format, BlobDimensionality::Multipart))
+    }
+
+    /// Uploads a structured dataset and returns its StructuredDataset literal, with
+    /// `columns` in its type when known (flytekit fills them from an annotation such as
+    /// `Annotated[StructuredDataset, kwtypes(x=int)]`; `None` leaves them out).
+    ///
+    /// A file (one parquet file) goes to `<prefix>/<32 hex>/00000`, as flytekit's pandas
+    /// encoder writes a DataFrame; a directory (of parquet files) goes to
+    /// `<prefix>/<32 hex>/` as [`directory`](Self::directory) uploads one. Either way the
+    /// literal's URI is the `<prefix>/<32 hex>` directory, which flytekit's decoders read
+    /// whole. `format` is the dataset's storage format, `"parquet"` for what pandas and
+    /// arrow write.
+    ///
+    /// ```no_run
+    /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
+    /// use flyte_proto::core::{structured_dataset_type::DatasetColumn, LiteralType, SimpleType};
+    /// use flyte_proto::core::literal_type::Type;
+    ///
+    /// let x = DatasetColumn {
+    ///     name: "x".to_owned(),
+    ///     literal_type: Some(LiteralType {
+    ///         r#type: Some(Type::Simple(SimpleType::Integer.into())),
+    ///         ..Default::default()
+    ///     }),
+    /// };
+    /// let frame = offloader
+    ///     .structured_dataset(std::path::Path::new("frame.parquet"), "parquet", Some(vec![x]))
+    ///     .await?;
+    /// assert!(frame.as_structured_dataset().is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn structured_dataset(
+        &self,
+        path: &Path,
+        format: &str,
+        columns: Option<Vec<DatasetColumn>>,
+    ) -> Result<Literal, OffloadError> {
+        let kind = local::kind_of(path).await?;
+        let uri = self.fresh_directory()?;
+        match kind {
+            Kind::File => {
+                self.upload_file(path, &join(&uri, DATASET_FILE_NAME))
+                    .await?
+            }
+            Kind::Directory => {
+                local::check_links(path).await?;
+                self.upload_directory(path, &uri).await?;
+            }
+        }
+        Ok(literal::scalar(ScalarValue::StructuredDataset(
+            StructuredDataset {
+                uri,
+                metadata: Some(StructuredDatasetMetadata {
+                    structured_dataset_type: Some(StructuredDatasetType {
+                        columns: columns.unwrap_or_default(),
+                        format: format.to_owned(),
+                        ..Default::default()
+                    }),
+                }),
+            },
+        )))
+    }
+
+    /// Checks that `path` is what the caller said it is (and, for a directory, that its
+    /// links stay inside it) before anything is written.
+    async fn expect(&self, path: &Path, expected: Kind) -> Result<(), OffloadError> {
+        let kind = local::kind_of(path).await?;
+        match (expected, kind) {
+            (Kind::File, Kind::File) => Ok(()),
+            (Kind::Directory, Kind::Directory) => local::check_links(path).await,
+            (Kind::File, Kind::Directory) => Err(OffloadError::NotAFile {
+                path: path.to_owned(),
+            }),
+            (Kind::Directory, Kind::File) => Err(OffloadError::NotADirectory {
+                path: path.to_owned(),
+            }),
+        }
+    }
+
+    /// A fresh `<prefix>/<32 hex>`, checked to be a URI the storage has a store for.
+    fn fresh_directory(&self) -> Result<String, OffloadError> {
+        if self.raw_output_prefix.is_empty() {
+            return Err(OffloadError::EmptyPrefix);
+        }
+        let uri = join(&self.raw_output_prefix, &random_string());
+        let parsed = StorageUri::parse(&uri).map_err(|source| OffloadError::NoStore {
+            uri: self.raw_output_prefix.clone(),
+            source,
+        })?;
+        self.storage
+            .store_for(&parsed)
+            .map_err(|source| OffloadError::NoStore {
+                uri: self.raw_output_prefix.clone(),
+                source,
+            })?;
+        Ok(uri)
+    }
+
+    async fn upload_file(&self, path: &Path, uri: &str) -> Result<(), OffloadError> {
+        match self.storage.put_file(path, uri).await {
+            Ok(_) => Ok(()),
+            Err(source) => {
+                // Uploads commit whole or not at all; this is for a store that does not.
+                let _ = self.storage.delete(uri).await;
+                Err(OffloadError::Upload {
+                    path: path.to_owned(),
+                    uri: uri.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+
+    async fn upload_directory(&self, path: &Path, uri: &str) -> Result<(), OffloadError> {
+        match self.storage.put_dir(path, uri).await {
+            Ok(_) => Ok(()),
+            Err(source) => {
+                self.delete_under(uri).await;
+                Err(OffloadError::Upload {
+                    path: path.to_owned(),
+                    uri: uri.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Deletes every object under the fresh directory `uri`, best effort: the upload
+    /// already failed, and its error is the one worth reporting.
+    async fn delete_under(&self, uri: &str) {
+        if let Ok(objects) = self.storage.list(uri).await {
+            for object in objects {
+                let _ = self.storage.delete(&object.uri.to_string()).await;
+            }
+        }
+    }
+}
+
+/// 32 lowercase hex digits, the shape of flytekit's `get_random_string` (a random
+/// 128-bit UUID's `.hex`).
+fn random_string() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_strings_are_32_lowercase_hex_digits_and_differ() {
+        let a = random_string();
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        assert_ne!(a, random_string());
+    }
+
+    // A directory upload that fails part-way cannot be staged reliably on local files or
+    // the emulators (they accept every key a local tree can name), so the clean-up it
+    // runs is checked on its own: everything under the fresh prefix goes, nothing else.
+    #[tokio::test]
+    async fn the_clean_up_of_a_failed_directory_upload_deletes_everything_under_its_prefix() {
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let prefix = scratch.path().to_str().expect("utf-8").to_owned();
+        let offloader = Offloader::new(Storage::default(), &prefix);
+        let fresh = offloader.fresh_directory().expect("a fresh directory");
+        let storage = &offloader.storage;
+        for name in ["a", "nested/b", "nested/deeper/c"] {
+            storage
+                .put_bytes(&join(&fresh, name), &b"partial"[..])
+                .await
+                .expect("put");
+        }
+        let beside = join(&prefix, "other-value");
+        storage.put_bytes(&beside, &b"keep"[..]).await.expect("put");
+
+        offloader.delete_under(&fresh).await;
+
+        let left: Vec<String> = storage
+            .list(&prefix)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|object| object.key)
+            .collect();
+        assert_eq!(left, ["other-value"]);
+    }
+}
