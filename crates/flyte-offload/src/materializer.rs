@@ -122,7 +122,9 @@ impl Materializer {
     /// Downloads every blob and dataset in `literal` under `to` and returns the literal
     /// with each downloaded URI replaced by its local path:
     ///
-    /// - a Blob SINGLE becomes the file `to`, a Blob MULTIPART the directory `to`;
+    /// - a Blob SINGLE becomes the file `to`, a Blob MULTIPART the directory `to` (a
+    ///   prefix with no objects, which is what an empty directory offloads to, becomes
+    ///   an empty directory);
     /// - a StructuredDataset (or legacy Schema) becomes the file `to` when an object
     ///   exists at exactly its URI, else the directory `to`;
     /// - collection item `i` goes to `to/i`, map entry `k` to `to/k` (a key that is no
@@ -353,7 +355,22 @@ impl Materializer {
         if is_file {
             self.storage.get_file(&uri, &to).await.map_err(failed)?;
         } else {
-            self.storage.get_dir(&uri, &to).await.map_err(failed)?;
+            match self.storage.get_dir(&uri, &to).await {
+                Ok(_) => {}
+                // An object store keeps no empty directories: a FlyteDirectory that was
+                // empty when it was offloaded is a prefix with no objects, and it comes back
+                // as the empty directory it was.
+                Err(flyte_storage::StorageError::NotFound { .. }) if shape == Shape::Directory => {
+                    tokio::fs::create_dir_all(&to)
+                        .await
+                        .map_err(|source| OffloadError::Local {
+                            action: "create the directory",
+                            path: to.clone(),
+                            source,
+                        })?;
+                }
+                Err(error) => return Err(failed(error)),
+            }
         }
         Ok(())
     }
