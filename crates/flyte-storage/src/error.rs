@@ -21,10 +21,12 @@ pub enum StorageError {
         reason: String,
     },
 
-    /// The URI's scheme is not one this crate knows.
+    /// No store serves the URI's scheme: it is not one this crate has a backend for,
+    /// and no store is [registered](crate::Storage::with_store) for the URI.
     #[error(
-        "unsupported storage scheme {scheme:?} in {uri:?}: use a local path or a file://, \
-         s3://, s3a://, gs://, gcs://, abfs:// or abfss:// URI"
+        "no store serves the scheme {scheme:?} of {uri:?}: use a local path or a file://, \
+         s3://, s3a://, gs://, gcs://, abfs:// or abfss:// URI, or register a store for \
+         the scheme (Storage::with_store)"
     )]
     UnsupportedScheme {
         /// The URI as given.
@@ -274,6 +276,31 @@ impl StorageError {
             uri: uri.to_owned(),
             kind: special_file_kind(file_type),
         })
+    }
+
+    /// The error with the URI it names replaced by `to` when it is `from`: a store
+    /// that serves URIs by calling another store with other URIs (a
+    /// [`PrefixStore`](crate::PrefixStore)) names the caller's.
+    pub(crate) fn naming(mut self, from: &str, to: &str) -> Self {
+        let uri = match &mut self {
+            Self::InvalidUri { uri, .. }
+            | Self::UnsupportedScheme { uri, .. }
+            | Self::BackendNotBuilt { uri, .. }
+            | Self::NoSuchBucket { uri, .. }
+            | Self::Remote { uri, .. }
+            | Self::Stalled { uri, .. }
+            | Self::Config { uri, .. }
+            | Self::NotFound { uri }
+            | Self::PermissionDenied { uri, .. }
+            | Self::NotADirectory { uri }
+            | Self::DanglingLink { uri, .. }
+            | Self::NotAFile { uri, .. }
+            | Self::Io { uri, .. } => uri,
+        };
+        if uri == from {
+            to.clone_into(uri);
+        }
+        self
     }
 
     /// The URI or path the error is about.

@@ -64,9 +64,10 @@
 //! # }
 //! ```
 
-#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 mod cloud;
 mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod content_type;
 #[cfg(feature = "test-emulators")]
 pub mod emulators;
@@ -74,6 +75,7 @@ mod error;
 mod facade;
 mod local;
 mod prefetch;
+mod prefix;
 mod progress;
 mod redact;
 mod store;
@@ -81,6 +83,7 @@ mod temp_file;
 mod uri;
 mod walk;
 
+pub use cloud::memory::MemoryStore;
 pub use config::{
     AzureConfig, AzureUploadOptions, GcsConfig, GcsUploadOptions, PrefetchConfig, RetryPolicy,
     S3Config, S3Encryption, S3UploadOptions, SecretString, StorageConfig, UploadOptions,
@@ -89,6 +92,7 @@ pub use content_type::guess_content_type;
 pub use error::{Result, StorageError, TransferPhase};
 pub use facade::Storage;
 pub use local::LocalStore;
+pub use prefix::PrefixStore;
 pub use redact::{REDACTED, RedactedError, redact};
-pub use store::{ObjectMeta, Store, TransferSummary};
+pub use store::{ObjectMeta, Store, StoreExt, TransferSummary};
 pub use uri::{Location, Scheme, StorageUri, join};
