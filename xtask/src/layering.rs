@@ -48,7 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "flyte-config",
         ],
     ),
-    ("flyte-test-support", &[]),
+    ("flyte-test-support", &["flyte-storage"]),
     ("xtask", &["flyte-proto"]),
 ];
 

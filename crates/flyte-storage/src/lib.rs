@@ -33,8 +33,7 @@
 //! `AZURE_TENANT_ID`/`AZURE_CLIENT_ID`/`AZURE_CLIENT_SECRET`, workload and managed
 //! identity), just as botocore, google-auth and azure-identity do under flytekit. The
 //! AWS SDK also reads `AWS_REGION`, `AWS_ENDPOINT_URL` and `AWS_EC2_METADATA_DISABLED`
-//! when the configuration leaves them unset. (The `test-emulators` feature, for tests
-//! only, reads the `PYFLYTE_EXECUTE_TEST_*` variables of `cargo xtask test`.)
+//! when the configuration leaves them unset.
 //!
 //! # Example
 //!
@@ -69,8 +68,6 @@ mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod content_type;
-#[cfg(feature = "test-emulators")]
-pub mod emulators;
 mod error;
 mod facade;
 mod local;

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use flyte_storage::emulators::Emulator;
 use flyte_storage::{
     RetryPolicy, Storage, StorageConfig, StorageError, StorageUri, Store, TransferPhase,
     conformance,
 };
+use flyte_test_support::emulators::Emulator;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Storage for `emulator` and a fresh base URI in its test bucket.
