@@ -118,7 +118,11 @@ pub enum StorageError {
     },
 
     /// The configuration cannot serve the URI (e.g. no Azure account is named, or a
-    /// connection string does not parse).
+    /// connection string does not parse). The reason names the [`StorageConfig`]
+    /// setting by its field path (`azure.account_name`); which environment variable or
+    /// file feeds it is the program's to say, since this crate reads neither.
+    ///
+    /// [`StorageConfig`]: crate::StorageConfig
     #[error("cannot set up storage for {uri}: {reason}")]
     Config {
         /// The URI that needed the configuration.

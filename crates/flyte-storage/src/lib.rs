@@ -1,11 +1,14 @@
 //! Moves bytes between local files and object stores, addressed by URI.
 //!
 //! This crate owns storage I/O: parsing the URIs Flyte passes around ([`StorageUri`]),
-//! the [`Store`] trait every backend implements (the local file system as
+//! the [`Store`] trait every backend implements (its few primitives; the conveniences
+//! built on them are [`StoreExt`]), the backends (the local file system as
 //! [`LocalStore`]; Amazon S3 and compatibles through aws-sdk-s3; Google Cloud Storage
 //! through google-cloud-storage; Azure Blob Storage / ADLS Gen2 through
-//! azure_storage_blobs), and the [`Storage`] facade that routes string URIs to the right
-//! store. The object stores share one transfer engine: streaming both ways, multipart
+//! azure_storage_blobs; objects in memory as [`MemoryStore`]; any store under a key
+//! prefix as [`PrefixStore`]), and the [`Storage`] facade that routes string URIs to the
+//! store registered for them ([`Storage::with_store`]) or to the built-in one of their
+//! scheme. The object stores share one transfer engine: streaming both ways, multipart
 //! uploads and ranged parallel downloads above one chunk, bounded concurrency, a memory
 //! budget of `chunk_size × chunk_concurrency`, and retries with exponential backoff and
 //! jitter on throttling, 5xx, timeouts and resets. Every request has a connect timeout
@@ -21,7 +24,9 @@
 //! A tool that needs S3 alone depends on this crate with
 //! `default-features = false, features = ["s3"]` and builds no Google or Azure SDK; a
 //! URI of a store the build leaves out is [`StorageError::BackendNotBuilt`], naming the
-//! feature. Local files are always served.
+//! feature. Local files and memory are always served. The `conformance` feature
+//! publishes `flyte_storage::conformance`: the checks any [`Store`] must pass, for the author of
+//! a store of one's own (test support: they panic on a broken rule).
 //!
 //! **Architecture invariant:** it knows nothing of Flyte: no literal, no task, no error
 //! document. It reads no environment variables and no arguments: configuration comes in

@@ -42,7 +42,7 @@ pub struct TransferSummary {
 /// every `Store`, so an implementor writes seven methods and gets the rest.
 ///
 /// The contract every backend keeps, checked by the conformance suite (the
-/// `conformance` feature, [`conformance::run`](crate::conformance)):
+/// `conformance` feature, `flyte_storage::conformance::run`):
 ///
 /// - Objects are files, never directories. A "directory" is a prefix: `list` of
 ///   `base` and of `base/` both list every object whose URI starts with `base/`,

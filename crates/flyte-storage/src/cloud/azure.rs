@@ -79,7 +79,7 @@ fn build_client(
     let (location, credentials) = if let Some(connection_string) = &config.connection_string {
         let parsed = ConnectionString::new(connection_string.expose_secret()).map_err(|e| {
             config_error(format!(
-                "the Azure connection string (AZURE_STORAGE_CONNECTION_STRING) does not parse: {e}"
+                "the Azure connection string (setting azure.connection_string) does not parse: {e}"
             ))
         })?;
         let credentials = parsed.storage_credentials().map_err(|e| {
@@ -107,15 +107,20 @@ fn build_client(
             .ok_or_else(|| {
                 config_error(
                     "no Azure storage account: name it in the URI \
-                     (abfs://container@account.dfs.core.windows.net/path) or set \
-                     FLYTE_AZURE_STORAGE_ACCOUNT_NAME or AZURE_STORAGE_ACCOUNT_NAME",
+                     (abfs://container@account.dfs.core.windows.net/path) or in the \
+                     setting azure.account_name",
                 )
             })?;
         let credentials = if let Some(key) = &config.account_key {
             StorageCredentials::access_key(account.clone(), key.expose_secret().to_owned())
         } else if let Some(sas) = &config.sas_token {
-            StorageCredentials::sas_token(sas.expose_secret().trim_start_matches('?'))
-                .map_err(|e| config_error(format!("the Azure SAS token does not parse: {e}")))?
+            StorageCredentials::sas_token(sas.expose_secret().trim_start_matches('?')).map_err(
+                |e| {
+                    config_error(format!(
+                        "the Azure SAS token (setting azure.sas_token) does not parse: {e}"
+                    ))
+                },
+            )?
         } else if let (Some(tenant), Some(client_id), Some(secret)) =
             (&config.tenant_id, &config.client_id, &config.client_secret)
         {

@@ -97,7 +97,7 @@ fn endpoint_url(config: &GcsConfig) -> BackendResult<url::Url> {
     url::Url::parse(&text).map_err(|e| {
         BackendError::new(
             Fault::Config,
-            format!("the GCS endpoint {text:?} is not a URL ({e}): fix STORAGE_EMULATOR_HOST"),
+            format!("the GCS endpoint {text:?} (setting gcs.endpoint) is not a URL: {e}"),
         )
     })
 }
