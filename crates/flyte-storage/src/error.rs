@@ -395,6 +395,33 @@ mod tests {
         );
     }
 
+    /// `anyhow`'s `{:#}` walks `source()`: a message that printed its cause too would
+    /// show it twice.
+    #[test]
+    fn an_error_with_a_source_does_not_print_it_in_its_message() {
+        let cause = "the cause, once";
+        let errors = [
+            StorageError::PermissionDenied {
+                uri: "u".into(),
+                source: cause.into(),
+            },
+            StorageError::Remote {
+                uri: "u".into(),
+                attempts: 2,
+                source: cause.into(),
+            },
+            StorageError::Io {
+                uri: "u".into(),
+                source: io::Error::other(cause),
+            },
+        ];
+        for error in errors {
+            let source = std::error::Error::source(&error).expect("a source");
+            assert_eq!(source.to_string(), cause);
+            assert!(!error.to_string().contains(cause), "{error}");
+        }
+    }
+
     #[test]
     fn every_message_names_the_uri() {
         let errors = [

@@ -8,6 +8,7 @@ use crate::error::{Result, StorageError};
 
 /// The kind of store a URI addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Scheme {
     /// The local file system: plain paths, `file://` and `file:`.
     File,
@@ -24,6 +25,7 @@ pub enum Scheme {
 
 /// What a [`StorageUri`] points at, split into the parts its store needs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Location {
     /// A local path, absolute or relative to the working directory.
     Local(PathBuf),
