@@ -52,13 +52,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "flyte-copilot",
         &[
+            "flyte-offload",
             "flyte-proto",
             "flyte-errors",
             "flyte-storage",
             "flyte-config",
         ],
     ),
-    ("flyte-test-support", &[]),
+    ("flyte-test-support", &["flyte-storage"]),
     ("xtask", &["flyte-proto"]),
 ];
 

@@ -18,8 +18,8 @@ use flyte_proto::core::blob_type::BlobDimensionality;
 use flyte_proto::core::literal_type::Type;
 use flyte_proto::core::{BlobType, LiteralType, SimpleType};
 use flyte_proto::literal;
-use flyte_storage::emulators::Emulator;
 use flyte_storage::{Storage, join};
+use flyte_test_support::emulators::Emulator;
 
 use support::{base64_of, outputs_interface, run, stderr};
 

@@ -113,8 +113,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("error: {error:#}");
+            let sources = settings::storage_setting_sources(&error);
+            tracing::error!("{error:#}{sources}");
+            eprintln!("error: {error:#}{sources}");
             // run_task summarised its own failures there already.
             if let Some(path) = &termination_message_path
                 && error

@@ -7,7 +7,7 @@
 
 mod parity_support;
 
-use flyte_storage::emulators::Emulator;
+use flyte_test_support::emulators::Emulator;
 use parity_support::{Backend, Case, Entrypoint, Pair, on_emulator};
 
 /// One test per case and backend; `$check` is the `Pair` assertion the case needs.

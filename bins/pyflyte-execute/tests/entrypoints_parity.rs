@@ -20,7 +20,7 @@ use std::path::Path;
 
 use entrypoint_support::{Backend, Pair, Run, Scenario};
 use flyte_proto::core::{DynamicJobSpec, Literal, LiteralMap};
-use flyte_storage::emulators::Emulator;
+use flyte_test_support::emulators::Emulator;
 use parity_support::Entrypoint;
 
 const LOCAL: Backend = Backend::Local;
@@ -985,7 +985,7 @@ fn runtime_packages_are_installed_before_the_task_runs_like_flytekit() {
 
 fn deck_is_written_beside_the_outputs(backend: Backend) {
     let pair = Scenario::prepare("deck", backend).run_both();
-    if backend == Backend::Remote(flyte_storage::emulators::Emulator::Azure) {
+    if backend == Backend::Remote(flyte_test_support::emulators::Emulator::Azure) {
         // flytekit 1.16.31 cannot upload its deck to Azure: adlfs rejects the
         // `ContentType` it passes ("unexpected keyword argument 'ContentType'") and the
         // deck is lost with an error in the log. Ours writes it.
@@ -1285,7 +1285,7 @@ fn uploads_carry_the_execution_metadata(backend: Backend) {
 macro_rules! storage_cases {
     ($backend:expr) => {
         use super::*;
-        use flyte_storage::emulators::Emulator;
+        use flyte_test_support::emulators::Emulator;
 
         #[test]
         fn dynamic_task_writes_the_same_futures_pb_as_flytekit() {

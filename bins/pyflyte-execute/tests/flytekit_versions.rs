@@ -17,7 +17,7 @@ mod parity_support;
 mod entrypoint_support;
 
 use flyte_proto::core::{DynamicJobSpec, LiteralMap};
-use flyte_storage::emulators::Emulator;
+use flyte_test_support::emulators::Emulator;
 use parity_support::{Backend, Case, Pair, parity_dir, side_by_side};
 
 const S3: Backend = Backend::Remote(Emulator::S3);

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use flyte_proto::core::ContainerError;
 use flyte_proto::{io, visit};
-use flyte_storage::emulators::Emulator;
+use flyte_test_support::emulators::Emulator;
 use parity_support::{
     Backend, Case, Entrypoint, Run, on_emulator, parity_dir, split_error_message,
 };

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use flyte_storage::Storage;
-use flyte_storage::emulators::Emulator;
+use flyte_test_support::emulators::Emulator;
 
 #[tokio::main]
 #[allow(

@@ -21,10 +21,12 @@ pub enum StorageError {
         reason: String,
     },
 
-    /// The URI's scheme is not one this crate knows.
+    /// No store serves the URI's scheme: it is not one this crate has a backend for,
+    /// and no store is [registered](crate::Storage::with_store) for the URI.
     #[error(
-        "unsupported storage scheme {scheme:?} in {uri:?}: use a local path or a file://, \
-         s3://, s3a://, gs://, gcs://, abfs:// or abfss:// URI"
+        "no store serves the scheme {scheme:?} of {uri:?}: use a local path or a file://, \
+         s3://, s3a://, gs://, gcs://, abfs:// or abfss:// URI, or register a store for \
+         the scheme (Storage::with_store)"
     )]
     UnsupportedScheme {
         /// The URI as given.
@@ -116,7 +118,11 @@ pub enum StorageError {
     },
 
     /// The configuration cannot serve the URI (e.g. no Azure account is named, or a
-    /// connection string does not parse).
+    /// connection string does not parse). The reason names the [`StorageConfig`]
+    /// setting by its field path (`azure.account_name`); which environment variable or
+    /// file feeds it is the program's to say, since this crate reads neither.
+    ///
+    /// [`StorageConfig`]: crate::StorageConfig
     #[error("cannot set up storage for {uri}: {reason}")]
     Config {
         /// The URI that needed the configuration.
@@ -276,6 +282,31 @@ impl StorageError {
         })
     }
 
+    /// The error with the URI it names replaced by `to` when it is `from`: a store
+    /// that serves URIs by calling another store with other URIs (a
+    /// [`PrefixStore`](crate::PrefixStore)) names the caller's.
+    pub(crate) fn naming(mut self, from: &str, to: &str) -> Self {
+        let uri = match &mut self {
+            Self::InvalidUri { uri, .. }
+            | Self::UnsupportedScheme { uri, .. }
+            | Self::BackendNotBuilt { uri, .. }
+            | Self::NoSuchBucket { uri, .. }
+            | Self::Remote { uri, .. }
+            | Self::Stalled { uri, .. }
+            | Self::Config { uri, .. }
+            | Self::NotFound { uri }
+            | Self::PermissionDenied { uri, .. }
+            | Self::NotADirectory { uri }
+            | Self::DanglingLink { uri, .. }
+            | Self::NotAFile { uri, .. }
+            | Self::Io { uri, .. } => uri,
+        };
+        if uri == from {
+            to.clone_into(uri);
+        }
+        self
+    }
+
     /// The URI or path the error is about.
     pub fn uri(&self) -> &str {
         match self {
@@ -362,6 +393,33 @@ mod tests {
             other.source().map(ToString::to_string).as_deref(),
             Some("disk on fire")
         );
+    }
+
+    /// `anyhow`'s `{:#}` walks `source()`: a message that printed its cause too would
+    /// show it twice.
+    #[test]
+    fn an_error_with_a_source_does_not_print_it_in_its_message() {
+        let cause = "the cause, once";
+        let errors = [
+            StorageError::PermissionDenied {
+                uri: "u".into(),
+                source: cause.into(),
+            },
+            StorageError::Remote {
+                uri: "u".into(),
+                attempts: 2,
+                source: cause.into(),
+            },
+            StorageError::Io {
+                uri: "u".into(),
+                source: io::Error::other(cause),
+            },
+        ];
+        for error in errors {
+            let source = std::error::Error::source(&error).expect("a source");
+            assert_eq!(source.to_string(), cause);
+            assert!(!error.to_string().contains(cause), "{error}");
+        }
     }
 
     #[test]

@@ -18,11 +18,12 @@ use crate::error::Result;
 use crate::local::LocalStore;
 use crate::prefetch::Prefetcher;
 use crate::progress::{self, Direction};
+use crate::store::StoreExt;
 use crate::store::{ObjectMeta, Store, TransferSummary};
-use crate::uri::{Scheme, StorageUri};
+use crate::uri::{Location, StorageUri};
 
 /// The storage the rest of the program uses: takes URIs as strings, parses them, and
-/// routes each call to the store for its scheme.
+/// routes each call to the store that serves it.
 ///
 /// Local paths and `file://` URIs go to [`LocalStore`]; `s3://`/`s3a://`, `gs://`/`gcs://`
 /// and `abfs://`/`abfss://` URIs to the object store backends, which share one transfer
@@ -31,9 +32,40 @@ use crate::uri::{Scheme, StorageUri};
 /// up as an error naming the first URI that needed it, and a run that only touches
 /// local files never builds one. Cloning is cheap and clones share their stores.
 ///
+/// Any [`Store`] can be registered for a URI prefix with [`with_store`](Self::with_store):
+/// a scheme of one's own (`mem://`), or a part of a built-in one (`s3://test-bucket/`).
+/// The longest registered prefix that starts a URI wins; a URI no registered prefix
+/// starts goes to the built-in store of its scheme, and a scheme with neither is
+/// [`StorageError::UnsupportedScheme`](crate::StorageError::UnsupportedScheme).
+///
 /// Each object store backend is a cargo feature of this crate (`s3`, `gcs`, `azure`,
-/// all on by default). A URI whose backend the build leaves out is
-/// [`StorageError::BackendNotBuilt`](crate::StorageError::BackendNotBuilt), naming the feature that builds it.
+/// all on by default). A URI whose backend the build leaves out, and that no
+/// registered store serves, is
+/// [`StorageError::BackendNotBuilt`](crate::StorageError::BackendNotBuilt), naming the
+/// feature that builds it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use flyte_storage::{MemoryStore, PrefixStore, Storage, StorageConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> flyte_storage::Result<()> {
+/// let memory = Arc::new(MemoryStore::new());
+/// let storage = Storage::new(StorageConfig::default())
+///     // mem://… in memory.
+///     .with_store("mem://", memory.clone())
+///     // s3://scratch/… in memory too, under the key prefix "scratch-copy/"; the rest
+///     // of s3:// still goes to S3.
+///     .with_store("s3://scratch/", Arc::new(PrefixStore::new(memory, "scratch-copy/")));
+/// storage.put_bytes("s3://scratch/a.txt", &b"a"[..]).await?;
+/// assert_eq!(&storage.get_bytes("mem://scratch/scratch-copy/a.txt").await?[..], b"a");
+///
+/// // A scheme nobody serves is an error naming the URI and what to do.
+/// let error = storage.get_bytes("vault://box/k").await.unwrap_err();
+/// assert!(error.to_string().contains("vault://box/k"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Storage {
     /// Files moved at once by directory transfers.
@@ -51,6 +83,26 @@ pub struct Storage {
     gcs: Arc<CloudStore>,
     #[cfg(feature = "azure")]
     azure: Arc<CloudStore>,
+    /// Stores registered by URI prefix, longest prefix first.
+    registered: Arc<Vec<Registered>>,
+}
+
+/// A store registered for the URIs that start with `prefix`.
+#[derive(Debug)]
+struct Registered {
+    /// As given, with its scheme lowercased (URIs are compared with theirs lowercased).
+    prefix: String,
+    store: Arc<dyn Store>,
+}
+
+/// `text` with the scheme before its `://` lowercased, as [`StorageUri`] reads schemes.
+fn lowercase_scheme(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.split_once("://") {
+        Some((scheme, rest)) if scheme.bytes().any(|b| b.is_ascii_uppercase()) => {
+            format!("{}://{rest}", scheme.to_ascii_lowercase()).into()
+        }
+        _ => text.into(),
+    }
 }
 
 impl Storage {
@@ -86,7 +138,41 @@ impl Storage {
             progress_interval: config.progress_interval,
             local: Arc::new(LocalStore::new()),
             prefetch: Arc::new(Prefetcher::new(config.prefetch.clone())),
+            registered: Arc::default(),
         }
+    }
+
+    /// This storage with `store` serving every URI that starts with `prefix`
+    /// (`"mem://"`, `"s3://test-bucket/"`; the scheme is compared case-insensitively,
+    /// the rest as written). The longest registered prefix of a URI wins; URIs no
+    /// registered prefix starts keep going to the built-in store of their scheme.
+    /// Registering a prefix again replaces its store.
+    ///
+    /// A registered store is called with the URI as given (a [`PrefixStore`] moves it
+    /// under a key prefix of another store) and writes objects as it was built to:
+    /// [`with_upload_options`](Self::with_upload_options) changes the built-in object
+    /// stores only. Clones made before this call do not see the store; prefetching and
+    /// directory transfers use it like any other.
+    ///
+    /// See the [type's documentation](Self) for an example.
+    ///
+    /// [`PrefixStore`]: crate::PrefixStore
+    pub fn with_store(mut self, prefix: impl Into<String>, store: Arc<dyn Store>) -> Self {
+        let prefix = lowercase_scheme(&prefix.into()).into_owned();
+        let mut registered: Vec<Registered> = self
+            .registered
+            .iter()
+            .filter(|entry| entry.prefix != prefix)
+            .map(|entry| Registered {
+                prefix: entry.prefix.clone(),
+                store: entry.store.clone(),
+            })
+            .collect();
+        registered.push(Registered { prefix, store });
+        // Longest first, so that the first match is the longest.
+        registered.sort_by_key(|entry| std::cmp::Reverse(entry.prefix.len()));
+        self.registered = Arc::new(registered);
+        self
     }
 
     /// What objects written through this storage are created with
@@ -114,26 +200,45 @@ impl Storage {
             #[cfg(feature = "azure")]
             azure: Arc::new(self.azure.with_options(upload.clone())),
             upload,
+            registered: self.registered.clone(),
         }
     }
 
-    /// The store that serves `uri`, or [`StorageError::BackendNotBuilt`](crate::StorageError::BackendNotBuilt) when this build
-    /// leaves its backend out.
+    /// The store that serves `uri`: the one registered for the longest prefix of it
+    /// (see [`with_store`](Self::with_store)), else the built-in store of its scheme.
+    /// A scheme with neither is
+    /// [`StorageError::UnsupportedScheme`](crate::StorageError::UnsupportedScheme); a
+    /// built-in scheme whose backend this build leaves out is
+    /// [`StorageError::BackendNotBuilt`](crate::StorageError::BackendNotBuilt).
     pub fn store_for(&self, uri: &StorageUri) -> Result<&dyn Store> {
-        match uri.scheme() {
-            Scheme::File => Ok(self.local.as_ref()),
+        if !self.registered.is_empty() {
+            let text = lowercase_scheme(uri.as_str());
+            if let Some(entry) = self
+                .registered
+                .iter()
+                .find(|entry| text.starts_with(&entry.prefix))
+            {
+                return Ok(entry.store.as_ref());
+            }
+        }
+        match uri.location() {
+            Location::Local(_) => Ok(self.local.as_ref()),
             #[cfg(feature = "s3")]
-            Scheme::S3 => Ok(self.s3.as_ref()),
+            Location::S3 { .. } => Ok(self.s3.as_ref()),
             #[cfg(feature = "gcs")]
-            Scheme::Gcs => Ok(self.gcs.as_ref()),
+            Location::Gcs { .. } => Ok(self.gcs.as_ref()),
             #[cfg(feature = "azure")]
-            Scheme::Azure => Ok(self.azure.as_ref()),
+            Location::Azure { .. } => Ok(self.azure.as_ref()),
             #[cfg(not(feature = "s3"))]
-            Scheme::S3 => Err(not_built(uri, "S3", "s3")),
+            Location::S3 { .. } => Err(not_built(uri, "S3", "s3")),
             #[cfg(not(feature = "gcs"))]
-            Scheme::Gcs => Err(not_built(uri, "Google Cloud Storage", "gcs")),
+            Location::Gcs { .. } => Err(not_built(uri, "Google Cloud Storage", "gcs")),
             #[cfg(not(feature = "azure"))]
-            Scheme::Azure => Err(not_built(uri, "Azure Blob Storage", "azure")),
+            Location::Azure { .. } => Err(not_built(uri, "Azure Blob Storage", "azure")),
+            Location::Other { scheme, .. } => Err(crate::StorageError::UnsupportedScheme {
+                uri: crate::redact::redact(uri.as_str()).into_owned(),
+                scheme: scheme.clone(),
+            }),
         }
     }
 
@@ -251,7 +356,7 @@ impl Storage {
         store.list(&uri).await
     }
 
-    /// Whether any object is under the prefix `uri`; see [`Store::has_objects_under`].
+    /// Whether any object is under the prefix `uri`; see [`StoreExt::has_objects_under`](crate::StoreExt::has_objects_under).
     pub async fn has_objects_under(&self, uri: &str) -> Result<bool> {
         let (uri, store) = self.route(uri)?;
         store.has_objects_under(&uri).await

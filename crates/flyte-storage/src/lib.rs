@@ -1,11 +1,14 @@
 //! Moves bytes between local files and object stores, addressed by URI.
 //!
 //! This crate owns storage I/O: parsing the URIs Flyte passes around ([`StorageUri`]),
-//! the [`Store`] trait every backend implements (the local file system as
+//! the [`Store`] trait every backend implements (its few primitives; the conveniences
+//! built on them are [`StoreExt`]), the backends (the local file system as
 //! [`LocalStore`]; Amazon S3 and compatibles through aws-sdk-s3; Google Cloud Storage
 //! through google-cloud-storage; Azure Blob Storage / ADLS Gen2 through
-//! azure_storage_blobs), and the [`Storage`] facade that routes string URIs to the right
-//! store. The object stores share one transfer engine: streaming both ways, multipart
+//! azure_storage_blobs; objects in memory as [`MemoryStore`]; any store under a key
+//! prefix as [`PrefixStore`]), and the [`Storage`] facade that routes string URIs to the
+//! store registered for them ([`Storage::with_store`]) or to the built-in one of their
+//! scheme. The object stores share one transfer engine: streaming both ways, multipart
 //! uploads and ranged parallel downloads above one chunk, bounded concurrency, a memory
 //! budget of `chunk_size × chunk_concurrency`, and retries with exponential backoff and
 //! jitter on throttling, 5xx, timeouts and resets. Every request has a connect timeout
@@ -21,7 +24,9 @@
 //! A tool that needs S3 alone depends on this crate with
 //! `default-features = false, features = ["s3"]` and builds no Google or Azure SDK; a
 //! URI of a store the build leaves out is [`StorageError::BackendNotBuilt`], naming the
-//! feature. Local files are always served.
+//! feature. Local files and memory are always served. The `conformance` feature
+//! publishes `flyte_storage::conformance`: the checks any [`Store`] must pass, for the author of
+//! a store of one's own (test support: they panic on a broken rule).
 //!
 //! **Architecture invariant:** it knows nothing of Flyte: no literal, no task, no error
 //! document. It reads no environment variables and no arguments: configuration comes in
@@ -33,8 +38,7 @@
 //! `AZURE_TENANT_ID`/`AZURE_CLIENT_ID`/`AZURE_CLIENT_SECRET`, workload and managed
 //! identity), just as botocore, google-auth and azure-identity do under flytekit. The
 //! AWS SDK also reads `AWS_REGION`, `AWS_ENDPOINT_URL` and `AWS_EC2_METADATA_DISABLED`
-//! when the configuration leaves them unset. (The `test-emulators` feature, for tests
-//! only, reads the `PYFLYTE_EXECUTE_TEST_*` variables of `cargo xtask test`.)
+//! when the configuration leaves them unset.
 //!
 //! # Example
 //!
@@ -64,16 +68,16 @@
 //! # }
 //! ```
 
-#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 mod cloud;
 mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod content_type;
-#[cfg(feature = "test-emulators")]
-pub mod emulators;
 mod error;
 mod facade;
 mod local;
 mod prefetch;
+mod prefix;
 mod progress;
 mod redact;
 mod store;
@@ -81,6 +85,7 @@ mod temp_file;
 mod uri;
 mod walk;
 
+pub use cloud::memory::MemoryStore;
 pub use config::{
     AzureConfig, AzureUploadOptions, GcsConfig, GcsUploadOptions, PrefetchConfig, RetryPolicy,
     S3Config, S3Encryption, S3UploadOptions, SecretString, StorageConfig, UploadOptions,
@@ -89,6 +94,7 @@ pub use content_type::guess_content_type;
 pub use error::{Result, StorageError, TransferPhase};
 pub use facade::Storage;
 pub use local::LocalStore;
+pub use prefix::PrefixStore;
 pub use redact::{REDACTED, RedactedError, redact};
-pub use store::{ObjectMeta, Store, TransferSummary};
+pub use store::{ObjectMeta, Store, StoreExt, TransferSummary};
 pub use uri::{Location, Scheme, StorageUri, join};

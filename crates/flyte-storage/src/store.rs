@@ -12,7 +12,7 @@ use crate::error::{Result, StorageError};
 use crate::uri::StorageUri;
 use crate::walk::walk_local_dir;
 
-/// One object found by [`Store::list`].
+/// One object found by [`Store::list_pages`] and [`StoreExt::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
     /// The object's full URI: the listed prefix [joined](crate::join) with `key`.
@@ -33,9 +33,16 @@ pub struct TransferSummary {
     pub bytes: u64,
 }
 
-/// One kind of object store (local files, S3, GCS, Azure), addressed by [`StorageUri`].
+/// One kind of object store (local files, S3, GCS, Azure, memory, or one of your own),
+/// addressed by [`StorageUri`].
 ///
-/// The contract every backend keeps, checked by the crate's conformance suite:
+/// The trait holds the few primitives a backend must write (whole objects in and out,
+/// files in and out, a paged listing, `stat`, `delete`); everything built on them
+/// (sorted listings, `exists`, directory transfers) is [`StoreExt`], implemented for
+/// every `Store`, so an implementor writes seven methods and gets the rest.
+///
+/// The contract every backend keeps, checked by the conformance suite (the
+/// `conformance` feature, `flyte_storage::conformance::run`):
 ///
 /// - Objects are files, never directories. A "directory" is a prefix: `list` of
 ///   `base` and of `base/` both list every object whose URI starts with `base/`,
@@ -50,7 +57,60 @@ pub struct TransferSummary {
 /// - Errors name the URI or local path they are about.
 ///
 /// The trait is object-safe; the [`Storage`](crate::Storage) facade holds stores as
-/// `dyn Store` and routes to them by scheme.
+/// `Arc<dyn Store>` and routes to them by URI prefix.
+///
+/// # Example
+///
+/// A store of one's own, plugged into [`Storage`](crate::Storage) for its scheme. This
+/// one keeps every object under another store's prefix, as
+/// [`PrefixStore`](crate::PrefixStore) does for real:
+///
+/// ```
+/// use std::path::Path;
+/// use std::sync::Arc;
+///
+/// use bytes::Bytes;
+/// use futures_util::stream::BoxStream;
+/// use flyte_storage::{MemoryStore, ObjectMeta, Result, Storage, StorageUri, Store};
+///
+/// /// Serves `vault://…` by delegating to a memory store.
+/// #[derive(Debug)]
+/// struct Vault(MemoryStore);
+///
+/// #[async_trait::async_trait]
+/// impl Store for Vault {
+///     async fn get_file(&self, from: &StorageUri, to: &Path) -> Result<u64> {
+///         self.0.get_file(from, to).await
+///     }
+///     async fn put_file(&self, from: &Path, to: &StorageUri) -> Result<u64> {
+///         self.0.put_file(from, to).await
+///     }
+///     async fn get_bytes(&self, from: &StorageUri) -> Result<Bytes> {
+///         self.0.get_bytes(from).await
+///     }
+///     async fn put_bytes(&self, to: &StorageUri, bytes: Bytes) -> Result<()> {
+///         self.0.put_bytes(to, bytes).await
+///     }
+///     fn list_pages<'a>(&'a self, prefix: &'a StorageUri) -> BoxStream<'a, Result<Vec<ObjectMeta>>> {
+///         self.0.list_pages(prefix)
+///     }
+///     async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>> {
+///         self.0.stat(uri).await
+///     }
+///     async fn delete(&self, uri: &StorageUri) -> Result<()> {
+///         self.0.delete(uri).await
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<()> {
+/// let storage = Storage::default().with_store("vault://", Arc::new(Vault(MemoryStore::new())));
+/// storage.put_bytes("vault://box/a.txt", &b"kept"[..]).await?;
+/// assert!(storage.exists("vault://box/a.txt").await?);
+/// assert_eq!(storage.list("vault://box").await?[0].key, "a.txt");
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait Store: fmt::Debug + Send + Sync {
     /// Downloads the object at `from` into the local file `to`, creating its parent
@@ -70,9 +130,62 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Every object under `prefix` (as a directory), recursively, a page at a time as
     /// the store gives them: the first page comes after one request, and the caller
     /// holds one page, not the whole listing. Objects come in no particular order;
-    /// [`Store::list`] sorts them.
+    /// [`StoreExt::list`] sorts them. Each [`ObjectMeta::uri`] is `prefix`
+    /// [joined](StorageUri::join) with its key.
     fn list_pages<'a>(&'a self, prefix: &'a StorageUri) -> BoxStream<'a, Result<Vec<ObjectMeta>>>;
 
+    /// The size of the object at exactly `uri`, or `None` when there is no object there
+    /// (a prefix with objects under it is not an object: use [`StoreExt::list`] for that).
+    async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>>;
+
+    /// Deletes the object at `uri`; succeeds when there is none.
+    async fn delete(&self, uri: &StorageUri) -> Result<()>;
+
+    // The two hooks below are provided methods of `Store`, not `StoreExt`, because they
+    // are meant to be overridden: the object stores' engine uses the size a listing or
+    // a directory walk has just measured and saves a request per file of a directory.
+    // A blanket extension trait cannot be specialised per store, so they stay here;
+    // an implementor that has no use for the size inherits the plain file transfer.
+
+    /// Downloads an object just listed by [`Store::list_pages`] to the local file `to`.
+    /// Stores that need the object's size before downloading it override this to use
+    /// the size the listing gave, saving a request per object of a directory.
+    async fn get_listed_file(&self, object: &ObjectMeta, to: &Path) -> Result<u64> {
+        self.get_file(&object.uri, to).await
+    }
+
+    /// Uploads the local file `from`, whose size a directory walk has just measured, to
+    /// the object `to`. Stores that need the size before uploading override this to use
+    /// it, saving a `stat` per file of a directory.
+    async fn put_walked_file(&self, from: &Path, _size: u64, to: &StorageUri) -> Result<u64> {
+        self.put_file(from, to).await
+    }
+}
+
+/// What every [`Store`] can do, built on its primitives: sorted listings, `exists`,
+/// whether a prefix holds anything, and directory transfers.
+///
+/// Implemented for every `Store` (including `dyn Store`); nobody implements it by hand.
+/// Bring it into scope (`use flyte_storage::StoreExt;`) to call these on a store.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, Store, StoreExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> flyte_storage::Result<()> {
+/// let store = MemoryStore::new();
+/// let dir = StorageUri::parse("mem://bucket/dir")?;
+/// store.put_bytes(&dir.join("b.txt")?, "b".into()).await?;
+/// store.put_bytes(&dir.join("a.txt")?, "a".into()).await?;
+/// let keys: Vec<String> = store.list(&dir).await?.into_iter().map(|o| o.key).collect();
+/// assert_eq!(keys, ["a.txt", "b.txt"]);
+/// assert!(store.exists(&dir.join("a.txt")?).await?);
+/// assert!(!store.exists(&dir).await?, "a prefix is not an object");
+/// # Ok(())
+/// # }
+/// ```
+#[async_trait]
+pub trait StoreExt: Store {
     /// Every object under `prefix` (as a directory), recursively, sorted by key.
     async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>> {
         let mut objects: Vec<ObjectMeta> = self.list_pages(prefix).try_concat().await?;
@@ -93,30 +206,9 @@ pub trait Store: fmt::Debug + Send + Sync {
         Ok(false)
     }
 
-    /// The size of the object at exactly `uri`, or `None` when there is no object there
-    /// (a prefix with objects under it is not an object: use [`Store::list`] for that).
-    async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>>;
-
     /// Whether an object exists at exactly `uri`; see [`Store::stat`].
     async fn exists(&self, uri: &StorageUri) -> Result<bool> {
         Ok(self.stat(uri).await?.is_some())
-    }
-
-    /// Deletes the object at `uri`; succeeds when there is none.
-    async fn delete(&self, uri: &StorageUri) -> Result<()>;
-
-    /// Downloads an object just listed by [`Store::list`] to the local file `to`. Stores
-    /// that need the object's size before downloading it override this to use the size
-    /// the listing gave, saving a request per object of a directory.
-    async fn get_listed_file(&self, object: &ObjectMeta, to: &Path) -> Result<u64> {
-        self.get_file(&object.uri, to).await
-    }
-
-    /// Uploads the local file `from`, whose size a directory walk has just measured, to
-    /// the object `to`. Stores that need the size before uploading override this to use
-    /// it, saving a `stat` per file of a directory.
-    async fn put_walked_file(&self, from: &Path, _size: u64, to: &StorageUri) -> Result<u64> {
-        self.put_file(from, to).await
     }
 
     /// Downloads every object under `from` into the local directory `to`, keeping their
@@ -209,6 +301,8 @@ pub trait Store: fmt::Debug + Send + Sync {
         summarise(transfers, concurrency).await
     }
 }
+
+impl<S: Store + ?Sized> StoreExt for S {}
 
 /// Runs the transfers of `transfers` at most `concurrency` at a time, stopping at the
 /// first error.

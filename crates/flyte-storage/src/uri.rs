@@ -8,6 +8,7 @@ use crate::error::{Result, StorageError};
 
 /// The kind of store a URI addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Scheme {
     /// The local file system: plain paths, `file://` and `file:`.
     File,
@@ -17,10 +18,14 @@ pub enum Scheme {
     Gcs,
     /// Azure Data Lake Storage Gen2: `abfs://`, `abfss://`.
     Azure,
+    /// Any other scheme (`mem://`, `vault://`, ...): served only by a store
+    /// registered for it with [`Storage::with_store`](crate::Storage::with_store).
+    Other,
 }
 
 /// What a [`StorageUri`] points at, split into the parts its store needs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Location {
     /// A local path, absolute or relative to the working directory.
     Local(PathBuf),
@@ -49,6 +54,20 @@ pub enum Location {
         /// The path inside the container; empty for the whole container.
         path: String,
     },
+    /// A URI of a scheme this crate has no backend for (`mem://bucket/key`), split as
+    /// the object stores' URIs are: what comes before the first `/` after `://`, and
+    /// the rest. Only a store registered for it serves it.
+    Other {
+        /// The scheme, lowercased.
+        scheme: String,
+        /// The text between `://` and the next `/` (a bucket, for [`MemoryStore`]);
+        /// may be empty.
+        ///
+        /// [`MemoryStore`]: crate::MemoryStore
+        bucket: String,
+        /// The rest after that `/`; empty when there is none.
+        key: String,
+    },
 }
 
 /// A parsed storage location, keeping the text it was parsed from.
@@ -65,9 +84,13 @@ pub enum Location {
 /// | `abfs://container/path`, `abfss://container/path` | [`Location::Azure`] without host |
 /// | `abfs[s]://container@account.dfs.core.windows.net/path` | [`Location::Azure`] with host |
 ///
+/// | `other://bucket/key`, any other scheme | [`Location::Other`] |
+///
 /// Schemes are case-insensitive. Text is taken literally: no percent-decoding, and
-/// trailing slashes are kept. Text with `://` and a scheme outside the table is
-/// [`StorageError::UnsupportedScheme`]; a known scheme without its bucket or container
+/// trailing slashes are kept. A scheme outside the table parses, and is served only by
+/// a store registered for it ([`Storage::with_store`](crate::Storage::with_store));
+/// without one, the [`Storage`](crate::Storage) facade answers
+/// [`StorageError::UnsupportedScheme`]. A known scheme without its bucket or container
 /// is [`StorageError::InvalidUri`].
 ///
 /// Display gives the text as parsed, so errors name the URI as the user wrote it.
@@ -140,10 +163,12 @@ impl StorageUri {
                 }
             }
             _ => {
-                return Err(StorageError::UnsupportedScheme {
-                    uri: crate::redact::redact(text).into_owned(),
+                let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+                Location::Other {
                     scheme,
-                });
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                }
             }
         };
         Ok(Self {
@@ -171,6 +196,7 @@ impl StorageUri {
             Location::S3 { .. } => Scheme::S3,
             Location::Gcs { .. } => Scheme::Gcs,
             Location::Azure { .. } => Scheme::Azure,
+            Location::Other { .. } => Scheme::Other,
         }
     }
 
@@ -331,25 +357,25 @@ mod tests {
     }
 
     #[test]
-    fn unknown_schemes_are_unsupported_and_say_what_is() {
-        for (text, scheme) in [
-            ("ftp://host/file", "ftp"),
-            ("HTTP://example.com/x", "http"),
-            ("az://container/path", "az"),
-            ("flyte://data/x", "flyte"),
+    fn other_schemes_parse_into_bucket_and_key_for_a_registered_store() {
+        for (text, scheme, bucket, key) in [
+            ("mem://b/dir/x.pb", "mem", "b", "dir/x.pb"),
+            ("HTTP://example.com/x", "http", "example.com", "x"),
+            ("az://container", "az", "container", ""),
+            ("flyte:///x", "flyte", "", "x"),
         ] {
-            match StorageUri::parse(text) {
-                Err(error @ StorageError::UnsupportedScheme { .. }) => {
-                    let StorageError::UnsupportedScheme { uri, scheme: got } = &error else {
-                        unreachable!()
-                    };
-                    assert_eq!((uri.as_str(), got.as_str()), (text, scheme));
-                    let message = error.to_string();
-                    assert!(message.contains(text), "{message}");
-                    assert!(message.contains("s3://"), "says what to use: {message}");
-                }
-                other => panic!("{text}: {other:?}"),
-            }
+            let uri = StorageUri::parse(text).expect(text);
+            assert_eq!(uri.scheme(), Scheme::Other, "{text}");
+            assert_eq!(
+                uri.location(),
+                &Location::Other {
+                    scheme: scheme.to_owned(),
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                },
+                "{text}"
+            );
+            assert_eq!(uri.to_string(), text);
         }
     }
 

@@ -1,6 +1,6 @@
 //! The local directory walk: every file under a directory, as object keys.
 //!
-//! Used by [`Store::put_dir`](crate::Store::put_dir) to find what to upload and by
+//! Used by [`StoreExt::put_dir`](crate::StoreExt::put_dir) to find what to upload and by
 //! [`LocalStore::list`](crate::LocalStore) to list a local prefix. It is its own unit so
 //! that what counts as a file of a directory (symbolic links, special files) is decided
 //! in one place.

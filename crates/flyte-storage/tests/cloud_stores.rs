@@ -6,17 +6,16 @@
 //! backend's tests are built with the backend's cargo feature.
 #![cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 
-mod conformance;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use flyte_storage::emulators::Emulator;
 use flyte_storage::{
     RetryPolicy, Storage, StorageConfig, StorageError, StorageUri, Store, TransferPhase,
+    conformance,
 };
+use flyte_test_support::emulators::Emulator;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Storage for `emulator` and a fresh base URI in its test bucket.
@@ -24,6 +23,10 @@ async fn storage_and_base(emulator: Emulator) -> (Storage, String) {
     let storage = Storage::new(emulator.config());
     emulator.prepare().await;
     (storage, emulator.unique_prefix())
+}
+
+fn uri(text: &str) -> StorageUri {
+    StorageUri::parse(text).expect("valid test URI")
 }
 
 fn store_for<'a>(storage: &'a Storage, base: &str) -> &'a dyn Store {
@@ -296,7 +299,7 @@ macro_rules! conformance_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
                 let (storage, base) = super::storage_and_base($emulator).await;
-                super::conformance::$check(super::store_for(&storage, &base), &base).await;
+                super::conformance::$check(super::store_for(&storage, &base), &super::uri(&base)).await;
             }
         )*
 
@@ -327,7 +330,7 @@ macro_rules! conformance_tests {
             let object = format!("{}://{bucket}/x/inputs.pb", $emulator.scheme());
             super::conformance::a_missing_bucket_is_never_absent(
                 super::store_for(&storage, &object),
-                &object,
+                &super::uri(&object),
                 super::conformance::Namespace::Bucket(bucket),
             )
             .await;
@@ -366,8 +369,11 @@ mod s3 {
     async fn wrong_credentials_are_permission_denied() {
         let (_, base) = storage_and_base(Emulator::S3).await;
         let refused = Storage::new(Emulator::S3.wrong_credentials_config());
-        conformance::wrong_credentials_are_permission_denied(store_for(&refused, &base), &base)
-            .await;
+        conformance::wrong_credentials_are_permission_denied(
+            store_for(&refused, &base),
+            &uri(&base),
+        )
+        .await;
     }
 }
 
@@ -402,7 +408,7 @@ mod gcs {
         config.gcs.anonymous = false;
         let storage = Storage::new(config);
         let started = std::time::Instant::now();
-        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &base), &base).await;
+        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &base), &uri(&base)).await;
         println!("fell back to anonymous in {:?}", started.elapsed());
     }
 }
@@ -434,14 +440,14 @@ mod azure {
     async fn a_connection_string_alone_names_account_endpoint_and_key() {
         let (_, base) = storage_and_base(Emulator::Azure).await;
         let storage = Storage::new(Emulator::Azure.azure_connection_string_config());
-        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &base), &base).await;
+        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &base), &uri(&base)).await;
     }
 
     #[tokio::test]
     async fn a_sas_token_reads_and_writes_objects() {
         let (_, base) = storage_and_base(Emulator::Azure).await;
         let storage = Storage::new(Emulator::Azure.azure_sas_config().await);
-        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &base), &base).await;
+        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &base), &uri(&base)).await;
     }
 
     #[tokio::test]
@@ -455,14 +461,18 @@ mod azure {
             "abfss://flyte-tests@devstoreaccount1.dfs.core.windows.net/",
             1,
         );
-        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &named), &named).await;
+        conformance::bytes_round_trip_and_overwrite(store_for(&storage, &named), &uri(&named))
+            .await;
     }
 
     #[tokio::test]
     async fn wrong_credentials_are_permission_denied() {
         let (_, base) = storage_and_base(Emulator::Azure).await;
         let refused = Storage::new(Emulator::Azure.wrong_credentials_config());
-        conformance::wrong_credentials_are_permission_denied(store_for(&refused, &base), &base)
-            .await;
+        conformance::wrong_credentials_are_permission_denied(
+            store_for(&refused, &base),
+            &uri(&base),
+        )
+        .await;
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use flyte_storage::{LocalStore, StorageError, StorageUri, Store};
+use flyte_storage::{LocalStore, StorageError, StorageUri, Store, StoreExt};
 use rustix::fs::{CWD, Mode};
 
 fn uri(path: &Path) -> StorageUri {

@@ -1,13 +1,13 @@
 //! The local file store: the shared conformance suite, then what only local files show
 //! (atomic replacement, symbolic links) and the `Storage` facade's routing.
 
-mod conformance;
-
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use flyte_storage::{LocalStore, Storage, StorageConfig, StorageError, StorageUri, Store, join};
+use flyte_storage::{
+    LocalStore, Storage, StorageConfig, StorageError, StorageUri, Store, conformance, join,
+};
 
 fn base_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")
@@ -44,7 +44,7 @@ macro_rules! conformance_tests {
             #[tokio::test]
             async fn $check() {
                 let dir = base_dir();
-                conformance::$check(&LocalStore::new(), &path_base(&dir)).await;
+                conformance::$check(&LocalStore::new(), &uri(&path_base(&dir))).await;
                 assert_eq!(temp_files_under(dir.path()), Vec::<String>::new(), "temporary files left behind");
             }
         )*
@@ -79,7 +79,7 @@ async fn a_missing_directory_is_absent_where_a_missing_bucket_is_not() {
     let object = join(&path_base(&dir), "no-such-dir/x/inputs.pb");
     conformance::a_missing_bucket_is_never_absent(
         &LocalStore::new(),
-        &object,
+        &uri(&object),
         conformance::Namespace::Directories,
     )
     .await;
@@ -90,8 +90,12 @@ async fn a_missing_directory_is_absent_where_a_missing_bucket_is_not() {
 async fn whole_suite_passes_with_file_uris_and_a_trailing_slash() {
     let dir = base_dir();
     let store = LocalStore::new();
-    conformance::run_all(&store, &format!("file://{}/", dir.path().display())).await;
-    conformance::run_all(&store, &format!("file:{}/again", dir.path().display())).await;
+    conformance::run(&store, &uri(&format!("file://{}/", dir.path().display()))).await;
+    conformance::run(
+        &store,
+        &uri(&format!("file:{}/again", dir.path().display())),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

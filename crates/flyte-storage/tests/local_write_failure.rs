@@ -11,8 +11,8 @@
 use std::io;
 
 use bytes::Bytes;
-use flyte_storage::emulators::Emulator;
 use flyte_storage::{Storage, StorageError, join};
+use flyte_test_support::emulators::Emulator;
 
 /// What the test process may write to one file.
 const FILE_SIZE_LIMIT: u64 = 64 * 1024;

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use flyte_storage::emulators::Emulator;
 use flyte_storage::{PrefetchConfig, Storage, StorageConfig, StorageError, join};
+use flyte_test_support::emulators::Emulator;
 
 /// Storage on moto with `prefetch`, and a fresh base URI.
 async fn storage_with(prefetch: PrefetchConfig) -> (Storage, String) {

@@ -10,8 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use flyte_storage::emulators::{Emulator, ObjectProperties};
 use flyte_storage::{Storage, StorageConfig, UploadOptions};
+use flyte_test_support::emulators::{Emulator, ObjectProperties};
 
 /// A part size the S3 minimum allows, so that [`LARGE`] goes up in three parts.
 const CHUNK: usize = 5 * 1024 * 1024;

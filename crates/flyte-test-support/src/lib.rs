@@ -5,8 +5,14 @@
 //! prepared by `cargo xtask test` and `cargo xtask demo` from
 //! `xtask/python-requirements.txt`). A missing environment fails the test with a message
 //! saying how to create it; it never skips, because a skipped comparison proves nothing.
+//!
+//! With the `storage-emulators` feature, [`emulators`] gives storage configurations
+//! for the emulators `cargo xtask test` runs (moto, fake-gcs-server, Azurite).
 
 use std::path::{Path, PathBuf};
+
+#[cfg(feature = "storage-emulators")]
+pub mod emulators;
 
 /// The workspace root (the directory holding the top-level Cargo.toml).
 pub fn workspace_root() -> PathBuf {

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use flyte_proto::Message;
 use flyte_proto::core::{DynamicJobSpec, ErrorDocument, Literal, LiteralMap};
 use flyte_storage::StorageError;
-use flyte_storage::emulators::{Emulator, ObjectProperties};
+use flyte_test_support::emulators::{Emulator, ObjectProperties};
 use tempfile::TempDir;
 
 pub use crate::parity_support::Backend;

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use flyte_proto::core::{ContainerError, Literal, LiteralMap};
 use flyte_proto::{io, visit};
-use flyte_storage::emulators::Emulator;
 use flyte_storage::{Storage, StorageError};
+use flyte_test_support::emulators::Emulator;
 use tempfile::TempDir;
 
 /// The resolver every Flyte pod names for Python function tasks.

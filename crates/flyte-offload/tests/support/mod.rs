@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use flyte_storage::emulators::Emulator;
 use flyte_storage::{Storage, StorageConfig};
+use flyte_test_support::emulators::Emulator;
 
 /// The file flytekit's side and ours offload (`FILE_TEXT` in flytekit_side.py).
 pub const FILE_TEXT: &[u8] = b"hello from flytekit\n";

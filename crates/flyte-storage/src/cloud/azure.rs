@@ -79,7 +79,7 @@ fn build_client(
     let (location, credentials) = if let Some(connection_string) = &config.connection_string {
         let parsed = ConnectionString::new(connection_string.expose_secret()).map_err(|e| {
             config_error(format!(
-                "the Azure connection string (AZURE_STORAGE_CONNECTION_STRING) does not parse: {e}"
+                "the Azure connection string (setting azure.connection_string) does not parse: {e}"
             ))
         })?;
         let credentials = parsed.storage_credentials().map_err(|e| {
@@ -107,15 +107,20 @@ fn build_client(
             .ok_or_else(|| {
                 config_error(
                     "no Azure storage account: name it in the URI \
-                     (abfs://container@account.dfs.core.windows.net/path) or set \
-                     FLYTE_AZURE_STORAGE_ACCOUNT_NAME or AZURE_STORAGE_ACCOUNT_NAME",
+                     (abfs://container@account.dfs.core.windows.net/path) or in the \
+                     setting azure.account_name",
                 )
             })?;
         let credentials = if let Some(key) = &config.account_key {
             StorageCredentials::access_key(account.clone(), key.expose_secret().to_owned())
         } else if let Some(sas) = &config.sas_token {
-            StorageCredentials::sas_token(sas.expose_secret().trim_start_matches('?'))
-                .map_err(|e| config_error(format!("the Azure SAS token does not parse: {e}")))?
+            StorageCredentials::sas_token(sas.expose_secret().trim_start_matches('?')).map_err(
+                |e| {
+                    config_error(format!(
+                        "the Azure SAS token (setting azure.sas_token) does not parse: {e}"
+                    ))
+                },
+            )?
         } else if let (Some(tenant), Some(client_id), Some(secret)) =
             (&config.tenant_id, &config.client_id, &config.client_secret)
         {
@@ -403,82 +408,6 @@ impl ObjectBackend for AzureBackend {
         self.blob(object)?.delete().await.map_err(classify)?;
         Ok(())
     }
-}
-
-/// Creates `container` if it does not exist (tests against the emulator).
-#[cfg(feature = "test-emulators")]
-pub(crate) async fn create_container(config: &AzureConfig, container: &str) -> Result<(), String> {
-    let backend = AzureBackend::new(config.clone(), RetryPolicy::default());
-    let path = ObjectPath {
-        bucket: container.to_owned(),
-        key: String::new(),
-        host: None,
-    };
-    let service = backend.service(&path).map_err(|e| e.source.to_string())?;
-    match service.container_client(container).create().await {
-        Ok(_) => Ok(()),
-        Err(error)
-            if matches!(error.kind(), ErrorKind::HttpResponse { status, .. }
-                if u16::from(*status) == 409) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(format!("{error:?}")),
-    }
-}
-
-/// What the blob at `object` was created with, as Get Blob Properties reports it
-/// (tests against the emulator).
-#[cfg(feature = "test-emulators")]
-pub(crate) async fn object_properties(
-    config: &AzureConfig,
-    object: &ObjectPath,
-) -> Result<crate::emulators::ObjectProperties, String> {
-    let backend = AzureBackend::new(config.clone(), RetryPolicy::default());
-    let blob = backend.blob(object).map_err(|e| e.source.to_string())?;
-    let properties = blob.get_properties().await.map_err(|e| format!("{e:?}"))?;
-    let blob = properties.blob;
-    Ok(crate::emulators::ObjectProperties {
-        metadata: blob.metadata.unwrap_or_default().into_iter().collect(),
-        content_type: Some(blob.properties.content_type.clone()),
-        access_tier: blob.properties.access_tier.map(|tier| format!("{tier:?}")),
-        ..Default::default()
-    })
-}
-
-/// An account SAS token valid for `seconds`, signed with the configured account key
-/// (tests against the emulator).
-#[cfg(feature = "test-emulators")]
-pub(crate) async fn account_sas_token(
-    config: &AzureConfig,
-    seconds: i64,
-) -> Result<String, String> {
-    use azure_storage::shared_access_signature::SasToken;
-    use azure_storage::shared_access_signature::account_sas::{
-        AccountSasPermissions, AccountSasResourceType,
-    };
-    let backend = AzureBackend::new(config.clone(), RetryPolicy::default());
-    let path = ObjectPath {
-        bucket: String::new(),
-        key: String::new(),
-        host: None,
-    };
-    let service = backend.service(&path).map_err(|e| e.source.to_string())?;
-    let expiry = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
-    let permissions = AccountSasPermissions {
-        read: true,
-        write: true,
-        delete: true,
-        list: true,
-        add: true,
-        create: true,
-        ..AccountSasPermissions::default()
-    };
-    service
-        .shared_access_signature(AccountSasResourceType::Object, expiry, permissions)
-        .await
-        .and_then(|sas| sas.token())
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -39,8 +39,9 @@ pub(crate) enum Fault {
     /// another attempt.
     Transient,
     /// The configuration cannot work (missing account, unparsable connection string).
-    /// The S3 backend never reports it: its client builds from any configuration.
-    #[cfg_attr(not(any(feature = "gcs", feature = "azure")), allow(dead_code))]
+    /// The S3 and memory backends never report it: their clients build from any
+    /// configuration.
+    #[cfg_attr(not(any(test, feature = "gcs", feature = "azure")), allow(dead_code))]
     Config,
     /// Anything else: final.
     Other,
@@ -137,7 +138,8 @@ pub(crate) fn fault_of_status(status: u16) -> Fault {
 /// `Result` of a backend request.
 pub(crate) type BackendResult<T> = std::result::Result<T, BackendError>;
 
-/// An object's address inside its store, split out of a [`StorageUri`].
+/// An object's address inside its store, split out of a [`StorageUri`] (the memory
+/// backend takes any scheme's `scheme://bucket/key`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ObjectPath {
     /// The bucket (S3, GCS) or container (Azure).
@@ -152,7 +154,9 @@ impl ObjectPath {
     /// The object `uri` addresses; a local path is [`StorageError::InvalidUri`].
     pub(crate) fn of(uri: &StorageUri) -> Result<Self> {
         match uri.location() {
-            Location::S3 { bucket, key } | Location::Gcs { bucket, key } => Ok(Self {
+            Location::S3 { bucket, key }
+            | Location::Gcs { bucket, key }
+            | Location::Other { bucket, key, .. } => Ok(Self {
                 bucket: bucket.clone(),
                 key: key.clone(),
                 host: None,

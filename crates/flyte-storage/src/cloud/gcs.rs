@@ -97,7 +97,7 @@ fn endpoint_url(config: &GcsConfig) -> BackendResult<url::Url> {
     url::Url::parse(&text).map_err(|e| {
         BackendError::new(
             Fault::Config,
-            format!("the GCS endpoint {text:?} is not a URL ({e}): fix STORAGE_EMULATOR_HOST"),
+            format!("the GCS endpoint {text:?} (setting gcs.endpoint) is not a URL: {e}"),
         )
     })
 }
@@ -552,60 +552,6 @@ impl ObjectBackend for GcsBackend {
         clients.send(clients.http.delete(url)).await?;
         Ok(())
     }
-}
-
-/// Creates `bucket` if it does not exist (tests against the emulator).
-#[cfg(feature = "test-emulators")]
-pub(crate) async fn create_bucket(config: &GcsConfig, bucket: &str) -> Result<(), String> {
-    let backend = GcsBackend::new(config.clone(), RetryPolicy::default());
-    let clients = backend.clients().await.map_err(|e| e.source.to_string())?;
-    let mut url = clients.endpoint.clone();
-    url.path_segments_mut()
-        .expect("an http(s) URL has path segments")
-        .pop_if_empty()
-        .extend(["storage", "v1", "b"]);
-    let request = clients
-        .http
-        .post(url)
-        .query(&[("project", "flyte-tests")])
-        .header("content-type", "application/json")
-        .body(serde_json::json!({ "name": bucket }).to_string());
-    match clients.send(request).await {
-        Ok(_) => Ok(()),
-        Err(error) if error.source.to_string().contains("409") => Ok(()),
-        Err(error) => Err(error.source.to_string()),
-    }
-}
-
-/// What the object at `object` was created with, as the JSON API reports it (tests
-/// against the emulator).
-#[cfg(feature = "test-emulators")]
-pub(crate) async fn object_properties(
-    config: &GcsConfig,
-    object: &ObjectPath,
-) -> Result<crate::emulators::ObjectProperties, String> {
-    let backend = GcsBackend::new(config.clone(), RetryPolicy::default());
-    let clients = backend.clients().await.map_err(|e| e.source.to_string())?;
-    let url = clients.objects_url(&object.bucket, Some(&object.key));
-    let resource = clients
-        .json(clients.http.get(url))
-        .await
-        .map_err(|e| e.source.to_string())?;
-    let text = |field: &str| resource[field].as_str().map(str::to_owned);
-    Ok(crate::emulators::ObjectProperties {
-        metadata: resource["metadata"]
-            .as_object()
-            .map(|map| {
-                map.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        content_type: text("contentType"),
-        kms_key: text("kmsKeyName"),
-        storage_class: text("storageClass"),
-        ..Default::default()
-    })
 }
 
 #[cfg(test)]

@@ -374,169 +374,26 @@ fn missing_as_none<T>(result: Result<T>) -> Result<Option<T>> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
 
     use super::*;
-    use crate::cloud::backend::{
-        BackendError, BackendResult, ByteStream, ListPage, Listed, Part, PartBody, PartRules,
-    };
+    use crate::cloud::memory::MemoryBackend as Memory;
     use crate::config::{RetryPolicy, StorageConfig};
+    use crate::store::StoreExt;
     use futures_util::stream::TryStreamExt;
 
-    /// Objects in memory, answering like S3's HEAD: nothing found is `NotFound`,
-    /// whether the object or its bucket is missing. Each call may first fail with
-    /// `fail_with`; the bucket check may be refused.
-    #[derive(Debug, Default)]
-    struct Memory {
-        buckets: Mutex<HashMap<String, HashMap<String, Bytes>>>,
-        fail_with: Mutex<Option<Fault>>,
-        refuse_bucket_checks: bool,
-        bucket_checks: AtomicU32,
-        /// The content type each object was put with, by key.
-        content_types: Mutex<HashMap<String, Option<String>>>,
+    /// The memory backend, in which only `bucket` exists, listing two keys a page so
+    /// that tests cross pages.
+    fn with_bucket(bucket: &str) -> Memory {
+        let memory = Memory::new(2);
+        memory.only_buckets(HashSet::from([bucket.to_owned()]));
+        memory
     }
 
-    impl Memory {
-        /// Keys per page of a listing: few, so that tests cross pages.
-        const PAGE: usize = 2;
-
-        fn with_bucket(bucket: &str) -> Self {
-            let memory = Self::default();
-            memory
-                .buckets
-                .lock()
-                .expect("lock")
-                .insert(bucket.to_owned(), HashMap::new());
-            memory
-        }
-
-        fn answer<T>(
-            &self,
-            object: &ObjectPath,
-            found: impl FnOnce(&mut HashMap<String, Bytes>) -> Option<T>,
-        ) -> BackendResult<T> {
-            if let Some(fault) = *self.fail_with.lock().expect("lock") {
-                return Err(BackendError::new(fault, format!("{fault:?} as asked")));
-            }
-            let mut buckets = self.buckets.lock().expect("lock");
-            buckets
-                .get_mut(&object.bucket)
-                .and_then(found)
-                .ok_or_else(|| BackendError::new(Fault::NotFound, "404"))
-        }
-    }
-
-    #[async_trait]
-    impl ObjectBackend for Memory {
-        async fn head(&self, object: &ObjectPath) -> BackendResult<u64> {
-            self.answer(object, |objects| {
-                objects.get(&object.key).map(|b| b.len() as u64)
-            })
-        }
-
-        async fn probe_bucket(&self, object: &ObjectPath) -> BackendResult<()> {
-            self.bucket_checks.fetch_add(1, Ordering::SeqCst);
-            if self.refuse_bucket_checks {
-                return Err(BackendError::new(Fault::Denied, "403"));
-            }
-            self.answer(object, |_| Some(()))
-        }
-
-        async fn get(
-            &self,
-            object: &ObjectPath,
-            _range: Option<(u64, u64)>,
-        ) -> BackendResult<ByteStream> {
-            let bytes = self.answer(object, |objects| objects.get(&object.key).cloned())?;
-            Ok(Box::pin(futures_util::stream::once(async { Ok(bytes) })))
-        }
-
-        async fn put(
-            &self,
-            object: &ObjectPath,
-            body: Bytes,
-            new: NewObject<'_>,
-        ) -> BackendResult<()> {
-            self.content_types
-                .lock()
-                .expect("lock")
-                .insert(object.key.clone(), new.content_type.map(str::to_owned));
-            self.answer(object, |objects| {
-                objects.insert(object.key.clone(), body);
-                Some(())
-            })
-        }
-
-        fn part_rules(&self) -> PartRules {
-            PartRules {
-                min_part: 1,
-                max_parts: 1,
-                part_multiple: 1,
-                sequential: true,
-                streams_from_file: false,
-            }
-        }
-
-        async fn start_upload(&self, _: &ObjectPath, _: NewObject<'_>) -> BackendResult<String> {
-            Err(BackendError::new(Fault::Other, "objects here are small"))
-        }
-
-        async fn upload_part(
-            &self,
-            _: &ObjectPath,
-            _: &str,
-            _: Part,
-            _: PartBody,
-            _: NewObject<'_>,
-        ) -> BackendResult<String> {
-            Err(BackendError::new(Fault::Other, "objects here are small"))
-        }
-
-        async fn complete_upload(
-            &self,
-            _: &ObjectPath,
-            _: &str,
-            _: Vec<String>,
-            _: NewObject<'_>,
-        ) -> BackendResult<()> {
-            Err(BackendError::new(Fault::Other, "objects here are small"))
-        }
-
-        async fn abort_upload(&self, _: &ObjectPath, _: &str) -> BackendResult<()> {
-            Ok(())
-        }
-
-        /// Pages of [`Memory::PAGE`] keys in key order; a page's token is its last key.
-        async fn list_page(
-            &self,
-            prefix: &ObjectPath,
-            token: Option<String>,
-        ) -> BackendResult<ListPage> {
-            self.answer(prefix, |objects| {
-                let mut keys: Vec<&String> = objects
-                    .keys()
-                    .filter(|key| key.starts_with(&prefix.key))
-                    .filter(|key| token.as_ref().is_none_or(|after| *key > after))
-                    .collect();
-                keys.sort_unstable();
-                let next = (keys.len() > Self::PAGE).then(|| keys[Self::PAGE - 1].clone());
-                let objects = keys
-                    .into_iter()
-                    .take(Self::PAGE)
-                    .map(|key| Listed {
-                        key: key.clone(),
-                        size: objects[key].len() as u64,
-                    })
-                    .collect();
-                Some(ListPage { objects, next })
-            })
-        }
-
-        async fn delete(&self, object: &ObjectPath) -> BackendResult<()> {
-            self.answer(object, |objects| objects.remove(&object.key).map(drop))
-        }
+    /// What the object at `text` was created with.
+    fn content_type_of(memory: &Memory, text: &str) -> Option<Option<String>> {
+        memory.content_type(&ObjectPath::of(&uri(text)).expect("object"))
     }
 
     fn store(memory: Memory) -> (CloudStore, Arc<Memory>) {
@@ -564,7 +421,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_object_in_an_existing_bucket_is_absent() {
-        let (store, _) = store(Memory::with_bucket("b"));
+        let (store, _) = store(with_bucket("b"));
         let missing = uri("s3://b/missing.pb");
         assert_eq!(store.stat(&missing).await.expect("stat"), None);
         assert!(!store.exists(&missing).await.expect("exists"));
@@ -581,7 +438,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_bucket_is_no_such_bucket_for_every_operation() {
-        let (store, _) = store(Memory::with_bucket("b"));
+        let (store, _) = store(with_bucket("b"));
         let text = "s3://gone/dir/inputs.pb";
         let in_missing_bucket = uri(text);
         let results = [
@@ -608,16 +465,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_bucket_check_leaves_the_object_missing() {
-        let (store, _) = store(Memory {
-            refuse_bucket_checks: true,
-            ..Memory::default()
-        });
+        let mut memory = Memory::new(2);
+        memory.refuse_bucket_checks = true;
+        memory.only_buckets(HashSet::new());
+        let (store, _) = store(memory);
         assert_eq!(store.stat(&uri("s3://b/k")).await.expect("stat"), None);
     }
 
     #[tokio::test]
     async fn an_existing_bucket_is_checked_once() {
-        let (store, memory) = store(Memory::with_bucket("b"));
+        let (store, memory) = store(with_bucket("b"));
         for _ in 0..3 {
             assert_eq!(
                 store.stat(&uri("s3://b/missing")).await.expect("stat"),
@@ -637,7 +494,7 @@ mod tests {
 
     #[tokio::test]
     async fn small_downloads_create_their_directories_and_replace_what_is_there() {
-        let (store, memory) = store(Memory::with_bucket("b"));
+        let (store, memory) = store(with_bucket("b"));
         let object = uri("s3://b/tree/a.txt");
         memory
             .put(
@@ -663,7 +520,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_object_that_grew_past_a_buffer_since_it_was_listed_is_downloaded_whole() {
-        let (store, memory) = store(Memory::with_bucket("b"));
+        let (store, memory) = store(with_bucket("b"));
         let object = uri("s3://b/grows.bin");
         let path = ObjectPath::of(&object).expect("object");
         memory
@@ -702,7 +559,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_directory_download_streams_every_page_of_the_listing() {
-        let (store, memory) = store(Memory::with_bucket("b"));
+        let (store, memory) = store(with_bucket("b"));
         let files: Vec<(String, String)> = (0..7)
             .map(|i| (format!("tree/d{}/f{i}", i % 3), format!("file {i}")))
             .collect();
@@ -740,7 +597,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_prefix_has_objects_under_it_past_a_page_of_directory_markers() {
-        let (store, memory) = store(Memory::with_bucket("b"));
+        let (store, memory) = store(with_bucket("b"));
         put_all(&store, &memory, &[("d/", ""), ("d/a/", "")]).await;
         let prefix = uri("s3://b/d");
         assert!(
@@ -768,7 +625,7 @@ mod tests {
 
     #[tokio::test]
     async fn two_keys_landing_on_one_file_stop_the_download_naming_both() {
-        let (store, memory) = store(Memory::with_bucket("b"));
+        let (store, memory) = store(with_bucket("b"));
         // In key order: "./a//b" is on the first page and "a/b", landing on the same
         // file, on the third; "a/b" holds "5".
         put_all(
@@ -807,7 +664,7 @@ mod tests {
 
     #[tokio::test]
     async fn faults_become_errors_naming_the_uri() {
-        let (store, memory) = store(Memory::with_bucket("b"));
+        let (store, memory) = store(with_bucket("b"));
         let object = uri("s3://b/k");
         *memory.fail_with.lock().expect("lock") = Some(Fault::Denied);
         match store.get_bytes(&object).await {
@@ -838,7 +695,7 @@ mod tests {
         for path in [&staged, &report] {
             std::fs::write(path, b"x").expect("write");
         }
-        let (store, memory) = store(Memory::with_bucket("b"));
+        let (store, memory) = store(with_bucket("b"));
         // A file staged under a meaningless name is typed by the object's key.
         store
             .put_file(&staged, &uri("s3://b/deck.html"))
@@ -853,22 +710,29 @@ mod tests {
             .put_bytes(&uri("s3://b/outputs.pb"), Bytes::from_static(b"x"))
             .await
             .expect("put");
-        let types = memory.content_types.lock().expect("lock").clone();
-        assert_eq!(types["deck.html"].as_deref(), Some("text/html"));
-        assert_eq!(types["renamed.txt"].as_deref(), Some("text/csv"));
-        assert_eq!(types["outputs.pb"], None);
+        assert_eq!(
+            content_type_of(&memory, "s3://b/deck.html"),
+            Some(Some("text/html".to_owned()))
+        );
+        assert_eq!(
+            content_type_of(&memory, "s3://b/renamed.txt"),
+            Some(Some("text/csv".to_owned()))
+        );
+        assert_eq!(content_type_of(&memory, "s3://b/outputs.pb"), Some(None));
 
         let configured = UploadOptions {
             content_type: Some("application/x-flyte".to_owned()),
             ..UploadOptions::default()
         };
-        let (store, memory) = store_with(Memory::with_bucket("b"), configured);
+        let (store, memory) = store_with(with_bucket("b"), configured);
         store
             .put_file(&report, &uri("s3://b/report.csv"))
             .await
             .expect("put");
-        let types = memory.content_types.lock().expect("lock").clone();
-        assert_eq!(types["report.csv"].as_deref(), Some("application/x-flyte"));
+        assert_eq!(
+            content_type_of(&memory, "s3://b/report.csv"),
+            Some(Some("application/x-flyte".to_owned()))
+        );
     }
 
     #[tokio::test]
@@ -881,7 +745,7 @@ mod tests {
             rustix::fs::Mode::from_raw_mode(0o600),
         )
         .expect("FIFO");
-        let (store, memory) = store(Memory::with_bucket("b"));
+        let (store, memory) = store(with_bucket("b"));
         for (path, kind) in [
             (Path::new("/dev/zero"), "a character device"),
             (fifo.as_path(), "a FIFO (named pipe)"),
@@ -898,6 +762,10 @@ mod tests {
                 "{error:?}"
             );
         }
-        assert!(memory.content_types.lock().expect("lock").is_empty());
+        assert_eq!(
+            content_type_of(&memory, "s3://b/zeros"),
+            None,
+            "nothing uploaded"
+        );
     }
 }

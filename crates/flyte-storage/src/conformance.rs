@@ -1,21 +1,45 @@
-//! The behaviour every [`Store`] must show, as functions taking the store and a base URI
-//! under which it may write freely (each check uses its own sub-prefix).
+//! The behaviour every [`Store`] must show (feature `conformance`): checks that take a
+//! store and a base URI under which it may write freely, each under its own
+//! sub-prefix, so that any backend, built in or not, can be run through the suite
+//! this crate runs its own stores through.
 //!
-//! A backend's integration test calls [`run_all`], or each check from its own
-//! `#[tokio::test]` for readable failures. Local files are staged in temporary
-//! directories; nothing here depends on the backend being local.
+//! This is test support: each check **panics** on the first rule the store breaks,
+//! with a message naming the operation, the URI and what was expected, as a failing
+//! assertion in a `#[test]` does. It reads no environment and needs no server of its
+//! own; local files are staged in temporary directories. Call [`run`] for the whole
+//! suite, or each check from its own `#[tokio::test]` for one failure per test.
+//!
+//! ```
+//! use flyte_storage::{MemoryStore, StorageUri};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let store = MemoryStore::new();
+//! let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+//! flyte_storage::conformance::bytes_round_trip_and_overwrite(&store, &base).await;
+//! flyte_storage::conformance::odd_keys_download_inside_the_directory_like_flytekit(&store, &base).await;
+//! # }
+//! ```
+//!
+//! The checks that need a particular setup are not in [`run`]:
+//! [`odd_keys_download_inside_the_directory_like_flytekit`] (object stores only: a file
+//! system cannot hold the key `a//b`), [`wrong_credentials_are_permission_denied`] (a
+//! store built with refused credentials) and [`a_missing_bucket_is_never_absent`] (a
+//! URI in a bucket that does not exist).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::{StorageError, StorageUri, Store, StoreExt, TransferSummary, join};
 use bytes::Bytes;
-use flyte_storage::{StorageError, StorageUri, Store, TransferSummary, join};
 use futures_util::TryStreamExt;
 
 /// Runs every check that holds for a file system as for an object store (not
-/// [`odd_keys_download_inside_the_directory_like_flytekit`]).
-#[allow(dead_code)]
-pub async fn run_all(store: &dyn Store, base: &str) {
+/// [`odd_keys_download_inside_the_directory_like_flytekit`]), one after the other.
+///
+/// # Panics
+/// On the first rule `store` breaks, naming the check, the URI and what was expected.
+pub async fn run(store: &dyn Store, base: &StorageUri) {
     bytes_round_trip_and_overwrite(store, base).await;
     empty_object_round_trips(store, base).await;
     unicode_and_space_names_round_trip(store, base).await;
@@ -84,7 +108,9 @@ fn write_tree(root: &Path, files: &BTreeMap<String, Vec<u8>>) {
     }
 }
 
-pub async fn bytes_round_trip_and_overwrite(store: &dyn Store, base: &str) {
+/// Checks that bytes round trip and overwrite.
+pub async fn bytes_round_trip_and_overwrite(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let object = uri(&join(base, "bytes/outputs.pb"));
     store
         .put_bytes(&object, Bytes::from(pattern(1, 1000)))
@@ -104,7 +130,9 @@ pub async fn bytes_round_trip_and_overwrite(store: &dyn Store, base: &str) {
     );
 }
 
-pub async fn empty_object_round_trips(store: &dyn Store, base: &str) {
+/// Checks that empty object round trips.
+pub async fn empty_object_round_trips(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let object = uri(&join(base, "empty/nothing.pb"));
     store
         .put_bytes(&object, Bytes::new())
@@ -139,7 +167,9 @@ pub async fn empty_object_round_trips(store: &dyn Store, base: &str) {
     assert_eq!(sizes, [("nothing.pb", 0), ("uploaded", 0)]);
 }
 
-pub async fn unicode_and_space_names_round_trip(store: &dyn Store, base: &str) {
+/// Checks that unicode and space names round trip.
+pub async fn unicode_and_space_names_round_trip(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let prefix = join(base, "names");
     let keys = [
         "a b.txt",
@@ -173,7 +203,8 @@ pub async fn unicode_and_space_names_round_trip(store: &dyn Store, base: &str) {
 
 /// Bytes larger than a transfer chunk (8 MiB by default) are written whole, as an
 /// offloaded literal or a large outputs.pb is.
-pub async fn bytes_over_a_chunk_round_trip(store: &dyn Store, base: &str) {
+pub async fn bytes_over_a_chunk_round_trip(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let contents = pattern(11, 20 * 1024 * 1024 + 7);
     let object = uri(&join(base, "big-bytes/o0_offloaded_metadata.pb"));
     store
@@ -184,7 +215,9 @@ pub async fn bytes_over_a_chunk_round_trip(store: &dyn Store, base: &str) {
     assert!(read == contents, "contents differ");
 }
 
-pub async fn large_file_round_trips(store: &dyn Store, base: &str) {
+/// Checks that large file round trips.
+pub async fn large_file_round_trips(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let local = temp_dir();
     let source = local.path().join("large.bin");
     let contents = pattern(7, 5 * 1024 * 1024 + 123);
@@ -207,7 +240,8 @@ pub async fn large_file_round_trips(store: &dyn Store, base: &str) {
 
 /// 100 MiB: many parts at any chunk size, so uploads go through multipart / block /
 /// resumable uploads and downloads through ranged parallel reads.
-pub async fn hundred_mib_file_round_trips_through_multipart(store: &dyn Store, base: &str) {
+pub async fn hundred_mib_file_round_trips_through_multipart(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let local = temp_dir();
     let source = local.path().join("hundred.bin");
     let len = 100 * 1024 * 1024 + 7;
@@ -249,7 +283,9 @@ fn nested_tree(count: usize) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &str) {
+/// Checks that nested directory goes up and comes down.
+pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let files = nested_tree(2000);
     let source = temp_dir();
     write_tree(source.path(), &files);
@@ -314,10 +350,12 @@ pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &s
     assert!(read_tree(target.path()) == files, "downloaded tree differs");
 }
 
+/// Checks that listing ignores trailing slash and scopes to the prefix.
 pub async fn listing_ignores_trailing_slash_and_scopes_to_the_prefix(
     store: &dyn Store,
-    base: &str,
+    base: &StorageUri,
 ) {
+    let base = base.as_str();
     let prefix = join(base, "scoped");
     for key in ["dir/a", "dir/sub/b", "dir-sibling/c", "dirfile", "other/d"] {
         store
@@ -325,7 +363,7 @@ pub async fn listing_ignores_trailing_slash_and_scopes_to_the_prefix(
             .await
             .expect("put");
     }
-    let keys = |listed: Vec<flyte_storage::ObjectMeta>| -> Vec<String> {
+    let keys = |listed: Vec<crate::ObjectMeta>| -> Vec<String> {
         listed.into_iter().map(|o| o.key).collect()
     };
     let without_slash = keys(store.list(&uri(&join(&prefix, "dir"))).await.expect("list"));
@@ -354,7 +392,12 @@ pub async fn listing_ignores_trailing_slash_and_scopes_to_the_prefix(
     );
 }
 
-pub async fn missing_prefix_lists_empty_and_downloads_as_not_found(store: &dyn Store, base: &str) {
+/// Checks that missing prefix lists empty and downloads as not found.
+pub async fn missing_prefix_lists_empty_and_downloads_as_not_found(
+    store: &dyn Store,
+    base: &StorageUri,
+) {
+    let base = base.as_str();
     let missing = join(base, "no-such-prefix");
     assert!(store.list(&uri(&missing)).await.expect("list").is_empty());
     let target = temp_dir();
@@ -364,7 +407,9 @@ pub async fn missing_prefix_lists_empty_and_downloads_as_not_found(store: &dyn S
     }
 }
 
-pub async fn exists_is_true_only_for_objects(store: &dyn Store, base: &str) {
+/// Checks that exists is true only for objects.
+pub async fn exists_is_true_only_for_objects(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let object = join(base, "exists/dir/object");
     store
         .put_bytes(&uri(&object), Bytes::from_static(b"xyz"))
@@ -404,7 +449,9 @@ pub async fn exists_is_true_only_for_objects(store: &dyn Store, base: &str) {
     );
 }
 
-pub async fn missing_object_is_not_found_naming_the_uri(store: &dyn Store, base: &str) {
+/// Checks that missing object is not found naming the uri.
+pub async fn missing_object_is_not_found_naming_the_uri(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let missing = join(base, "missing/inputs.pb");
     let check = |result: Result<(), StorageError>, operation: &str| match result {
         Err(error @ StorageError::NotFound { .. }) => {
@@ -428,7 +475,9 @@ pub async fn missing_object_is_not_found_naming_the_uri(store: &dyn Store, base:
     );
 }
 
-pub async fn delete_removes_and_tolerates_missing(store: &dyn Store, base: &str) {
+/// Checks that delete removes and tolerates missing.
+pub async fn delete_removes_and_tolerates_missing(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let object = uri(&join(base, "delete/object"));
     store
         .put_bytes(&object, Bytes::from_static(b"x"))
@@ -442,7 +491,9 @@ pub async fn delete_removes_and_tolerates_missing(store: &dyn Store, base: &str)
         .expect("deleting again succeeds");
 }
 
-pub async fn uploading_a_file_as_a_directory_is_refused(store: &dyn Store, base: &str) {
+/// Checks that uploading a file as a directory is refused.
+pub async fn uploading_a_file_as_a_directory_is_refused(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let local = temp_dir();
     let file = local.path().join("just-a-file");
     std::fs::write(&file, b"x").expect("write");
@@ -465,8 +516,8 @@ pub async fn uploading_a_file_as_a_directory_is_refused(store: &dyn Store, base:
 
 /// For object stores: a store whose credentials the server refuses gets
 /// PermissionDenied naming the URI, reading and writing alike.
-#[allow(dead_code)]
-pub async fn wrong_credentials_are_permission_denied(refused: &dyn Store, base: &str) {
+pub async fn wrong_credentials_are_permission_denied(refused: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let object = join(base, "denied/outputs.pb");
     let check = |result: Result<(), StorageError>, target: &str, operation: &str| match result {
         Err(error @ StorageError::PermissionDenied { .. }) => {
@@ -491,7 +542,6 @@ pub async fn wrong_credentials_are_permission_denied(refused: &dyn Store, base: 
 }
 
 /// What a store has above its objects, which decides what a missing bucket means.
-#[allow(dead_code)]
 pub enum Namespace {
     /// Object stores: a bucket or container, which must exist. Every operation on a URI
     /// in a missing one is `NoSuchBucket` naming the URI and the bucket: a missing
@@ -536,12 +586,12 @@ fn outcome<T>(result: Result<T, StorageError>, absent: impl FnOnce(&T) -> bool) 
 
 /// Every operation on `object` (a URI of the form `<bucket>/<dir>/<name>`) when its
 /// bucket does not exist: what `namespace` says.
-#[allow(dead_code)]
 pub async fn a_missing_bucket_is_never_absent(
     store: &dyn Store,
-    object: &str,
+    object: &StorageUri,
     namespace: Namespace,
 ) {
+    let object = object.as_str();
     let (dir, _) = object.rsplit_once('/').expect("a URI with a directory");
     let dir_slash = format!("{dir}/");
     let local = temp_dir();
@@ -633,7 +683,11 @@ pub async fn a_missing_bucket_is_never_absent(
 /// uploads it: links to files become the file's contents under the link's name; links
 /// to directories (inside the tree, out of it, or back up it) upload nothing.
 #[cfg(unix)]
-pub async fn directory_links_are_uploaded_as_flytekit_uploads_them(store: &dyn Store, base: &str) {
+pub async fn directory_links_are_uploaded_as_flytekit_uploads_them(
+    store: &dyn Store,
+    base: &StorageUri,
+) {
+    let base = base.as_str();
     use std::os::unix::fs::symlink;
     let outside = temp_dir();
     std::fs::write(outside.path().join("host-secret"), b"not yours").expect("write");
@@ -694,7 +748,8 @@ pub async fn directory_links_are_uploaded_as_flytekit_uploads_them(store: &dyn S
 /// A link to nothing fails a directory upload with an error naming the link and its
 /// target (flytekit fails with FileNotFoundError).
 #[cfg(unix)]
-pub async fn a_link_to_nothing_fails_the_upload_naming_it(store: &dyn Store, base: &str) {
+pub async fn a_link_to_nothing_fails_the_upload_naming_it(store: &dyn Store, base: &StorageUri) {
+    let base = base.as_str();
     let source = temp_dir();
     std::fs::write(source.path().join("real"), b"r").expect("write");
     std::os::unix::fs::symlink("gone.txt", source.path().join("dangling")).expect("symlink");
@@ -715,8 +770,11 @@ pub async fn a_link_to_nothing_fails_the_upload_naming_it(store: &dyn Store, bas
 
 /// Keys with empty or `.` segments, as other tools write them, download inside the
 /// target directory at the path flytekit gives them. Object stores only.
-#[allow(dead_code)]
-pub async fn odd_keys_download_inside_the_directory_like_flytekit(store: &dyn Store, base: &str) {
+pub async fn odd_keys_download_inside_the_directory_like_flytekit(
+    store: &dyn Store,
+    base: &StorageUri,
+) {
+    let base = base.as_str();
     let prefix = join(base, "odd");
     for (key, contents) in [
         ("a//double", "d"),
