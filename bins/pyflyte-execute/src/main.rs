@@ -183,7 +183,7 @@ async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result
             fast::install_distribution(&storage, &distribution.uri, &distribution.destination).await
     {
         // The task command never runs: report the failure where it would have written.
-        if let Some(report) = &plan.failure_report {
+        if let Some(output_prefix) = &plan.failure_prefix {
             let failure = ContainerFailure::from_error(
                 Origin::System,
                 if error.is_transient() {
@@ -193,8 +193,10 @@ async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result
                 },
                 flyte_errors::codes::SYSTEM,
                 &error,
-            );
-            if let Err(write_error) = flyte_runtime::write_failure(&storage, report, failure).await
+            )
+            .with_worker(plan.worker_name.clone());
+            if let Err(write_error) =
+                flyte_runtime::write_failure(&storage, output_prefix, failure).await
             {
                 tracing::error!("{}", flyte_errors::Chain(&write_error));
             }

@@ -71,9 +71,13 @@ pub struct FastExecutePlan {
     pub command: Vec<String>,
     /// The directory appended to `PYTHONPATH` for the task command.
     pub dest_dir: Option<PathBuf>,
-    /// Where the task command would write its outcome, so that a failure to install the
-    /// code is reported there instead of lost (`None` when the command names none).
-    pub failure_report: Option<RunSettings>,
+    /// The output prefix the task command would write its outcome under, so that a
+    /// failure to install the code is reported there instead of lost (`None` when the
+    /// command names none).
+    pub failure_prefix: Option<String>,
+    /// The worker name stamped on that failure (flytekit's, under the distributed error
+    /// strategy; empty otherwise).
+    pub worker_name: String,
 }
 
 /// A fast-registered code archive and where it is unpacked.
@@ -90,20 +94,15 @@ impl FastExecutePlan {
     /// destination is given, and tells the task command where it did.
     pub fn new(args: FastExecuteArgs, environment: &Environment) -> Result<Self> {
         let dest_dir = args.dest_dir.map(PathBuf::from);
-        let failure_report = output_prefix_of(&args.task_execute_cmd).map(|output_prefix| {
-            let runtime = &environment.config.runtime;
-            let mut report = RunSettings::new(TaskLocations::new("", output_prefix), "");
-            report.error_file_name =
-                flyte_errors::error_file_name(runtime.distributed_error_strategy.is_some());
-            report.worker_name = runtime.worker_name.clone();
-            report
-        });
+        let failure_prefix = output_prefix_of(&args.task_execute_cmd);
+        let worker_name = environment.config.runtime.worker_name.clone();
         let Some(uri) = args.additional_distribution else {
             return Ok(FastExecutePlan {
                 distribution: None,
                 command: args.task_execute_cmd,
                 dest_dir,
-                failure_report,
+                failure_prefix,
+                worker_name,
             });
         };
         let destination = match dest_dir {
@@ -125,7 +124,8 @@ impl FastExecutePlan {
             }),
             command,
             dest_dir: Some(destination),
-            failure_report,
+            failure_prefix,
+            worker_name,
         })
     }
 }

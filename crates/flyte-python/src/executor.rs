@@ -1,7 +1,9 @@
 //! [`PythonExecutor`]: the [`Executor`] that runs a flytekit task in a supervised worker.
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
-use flyte_runtime::{Executor, Prepared, Stop, TaskInputs, TaskLocations, TaskOutcome};
+use flyte_runtime::{
+    Executor, Prepared, Stop, TaskContext, TaskInputs, TaskLocations, TaskOutcome,
+};
 use flyte_storage::Storage;
 use flyte_telemetry::Metrics;
 use tracing::info;
@@ -83,14 +85,14 @@ impl PythonExecutor {
 }
 
 impl Executor for PythonExecutor {
-    async fn prepare(&mut self, task: &TaskLocations, dry_run: bool) -> Prepared {
+    async fn prepare(&mut self, context: &TaskContext, dry_run: bool) -> Prepared {
         let run = match &mut self.state {
             State::NotStarted(failure) => {
                 return Prepared::ended(TaskOutcome::Failed(failure.clone()));
             }
             State::Running(run) => run,
         };
-        let start = start_settings(&self.settings, task, dry_run, run);
+        let start = start_settings(&self.settings, context.locations(), dry_run, run);
         run.load(start).await.unwrap_or_else(Prepared::ended)
     }
 
