@@ -33,13 +33,10 @@ impl ExecutePlan {
     ) -> Self {
         args.normalize_templates();
         let runtime = &environment.config.runtime;
-        let task = TaskLocations {
-            inputs: args.inputs,
-            output_prefix: args.output_prefix,
-            raw_output_data_prefix: args.raw_output_data_prefix,
-            checkpoint_path: args.checkpoint_path,
-            prev_checkpoint: args.prev_checkpoint,
-        };
+        let mut task = TaskLocations::new(args.inputs, args.output_prefix);
+        task.raw_output_data_prefix = args.raw_output_data_prefix;
+        task.checkpoint_path = args.checkpoint_path;
+        task.prev_checkpoint = args.prev_checkpoint;
         let mut run = RunSettings::new(task, scratch.join("pipeline"));
         run.dry_run = args.test;
         run.error_file_name =
@@ -47,17 +44,17 @@ impl ExecutePlan {
         run.worker_name = runtime.worker_name.clone();
         run.fail_on_error = runtime.fail_on_error;
         run.termination_message_path = environment.termination_message_path.clone();
-        let worker = PythonWorkerSettings {
-            python: environment.python.clone(),
-            resolver: location.resolver,
-            resolver_args: location.resolver_args,
-            dynamic_addl_distro: args.dynamic_addl_distro,
-            dynamic_dest_dir: args.dynamic_dest_dir,
-            scratch_dir: scratch.join("worker"),
-            map_task,
-            env: settings::worker_env(&environment.config),
-            stop_grace: environment.stop_grace,
-        };
+        let mut worker = PythonWorkerSettings::new(
+            environment.python.clone(),
+            location.resolver,
+            location.resolver_args,
+            scratch.join("worker"),
+        );
+        worker.dynamic_addl_distro = args.dynamic_addl_distro;
+        worker.dynamic_dest_dir = args.dynamic_dest_dir;
+        worker.map_task = map_task;
+        worker.env = settings::worker_env(&environment.config);
+        worker.stop_grace = environment.stop_grace;
         ExecutePlan { run, worker }
     }
 }

@@ -152,10 +152,7 @@ impl Run {
             Event::Loaded {
                 ok: true,
                 output_subdirectory,
-            } => Ok(Prepared {
-                output_subdirectory,
-                early_outcome: None,
-            }),
+            } => Ok(Prepared::ready().at_subdirectory(output_subdirectory)),
             Event::Loaded {
                 ok: false,
                 output_subdirectory,
@@ -169,10 +166,7 @@ impl Run {
                     })
                     .await
                     .unwrap_or_else(|outcome| outcome);
-                Ok(Prepared {
-                    output_subdirectory,
-                    early_outcome: Some(outcome),
-                })
+                Ok(Prepared::ended(outcome).at_subdirectory(output_subdirectory))
             }
             other => Err(unrunnable(other, &self.python)),
         }

@@ -5,7 +5,23 @@ use std::time::Duration;
 
 /// How to start the worker and which task it loads. Where the task's data lives is not
 /// here: the pipeline owns that and tells the executor in `prepare`.
+///
+/// `#[non_exhaustive]`: the worker will learn new switches; build one with
+/// [`PythonWorkerSettings::new`] and set the fields that differ from its defaults.
+///
+/// ```
+/// use flyte_python::PythonWorkerSettings;
+/// let mut settings = PythonWorkerSettings::new(
+///     "python3",
+///     "flytekit.core.python_auto_container.default_task_resolver",
+///     ["task-module", "app.workflows", "task-name", "divide"].map(String::from),
+///     "/tmp/run/worker",
+/// );
+/// settings.env.push(("FLYTE_SDK_LOGGING_LEVEL".into(), "20".into()));
+/// assert_eq!(settings.stop_grace, flyte_python::DEFAULT_STOP_GRACE);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PythonWorkerSettings {
     /// The Python interpreter to run (one with flytekit installed).
     pub python: PathBuf,
@@ -29,6 +45,30 @@ pub struct PythonWorkerSettings {
     /// pod's termination grace period (Kubernetes: 30 s by default), or Kubernetes kills
     /// the supervisor first and nothing is written.
     pub stop_grace: Duration,
+}
+
+impl PythonWorkerSettings {
+    /// Settings to run the task `resolver` loads from `resolver_args` with `python`,
+    /// keeping the worker's files in `scratch_dir`: not a map task, no fast-registered
+    /// dynamic code, no extra environment, [`DEFAULT_STOP_GRACE`].
+    pub fn new(
+        python: impl Into<PathBuf>,
+        resolver: impl Into<String>,
+        resolver_args: impl IntoIterator<Item = String>,
+        scratch_dir: impl Into<PathBuf>,
+    ) -> Self {
+        PythonWorkerSettings {
+            python: python.into(),
+            resolver: resolver.into(),
+            resolver_args: resolver_args.into_iter().collect(),
+            dynamic_addl_distro: None,
+            dynamic_dest_dir: None,
+            scratch_dir: scratch_dir.into(),
+            map_task: None,
+            env: Vec::new(),
+            stop_grace: DEFAULT_STOP_GRACE,
+        }
+    }
 }
 
 /// The [`PythonWorkerSettings::stop_grace`] the binary uses unless told otherwise:

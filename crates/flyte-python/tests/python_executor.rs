@@ -10,22 +10,12 @@ use flyte_runtime::{RunSettings, TaskLocations, run_task};
 use flyte_storage::{Storage, StorageConfig};
 
 fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
-    PythonWorkerSettings {
+    PythonWorkerSettings::new(
         python,
-        resolver: "flytekit.core.python_auto_container.default_task_resolver".to_owned(),
-        resolver_args: vec![
-            "task-module".into(),
-            "m".into(),
-            "task-name".into(),
-            "t".into(),
-        ],
-        dynamic_addl_distro: None,
-        dynamic_dest_dir: None,
-        scratch_dir: scratch.join("worker"),
-        map_task: None,
-        env: Vec::new(),
-        stop_grace: flyte_python::DEFAULT_STOP_GRACE,
-    }
+        "flytekit.core.python_auto_container.default_task_resolver",
+        ["task-module", "m", "task-name", "t"].map(String::from),
+        scratch.join("worker"),
+    )
 }
 
 /// Runs a task with `python` as the interpreter and returns the error document written.

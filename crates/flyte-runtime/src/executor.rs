@@ -13,7 +13,11 @@ use crate::TaskOutcome;
 /// reads the inputs and writes the outcome itself, and tells the executor the rest in
 /// [`Executor::prepare`]'s [`TaskContext`] (a task may read its previous checkpoint, write raw data, or
 /// write metadata such as decks under the output prefix).
+///
+/// `#[non_exhaustive]`: more locations may come (flytekit grows flags); build one with
+/// [`TaskLocations::new`] and set the optional fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TaskLocations {
     /// URI of `inputs.pb`.
     pub inputs: String,
@@ -131,7 +135,11 @@ impl TaskContext {
 
 /// What an executor learned while preparing that decides where the outcome goes, or the
 /// outcome that ends the run before it started.
+///
+/// `#[non_exhaustive]`: build one with [`Prepared::ready`], [`Prepared::ended`] and
+/// [`Prepared::at_subdirectory`].
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct Prepared {
     /// A path below the output prefix where this task's outcome goes, when it is not the
     /// output prefix itself: flytekit's legacy map tasks write under
@@ -155,6 +163,22 @@ impl Prepared {
         Prepared {
             output_subdirectory: None,
             early_outcome: Some(outcome),
+        }
+    }
+
+    /// The same, with the outcome written under `subdirectory` of the output prefix
+    /// (`None`: the prefix itself), e.g. a legacy map task's array index.
+    ///
+    /// ```
+    /// use flyte_runtime::Prepared;
+    /// let prepared = Prepared::ready().at_subdirectory(Some("3".to_owned()));
+    /// assert_eq!(prepared.output_subdirectory.as_deref(), Some("3"));
+    /// ```
+    #[must_use]
+    pub fn at_subdirectory(self, subdirectory: Option<String>) -> Self {
+        Prepared {
+            output_subdirectory: subdirectory,
+            ..self
         }
     }
 }

@@ -20,7 +20,11 @@ use crate::{Executor, TaskContext, TaskInputs, TaskLocations, TaskOutcome};
 
 /// One run: where the task's data lives, and the policies flytekit takes from its
 /// environment. Built by the caller (the binary reads argv and env; this crate never does).
+///
+/// `#[non_exhaustive]`: policies will be added; build one with [`RunSettings::new`] and
+/// set the fields that differ from flytekit's defaults.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RunSettings {
     /// Where the inputs are read and the outcome written (the pipeline's own business),
     /// and what the executor is told about the task's other data.
@@ -63,8 +67,10 @@ impl RunSettings {
     }
 }
 
-/// What a finished run did.
+/// What a finished run did. `#[non_exhaustive]`: only [`run_task`] makes one, and it may
+/// report more.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunReport {
     /// [`TaskOutcome::kind`] of the outcome, or `"dry_run"`.
     pub outcome_kind: &'static str,
