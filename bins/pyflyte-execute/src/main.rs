@@ -165,7 +165,20 @@ async fn execute(
         &settings::metric_scope(&environment.config),
     )
     .unwrap_or_else(|error| {
-        tracing::warn!("statsd metrics are off: {}", flyte_errors::Chain(&error));
+        // The library names the setting; how it is set is ours to say.
+        let remedy = match &error {
+            flyte_telemetry::TelemetryError::StatsdAddress { .. } => {
+                " (fix FLYTE_STATSD_HOST / FLYTE_SECRETS_HOST, or set FLYTE_STATSD_DISABLED=true)"
+            }
+            flyte_telemetry::TelemetryError::StatsdSocket { .. } => {
+                " (set FLYTE_STATSD_DISABLED=true to run without metrics)"
+            }
+            _ => "",
+        };
+        tracing::warn!(
+            "statsd metrics are off: {}{remedy}",
+            flyte_errors::Chain(&error)
+        );
         Metrics::disabled()
     });
     let worker =

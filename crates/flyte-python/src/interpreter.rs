@@ -54,6 +54,7 @@ pub struct FlytekitFound {
 
 /// Why an interpreter could not be asked.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProbeError {
     /// It could not be started at all.
     #[error("cannot be started")]

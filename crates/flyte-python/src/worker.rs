@@ -224,7 +224,8 @@ impl Worker {
                     }
                     Ok(Err(refused)) => warn!(
                         "dropped a connection to the worker's control socket that is not the \
-                         worker's: {refused}"
+                         worker's: {}",
+                        flyte_errors::Chain(&refused)
                     ),
                     Err(_) => {}
                 },
