@@ -55,6 +55,7 @@ impl ExecutePlan {
         worker.map_task = map_task;
         worker.env = settings::worker_env(&environment.config);
         worker.stop_grace = environment.stop_grace;
+        worker.setting_names = crate::environment::worker_setting_names();
         ExecutePlan { run, worker }
     }
 }

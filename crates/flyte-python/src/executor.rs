@@ -37,6 +37,8 @@ struct Run {
     worker: Worker,
     /// The interpreter it runs in, as configured.
     python: std::path::PathBuf,
+    /// How the interpreter is chosen, for messages saying to choose another.
+    setting_names: crate::SettingNames,
     told_to_run: bool,
     reported_result: bool,
 }
@@ -75,6 +77,7 @@ impl PythonExecutor {
             Ok(worker) => State::Running(Box::new(Run {
                 worker,
                 python: settings.python.clone(),
+                setting_names: settings.setting_names.clone(),
                 told_to_run: false,
                 reported_result: false,
             })),
@@ -168,7 +171,7 @@ impl Run {
                     .unwrap_or_else(|outcome| outcome);
                 Ok(Prepared::ended(outcome).at_subdirectory(output_subdirectory))
             }
-            other => Err(unrunnable(other, &self.python)),
+            other => Err(unrunnable(other, &self.python, &self.setting_names)),
         }
     }
 
@@ -211,7 +214,7 @@ impl Run {
 
 /// The outcome of an event that ends the run before the task could run in the
 /// interpreter `python`.
-fn unrunnable(event: Event, python: &std::path::Path) -> TaskOutcome {
+fn unrunnable(event: Event, python: &std::path::Path, names: &crate::SettingNames) -> TaskOutcome {
     match event {
         // flytekit crashes with a traceback here; log ours as visibly.
         Event::ResolverFailed(error) => {
@@ -225,13 +228,14 @@ fn unrunnable(event: Event, python: &std::path::Path) -> TaskOutcome {
             interpreter,
             error_message,
         } => {
-            let message = crate::interpreter::missing_flytekit_message(python);
+            let message = crate::interpreter::missing_flytekit_message(python, names);
             tracing::error!("{message}");
             tracing::debug!(%interpreter, %error_message, "the worker's own report");
             TaskOutcome::Unrunnable(ContainerFailure::non_recoverable_system(message))
         }
         Event::Unsupported(unsupported) => {
-            let (code, message) = crate::interpreter::unsupported_message(python, &unsupported);
+            let (code, message) =
+                crate::interpreter::unsupported_message(python, names, &unsupported);
             tracing::error!("{message}");
             TaskOutcome::Unrunnable(ContainerFailure {
                 code: code.to_owned(),

@@ -77,5 +77,7 @@ mod stderr_tail;
 mod worker;
 
 pub use executor::PythonExecutor;
-pub use settings::{DEFAULT_STOP_GRACE, MAX_STOP_GRACE, MapTaskSettings, PythonWorkerSettings};
+pub use settings::{
+    DEFAULT_STOP_GRACE, MAX_STOP_GRACE, MapTaskSettings, PythonWorkerSettings, SettingNames,
+};
 pub use signals::catch_stop_signals;
