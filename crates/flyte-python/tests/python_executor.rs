@@ -69,8 +69,12 @@ async fn a_missing_interpreter_writes_a_system_error_naming_it() {
         "{}",
         error.message
     );
+    // The library names the setting; only a caller that says how it is set (the binary,
+    // with its environment variable) gets that named instead.
     assert!(
-        error.message.contains("PYFLYTE_EXECUTE_PYTHON"),
+        error
+            .message
+            .contains("set PythonWorkerSettings::python to a Python"),
         "{}",
         error.message
     );
