@@ -77,5 +77,9 @@ pub use io::ProtoError;
 /// The encode/decode trait every message implements (re-exported so users need not
 /// depend on prost themselves).
 pub use prost::Message;
+/// The protobuf name every message carries (`LiteralMap::full_name()` is
+/// `flyteidl.core.LiteralMap`), which [`io::decode`] and [`io::read_message`] name in
+/// their errors; re-exported so generic code need not depend on prost.
+pub use prost::Name;
 /// The well-known `google.protobuf` types our messages embed (Timestamp, Duration, Struct).
 pub use prost_types;
