@@ -209,9 +209,11 @@ mod tests {
             "no fallback offered: {library}"
         );
 
-        let mut names = SettingNames::default();
-        names.python = "TOOL_PYTHON".to_owned();
-        names.use_flytekit = Some("TOOL_FALLBACK=1".to_owned());
+        let names = SettingNames {
+            python: "TOOL_PYTHON".to_owned(),
+            use_flytekit: Some("TOOL_FALLBACK=1".to_owned()),
+            ..SettingNames::default()
+        };
         let tool = missing_flytekit_message(python, &names);
         assert!(tool.contains("set TOOL_PYTHON to a Python"), "{tool}");
         let (_, tool) = unsupported_message(python, &names, &old_flytekit());
