@@ -126,8 +126,9 @@ impl TaskContext {
         self.locations.prev_checkpoint.as_deref()
     }
 
-    /// A local directory for the task's own files, existing and empty when the task
-    /// starts, inside the run's scratch directory (removed with it).
+    /// A local directory for the task's own files, created before the task is prepared:
+    /// `task/` inside the run's scratch directory ([`RunSettings::scratch_dir`](crate::RunSettings::scratch_dir)),
+    /// beside the pipeline's own files, and cleaned up with it.
     pub fn scratch_dir(&self) -> &Path {
         &self.scratch_dir
     }
