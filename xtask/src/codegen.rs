@@ -58,6 +58,9 @@ pub fn generate(root: &Path, out_dir: &Path) -> Result<()> {
         // Maps become BTreeMaps: encoding is then deterministic (keys in byte order),
         // matching flytekit's output and making re-encoding reproducible.
         .btree_map(["."])
+        // `prost::Name` on every message: `io::decode::<LiteralMap>` and its errors name
+        // the protobuf message from the type alone.
+        .enable_type_names()
         .out_dir(out_dir)
         .compile_fds(fds)
         .context("generating Rust code with prost-build")?;

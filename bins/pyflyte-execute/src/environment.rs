@@ -41,6 +41,21 @@ pub struct Environment {
 
 /// The variable that sets [`Environment::stop_grace`].
 const STOP_GRACE_ENV: &str = "PYFLYTE_EXECUTE_STOP_GRACE_SECONDS";
+/// The variable choosing the worker's interpreter.
+const PYTHON_ENV: &str = "PYFLYTE_EXECUTE_PYTHON";
+/// The variable the wheel's start-up hook reads to leave flytekit's own entrypoints in
+/// place (`wheel/pyflyte_execute_rs/__init__.py`).
+const USE_FLYTEKIT_ENV: &str = "PYFLYTE_EXECUTE_USE_FLYTEKIT";
+
+/// How a user of this binary changes the worker settings flyte-python's failure
+/// messages point at: our environment variables (the library names only the setting).
+pub fn worker_setting_names() -> flyte_python::SettingNames {
+    let mut names = flyte_python::SettingNames::default();
+    names.python = PYTHON_ENV.to_owned();
+    names.stop_grace = STOP_GRACE_ENV.to_owned();
+    names.use_flytekit = Some(format!("{USE_FLYTEKIT_ENV}=1"));
+    names
+}
 /// The variable that sets [`Environment::termination_message_path`].
 const TERMINATION_MESSAGE_PATH_ENV: &str = "PYFLYTE_EXECUTE_TERMINATION_MESSAGE_PATH";
 /// The variable that turns [`Environment::prefetch`] on or off.
@@ -120,7 +135,7 @@ fn only_argument_is(flags: &[&str]) -> bool {
 
 /// The interpreter to run the worker with, and where that choice came from.
 pub fn worker_python() -> (PathBuf, &'static str) {
-    let explicit = std::env::var_os("PYFLYTE_EXECUTE_PYTHON").filter(|p| !p.is_empty());
+    let explicit = std::env::var_os(PYTHON_ENV).filter(|p| !p.is_empty());
     let source = if explicit.is_some() {
         "PYFLYTE_EXECUTE_PYTHON"
     } else {

@@ -166,7 +166,20 @@ async fn execute(
         &settings::metric_scope(&environment.config),
     )
     .unwrap_or_else(|error| {
-        tracing::warn!("statsd metrics are off: {}", flyte_errors::Chain(&error));
+        // The library names the setting; how it is set is ours to say.
+        let remedy = match &error {
+            flyte_telemetry::TelemetryError::StatsdAddress { .. } => {
+                " (fix FLYTE_STATSD_HOST / FLYTE_SECRETS_HOST, or set FLYTE_STATSD_DISABLED=true)"
+            }
+            flyte_telemetry::TelemetryError::StatsdSocket { .. } => {
+                " (set FLYTE_STATSD_DISABLED=true to run without metrics)"
+            }
+            _ => "",
+        };
+        tracing::warn!(
+            "statsd metrics are off: {}{remedy}",
+            flyte_errors::Chain(&error)
+        );
         Metrics::disabled()
     });
     let worker =
@@ -184,7 +197,7 @@ async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result
             fast::install_distribution(&storage, &distribution.uri, &distribution.destination).await
     {
         // The task command never runs: report the failure where it would have written.
-        if let Some(report) = &plan.failure_report {
+        if let Some(output_prefix) = &plan.failure_prefix {
             let failure = ContainerFailure::from_error(
                 Origin::System,
                 if error.is_transient() {
@@ -194,8 +207,10 @@ async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result
                 },
                 flyte_errors::codes::SYSTEM,
                 &error,
-            );
-            if let Err(write_error) = flyte_runtime::write_failure(&storage, report, failure).await
+            )
+            .with_worker(plan.worker_name.clone());
+            if let Err(write_error) =
+                flyte_runtime::write_failure(&storage, output_prefix, failure).await
             {
                 tracing::error!("{}", flyte_errors::Chain(&write_error));
             }

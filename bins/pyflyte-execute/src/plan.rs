@@ -33,13 +33,10 @@ impl ExecutePlan {
     ) -> Self {
         args.normalize_templates();
         let runtime = &environment.config.runtime;
-        let task = TaskLocations {
-            inputs: args.inputs,
-            output_prefix: args.output_prefix,
-            raw_output_data_prefix: args.raw_output_data_prefix,
-            checkpoint_path: args.checkpoint_path,
-            prev_checkpoint: args.prev_checkpoint,
-        };
+        let mut task = TaskLocations::new(args.inputs, args.output_prefix);
+        task.raw_output_data_prefix = args.raw_output_data_prefix;
+        task.checkpoint_path = args.checkpoint_path;
+        task.prev_checkpoint = args.prev_checkpoint;
         let mut run = RunSettings::new(task, scratch.join("pipeline"));
         run.dry_run = args.test;
         run.error_file_name =
@@ -47,17 +44,18 @@ impl ExecutePlan {
         run.worker_name = runtime.worker_name.clone();
         run.fail_on_error = runtime.fail_on_error;
         run.termination_message_path = environment.termination_message_path.clone();
-        let worker = PythonWorkerSettings {
-            python: environment.python.clone(),
-            resolver: location.resolver,
-            resolver_args: location.resolver_args,
-            dynamic_addl_distro: args.dynamic_addl_distro,
-            dynamic_dest_dir: args.dynamic_dest_dir,
-            scratch_dir: scratch.join("worker"),
-            map_task,
-            env: settings::worker_env(&environment.config),
-            stop_grace: environment.stop_grace,
-        };
+        let mut worker = PythonWorkerSettings::new(
+            environment.python.clone(),
+            location.resolver,
+            location.resolver_args,
+            scratch.join("worker"),
+        );
+        worker.dynamic_addl_distro = args.dynamic_addl_distro;
+        worker.dynamic_dest_dir = args.dynamic_dest_dir;
+        worker.map_task = map_task;
+        worker.env = settings::worker_env(&environment.config);
+        worker.stop_grace = environment.stop_grace;
+        worker.setting_names = crate::environment::worker_setting_names();
         ExecutePlan { run, worker }
     }
 }
@@ -71,9 +69,13 @@ pub struct FastExecutePlan {
     pub command: Vec<String>,
     /// The directory appended to `PYTHONPATH` for the task command.
     pub dest_dir: Option<PathBuf>,
-    /// Where the task command would write its outcome, so that a failure to install the
-    /// code is reported there instead of lost (`None` when the command names none).
-    pub failure_report: Option<RunSettings>,
+    /// The output prefix the task command would write its outcome under, so that a
+    /// failure to install the code is reported there instead of lost (`None` when the
+    /// command names none).
+    pub failure_prefix: Option<String>,
+    /// The worker name stamped on that failure (flytekit's, under the distributed error
+    /// strategy; empty otherwise).
+    pub worker_name: String,
 }
 
 /// A fast-registered code archive and where it is unpacked.
@@ -90,20 +92,15 @@ impl FastExecutePlan {
     /// destination is given, and tells the task command where it did.
     pub fn new(args: FastExecuteArgs, environment: &Environment) -> Result<Self> {
         let dest_dir = args.dest_dir.map(PathBuf::from);
-        let failure_report = output_prefix_of(&args.task_execute_cmd).map(|output_prefix| {
-            let runtime = &environment.config.runtime;
-            let mut report = RunSettings::new(TaskLocations::new("", output_prefix), "");
-            report.error_file_name =
-                flyte_errors::error_file_name(runtime.distributed_error_strategy.is_some());
-            report.worker_name = runtime.worker_name.clone();
-            report
-        });
+        let failure_prefix = output_prefix_of(&args.task_execute_cmd);
+        let worker_name = environment.config.runtime.worker_name.clone();
         let Some(uri) = args.additional_distribution else {
             return Ok(FastExecutePlan {
                 distribution: None,
                 command: args.task_execute_cmd,
                 dest_dir,
-                failure_report,
+                failure_prefix,
+                worker_name,
             });
         };
         let destination = match dest_dir {
@@ -125,7 +122,8 @@ impl FastExecutePlan {
             }),
             command,
             dest_dir: Some(destination),
-            failure_report,
+            failure_prefix,
+            worker_name,
         })
     }
 }

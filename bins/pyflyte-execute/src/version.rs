@@ -78,7 +78,14 @@ fn render(
                     supported
                 }
                 None => {
-                    let _ = writeln!(text, "{}", interpreter::missing_flytekit_message(python));
+                    let _ = writeln!(
+                        text,
+                        "{}",
+                        interpreter::missing_flytekit_message(
+                            python,
+                            &crate::environment::worker_setting_names(),
+                        )
+                    );
                     false
                 }
             };

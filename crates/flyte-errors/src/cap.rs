@@ -39,6 +39,7 @@ pub fn cap_message(message: String) -> String {
 
 /// Why an error document file could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ErrorFileError {
     /// The file could not be read.
     #[error("cannot read the error document {}", path.display())]

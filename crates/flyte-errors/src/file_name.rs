@@ -1,8 +1,6 @@
 //! The name of the error document file.
 
-/// The file flytekit writes the error document to without the distributed error
-/// strategy.
-pub const ERROR_FILE_NAME: &str = "error.pb";
+use flyte_proto::files::ERROR_FILE;
 
 /// The name to write the error document under in the output prefix.
 ///
@@ -20,7 +18,7 @@ pub fn error_file_name(distributed_error_strategy: bool) -> String {
     if distributed_error_strategy {
         format!("error-{}.pb", uuid::Uuid::new_v4().simple())
     } else {
-        ERROR_FILE_NAME.to_owned()
+        ERROR_FILE.to_owned()
     }
 }
 

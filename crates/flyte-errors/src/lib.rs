@@ -52,7 +52,7 @@ mod trace;
 pub use cap::{ErrorFileError, MAX_MESSAGE_BYTES, cap_message, read_error_file};
 pub use chain::Chain;
 pub use failure::{ContainerFailure, Origin, Recoverability, codes};
-pub use file_name::{ERROR_FILE_NAME, error_file_name};
+pub use file_name::error_file_name;
 pub use trace::format_trace_message;
 
 /// The generated flyteidl types this crate reads and writes, in one place so that a

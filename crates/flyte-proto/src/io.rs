@@ -9,16 +9,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use prost::Message;
+use prost::{Message, Name};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 
 use crate::core::{DynamicJobSpec, ErrorDocument, LiteralMap};
-
-/// Protobuf names of the messages the typed helpers read; they double as the `what` of
-/// [`ProtoError::Decode`].
-const LITERAL_MAP: &str = "flyteidl.core.LiteralMap";
-const ERROR_DOCUMENT: &str = "flyteidl.core.ErrorDocument";
-const DYNAMIC_JOB_SPEC: &str = "flyteidl.core.DynamicJobSpec";
 
 /// Everything that can go wrong reading or writing a message.
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +35,9 @@ pub enum ProtoError {
         decode_hint(what)
     )]
     Decode {
-        /// The message that was expected, e.g. `flyteidl.core.LiteralMap`.
-        what: &'static str,
+        /// The protobuf name of the message that was expected (its [`prost::Name`]),
+        /// e.g. `flyteidl.core.LiteralMap`.
+        what: String,
         /// The file the bytes came from, when they came from one.
         path: Option<PathBuf>,
         /// What prost found wrong.
@@ -50,26 +45,29 @@ pub enum ProtoError {
     },
 }
 
-/// What the user should suspect when bytes do not decode as `what`.
+/// What the user should suspect when bytes do not decode as the message named `what`.
 fn decode_hint(what: &str) -> &'static str {
-    match what {
-        LITERAL_MAP => "the file is corrupt or is not an inputs.pb/outputs.pb",
-        ERROR_DOCUMENT => "the file is corrupt or is not an error.pb",
-        DYNAMIC_JOB_SPEC => "the file is corrupt or is not a futures.pb",
-        _ => "the data is corrupt or holds a different message",
+    if what == LiteralMap::full_name() {
+        "the file is corrupt or is not an inputs.pb/outputs.pb"
+    } else if what == ErrorDocument::full_name() {
+        "the file is corrupt or is not an error.pb"
+    } else if what == DynamicJobSpec::full_name() {
+        "the file is corrupt or is not a futures.pb"
+    } else {
+        "the data is corrupt or holds a different message"
     }
 }
 
-/// Decodes `bytes` as an `M`; `what` names the expected message in errors.
+/// Decodes `bytes` as an `M`; errors name the message by its protobuf name.
 ///
 /// ```
 /// use flyte_proto::{core::LiteralMap, io};
-/// let err = io::decode::<LiteralMap>(b"\xff\xff", "flyteidl.core.LiteralMap").unwrap_err();
+/// let err = io::decode::<LiteralMap>(b"\xff\xff").unwrap_err();
 /// assert!(err.to_string().starts_with("the data is not a valid flyteidl.core.LiteralMap"));
 /// ```
-pub fn decode<M: Message + Default>(bytes: &[u8], what: &'static str) -> Result<M, ProtoError> {
+pub fn decode<M: Message + Name + Default>(bytes: &[u8]) -> Result<M, ProtoError> {
     M::decode(bytes).map_err(|source| ProtoError::Decode {
-        what,
+        what: M::full_name(),
         path: None,
         source,
     })
@@ -81,10 +79,10 @@ pub fn encode<M: Message>(message: &M) -> Vec<u8> {
     message.encode_to_vec()
 }
 
-/// Reads and decodes the `M` stored at `path`. Errors name the message by its Rust type
-/// (e.g. `TaskTemplate`); the typed helpers below use the protobuf name instead.
-pub fn read_message<M: Message + Default>(path: impl AsRef<Path>) -> Result<M, ProtoError> {
-    read_as(path.as_ref(), rust_type_name::<M>())
+/// Reads and decodes the `M` stored at `path`. Errors name the file and the message by
+/// its protobuf name (e.g. `flyteidl.core.TaskTemplate`).
+pub fn read_message<M: Message + Name + Default>(path: impl AsRef<Path>) -> Result<M, ProtoError> {
+    read_as(path.as_ref())
 }
 
 /// Encodes `message` and writes it to `path` atomically: the bytes go to a temporary
@@ -96,7 +94,7 @@ pub fn write_message<M: Message>(path: impl AsRef<Path>, message: &M) -> Result<
 
 /// Reads a `LiteralMap` (an inputs.pb or outputs.pb).
 pub fn read_literal_map(path: impl AsRef<Path>) -> Result<LiteralMap, ProtoError> {
-    read_as(path.as_ref(), LITERAL_MAP)
+    read_as(path.as_ref())
 }
 
 /// Writes a `LiteralMap` atomically (see [`write_message`]).
@@ -106,7 +104,7 @@ pub fn write_literal_map(path: impl AsRef<Path>, map: &LiteralMap) -> Result<(),
 
 /// Reads an `ErrorDocument` (an error.pb).
 pub fn read_error_document(path: impl AsRef<Path>) -> Result<ErrorDocument, ProtoError> {
-    read_as(path.as_ref(), ERROR_DOCUMENT)
+    read_as(path.as_ref())
 }
 
 /// Writes an `ErrorDocument` atomically (see [`write_message`]).
@@ -119,7 +117,7 @@ pub fn write_error_document(
 
 /// Reads a `DynamicJobSpec` (a futures.pb).
 pub fn read_dynamic_job_spec(path: impl AsRef<Path>) -> Result<DynamicJobSpec, ProtoError> {
-    read_as(path.as_ref(), DYNAMIC_JOB_SPEC)
+    read_as(path.as_ref())
 }
 
 /// Writes a `DynamicJobSpec` atomically (see [`write_message`]).
@@ -130,25 +128,17 @@ pub fn write_dynamic_job_spec(
     write_message(path, spec)
 }
 
-fn read_as<M: Message + Default>(path: &Path, what: &'static str) -> Result<M, ProtoError> {
+fn read_as<M: Message + Name + Default>(path: &Path) -> Result<M, ProtoError> {
     let bytes = fs::read(path).map_err(|source| ProtoError::Io {
         action: "read",
         path: path.to_owned(),
         source,
     })?;
     M::decode(bytes.as_slice()).map_err(|source| ProtoError::Decode {
-        what,
+        what: M::full_name(),
         path: Some(path.to_owned()),
         source,
     })
-}
-
-/// The last segment of `M`'s Rust type name: `flyte_proto::core::TaskTemplate` becomes
-/// `TaskTemplate`. Good enough to tell a user which message was expected.
-fn rust_type_name<M>() -> &'static str {
-    let full = std::any::type_name::<M>();
-    // Generic parameters would contain `::` too, but prost messages have none.
-    full.rsplit("::").next().unwrap_or(full)
 }
 
 /// Writes `bytes` to a fresh temporary file beside `path` and renames it over `path`.
@@ -403,7 +393,7 @@ mod tests {
     }
 
     #[test]
-    fn generic_read_names_the_rust_type() {
+    fn generic_read_names_the_protobuf_message() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("task.pb");
         fs::write(&path, [0xff]).expect("seed");
@@ -411,10 +401,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                ProtoError::Decode {
-                    what: "TaskTemplate",
-                    ..
-                }
+                ProtoError::Decode { ref what, .. } if what == "flyteidl.core.TaskTemplate"
             ),
             "{err}"
         );
@@ -438,18 +425,15 @@ mod tests {
                     state as u8
                 })
                 .collect();
-            let _ = decode::<LiteralMap>(&bytes, LITERAL_MAP);
-            let _ = decode::<DynamicJobSpec>(&bytes, DYNAMIC_JOB_SPEC);
-            let _ = decode::<ErrorDocument>(&bytes, ERROR_DOCUMENT);
+            let _ = decode::<LiteralMap>(&bytes);
+            let _ = decode::<DynamicJobSpec>(&bytes);
+            let _ = decode::<ErrorDocument>(&bytes);
         }
     }
 
     #[test]
     fn encode_is_decode_inverse() {
         let bytes = encode(&sample_map());
-        assert_eq!(
-            decode::<LiteralMap>(&bytes, LITERAL_MAP).expect("decode"),
-            sample_map()
-        );
+        assert_eq!(decode::<LiteralMap>(&bytes).expect("decode"), sample_map());
     }
 }

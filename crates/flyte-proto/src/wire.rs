@@ -50,6 +50,7 @@ impl Default for Limits {
 
 /// Why bytes are not a valid encoding of a message.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 #[error("{problem} at byte {offset}{}", context(.field))]
 pub struct WireError {
     /// Where in the stream the problem was found.

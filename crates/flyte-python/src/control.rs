@@ -257,7 +257,7 @@ pub(crate) enum Refused {
     #[error("its first line was not a hello with this run's token: {0}")]
     NoToken(String),
     /// Reading from it failed.
-    #[error("reading from it failed: {0}")]
+    #[error("reading from it failed")]
     Io(#[from] std::io::Error),
 }
 

@@ -1,7 +1,9 @@
 //! [`PythonExecutor`]: the [`Executor`] that runs a flytekit task in a supervised worker.
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
-use flyte_runtime::{Executor, Prepared, Stop, TaskInputs, TaskLocations, TaskOutcome};
+use flyte_runtime::{
+    Executor, Prepared, Stop, TaskContext, TaskInputs, TaskLocations, TaskOutcome,
+};
 use flyte_storage::Storage;
 use flyte_telemetry::Metrics;
 use tracing::info;
@@ -35,6 +37,8 @@ struct Run {
     worker: Worker,
     /// The interpreter it runs in, as configured.
     python: std::path::PathBuf,
+    /// How the interpreter is chosen, for messages saying to choose another.
+    setting_names: crate::SettingNames,
     told_to_run: bool,
     reported_result: bool,
 }
@@ -73,6 +77,7 @@ impl PythonExecutor {
             Ok(worker) => State::Running(Box::new(Run {
                 worker,
                 python: settings.python.clone(),
+                setting_names: settings.setting_names.clone(),
                 told_to_run: false,
                 reported_result: false,
             })),
@@ -83,14 +88,14 @@ impl PythonExecutor {
 }
 
 impl Executor for PythonExecutor {
-    async fn prepare(&mut self, task: &TaskLocations, dry_run: bool) -> Prepared {
+    async fn prepare(&mut self, context: &TaskContext, dry_run: bool) -> Prepared {
         let run = match &mut self.state {
             State::NotStarted(failure) => {
                 return Prepared::ended(TaskOutcome::Failed(failure.clone()));
             }
             State::Running(run) => run,
         };
-        let start = start_settings(&self.settings, task, dry_run, run);
+        let start = start_settings(&self.settings, context.locations(), dry_run, run);
         run.load(start).await.unwrap_or_else(Prepared::ended)
     }
 
@@ -150,10 +155,7 @@ impl Run {
             Event::Loaded {
                 ok: true,
                 output_subdirectory,
-            } => Ok(Prepared {
-                output_subdirectory,
-                early_outcome: None,
-            }),
+            } => Ok(Prepared::ready().at_subdirectory(output_subdirectory)),
             Event::Loaded {
                 ok: false,
                 output_subdirectory,
@@ -167,12 +169,9 @@ impl Run {
                     })
                     .await
                     .unwrap_or_else(|outcome| outcome);
-                Ok(Prepared {
-                    output_subdirectory,
-                    early_outcome: Some(outcome),
-                })
+                Ok(Prepared::ended(outcome).at_subdirectory(output_subdirectory))
             }
-            other => Err(unrunnable(other, &self.python)),
+            other => Err(unrunnable(other, &self.python, &self.setting_names)),
         }
     }
 
@@ -215,7 +214,7 @@ impl Run {
 
 /// The outcome of an event that ends the run before the task could run in the
 /// interpreter `python`.
-fn unrunnable(event: Event, python: &std::path::Path) -> TaskOutcome {
+fn unrunnable(event: Event, python: &std::path::Path, names: &crate::SettingNames) -> TaskOutcome {
     match event {
         // flytekit crashes with a traceback here; log ours as visibly.
         Event::ResolverFailed(error) => {
@@ -229,13 +228,14 @@ fn unrunnable(event: Event, python: &std::path::Path) -> TaskOutcome {
             interpreter,
             error_message,
         } => {
-            let message = crate::interpreter::missing_flytekit_message(python);
+            let message = crate::interpreter::missing_flytekit_message(python, names);
             tracing::error!("{message}");
             tracing::debug!(%interpreter, %error_message, "the worker's own report");
             TaskOutcome::Unrunnable(ContainerFailure::non_recoverable_system(message))
         }
         Event::Unsupported(unsupported) => {
-            let (code, message) = crate::interpreter::unsupported_message(python, &unsupported);
+            let (code, message) =
+                crate::interpreter::unsupported_message(python, names, &unsupported);
             tracing::error!("{message}");
             TaskOutcome::Unrunnable(ContainerFailure {
                 code: code.to_owned(),

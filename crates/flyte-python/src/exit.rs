@@ -25,6 +25,8 @@ pub(crate) struct Death<'a> {
     pub(crate) forwarded_stop: Option<i32>,
     /// The supervisor SIGKILLed it after it outlived its stop grace by this much.
     pub(crate) killed_after: Option<std::time::Duration>,
+    /// How the stop grace is set ([`crate::SettingNames::stop_grace`]).
+    pub(crate) stop_grace_setting: &'a str,
     /// What the container's memory cgroup reports about an OOM kill meanwhile.
     pub(crate) oom_report: Option<String>,
 }
@@ -37,6 +39,7 @@ pub(crate) fn worker_died(death: Death<'_>) -> TaskOutcome {
         stderr_tail,
         forwarded_stop,
         killed_after,
+        stop_grace_setting,
         oom_report,
     } = death;
     let stop = forwarded_stop.map(signal_name).unwrap_or("a stop signal");
@@ -45,7 +48,7 @@ pub(crate) fn worker_died(death: Death<'_>) -> TaskOutcome {
             "the Python worker running the task did not stop within {grace:?} of the supervisor \
              passing it {stop} (the pod is being stopped), so the supervisor killed it \
              (SIGKILL) before it reported a result, to write this document before the pod is \
-             killed; make the task stop sooner on {stop}, or raise PYFLYTE_EXECUTE_STOP_GRACE_SECONDS \
+             killed; make the task stop sooner on {stop}, or raise {stop_grace_setting} \
              (keeping it below the pod's termination grace period)"
         ),
         (Ok(status), None) => {

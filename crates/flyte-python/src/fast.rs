@@ -20,6 +20,7 @@ const PICKLED_DISTRIBUTION: &str = "pkl.gz";
 
 /// Why a fast execution could not start its task command.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FastExecuteError {
     /// `--dest-dir` does not name an existing directory.
     #[error(

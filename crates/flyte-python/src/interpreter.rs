@@ -8,6 +8,8 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
+use crate::SettingNames;
+
 /// Prints, as one JSON object, the interpreter, its version and where flytekit would be
 /// imported from (without importing flytekit), and flytekit's version. `-c` puts the working directory first on `sys.path`, where the worker
 /// has its own script's directory (which it removes): drop it, so a `flytekit/` in the
@@ -54,6 +56,7 @@ pub struct FlytekitFound {
 
 /// Why an interpreter could not be asked.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProbeError {
     /// It could not be started at all.
     #[error("cannot be started")]
@@ -107,12 +110,13 @@ fn facts_from_json(facts: &serde_json::Value) -> InterpreterFacts {
 }
 
 /// The one line a run without flytekit ends with, naming the package, the interpreter
-/// and what to do.
-pub fn missing_flytekit_message(python: &Path) -> String {
+/// and what to do (`names` says how the interpreter is chosen).
+pub fn missing_flytekit_message(python: &Path, names: &SettingNames) -> String {
     format!(
         "flytekit is not installed for {} (the Python the task would run in): install \
-         flytekit into that environment, or set PYFLYTE_EXECUTE_PYTHON to a Python that has it",
-        python.display()
+         flytekit into that environment, or set {} to a Python that has it",
+        python.display(),
+        names.python
     )
 }
 
@@ -120,6 +124,7 @@ pub fn missing_flytekit_message(python: &Path) -> String {
 /// found, where, what is supported and what to do.
 pub(crate) fn unsupported_message(
     python: &Path,
+    names: &SettingNames,
     unsupported: &crate::control::Unsupported,
 ) -> (&'static str, String) {
     use crate::compat::{
@@ -139,21 +144,27 @@ pub(crate) fn unsupported_message(
             UNSUPPORTED_PYTHON,
             format!(
                 "Python {found} ({}) cannot run tasks: pyflyte-execute supports Python {} \
-                 (the interpreters flytekit 1.10 to 1.16 support); set PYFLYTE_EXECUTE_PYTHON \
-                 to one of those, or use an image built on one",
+                 (the interpreters flytekit 1.10 to 1.16 support); set {} to one of those, \
+                 or use an image built on one",
                 unsupported.location,
-                SUPPORTED_PYTHON.describe()
+                SUPPORTED_PYTHON.describe(),
+                names.python
             ),
         ),
         UnsupportedComponent::Flytekit => (
             UNSUPPORTED_FLYTEKIT,
             format!(
                 "flytekit {found} ({}) is not supported{detail}: pyflyte-execute runs flytekit \
-                 {}; install one of those into {}, or set PYFLYTE_EXECUTE_USE_FLYTEKIT=1 to \
-                 run flytekit's own entrypoint",
+                 {}; install one of those into {}{}",
                 unsupported.location,
                 SUPPORTED_FLYTEKIT.describe(),
-                python.display()
+                python.display(),
+                names
+                    .use_flytekit
+                    .as_deref()
+                    .map_or_else(String::new, |fallback| format!(
+                        ", or set {fallback} to run flytekit's own entrypoint"
+                    ))
             ),
         ),
         UnsupportedComponent::FlytekitImport => (
@@ -166,5 +177,49 @@ pub(crate) fn unsupported_message(
                 SUPPORTED_FLYTEKIT.describe()
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::{Unsupported, UnsupportedComponent};
+
+    fn old_flytekit() -> Unsupported {
+        Unsupported {
+            component: UnsupportedComponent::Flytekit,
+            found: Some("1.9.2".to_owned()),
+            location: "/venv/lib/flytekit".to_owned(),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn remediation_names_the_setting_unless_the_caller_says_how_it_is_set() {
+        let python = Path::new("/venv/bin/python");
+        let library = missing_flytekit_message(python, &SettingNames::default());
+        assert!(
+            library.contains("set PythonWorkerSettings::python to a Python"),
+            "{library}"
+        );
+        assert!(!library.contains("PYFLYTE_EXECUTE"), "{library}");
+        let (_, library) = unsupported_message(python, &SettingNames::default(), &old_flytekit());
+        assert!(
+            !library.contains("own entrypoint"),
+            "no fallback offered: {library}"
+        );
+
+        let names = SettingNames {
+            python: "TOOL_PYTHON".to_owned(),
+            use_flytekit: Some("TOOL_FALLBACK=1".to_owned()),
+            ..SettingNames::default()
+        };
+        let tool = missing_flytekit_message(python, &names);
+        assert!(tool.contains("set TOOL_PYTHON to a Python"), "{tool}");
+        let (_, tool) = unsupported_message(python, &names, &old_flytekit());
+        assert!(
+            tool.ends_with(", or set TOOL_FALLBACK=1 to run flytekit's own entrypoint"),
+            "{tool}"
+        );
     }
 }

@@ -44,19 +44,12 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let storage = Storage::new(StorageConfig::default());
 //! let worker = PythonExecutor::spawn(
-//!     PythonWorkerSettings {
-//!         python: "python3".into(),
-//!         resolver: "flytekit.core.python_auto_container.default_task_resolver".into(),
-//!         resolver_args: ["task-module", "app.workflows", "task-name", "divide"]
-//!             .map(String::from)
-//!             .to_vec(),
-//!         dynamic_addl_distro: None,
-//!         dynamic_dest_dir: None,
-//!         scratch_dir: "/tmp/run/worker".into(),
-//!         map_task: None,
-//!         env: Vec::new(),
-//!         stop_grace: flyte_python::DEFAULT_STOP_GRACE,
-//!     },
+//!     PythonWorkerSettings::new(
+//!         "python3",
+//!         "flytekit.core.python_auto_container.default_task_resolver",
+//!         ["task-module", "app.workflows", "task-name", "divide"].map(String::from),
+//!         "/tmp/run/worker",
+//!     ),
 //!     storage.clone(),
 //!     Metrics::disabled(),
 //! );
@@ -84,5 +77,7 @@ mod stderr_tail;
 mod worker;
 
 pub use executor::PythonExecutor;
-pub use settings::{DEFAULT_STOP_GRACE, MAX_STOP_GRACE, MapTaskSettings, PythonWorkerSettings};
+pub use settings::{
+    DEFAULT_STOP_GRACE, MAX_STOP_GRACE, MapTaskSettings, PythonWorkerSettings, SettingNames,
+};
 pub use signals::catch_stop_signals;

@@ -5,7 +5,23 @@ use std::time::Duration;
 
 /// How to start the worker and which task it loads. Where the task's data lives is not
 /// here: the pipeline owns that and tells the executor in `prepare`.
+///
+/// `#[non_exhaustive]`: the worker will learn new switches; build one with
+/// [`PythonWorkerSettings::new`] and set the fields that differ from its defaults.
+///
+/// ```
+/// use flyte_python::PythonWorkerSettings;
+/// let mut settings = PythonWorkerSettings::new(
+///     "python3",
+///     "flytekit.core.python_auto_container.default_task_resolver",
+///     ["task-module", "app.workflows", "task-name", "divide"].map(String::from),
+///     "/tmp/run/worker",
+/// );
+/// settings.env.push(("FLYTE_SDK_LOGGING_LEVEL".into(), "20".into()));
+/// assert_eq!(settings.stop_grace, flyte_python::DEFAULT_STOP_GRACE);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PythonWorkerSettings {
     /// The Python interpreter to run (one with flytekit installed).
     pub python: PathBuf,
@@ -29,6 +45,69 @@ pub struct PythonWorkerSettings {
     /// pod's termination grace period (Kubernetes: 30 s by default), or Kubernetes kills
     /// the supervisor first and nothing is written.
     pub stop_grace: Duration,
+    /// How the caller's users change the settings a failure tells them to change; this
+    /// crate phrases remediation by setting and reads no environment, so it cannot know.
+    pub setting_names: SettingNames,
+}
+
+/// How the people running a task change the settings that failure messages point them
+/// at. This crate says *which* setting to change; the caller, which knows where its
+/// settings come from, says *how* (the pyflyte-execute binary: its environment
+/// variables). The defaults name the [`PythonWorkerSettings`] fields.
+///
+/// ```
+/// use flyte_python::SettingNames;
+/// let mut names = SettingNames::default();
+/// names.python = "the `python` key of tool.toml".to_owned();
+/// assert!(names.use_flytekit.is_none());
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SettingNames {
+    /// How to choose another interpreter ([`PythonWorkerSettings::python`]), as it fits
+    /// "set … to a Python that has flytekit".
+    pub python: String,
+    /// How to lengthen [`PythonWorkerSettings::stop_grace`], as it fits "raise …".
+    pub stop_grace: String,
+    /// How to run flytekit's own entrypoint instead, as it fits "set … to run
+    /// flytekit's own entrypoint"; `None` when the caller offers no such fallback.
+    pub use_flytekit: Option<String>,
+}
+
+impl Default for SettingNames {
+    fn default() -> Self {
+        SettingNames {
+            python: "PythonWorkerSettings::python".to_owned(),
+            stop_grace: "PythonWorkerSettings::stop_grace".to_owned(),
+            use_flytekit: None,
+        }
+    }
+}
+
+impl PythonWorkerSettings {
+    /// Settings to run the task `resolver` loads from `resolver_args` with `python`,
+    /// keeping the worker's files in `scratch_dir`: not a map task, no fast-registered
+    /// dynamic code, no extra environment, [`DEFAULT_STOP_GRACE`], the default
+    /// [`SettingNames`].
+    pub fn new(
+        python: impl Into<PathBuf>,
+        resolver: impl Into<String>,
+        resolver_args: impl IntoIterator<Item = String>,
+        scratch_dir: impl Into<PathBuf>,
+    ) -> Self {
+        PythonWorkerSettings {
+            python: python.into(),
+            resolver: resolver.into(),
+            resolver_args: resolver_args.into_iter().collect(),
+            dynamic_addl_distro: None,
+            dynamic_dest_dir: None,
+            scratch_dir: scratch_dir.into(),
+            map_task: None,
+            env: Vec::new(),
+            stop_grace: DEFAULT_STOP_GRACE,
+            setting_names: SettingNames::default(),
+        }
+    }
 }
 
 /// The [`PythonWorkerSettings::stop_grace`] the binary uses unless told otherwise:

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use flyte_proto::files::{FUTURES_FILE, OUTPUTS_FILE};
 use flyte_proto::wire::{self, Limits};
 use flyte_runtime::{Payload, TaskOutcome, TaskOutputs};
 
@@ -91,10 +92,6 @@ pub(crate) fn staged_outcome(
     Ok(TaskOutcome::IgnoreOutputs)
 }
 
-/// flytekit's name for the outputs file.
-const OUTPUTS_FILE: &str = "outputs.pb";
-/// flytekit's name for a dynamic task's job spec.
-const FUTURES_FILE: &str = "futures.pb";
 /// How flytekit names an offloaded literal's file: `<output name>_offloaded_metadata.pb`.
 const OFFLOADED_SUFFIX: &str = "_offloaded_metadata.pb";
 

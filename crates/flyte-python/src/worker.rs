@@ -70,6 +70,8 @@ pub(crate) struct Worker {
     pub(crate) files: WorkerFiles,
     /// How long the worker may take to stop once passed a stop signal.
     stop_grace: Duration,
+    /// How the stop grace is set, for the message of a worker killed after it.
+    stop_grace_setting: String,
     /// Set once the supervisor SIGKILLed the worker for outliving its stop grace.
     killed_after_grace: bool,
     /// The container's memory cgroup when the worker started, to tell an OOM kill.
@@ -155,8 +157,9 @@ impl Worker {
                     flyte_errors::codes::SYSTEM,
                     &SetupError {
                         what: format!(
-                            "starting the Python interpreter {} (set PYFLYTE_EXECUTE_PYTHON to a Python with flytekit installed)",
-                            settings.python.display()
+                            "starting the Python interpreter {} (set {} to a Python with flytekit installed)",
+                            settings.python.display(),
+                            settings.setting_names.python
                         ),
                         source,
                     },
@@ -182,6 +185,7 @@ impl Worker {
                 bridge_module,
             },
             stop_grace: settings.stop_grace,
+            stop_grace_setting: settings.setting_names.stop_grace.clone(),
             killed_after_grace: false,
             memory_at_start: CgroupMemory::of_this_process(),
             _sockets: sockets,
@@ -224,7 +228,8 @@ impl Worker {
                     }
                     Ok(Err(refused)) => warn!(
                         "dropped a connection to the worker's control socket that is not the \
-                         worker's: {refused}"
+                         worker's: {}",
+                        flyte_errors::Chain(&refused)
                     ),
                     Err(_) => {}
                 },
@@ -336,6 +341,7 @@ impl Worker {
             stderr_tail: &stderr_tail,
             forwarded_stop: self.stop.requested().as_ref().map(stop_signal_of),
             killed_after: self.killed_after_grace.then_some(self.stop_grace),
+            stop_grace_setting: &self.stop_grace_setting,
             oom_report,
         })
     }

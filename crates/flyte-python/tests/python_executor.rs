@@ -10,22 +10,12 @@ use flyte_runtime::{RunSettings, TaskLocations, run_task};
 use flyte_storage::{Storage, StorageConfig};
 
 fn worker_settings(python: PathBuf, scratch: &Path) -> PythonWorkerSettings {
-    PythonWorkerSettings {
+    PythonWorkerSettings::new(
         python,
-        resolver: "flytekit.core.python_auto_container.default_task_resolver".to_owned(),
-        resolver_args: vec![
-            "task-module".into(),
-            "m".into(),
-            "task-name".into(),
-            "t".into(),
-        ],
-        dynamic_addl_distro: None,
-        dynamic_dest_dir: None,
-        scratch_dir: scratch.join("worker"),
-        map_task: None,
-        env: Vec::new(),
-        stop_grace: flyte_python::DEFAULT_STOP_GRACE,
-    }
+        "flytekit.core.python_auto_container.default_task_resolver",
+        ["task-module", "m", "task-name", "t"].map(String::from),
+        scratch.join("worker"),
+    )
 }
 
 /// Runs a task with `python` as the interpreter and returns the error document written.
@@ -79,8 +69,12 @@ async fn a_missing_interpreter_writes_a_system_error_naming_it() {
         "{}",
         error.message
     );
+    // The library names the setting; only a caller that says how it is set (the binary,
+    // with its environment variable) gets that named instead.
     assert!(
-        error.message.contains("PYFLYTE_EXECUTE_PYTHON"),
+        error
+            .message
+            .contains("set PythonWorkerSettings::python to a Python"),
         "{}",
         error.message
     );

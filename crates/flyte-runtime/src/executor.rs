@@ -1,17 +1,23 @@
 //! The [`Executor`] trait: what runs a task, whatever language the task is in.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use flyte_errors::{ContainerFailure, Origin, Recoverability, codes};
 use flyte_proto::core::LiteralMap;
+use flyte_storage::Storage;
 
 use crate::TaskOutcome;
 
 /// Where a task's data lives, as the command line gave it. The pipeline owns these: it
 /// reads the inputs and writes the outcome itself, and tells the executor the rest in
-/// [`Executor::prepare`] (a task may read its previous checkpoint, write raw data, or
+/// [`Executor::prepare`]'s [`TaskContext`] (a task may read its previous checkpoint, write raw data, or
 /// write metadata such as decks under the output prefix).
+///
+/// `#[non_exhaustive]`: more locations may come (flytekit grows flags); build one with
+/// [`TaskLocations::new`] and set the optional fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TaskLocations {
     /// URI of `inputs.pb`.
     pub inputs: String,
@@ -56,9 +62,85 @@ impl TaskInputs {
     }
 }
 
+/// What a task may use while it runs, besides its inputs: the run's [`Storage`], the
+/// task's [`TaskLocations`] and a local scratch directory of its own. The pipeline builds
+/// it and hands it to [`Executor::prepare`]; it is cheap to clone (the storage's clients
+/// are shared).
+///
+/// ```
+/// use flyte_runtime::{TaskContext, TaskLocations};
+/// use flyte_storage::{Storage, StorageConfig};
+///
+/// let mut locations = TaskLocations::new("s3://bucket/in/inputs.pb", "s3://bucket/out");
+/// locations.raw_output_data_prefix = Some("s3://bucket/raw".to_owned());
+/// let context = TaskContext::new(Storage::new(StorageConfig::default()), locations, "/tmp/task");
+/// assert_eq!(context.raw_output_prefix(), Some("s3://bucket/raw"));
+/// assert_eq!(context.checkpoint_path(), None);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    storage: Storage,
+    locations: TaskLocations,
+    scratch_dir: PathBuf,
+}
+
+impl TaskContext {
+    /// The context of a task whose data lives at `locations`, moved with `storage`,
+    /// with `scratch_dir` (which the caller creates) for its local files.
+    pub fn new(
+        storage: Storage,
+        locations: TaskLocations,
+        scratch_dir: impl Into<PathBuf>,
+    ) -> Self {
+        TaskContext {
+            storage,
+            locations,
+            scratch_dir: scratch_dir.into(),
+        }
+    }
+
+    /// The storage the run reads its inputs and writes its outcome with; a task uses it
+    /// for its own data (files under the raw output prefix, checkpoints).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Where the task's data lives, as the command line gave it.
+    pub fn locations(&self) -> &TaskLocations {
+        &self.locations
+    }
+
+    /// The URI under which the task writes offloaded data (files, directories,
+    /// dataframes), when the run was given one (`--raw-output-data-prefix`).
+    pub fn raw_output_prefix(&self) -> Option<&str> {
+        self.locations.raw_output_data_prefix.as_deref()
+    }
+
+    /// The URI the task's checkpoint is written to, when the run has one.
+    pub fn checkpoint_path(&self) -> Option<&str> {
+        self.locations.checkpoint_path.as_deref()
+    }
+
+    /// The URI of the previous attempt's checkpoint, when there was one.
+    pub fn prev_checkpoint(&self) -> Option<&str> {
+        self.locations.prev_checkpoint.as_deref()
+    }
+
+    /// A local directory for the task's own files, created before the task is prepared:
+    /// `task/` inside the run's scratch directory ([`RunSettings::scratch_dir`](crate::RunSettings::scratch_dir)),
+    /// beside the pipeline's own files, and cleaned up with it.
+    pub fn scratch_dir(&self) -> &Path {
+        &self.scratch_dir
+    }
+}
+
 /// What an executor learned while preparing that decides where the outcome goes, or the
 /// outcome that ends the run before it started.
+///
+/// `#[non_exhaustive]`: build one with [`Prepared::ready`], [`Prepared::ended`] and
+/// [`Prepared::at_subdirectory`].
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct Prepared {
     /// A path below the output prefix where this task's outcome goes, when it is not the
     /// output prefix itself: flytekit's legacy map tasks write under
@@ -84,6 +166,22 @@ impl Prepared {
             early_outcome: Some(outcome),
         }
     }
+
+    /// The same, with the outcome written under `subdirectory` of the output prefix
+    /// (`None`: the prefix itself), e.g. a legacy map task's array index.
+    ///
+    /// ```
+    /// use flyte_runtime::Prepared;
+    /// let prepared = Prepared::ready().at_subdirectory(Some("3".to_owned()));
+    /// assert_eq!(prepared.output_subdirectory.as_deref(), Some("3"));
+    /// ```
+    #[must_use]
+    pub fn at_subdirectory(self, subdirectory: Option<String>) -> Self {
+        Prepared {
+            output_subdirectory: subdirectory,
+            ..self
+        }
+    }
 }
 
 /// Runs one task. The pipeline calls [`prepare`](Executor::prepare) once, concurrently
@@ -97,14 +195,16 @@ impl Prepared {
 /// Implementations report every failure as a [`TaskOutcome`] (never a panic, never a
 /// lost error): the pipeline writes whatever they return.
 pub trait Executor {
-    /// Gets ready to run: loads the task. With `dry_run` (flytekit's `--test`) it only
+    /// Gets ready to run: loads the task. `context` says where the task's data lives and
+    /// gives it the run's storage and a scratch directory; an executor keeps what it
+    /// needs of it (it is cheap to clone). With `dry_run` (flytekit's `--test`) it only
     /// checks that the task can be loaded; `execute` is then never called.
     fn prepare(
         &mut self,
-        task: &TaskLocations,
+        context: &TaskContext,
         dry_run: bool,
     ) -> impl Future<Output = Prepared> + Send {
-        let _ = (task, dry_run);
+        let _ = (context, dry_run);
         async { Prepared::ready() }
     }
 
@@ -118,41 +218,90 @@ pub trait Executor {
     }
 }
 
-/// An [`Executor`] made of a Rust function from inputs to an outcome.
+/// An [`Executor`] made of an async Rust function from a [`TaskContext`] and the decoded
+/// inputs to the outputs.
+///
+/// The function receives its own clone of the context (the [`Storage`], the task's
+/// locations, the raw output prefix, the checkpoint paths and a scratch directory), so
+/// the future it returns owns everything it uses. An `Err` becomes a user failure, as
+/// flytekit reports an exception raised by a task: code `USER:RuntimeError`, origin
+/// `USER`, not recoverable, the message in flytekit's `Trace:`/`Message:` layout with the
+/// error's whole [`source`](std::error::Error::source) chain, each cause once.
 ///
 /// ```
-/// use flyte_proto::literal;
-/// use flyte_runtime::{FnExecutor, TaskOutcome};
+/// use flyte_proto::{core::LiteralMap, literal};
+/// use flyte_runtime::{FnExecutor, TaskContext};
 ///
-/// let echo = FnExecutor::new(|inputs| TaskOutcome::outputs(inputs));
-/// # let _ = echo;
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("input `a` is missing")]
+/// struct MissingInput;
+///
+/// let double = FnExecutor::new(|context: TaskContext, inputs: LiteralMap| async move {
+///     // A task would write its files under `context.scratch_dir()` and upload them
+///     // with `context.storage()` under `context.raw_output_prefix()`.
+///     let _ = context.scratch_dir();
+///     let a = inputs.literals.get("a").and_then(|a| a.as_integer()).ok_or(MissingInput)?;
+///     Ok::<_, MissingInput>(literal::literal_map([("o0", literal::integer(2 * a))]))
+/// });
+/// # let _ = double;
 /// ```
 pub struct FnExecutor<F> {
     task: F,
+    /// Set by [`Executor::prepare`]; the pipeline always prepares before it executes.
+    context: Option<TaskContext>,
 }
 
-impl<F> FnExecutor<F>
+impl<F, Fut, E> FnExecutor<F>
 where
-    F: FnMut(LiteralMap) -> TaskOutcome + Send,
+    F: FnMut(TaskContext, LiteralMap) -> Fut + Send,
+    Fut: Future<Output = Result<LiteralMap, E>> + Send,
+    E: std::error::Error + Send + Sync + 'static,
 {
-    /// Wraps `task`, which receives the decoded inputs.
+    /// Wraps `task`, which receives the run's [`TaskContext`] and the decoded inputs.
     pub fn new(task: F) -> Self {
-        FnExecutor { task }
+        FnExecutor {
+            task,
+            context: None,
+        }
     }
 }
 
-impl<F> Executor for FnExecutor<F>
+impl<F, Fut, E> Executor for FnExecutor<F>
 where
-    F: FnMut(LiteralMap) -> TaskOutcome + Send,
+    F: FnMut(TaskContext, LiteralMap) -> Fut + Send,
+    Fut: Future<Output = Result<LiteralMap, E>> + Send,
+    E: std::error::Error + Send + Sync + 'static,
 {
+    async fn prepare(&mut self, context: &TaskContext, _dry_run: bool) -> Prepared {
+        self.context = Some(context.clone());
+        Prepared::ready()
+    }
+
     async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
-        match inputs.literals() {
-            Ok(literals) => (self.task)(literals),
+        let Some(context) = self.context.clone() else {
+            return TaskOutcome::Failed(ContainerFailure::system(
+                "FnExecutor::execute was called before prepare: run it with run_task, which \
+                 prepares every executor first",
+            ));
+        };
+        let literals = match inputs.literals() {
+            Ok(literals) => literals,
             // The pipeline checked them; only a local copy changed underneath us gets here.
-            Err(error) => TaskOutcome::Failed(flyte_errors::ContainerFailure::from_error(
-                flyte_errors::Origin::System,
-                flyte_errors::Recoverability::Recoverable,
-                flyte_errors::codes::SYSTEM,
+            Err(error) => {
+                return TaskOutcome::Failed(ContainerFailure::from_error(
+                    Origin::System,
+                    Recoverability::Recoverable,
+                    codes::SYSTEM,
+                    &error,
+                ));
+            }
+        };
+        match (self.task)(context, literals).await {
+            Ok(outputs) => TaskOutcome::outputs(outputs),
+            Err(error) => TaskOutcome::Failed(ContainerFailure::from_error(
+                Origin::User,
+                Recoverability::NonRecoverable,
+                codes::USER_RUNTIME_ERROR,
                 &error,
             )),
         }

@@ -8,8 +8,9 @@
 //!    any offloaded literals beside it), `futures.pb`, an error document, or nothing
 //!    (IgnoreOutputs).
 //!
-//! What runs the task is an [`Executor`]: [`FnExecutor`] runs a Rust closure, so Rust
-//! tools and tests run tasks with no other language at all; the flyte-python crate's
+//! What runs the task is an [`Executor`], told where the task's data lives and given the
+//! run's storage and a scratch directory in a [`TaskContext`]: [`FnExecutor`] runs an
+//! async Rust closure, so Rust tools and tests run tasks with no other language at all; the flyte-python crate's
 //! executor runs a flytekit task in a supervised Python worker.
 //!
 //! **Architecture invariants:**
@@ -28,8 +29,13 @@
 //!
 //! ```
 //! use flyte_proto::literal;
-//! use flyte_runtime::{FnExecutor, RunSettings, TaskLocations, TaskOutcome, run_task};
+//! use flyte_proto::core::LiteralMap;
+//! use flyte_runtime::{FnExecutor, RunSettings, TaskContext, TaskLocations, run_task};
 //! use flyte_storage::{Storage, StorageConfig};
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! #[error("input `{0}` is not an integer")]
+//! struct NotAnInteger(&'static str);
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,10 +43,11 @@
 //! let inputs = literal::literal_map([("a", literal::integer(7)), ("b", literal::integer(2))]);
 //! flyte_proto::io::write_literal_map(&dir.path().join("inputs.pb"), &inputs)?;
 //!
-//! let divide = FnExecutor::new(|inputs: flyte_proto::core::LiteralMap| {
-//!     let a = inputs.literals["a"].as_integer().unwrap_or_default() as f64;
-//!     let b = inputs.literals["b"].as_integer().unwrap_or_default() as f64;
-//!     TaskOutcome::outputs(literal::literal_map([("o0", literal::float(a / b))]))
+//! // An `Err` would be written as a user error document, its causes in the message.
+//! let divide = FnExecutor::new(|_context: TaskContext, inputs: LiteralMap| async move {
+//!     let int = |name| inputs.literals.get(name).and_then(|l| l.as_integer()).ok_or(NotAnInteger(name));
+//!     let (a, b) = (int("a")? as f64, int("b")? as f64);
+//!     Ok::<_, NotAnInteger>(literal::literal_map([("o0", literal::float(a / b))]))
 //! });
 //! let task = TaskLocations::new(
 //!     dir.path().join("inputs.pb").display().to_string(),
@@ -62,7 +69,7 @@ mod pipeline;
 mod stop;
 pub mod termination;
 
-pub use executor::{Executor, FnExecutor, Prepared, TaskInputs, TaskLocations};
+pub use executor::{Executor, FnExecutor, Prepared, TaskContext, TaskInputs, TaskLocations};
 pub use outcome::{Payload, TaskOutcome, TaskOutputs};
 pub use pipeline::{PipelineError, RunReport, RunSettings, STOPPED_CODE, run_task, write_failure};
 pub use stop::{Stop, StopRequest, StopSender, stop_channel};

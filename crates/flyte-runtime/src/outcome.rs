@@ -8,7 +8,12 @@ use flyte_proto::Message;
 use flyte_proto::core::{DynamicJobSpec, Literal, LiteralMap};
 
 /// The result of running a task: exactly one of these is written to the output prefix.
+///
+/// `#[non_exhaustive]`: executors build any variant, but code matching an outcome needs
+/// a wildcard arm, so that a new kind of outcome (flytekit's grow) is not a breaking
+/// change; [`TaskOutcome::failure`] and [`TaskOutcome::kind`] cover most uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TaskOutcome {
     /// The task returned values: written as `outputs.pb`, with the literals it offloaded
     /// beside it.

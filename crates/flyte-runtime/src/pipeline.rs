@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
 use flyte_proto::Message;
+use flyte_proto::files::{FUTURES_FILE, INPUTS_FILE, OUTPUTS_FILE};
 use flyte_proto::wire::Limits;
 use flyte_storage::{Storage, StorageError};
 use flyte_telemetry::{Direction, Metrics, Outcome, Phase};
@@ -15,11 +16,15 @@ use tracing::{debug, info, warn};
 use crate::outcome::{Payload, TaskOutputs};
 use crate::stop::{Stop, StopRequest};
 use crate::termination::{failure_summary, write_termination_message};
-use crate::{Executor, TaskInputs, TaskLocations, TaskOutcome};
+use crate::{Executor, TaskContext, TaskInputs, TaskLocations, TaskOutcome};
 
 /// One run: where the task's data lives, and the policies flytekit takes from its
 /// environment. Built by the caller (the binary reads argv and env; this crate never does).
+///
+/// `#[non_exhaustive]`: policies will be added; build one with [`RunSettings::new`] and
+/// set the fields that differ from flytekit's defaults.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RunSettings {
     /// Where the inputs are read and the outcome written (the pipeline's own business),
     /// and what the executor is told about the task's other data.
@@ -62,8 +67,10 @@ impl RunSettings {
     }
 }
 
-/// What a finished run did.
+/// What a finished run did. `#[non_exhaustive]`: only [`run_task`] makes one, and it may
+/// report more.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunReport {
     /// [`TaskOutcome::kind`] of the outcome, or `"dry_run"`.
     pub outcome_kind: &'static str,
@@ -170,12 +177,18 @@ async fn run<E: Executor>(
         path: settings.scratch_dir.clone(),
         source,
     })?;
+    let task_scratch = task_scratch_dir(settings);
+    std::fs::create_dir_all(&task_scratch).map_err(|source| PipelineError::Scratch {
+        path: task_scratch.clone(),
+        source,
+    })?;
+    let context = TaskContext::new(storage.clone(), settings.task.clone(), task_scratch);
     let stop = &settings.stop;
 
     let loaded = AtomicBool::new(false);
     let prepare = async {
         let timer = metrics.start(Phase::WorkerStart);
-        let prepared = executor.prepare(&settings.task, settings.dry_run).await;
+        let prepared = executor.prepare(&context, settings.dry_run).await;
         timer.finish();
         loaded.store(true, Ordering::Relaxed);
         prepared
@@ -411,25 +424,42 @@ fn stopped(request: &StopRequest, phase: &str) -> TaskOutcome {
     })
 }
 
-/// Writes an error document for a run that failed before it could start (for example,
-/// the code archive of a fast-registered task could not be installed), at
-/// `<output_prefix>/<settings' error file name>`, stamped with the settings' worker
-/// name. Returns the URI written.
+/// Writes the error document for `failure` under `output_prefix`, for a run that failed
+/// before it could start (for example, the code archive of a fast-registered task could
+/// not be installed). The file is [`flyte_proto::files::ERROR_FILE`] unless the failure
+/// names a worker: then, as under flytekit's distributed error strategy, it is
+/// `error-<uuid>.pb` (see [`flyte_errors::error_file_name`]), so workers never overwrite
+/// each other's documents. Returns the URI written.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use flyte_errors::ContainerFailure;
+/// use flyte_storage::{Storage, StorageConfig};
+///
+/// let dir = tempfile::tempdir()?;
+/// let storage = Storage::new(StorageConfig::default());
+/// let prefix = dir.path().display().to_string();
+/// let failure = ContainerFailure::system("the code archive could not be unpacked");
+/// let uri = flyte_runtime::write_failure(&storage, &prefix, failure).await?;
+/// assert!(uri.ends_with("/error.pb"));
+/// # Ok(())
+/// # }
+/// ```
 pub async fn write_failure(
     storage: &Storage,
-    settings: &RunSettings,
+    output_prefix: &str,
     failure: ContainerFailure,
 ) -> Result<String, PipelineError> {
-    let failure = stamp(failure, &settings.worker_name);
-    log_failure(&failure, &settings.error_file_name);
-    let output_prefix = &settings.task.output_prefix;
-    let uri = flyte_storage::join(output_prefix, &settings.error_file_name);
+    let file = flyte_errors::error_file_name(!failure.worker.is_empty());
+    log_failure(&failure, &file);
+    let uri = flyte_storage::join(output_prefix, &file);
     storage
         .put_bytes(&uri, failure.to_error_document().encode_to_vec())
         .await
         .map_err(|source| PipelineError::WriteOutcome {
-            file: settings.error_file_name.clone(),
-            output_prefix: output_prefix.clone(),
+            file,
+            output_prefix: output_prefix.to_owned(),
             source,
         })?;
     Ok(uri)
@@ -443,6 +473,12 @@ fn metric_outcome(outcome: &TaskOutcome) -> Outcome {
         Some(failure) if failure.origin == Origin::User => Outcome::UserError,
         Some(_) => Outcome::SystemError,
     }
+}
+
+/// The task's own scratch directory ([`TaskContext::scratch_dir`]): under the run's, beside
+/// the pipeline's files, so the task cannot clobber the inputs copy or the prefetches.
+fn task_scratch_dir(settings: &RunSettings) -> PathBuf {
+    settings.scratch_dir.join("task")
 }
 
 /// Where the inputs' data is prefetched: under the run's scratch directory.
@@ -508,7 +544,7 @@ async fn download_inputs(
     settings: &RunSettings,
 ) -> Result<(TaskInputs, u64), ContainerFailure> {
     let inputs_uri = &settings.task.inputs;
-    let local_path = settings.scratch_dir.join("inputs.pb");
+    let local_path = settings.scratch_dir.join(INPUTS_FILE);
     let uri = || inputs_uri.clone();
     let result = async {
         let bytes = storage
@@ -686,10 +722,6 @@ fn log_failure(failure: &ContainerFailure, file: &str) {
 
 /// The message inputs.pb and outputs.pb hold.
 const LITERAL_MAP: &str = "flyteidl.core.LiteralMap";
-/// flytekit's name for the outputs file.
-const OUTPUTS_FILE: &str = "outputs.pb";
-/// flytekit's name for a dynamic task's job spec.
-const FUTURES_FILE: &str = "futures.pb";
 
 #[cfg(test)]
 mod tests {
@@ -719,7 +751,17 @@ mod tests {
     use flyte_proto::core::LiteralMap;
 
     use super::*;
-    use crate::{FnExecutor, Prepared};
+    use crate::Prepared;
+
+    /// An executor whose task is a closure from the inputs to any outcome, for the
+    /// outcomes an [`FnExecutor`](crate::FnExecutor) never returns.
+    struct Returns<F>(F);
+
+    impl<F: FnMut(LiteralMap) -> TaskOutcome + Send> Executor for Returns<F> {
+        async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
+            (self.0)(inputs.literals().expect("the pipeline checked the inputs"))
+        }
+    }
 
     fn settings(dir: &std::path::Path) -> RunSettings {
         RunSettings::new(
@@ -755,7 +797,7 @@ mod tests {
     async fn missing_inputs_pb_writes_a_system_error_document_naming_the_uri() {
         let dir = tempfile::tempdir().expect("tempdir");
         let settings = settings(dir.path());
-        let executor = FnExecutor::new(|_| unreachable!("the task must not run without inputs"));
+        let executor = Returns(|_| unreachable!("the task must not run without inputs"));
         let report = run(executor, &settings).await;
         assert_eq!((report.outcome_kind, report.exit_code), ("failed", 0));
         let error = error_written(dir.path(), "error.pb");
@@ -775,7 +817,7 @@ mod tests {
             b"\xff\xff\xff not a literal map",
         )
         .expect("write");
-        let executor = FnExecutor::new(|_| unreachable!("the task must not run on corrupt inputs"));
+        let executor = Returns(|_| unreachable!("the task must not run on corrupt inputs"));
         let report = run(executor, &settings(dir.path())).await;
         assert_eq!(report.written, vec!["error.pb".to_owned()]);
         assert!(
@@ -789,7 +831,7 @@ mod tests {
     async fn a_load_failure_wins_over_an_inputs_failure_as_in_flytekit() {
         struct FailsToLoad;
         impl Executor for FailsToLoad {
-            async fn prepare(&mut self, _: &TaskLocations, _: bool) -> Prepared {
+            async fn prepare(&mut self, _: &TaskContext, _: bool) -> Prepared {
                 Prepared::ended(TaskOutcome::Failed(ContainerFailure::user(
                     "USER:RuntimeError",
                     "no module named app",
@@ -815,9 +857,8 @@ mod tests {
         settings.fail_on_error = true;
         settings.error_file_name = "error-abc.pb".to_owned();
         settings.worker_name = "worker-3".to_owned();
-        let executor = FnExecutor::new(|_| {
-            TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "bad"))
-        });
+        let executor =
+            Returns(|_| TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "bad")));
         let report = run(executor, &settings).await;
         assert_eq!(report.exit_code, 1);
         assert_eq!(error_written(dir.path(), "error-abc.pb").worker, "worker-3");
@@ -828,7 +869,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         write_inputs(dir.path());
         let report = run(
-            FnExecutor::new(|_| TaskOutcome::IgnoreOutputs),
+            Returns(|_| TaskOutcome::IgnoreOutputs),
             &settings(dir.path()),
         )
         .await;
@@ -837,8 +878,8 @@ mod tests {
     }
 
     /// A task offloading its input `a` as output `o0`, flytekit's way.
-    fn offloading_task() -> FnExecutor<impl FnMut(LiteralMap) -> TaskOutcome + Send> {
-        FnExecutor::new(|inputs: LiteralMap| {
+    fn offloading_task() -> Returns<impl FnMut(LiteralMap) -> TaskOutcome + Send> {
+        Returns(|inputs: LiteralMap| {
             let value = &inputs.literals["a"];
             let file = "o0_offloaded_metadata.pb";
             let reference = literal::offloaded(file, value.encoded_len() as u64, None);
@@ -893,7 +934,7 @@ mod tests {
     async fn an_output_subdirectory_from_prepare_receives_the_outcome_and_its_offloaded_literals() {
         struct LegacyMapElement<E>(E);
         impl<E: Executor + Send> Executor for LegacyMapElement<E> {
-            async fn prepare(&mut self, _: &TaskLocations, _: bool) -> Prepared {
+            async fn prepare(&mut self, _: &TaskContext, _: bool) -> Prepared {
                 Prepared {
                     output_subdirectory: Some("3".to_owned()),
                     early_outcome: None,
@@ -934,7 +975,7 @@ mod tests {
             LiteralMap::decode(&encoded[..]).is_err(),
             "prost's limit refuses it"
         );
-        let executor = FnExecutor::new(move |_| {
+        let executor = Returns(move |_| {
             TaskOutcome::Outputs(TaskOutputs {
                 outputs: Payload::Bytes(encoded.clone()),
                 offloaded: Default::default(),
@@ -951,7 +992,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         write_inputs(dir.path());
         let message = "x".repeat(50 * 1024 * 1024);
-        let executor = FnExecutor::new(move |_| {
+        let executor = Returns(move |_| {
             TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", message.clone()))
         });
         run(executor, &settings(dir.path())).await;
@@ -996,7 +1037,7 @@ mod tests {
     }
 
     impl Executor for Slow {
-        async fn prepare(&mut self, _: &TaskLocations, _: bool) -> Prepared {
+        async fn prepare(&mut self, _: &TaskContext, _: bool) -> Prepared {
             if self.loads_forever {
                 std::future::pending::<()>().await;
             }
@@ -1075,7 +1116,7 @@ mod tests {
         sender.request(StopRequest::new("SIGINT", Duration::from_secs(600)));
         let mut settings = settings(dir.path());
         settings.stop = stop;
-        let executor = FnExecutor::new(|_| unreachable!("a stopped run runs no task"));
+        let executor = Returns(|_| unreachable!("a stopped run runs no task"));
         run_within(executor, &settings).await;
         let error = error_written(dir.path(), "error.pb");
         assert_eq!(error.code, STOPPED_CODE);
@@ -1136,7 +1177,7 @@ mod tests {
         let mut settings = settings(dir.path());
         settings.task.output_prefix = dir.path().join("file/out").display().to_string();
         settings.termination_message_path = Some(dir.path().join("termination-log"));
-        let executor = FnExecutor::new(|_| {
+        let executor = Returns(|_| {
             TaskOutcome::Failed(ContainerFailure::user("USER:ValueError", "b must not be 0"))
         });
         let storage = Storage::new(StorageConfig::default());

@@ -1,14 +1,16 @@
 //! [`TelemetryError`]: what can stop metrics or logging from starting.
 
-/// Why metrics or logging could not be set up. Telemetry never fails a task once it is
+/// Why metrics or logging could not be set up. Messages name settings, not how they are
+/// set: the caller that reads the configuration adds that (the binary names its
+/// environment variables). Telemetry never fails a task once it is
 /// running: after setup, sending a metric or writing a log line that fails is dropped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TelemetryError {
     /// The statsd host does not resolve.
     #[error(
-        "statsd host {host}:{port} does not resolve: fix FLYTE_STATSD_HOST / \
-         FLYTE_SECRETS_HOST, or set FLYTE_STATSD_DISABLED=true"
+        "statsd host {host}:{port} does not resolve: fix the statsd host setting, or disable \
+         statsd metrics"
     )]
     StatsdAddress {
         /// The configured host.
@@ -20,7 +22,7 @@ pub enum TelemetryError {
     },
     /// No local UDP socket could be opened to send statsd datagrams from.
     #[error(
-        "cannot open a UDP socket to send statsd metrics to {addr}: set FLYTE_STATSD_DISABLED=true to run without metrics"
+        "cannot open a UDP socket to send statsd metrics to {addr}: disable statsd metrics to run without them"
     )]
     StatsdSocket {
         /// The resolved statsd address.

@@ -14,6 +14,16 @@ pub struct Identifier {
     #[prost(string, tag = "6")]
     pub org: ::prost::alloc::string::String,
 }
+impl ::prost::Name for Identifier {
+    const NAME: &'static str = "Identifier";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Identifier".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Identifier".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct WorkflowExecutionIdentifier {
     #[prost(string, tag = "1")]
@@ -25,12 +35,32 @@ pub struct WorkflowExecutionIdentifier {
     #[prost(string, tag = "5")]
     pub org: ::prost::alloc::string::String,
 }
+impl ::prost::Name for WorkflowExecutionIdentifier {
+    const NAME: &'static str = "WorkflowExecutionIdentifier";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.WorkflowExecutionIdentifier".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.WorkflowExecutionIdentifier".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct NodeExecutionIdentifier {
     #[prost(string, tag = "1")]
     pub node_id: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "2")]
     pub execution_id: ::core::option::Option<WorkflowExecutionIdentifier>,
+}
+impl ::prost::Name for NodeExecutionIdentifier {
+    const NAME: &'static str = "NodeExecutionIdentifier";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.NodeExecutionIdentifier".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.NodeExecutionIdentifier".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TaskExecutionIdentifier {
@@ -41,12 +71,32 @@ pub struct TaskExecutionIdentifier {
     #[prost(uint32, tag = "3")]
     pub retry_attempt: u32,
 }
+impl ::prost::Name for TaskExecutionIdentifier {
+    const NAME: &'static str = "TaskExecutionIdentifier";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskExecutionIdentifier".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskExecutionIdentifier".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SignalIdentifier {
     #[prost(string, tag = "1")]
     pub signal_id: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "2")]
     pub execution_id: ::core::option::Option<WorkflowExecutionIdentifier>,
+}
+impl ::prost::Name for SignalIdentifier {
+    const NAME: &'static str = "SignalIdentifier";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SignalIdentifier".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SignalIdentifier".into()
+    }
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -94,6 +144,16 @@ pub struct ArtifactKey {
     #[prost(string, tag = "4")]
     pub org: ::prost::alloc::string::String,
 }
+impl ::prost::Name for ArtifactKey {
+    const NAME: &'static str = "ArtifactKey";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArtifactKey".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArtifactKey".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ArtifactBindingData {
     #[prost(message, optional, tag = "7")]
@@ -111,6 +171,16 @@ pub mod artifact_binding_data {
         BindToTimePartition(bool),
     }
 }
+impl ::prost::Name for ArtifactBindingData {
+    const NAME: &'static str = "ArtifactBindingData";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArtifactBindingData".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArtifactBindingData".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TimeTransform {
     #[prost(string, tag = "1")]
@@ -118,13 +188,43 @@ pub struct TimeTransform {
     #[prost(enumeration = "Operator", tag = "2")]
     pub op: i32,
 }
+impl ::prost::Name for TimeTransform {
+    const NAME: &'static str = "TimeTransform";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TimeTransform".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TimeTransform".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct InputBindingData {
     #[prost(string, tag = "1")]
     pub var: ::prost::alloc::string::String,
 }
+impl ::prost::Name for InputBindingData {
+    const NAME: &'static str = "InputBindingData";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.InputBindingData".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.InputBindingData".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RuntimeBinding {}
+impl ::prost::Name for RuntimeBinding {
+    const NAME: &'static str = "RuntimeBinding";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.RuntimeBinding".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.RuntimeBinding".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct LabelValue {
     #[prost(oneof = "label_value::Value", tags = "1, 2, 3, 4, 5")]
@@ -146,6 +246,16 @@ pub mod label_value {
         RuntimeBinding(super::RuntimeBinding),
     }
 }
+impl ::prost::Name for LabelValue {
+    const NAME: &'static str = "LabelValue";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LabelValue".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LabelValue".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Partitions {
     #[prost(btree_map = "string, message", tag = "1")]
@@ -154,12 +264,32 @@ pub struct Partitions {
         LabelValue,
     >,
 }
+impl ::prost::Name for Partitions {
+    const NAME: &'static str = "Partitions";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Partitions".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Partitions".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TimePartition {
     #[prost(message, optional, tag = "1")]
     pub value: ::core::option::Option<LabelValue>,
     #[prost(enumeration = "Granularity", tag = "2")]
     pub granularity: i32,
+}
+impl ::prost::Name for TimePartition {
+    const NAME: &'static str = "TimePartition";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TimePartition".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TimePartition".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ArtifactId {
@@ -172,12 +302,32 @@ pub struct ArtifactId {
     #[prost(message, optional, tag = "4")]
     pub time_partition: ::core::option::Option<TimePartition>,
 }
+impl ::prost::Name for ArtifactId {
+    const NAME: &'static str = "ArtifactID";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArtifactID".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArtifactID".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ArtifactTag {
     #[prost(message, optional, tag = "1")]
     pub artifact_key: ::core::option::Option<ArtifactKey>,
     #[prost(message, optional, tag = "2")]
     pub value: ::core::option::Option<LabelValue>,
+}
+impl ::prost::Name for ArtifactTag {
+    const NAME: &'static str = "ArtifactTag";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArtifactTag".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArtifactTag".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ArtifactQuery {
@@ -196,6 +346,16 @@ pub mod artifact_query {
         Uri(::prost::alloc::string::String),
         #[prost(message, tag = "4")]
         Binding(super::ArtifactBindingData),
+    }
+}
+impl ::prost::Name for ArtifactQuery {
+    const NAME: &'static str = "ArtifactQuery";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArtifactQuery".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArtifactQuery".into()
     }
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
@@ -266,6 +426,16 @@ pub struct CatalogArtifactTag {
     #[prost(string, tag = "2")]
     pub name: ::prost::alloc::string::String,
 }
+impl ::prost::Name for CatalogArtifactTag {
+    const NAME: &'static str = "CatalogArtifactTag";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.CatalogArtifactTag".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.CatalogArtifactTag".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CatalogMetadata {
     #[prost(message, optional, tag = "1")]
@@ -281,6 +451,16 @@ pub mod catalog_metadata {
     pub enum SourceExecution {
         #[prost(message, tag = "3")]
         SourceTaskExecution(super::TaskExecutionIdentifier),
+    }
+}
+impl ::prost::Name for CatalogMetadata {
+    const NAME: &'static str = "CatalogMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.CatalogMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.CatalogMetadata".into()
     }
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -331,6 +511,16 @@ pub mod catalog_reservation {
                 _ => None,
             }
         }
+    }
+}
+impl ::prost::Name for CatalogReservation {
+    const NAME: &'static str = "CatalogReservation";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.CatalogReservation".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.CatalogReservation".into()
     }
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
@@ -442,6 +632,26 @@ pub mod schema_type {
             }
         }
     }
+    impl ::prost::Name for SchemaColumn {
+        const NAME: &'static str = "SchemaColumn";
+        const PACKAGE: &'static str = "flyteidl.core";
+        fn full_name() -> ::prost::alloc::string::String {
+            "flyteidl.core.SchemaType.SchemaColumn".into()
+        }
+        fn type_url() -> ::prost::alloc::string::String {
+            "/flyteidl.core.SchemaType.SchemaColumn".into()
+        }
+    }
+}
+impl ::prost::Name for SchemaType {
+    const NAME: &'static str = "SchemaType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SchemaType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SchemaType".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct StructuredDatasetType {
@@ -462,6 +672,26 @@ pub mod structured_dataset_type {
         pub name: ::prost::alloc::string::String,
         #[prost(message, optional, tag = "2")]
         pub literal_type: ::core::option::Option<super::LiteralType>,
+    }
+    impl ::prost::Name for DatasetColumn {
+        const NAME: &'static str = "DatasetColumn";
+        const PACKAGE: &'static str = "flyteidl.core";
+        fn full_name() -> ::prost::alloc::string::String {
+            "flyteidl.core.StructuredDatasetType.DatasetColumn".into()
+        }
+        fn type_url() -> ::prost::alloc::string::String {
+            "/flyteidl.core.StructuredDatasetType.DatasetColumn".into()
+        }
+    }
+}
+impl ::prost::Name for StructuredDatasetType {
+    const NAME: &'static str = "StructuredDatasetType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.StructuredDatasetType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.StructuredDatasetType".into()
     }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -510,15 +740,45 @@ pub mod blob_type {
         }
     }
 }
+impl ::prost::Name for BlobType {
+    const NAME: &'static str = "BlobType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BlobType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BlobType".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EnumType {
     #[prost(string, repeated, tag = "1")]
     pub values: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+impl ::prost::Name for EnumType {
+    const NAME: &'static str = "EnumType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.EnumType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.EnumType".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UnionType {
     #[prost(message, repeated, tag = "1")]
     pub variants: ::prost::alloc::vec::Vec<LiteralType>,
+}
+impl ::prost::Name for UnionType {
+    const NAME: &'static str = "UnionType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.UnionType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.UnionType".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TypeStructure {
@@ -530,10 +790,30 @@ pub struct TypeStructure {
         LiteralType,
     >,
 }
+impl ::prost::Name for TypeStructure {
+    const NAME: &'static str = "TypeStructure";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TypeStructure".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TypeStructure".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TypeAnnotation {
     #[prost(message, optional, tag = "1")]
     pub annotations: ::core::option::Option<::prost_types::Struct>,
+}
+impl ::prost::Name for TypeAnnotation {
+    const NAME: &'static str = "TypeAnnotation";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TypeAnnotation".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TypeAnnotation".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LiteralType {
@@ -568,6 +848,16 @@ pub mod literal_type {
         UnionType(super::UnionType),
     }
 }
+impl ::prost::Name for LiteralType {
+    const NAME: &'static str = "LiteralType";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LiteralType".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LiteralType".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OutputReference {
     #[prost(string, tag = "1")]
@@ -576,6 +866,16 @@ pub struct OutputReference {
     pub var: ::prost::alloc::string::String,
     #[prost(message, repeated, tag = "3")]
     pub attr_path: ::prost::alloc::vec::Vec<PromiseAttribute>,
+}
+impl ::prost::Name for OutputReference {
+    const NAME: &'static str = "OutputReference";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.OutputReference".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.OutputReference".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PromiseAttribute {
@@ -592,12 +892,32 @@ pub mod promise_attribute {
         IntValue(i32),
     }
 }
+impl ::prost::Name for PromiseAttribute {
+    const NAME: &'static str = "PromiseAttribute";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.PromiseAttribute".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.PromiseAttribute".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Error {
     #[prost(string, tag = "1")]
     pub failed_node_id: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub message: ::prost::alloc::string::String,
+}
+impl ::prost::Name for Error {
+    const NAME: &'static str = "Error";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Error".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Error".into()
+    }
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -672,8 +992,28 @@ pub mod primitive {
         Duration(::prost_types::Duration),
     }
 }
+impl ::prost::Name for Primitive {
+    const NAME: &'static str = "Primitive";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Primitive".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Primitive".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Void {}
+impl ::prost::Name for Void {
+    const NAME: &'static str = "Void";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Void".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Void".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Blob {
     #[prost(message, optional, tag = "1")]
@@ -681,10 +1021,30 @@ pub struct Blob {
     #[prost(string, tag = "3")]
     pub uri: ::prost::alloc::string::String,
 }
+impl ::prost::Name for Blob {
+    const NAME: &'static str = "Blob";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Blob".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Blob".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct BlobMetadata {
     #[prost(message, optional, tag = "1")]
     pub r#type: ::core::option::Option<BlobType>,
+}
+impl ::prost::Name for BlobMetadata {
+    const NAME: &'static str = "BlobMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BlobMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BlobMetadata".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Binary {
@@ -693,12 +1053,32 @@ pub struct Binary {
     #[prost(string, tag = "2")]
     pub tag: ::prost::alloc::string::String,
 }
+impl ::prost::Name for Binary {
+    const NAME: &'static str = "Binary";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Binary".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Binary".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Schema {
     #[prost(string, tag = "1")]
     pub uri: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "3")]
     pub r#type: ::core::option::Option<SchemaType>,
+}
+impl ::prost::Name for Schema {
+    const NAME: &'static str = "Schema";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Schema".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Schema".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Union {
@@ -707,10 +1087,30 @@ pub struct Union {
     #[prost(message, optional, tag = "2")]
     pub r#type: ::core::option::Option<LiteralType>,
 }
+impl ::prost::Name for Union {
+    const NAME: &'static str = "Union";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Union".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Union".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct StructuredDatasetMetadata {
     #[prost(message, optional, tag = "1")]
     pub structured_dataset_type: ::core::option::Option<StructuredDatasetType>,
+}
+impl ::prost::Name for StructuredDatasetMetadata {
+    const NAME: &'static str = "StructuredDatasetMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.StructuredDatasetMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.StructuredDatasetMetadata".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct StructuredDataset {
@@ -718,6 +1118,16 @@ pub struct StructuredDataset {
     pub uri: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "2")]
     pub metadata: ::core::option::Option<StructuredDatasetMetadata>,
+}
+impl ::prost::Name for StructuredDataset {
+    const NAME: &'static str = "StructuredDataset";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.StructuredDataset".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.StructuredDataset".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Scalar {
@@ -748,6 +1158,16 @@ pub mod scalar {
         Union(::prost::alloc::boxed::Box<super::Union>),
     }
 }
+impl ::prost::Name for Scalar {
+    const NAME: &'static str = "Scalar";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Scalar".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Scalar".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Literal {
     #[prost(string, tag = "4")]
@@ -774,6 +1194,16 @@ pub mod literal {
         OffloadedMetadata(super::LiteralOffloadedMetadata),
     }
 }
+impl ::prost::Name for Literal {
+    const NAME: &'static str = "Literal";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Literal".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Literal".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LiteralOffloadedMetadata {
     #[prost(string, tag = "1")]
@@ -783,10 +1213,30 @@ pub struct LiteralOffloadedMetadata {
     #[prost(message, optional, tag = "3")]
     pub inferred_type: ::core::option::Option<LiteralType>,
 }
+impl ::prost::Name for LiteralOffloadedMetadata {
+    const NAME: &'static str = "LiteralOffloadedMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LiteralOffloadedMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LiteralOffloadedMetadata".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LiteralCollection {
     #[prost(message, repeated, tag = "1")]
     pub literals: ::prost::alloc::vec::Vec<Literal>,
+}
+impl ::prost::Name for LiteralCollection {
+    const NAME: &'static str = "LiteralCollection";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LiteralCollection".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LiteralCollection".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LiteralMap {
@@ -796,10 +1246,30 @@ pub struct LiteralMap {
         Literal,
     >,
 }
+impl ::prost::Name for LiteralMap {
+    const NAME: &'static str = "LiteralMap";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LiteralMap".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LiteralMap".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BindingDataCollection {
     #[prost(message, repeated, tag = "1")]
     pub bindings: ::prost::alloc::vec::Vec<BindingData>,
+}
+impl ::prost::Name for BindingDataCollection {
+    const NAME: &'static str = "BindingDataCollection";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BindingDataCollection".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BindingDataCollection".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BindingDataMap {
@@ -809,10 +1279,30 @@ pub struct BindingDataMap {
         BindingData,
     >,
 }
+impl ::prost::Name for BindingDataMap {
+    const NAME: &'static str = "BindingDataMap";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BindingDataMap".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BindingDataMap".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UnionInfo {
     #[prost(message, optional, tag = "1")]
     pub target_type: ::core::option::Option<LiteralType>,
+}
+impl ::prost::Name for UnionInfo {
+    const NAME: &'static str = "UnionInfo";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.UnionInfo".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.UnionInfo".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BindingData {
@@ -837,12 +1327,32 @@ pub mod binding_data {
         OffloadedMetadata(super::LiteralOffloadedMetadata),
     }
 }
+impl ::prost::Name for BindingData {
+    const NAME: &'static str = "BindingData";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BindingData".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BindingData".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Binding {
     #[prost(string, tag = "1")]
     pub var: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "2")]
     pub binding: ::core::option::Option<BindingData>,
+}
+impl ::prost::Name for Binding {
+    const NAME: &'static str = "Binding";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Binding".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Binding".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KeyValuePair {
@@ -851,10 +1361,30 @@ pub struct KeyValuePair {
     #[prost(string, tag = "2")]
     pub value: ::prost::alloc::string::String,
 }
+impl ::prost::Name for KeyValuePair {
+    const NAME: &'static str = "KeyValuePair";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.KeyValuePair".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.KeyValuePair".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RetryStrategy {
     #[prost(uint32, tag = "5")]
     pub retries: u32,
+}
+impl ::prost::Name for RetryStrategy {
+    const NAME: &'static str = "RetryStrategy";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.RetryStrategy".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.RetryStrategy".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Variable {
@@ -867,6 +1397,16 @@ pub struct Variable {
     #[prost(message, optional, tag = "4")]
     pub artifact_tag: ::core::option::Option<ArtifactTag>,
 }
+impl ::prost::Name for Variable {
+    const NAME: &'static str = "Variable";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Variable".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Variable".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct VariableMap {
     #[prost(btree_map = "string, message", tag = "1")]
@@ -875,12 +1415,32 @@ pub struct VariableMap {
         Variable,
     >,
 }
+impl ::prost::Name for VariableMap {
+    const NAME: &'static str = "VariableMap";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.VariableMap".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.VariableMap".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TypedInterface {
     #[prost(message, optional, tag = "1")]
     pub inputs: ::core::option::Option<VariableMap>,
     #[prost(message, optional, tag = "2")]
     pub outputs: ::core::option::Option<VariableMap>,
+}
+impl ::prost::Name for TypedInterface {
+    const NAME: &'static str = "TypedInterface";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TypedInterface".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TypedInterface".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Parameter {
@@ -903,6 +1463,16 @@ pub mod parameter {
         ArtifactId(super::ArtifactId),
     }
 }
+impl ::prost::Name for Parameter {
+    const NAME: &'static str = "Parameter";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Parameter".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Parameter".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ParameterMap {
     #[prost(btree_map = "string, message", tag = "1")]
@@ -910,6 +1480,16 @@ pub struct ParameterMap {
         ::prost::alloc::string::String,
         Parameter,
     >,
+}
+impl ::prost::Name for ParameterMap {
+    const NAME: &'static str = "ParameterMap";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ParameterMap".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ParameterMap".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ComparisonExpression {
@@ -971,6 +1551,16 @@ pub mod comparison_expression {
         }
     }
 }
+impl ::prost::Name for ComparisonExpression {
+    const NAME: &'static str = "ComparisonExpression";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ComparisonExpression".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ComparisonExpression".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Operand {
     #[prost(oneof = "operand::Val", tags = "1, 2, 3")]
@@ -989,6 +1579,16 @@ pub mod operand {
         Scalar(super::Scalar),
     }
 }
+impl ::prost::Name for Operand {
+    const NAME: &'static str = "Operand";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Operand".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Operand".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BooleanExpression {
     #[prost(oneof = "boolean_expression::Expr", tags = "1, 2")]
@@ -1002,6 +1602,16 @@ pub mod boolean_expression {
         Conjunction(::prost::alloc::boxed::Box<super::ConjunctionExpression>),
         #[prost(message, tag = "2")]
         Comparison(super::ComparisonExpression),
+    }
+}
+impl ::prost::Name for BooleanExpression {
+    const NAME: &'static str = "BooleanExpression";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BooleanExpression".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BooleanExpression".into()
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -1054,6 +1664,16 @@ pub mod conjunction_expression {
                 _ => None,
             }
         }
+    }
+}
+impl ::prost::Name for ConjunctionExpression {
+    const NAME: &'static str = "ConjunctionExpression";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ConjunctionExpression".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ConjunctionExpression".into()
     }
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1119,6 +1739,16 @@ pub mod workflow_execution {
                 _ => None,
             }
         }
+    }
+}
+impl ::prost::Name for WorkflowExecution {
+    const NAME: &'static str = "WorkflowExecution";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.WorkflowExecution".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.WorkflowExecution".into()
     }
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1189,6 +1819,16 @@ pub mod node_execution {
         }
     }
 }
+impl ::prost::Name for NodeExecution {
+    const NAME: &'static str = "NodeExecution";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.NodeExecution".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.NodeExecution".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TaskExecution {}
 /// Nested message and enum types in `TaskExecution`.
@@ -1251,6 +1891,16 @@ pub mod task_execution {
         }
     }
 }
+impl ::prost::Name for TaskExecution {
+    const NAME: &'static str = "TaskExecution";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskExecution".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskExecution".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ExecutionError {
     #[prost(string, tag = "1")]
@@ -1306,6 +1956,16 @@ pub mod execution_error {
                 _ => None,
             }
         }
+    }
+}
+impl ::prost::Name for ExecutionError {
+    const NAME: &'static str = "ExecutionError";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ExecutionError".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ExecutionError".into()
     }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1365,12 +2025,32 @@ pub mod task_log {
         }
     }
 }
+impl ::prost::Name for TaskLog {
+    const NAME: &'static str = "TaskLog";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskLog".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskLog".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LogContext {
     #[prost(message, repeated, tag = "1")]
     pub pods: ::prost::alloc::vec::Vec<PodLogContext>,
     #[prost(string, tag = "2")]
     pub primary_pod_name: ::prost::alloc::string::String,
+}
+impl ::prost::Name for LogContext {
+    const NAME: &'static str = "LogContext";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LogContext".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LogContext".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PodLogContext {
@@ -1384,6 +2064,16 @@ pub struct PodLogContext {
     pub primary_container_name: ::prost::alloc::string::String,
     #[prost(message, repeated, tag = "5")]
     pub init_containers: ::prost::alloc::vec::Vec<ContainerContext>,
+}
+impl ::prost::Name for PodLogContext {
+    const NAME: &'static str = "PodLogContext";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.PodLogContext".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.PodLogContext".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ContainerContext {
@@ -1401,11 +2091,41 @@ pub mod container_context {
         #[prost(message, optional, tag = "2")]
         pub container_end_time: ::core::option::Option<::prost_types::Timestamp>,
     }
+    impl ::prost::Name for ProcessContext {
+        const NAME: &'static str = "ProcessContext";
+        const PACKAGE: &'static str = "flyteidl.core";
+        fn full_name() -> ::prost::alloc::string::String {
+            "flyteidl.core.ContainerContext.ProcessContext".into()
+        }
+        fn type_url() -> ::prost::alloc::string::String {
+            "/flyteidl.core.ContainerContext.ProcessContext".into()
+        }
+    }
+}
+impl ::prost::Name for ContainerContext {
+    const NAME: &'static str = "ContainerContext";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ContainerContext".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ContainerContext".into()
+    }
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct QualityOfServiceSpec {
     #[prost(message, optional, tag = "1")]
     pub queueing_budget: ::core::option::Option<::prost_types::Duration>,
+}
+impl ::prost::Name for QualityOfServiceSpec {
+    const NAME: &'static str = "QualityOfServiceSpec";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.QualityOfServiceSpec".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.QualityOfServiceSpec".into()
+    }
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct QualityOfService {
@@ -1464,6 +2184,16 @@ pub mod quality_of_service {
         Spec(super::QualityOfServiceSpec),
     }
 }
+impl ::prost::Name for QualityOfService {
+    const NAME: &'static str = "QualityOfService";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.QualityOfService".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.QualityOfService".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Secret {
     #[prost(string, tag = "1")]
@@ -1519,12 +2249,32 @@ pub mod secret {
         }
     }
 }
+impl ::prost::Name for Secret {
+    const NAME: &'static str = "Secret";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Secret".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Secret".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OAuth2Client {
     #[prost(string, tag = "1")]
     pub client_id: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "2")]
     pub client_secret: ::core::option::Option<Secret>,
+}
+impl ::prost::Name for OAuth2Client {
+    const NAME: &'static str = "OAuth2Client";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.OAuth2Client".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.OAuth2Client".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Identity {
@@ -1536,6 +2286,16 @@ pub struct Identity {
     pub oauth2_client: ::core::option::Option<OAuth2Client>,
     #[prost(string, tag = "4")]
     pub execution_identity: ::prost::alloc::string::String,
+}
+impl ::prost::Name for Identity {
+    const NAME: &'static str = "Identity";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Identity".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Identity".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OAuth2TokenRequest {
@@ -1586,6 +2346,16 @@ pub mod o_auth2_token_request {
         }
     }
 }
+impl ::prost::Name for OAuth2TokenRequest {
+    const NAME: &'static str = "OAuth2TokenRequest";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.OAuth2TokenRequest".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.OAuth2TokenRequest".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SecurityContext {
     #[prost(message, optional, tag = "1")]
@@ -1594,6 +2364,16 @@ pub struct SecurityContext {
     pub secrets: ::prost::alloc::vec::Vec<Secret>,
     #[prost(message, repeated, tag = "3")]
     pub tokens: ::prost::alloc::vec::Vec<OAuth2TokenRequest>,
+}
+impl ::prost::Name for SecurityContext {
+    const NAME: &'static str = "SecurityContext";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SecurityContext".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SecurityContext".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Resources {
@@ -1610,6 +2390,16 @@ pub mod resources {
         pub name: i32,
         #[prost(string, tag = "2")]
         pub value: ::prost::alloc::string::String,
+    }
+    impl ::prost::Name for ResourceEntry {
+        const NAME: &'static str = "ResourceEntry";
+        const PACKAGE: &'static str = "flyteidl.core";
+        fn full_name() -> ::prost::alloc::string::String {
+            "flyteidl.core.Resources.ResourceEntry".into()
+        }
+        fn type_url() -> ::prost::alloc::string::String {
+            "/flyteidl.core.Resources.ResourceEntry".into()
+        }
     }
     #[derive(
         Clone,
@@ -1660,6 +2450,16 @@ pub mod resources {
         }
     }
 }
+impl ::prost::Name for Resources {
+    const NAME: &'static str = "Resources";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Resources".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Resources".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GpuAccelerator {
     #[prost(string, tag = "1")]
@@ -1679,6 +2479,16 @@ pub mod gpu_accelerator {
         PartitionSize(::prost::alloc::string::String),
     }
 }
+impl ::prost::Name for GpuAccelerator {
+    const NAME: &'static str = "GPUAccelerator";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.GPUAccelerator".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.GPUAccelerator".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SharedMemory {
     #[prost(string, tag = "1")]
@@ -1688,12 +2498,32 @@ pub struct SharedMemory {
     #[prost(string, tag = "3")]
     pub size_limit: ::prost::alloc::string::String,
 }
+impl ::prost::Name for SharedMemory {
+    const NAME: &'static str = "SharedMemory";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SharedMemory".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SharedMemory".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ExtendedResources {
     #[prost(message, optional, tag = "1")]
     pub gpu_accelerator: ::core::option::Option<GpuAccelerator>,
     #[prost(message, optional, tag = "2")]
     pub shared_memory: ::core::option::Option<SharedMemory>,
+}
+impl ::prost::Name for ExtendedResources {
+    const NAME: &'static str = "ExtendedResources";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ExtendedResources".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ExtendedResources".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RuntimeMetadata {
@@ -1743,6 +2573,16 @@ pub mod runtime_metadata {
         }
     }
 }
+impl ::prost::Name for RuntimeMetadata {
+    const NAME: &'static str = "RuntimeMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.RuntimeMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.RuntimeMetadata".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TaskMetadata {
     #[prost(bool, tag = "1")]
@@ -1787,6 +2627,16 @@ pub mod task_metadata {
         Interruptible(bool),
     }
 }
+impl ::prost::Name for TaskMetadata {
+    const NAME: &'static str = "TaskMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskMetadata".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TaskTemplate {
     #[prost(message, optional, tag = "1")]
@@ -1825,12 +2675,32 @@ pub mod task_template {
         Sql(super::Sql),
     }
 }
+impl ::prost::Name for TaskTemplate {
+    const NAME: &'static str = "TaskTemplate";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskTemplate".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskTemplate".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ContainerPort {
     #[prost(uint32, tag = "1")]
     pub container_port: u32,
     #[prost(string, tag = "2")]
     pub name: ::prost::alloc::string::String,
+}
+impl ::prost::Name for ContainerPort {
+    const NAME: &'static str = "ContainerPort";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ContainerPort".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ContainerPort".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Container {
@@ -1900,6 +2770,16 @@ pub mod container {
                 _ => None,
             }
         }
+    }
+}
+impl ::prost::Name for Container {
+    const NAME: &'static str = "Container";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Container".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Container".into()
     }
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1990,6 +2870,16 @@ pub mod io_strategy {
         }
     }
 }
+impl ::prost::Name for IoStrategy {
+    const NAME: &'static str = "IOStrategy";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.IOStrategy".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.IOStrategy".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DataLoadingConfig {
     #[prost(bool, tag = "1")]
@@ -2045,6 +2935,16 @@ pub mod data_loading_config {
         }
     }
 }
+impl ::prost::Name for DataLoadingConfig {
+    const NAME: &'static str = "DataLoadingConfig";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.DataLoadingConfig".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.DataLoadingConfig".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct K8sPod {
     #[prost(message, optional, tag = "1")]
@@ -2055,6 +2955,16 @@ pub struct K8sPod {
     pub data_config: ::core::option::Option<DataLoadingConfig>,
     #[prost(string, tag = "4")]
     pub primary_container_name: ::prost::alloc::string::String,
+}
+impl ::prost::Name for K8sPod {
+    const NAME: &'static str = "K8sPod";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.K8sPod".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.K8sPod".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct K8sObjectMetadata {
@@ -2068,6 +2978,16 @@ pub struct K8sObjectMetadata {
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
+}
+impl ::prost::Name for K8sObjectMetadata {
+    const NAME: &'static str = "K8sObjectMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.K8sObjectMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.K8sObjectMetadata".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Sql {
@@ -2121,12 +3041,32 @@ pub mod sql {
         }
     }
 }
+impl ::prost::Name for Sql {
+    const NAME: &'static str = "Sql";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Sql".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Sql".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct IfBlock {
     #[prost(message, optional, tag = "1")]
     pub condition: ::core::option::Option<BooleanExpression>,
     #[prost(message, optional, boxed, tag = "2")]
     pub then_node: ::core::option::Option<::prost::alloc::boxed::Box<Node>>,
+}
+impl ::prost::Name for IfBlock {
+    const NAME: &'static str = "IfBlock";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.IfBlock".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.IfBlock".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct IfElseBlock {
@@ -2147,10 +3087,30 @@ pub mod if_else_block {
         Error(super::Error),
     }
 }
+impl ::prost::Name for IfElseBlock {
+    const NAME: &'static str = "IfElseBlock";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.IfElseBlock".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.IfElseBlock".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BranchNode {
     #[prost(message, optional, boxed, tag = "1")]
     pub if_else: ::core::option::Option<::prost::alloc::boxed::Box<IfElseBlock>>,
+}
+impl ::prost::Name for BranchNode {
+    const NAME: &'static str = "BranchNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.BranchNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.BranchNode".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TaskNode {
@@ -2165,6 +3125,16 @@ pub mod task_node {
     pub enum Reference {
         #[prost(message, tag = "1")]
         ReferenceId(super::Identifier),
+    }
+}
+impl ::prost::Name for TaskNode {
+    const NAME: &'static str = "TaskNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskNode".into()
     }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -2182,10 +3152,30 @@ pub mod workflow_node {
         SubWorkflowRef(super::Identifier),
     }
 }
+impl ::prost::Name for WorkflowNode {
+    const NAME: &'static str = "WorkflowNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.WorkflowNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.WorkflowNode".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ApproveCondition {
     #[prost(string, tag = "1")]
     pub signal_id: ::prost::alloc::string::String,
+}
+impl ::prost::Name for ApproveCondition {
+    const NAME: &'static str = "ApproveCondition";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ApproveCondition".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ApproveCondition".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SignalCondition {
@@ -2196,10 +3186,30 @@ pub struct SignalCondition {
     #[prost(string, tag = "3")]
     pub output_variable_name: ::prost::alloc::string::String,
 }
+impl ::prost::Name for SignalCondition {
+    const NAME: &'static str = "SignalCondition";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SignalCondition".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SignalCondition".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SleepCondition {
     #[prost(message, optional, tag = "1")]
     pub duration: ::core::option::Option<::prost_types::Duration>,
+}
+impl ::prost::Name for SleepCondition {
+    const NAME: &'static str = "SleepCondition";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.SleepCondition".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.SleepCondition".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GateNode {
@@ -2216,6 +3226,16 @@ pub mod gate_node {
         Signal(super::SignalCondition),
         #[prost(message, tag = "3")]
         Sleep(super::SleepCondition),
+    }
+}
+impl ::prost::Name for GateNode {
+    const NAME: &'static str = "GateNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.GateNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.GateNode".into()
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -2324,6 +3344,16 @@ pub mod array_node {
         MinSuccessRatio(f32),
     }
 }
+impl ::prost::Name for ArrayNode {
+    const NAME: &'static str = "ArrayNode";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ArrayNode".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ArrayNode".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct NodeMetadata {
     #[prost(string, tag = "1")]
@@ -2371,12 +3401,32 @@ pub mod node_metadata {
         CacheSerializable(bool),
     }
 }
+impl ::prost::Name for NodeMetadata {
+    const NAME: &'static str = "NodeMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.NodeMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.NodeMetadata".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Alias {
     #[prost(string, tag = "1")]
     pub var: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub alias: ::prost::alloc::string::String,
+}
+impl ::prost::Name for Alias {
+    const NAME: &'static str = "Alias";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Alias".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Alias".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Node {
@@ -2407,6 +3457,16 @@ pub mod node {
         GateNode(super::GateNode),
         #[prost(message, tag = "10")]
         ArrayNode(::prost::alloc::boxed::Box<super::ArrayNode>),
+    }
+}
+impl ::prost::Name for Node {
+    const NAME: &'static str = "Node";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Node".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Node".into()
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -2464,10 +3524,30 @@ pub mod workflow_metadata {
         }
     }
 }
+impl ::prost::Name for WorkflowMetadata {
+    const NAME: &'static str = "WorkflowMetadata";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.WorkflowMetadata".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.WorkflowMetadata".into()
+    }
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct WorkflowMetadataDefaults {
     #[prost(bool, tag = "1")]
     pub interruptible: bool,
+}
+impl ::prost::Name for WorkflowMetadataDefaults {
+    const NAME: &'static str = "WorkflowMetadataDefaults";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.WorkflowMetadataDefaults".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.WorkflowMetadataDefaults".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct WorkflowTemplate {
@@ -2486,6 +3566,16 @@ pub struct WorkflowTemplate {
     #[prost(message, optional, tag = "7")]
     pub metadata_defaults: ::core::option::Option<WorkflowMetadataDefaults>,
 }
+impl ::prost::Name for WorkflowTemplate {
+    const NAME: &'static str = "WorkflowTemplate";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.WorkflowTemplate".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.WorkflowTemplate".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TaskNodeOverrides {
     #[prost(message, optional, tag = "1")]
@@ -2497,6 +3587,16 @@ pub struct TaskNodeOverrides {
     #[prost(message, optional, tag = "4")]
     pub pod_template: ::core::option::Option<K8sPod>,
 }
+impl ::prost::Name for TaskNodeOverrides {
+    const NAME: &'static str = "TaskNodeOverrides";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.TaskNodeOverrides".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.TaskNodeOverrides".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LaunchPlanTemplate {
     #[prost(message, optional, tag = "1")]
@@ -2505,6 +3605,16 @@ pub struct LaunchPlanTemplate {
     pub interface: ::core::option::Option<TypedInterface>,
     #[prost(message, optional, tag = "3")]
     pub fixed_inputs: ::core::option::Option<LiteralMap>,
+}
+impl ::prost::Name for LaunchPlanTemplate {
+    const NAME: &'static str = "LaunchPlanTemplate";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.LaunchPlanTemplate".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.LaunchPlanTemplate".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ConnectionSet {
@@ -2526,6 +3636,26 @@ pub mod connection_set {
         #[prost(string, repeated, tag = "1")]
         pub ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     }
+    impl ::prost::Name for IdList {
+        const NAME: &'static str = "IdList";
+        const PACKAGE: &'static str = "flyteidl.core";
+        fn full_name() -> ::prost::alloc::string::String {
+            "flyteidl.core.ConnectionSet.IdList".into()
+        }
+        fn type_url() -> ::prost::alloc::string::String {
+            "/flyteidl.core.ConnectionSet.IdList".into()
+        }
+    }
+}
+impl ::prost::Name for ConnectionSet {
+    const NAME: &'static str = "ConnectionSet";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ConnectionSet".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ConnectionSet".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CompiledWorkflow {
@@ -2534,15 +3664,45 @@ pub struct CompiledWorkflow {
     #[prost(message, optional, tag = "2")]
     pub connections: ::core::option::Option<ConnectionSet>,
 }
+impl ::prost::Name for CompiledWorkflow {
+    const NAME: &'static str = "CompiledWorkflow";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.CompiledWorkflow".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.CompiledWorkflow".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CompiledLaunchPlan {
     #[prost(message, optional, tag = "1")]
     pub template: ::core::option::Option<LaunchPlanTemplate>,
 }
+impl ::prost::Name for CompiledLaunchPlan {
+    const NAME: &'static str = "CompiledLaunchPlan";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.CompiledLaunchPlan".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.CompiledLaunchPlan".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CompiledTask {
     #[prost(message, optional, tag = "1")]
     pub template: ::core::option::Option<TaskTemplate>,
+}
+impl ::prost::Name for CompiledTask {
+    const NAME: &'static str = "CompiledTask";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.CompiledTask".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.CompiledTask".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CompiledWorkflowClosure {
@@ -2554,6 +3714,16 @@ pub struct CompiledWorkflowClosure {
     pub tasks: ::prost::alloc::vec::Vec<CompiledTask>,
     #[prost(message, repeated, tag = "4")]
     pub launch_plans: ::prost::alloc::vec::Vec<CompiledLaunchPlan>,
+}
+impl ::prost::Name for CompiledWorkflowClosure {
+    const NAME: &'static str = "CompiledWorkflowClosure";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.CompiledWorkflowClosure".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.CompiledWorkflowClosure".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DynamicJobSpec {
@@ -2567,6 +3737,16 @@ pub struct DynamicJobSpec {
     pub tasks: ::prost::alloc::vec::Vec<TaskTemplate>,
     #[prost(message, repeated, tag = "5")]
     pub subworkflows: ::prost::alloc::vec::Vec<WorkflowTemplate>,
+}
+impl ::prost::Name for DynamicJobSpec {
+    const NAME: &'static str = "DynamicJobSpec";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.DynamicJobSpec".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.DynamicJobSpec".into()
+    }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ContainerError {
@@ -2622,10 +3802,30 @@ pub mod container_error {
         }
     }
 }
+impl ::prost::Name for ContainerError {
+    const NAME: &'static str = "ContainerError";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ContainerError".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ContainerError".into()
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ErrorDocument {
     #[prost(message, optional, tag = "1")]
     pub error: ::core::option::Option<ContainerError>,
+}
+impl ::prost::Name for ErrorDocument {
+    const NAME: &'static str = "ErrorDocument";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ErrorDocument".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ErrorDocument".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ExecutionEnvAssignment {
@@ -2635,6 +3835,16 @@ pub struct ExecutionEnvAssignment {
     pub task_type: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "3")]
     pub execution_env: ::core::option::Option<ExecutionEnv>,
+}
+impl ::prost::Name for ExecutionEnvAssignment {
+    const NAME: &'static str = "ExecutionEnvAssignment";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ExecutionEnvAssignment".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ExecutionEnvAssignment".into()
+    }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ExecutionEnv {
@@ -2655,6 +3865,16 @@ pub mod execution_env {
         Extant(::prost_types::Struct),
         #[prost(message, tag = "4")]
         Spec(::prost_types::Struct),
+    }
+}
+impl ::prost::Name for ExecutionEnv {
+    const NAME: &'static str = "ExecutionEnv";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ExecutionEnv".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ExecutionEnv".into()
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -2682,6 +3902,16 @@ pub mod span {
         OperationId(::prost::alloc::string::String),
     }
 }
+impl ::prost::Name for Span {
+    const NAME: &'static str = "Span";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.Span".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.Span".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ExecutionMetricResult {
     #[prost(string, tag = "1")]
@@ -2689,10 +3919,30 @@ pub struct ExecutionMetricResult {
     #[prost(message, optional, tag = "2")]
     pub data: ::core::option::Option<::prost_types::Struct>,
 }
+impl ::prost::Name for ExecutionMetricResult {
+    const NAME: &'static str = "ExecutionMetricResult";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.ExecutionMetricResult".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.ExecutionMetricResult".into()
+    }
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct WorkflowClosure {
     #[prost(message, optional, tag = "1")]
     pub workflow: ::core::option::Option<WorkflowTemplate>,
     #[prost(message, repeated, tag = "2")]
     pub tasks: ::prost::alloc::vec::Vec<TaskTemplate>,
+}
+impl ::prost::Name for WorkflowClosure {
+    const NAME: &'static str = "WorkflowClosure";
+    const PACKAGE: &'static str = "flyteidl.core";
+    fn full_name() -> ::prost::alloc::string::String {
+        "flyteidl.core.WorkflowClosure".into()
+    }
+    fn type_url() -> ::prost::alloc::string::String {
+        "/flyteidl.core.WorkflowClosure".into()
+    }
 }
