@@ -45,7 +45,7 @@ pub struct GlobalArgs {
     #[arg(
         long = "err-output-name",
         global = true,
-        default_value = flyte_errors::ERROR_FILE_NAME,
+        default_value = flyte_proto::files::ERROR_FILE,
         value_name = "NAME"
     )]
     pub err_output_name: String,

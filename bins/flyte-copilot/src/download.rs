@@ -99,7 +99,7 @@ async fn download(storage: &Storage, plan: &DownloadPlan) -> Result<(), Fault> {
             )),
         )
     })?;
-    let inputs: LiteralMap = flyte_proto::io::decode(&bytes, "flyteidl.core.LiteralMap")
+    let inputs: LiteralMap = flyte_proto::io::decode(&bytes)
         .with_context(|| {
             format!(
                 "{} is not a flyteidl.core.LiteralMap: it is corrupt, or --from-remote names another file",

@@ -140,7 +140,7 @@ fn required(value: Option<String>, flag: &str) -> Result<String, Fault> {
         .ok_or_else(|| Fault::fatal(codes::INPUT_DOWNLOAD_FAILED, anyhow!("{flag} is required")))
 }
 
-fn decode_base64<M: flyte_proto::Message + Default>(
+fn decode_base64<M: flyte_proto::Message + flyte_proto::Name + Default>(
     text: &str,
     flag: &str,
     what: &'static str,
@@ -150,7 +150,7 @@ fn decode_base64<M: flyte_proto::Message + Default>(
         .with_context(|| {
             format!("{flag} is not base64: pass the serialized {what}, base64-encoded")
         })?;
-    flyte_proto::io::decode(&bytes, what)
+    flyte_proto::io::decode::<M>(&bytes)
         .with_context(|| format!("{flag} is base64, but not of a {what}"))
 }
 

@@ -153,7 +153,6 @@ async fn round_trip(emulator: Emulator, env: BTreeMap<String, String>, extra: &[
             .get_bytes(&join(&output_prefix, "outputs.pb"))
             .await
             .expect("outputs.pb"),
-        "outputs",
     )
     .expect("a literal map");
     assert_eq!(outputs.literals["count"].as_integer(), Some(12));
