@@ -19,6 +19,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("flyte-errors", &["flyte-proto"]),
     ("flyte-offload", &["flyte-proto", "flyte-storage"]),
     (
+        "flyte-settings",
+        &["flyte-config", "flyte-storage", "flyte-telemetry"],
+    ),
+    (
         "flyte-runtime",
         &[
             "flyte-proto",
@@ -47,6 +51,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "flyte-storage",
             "flyte-telemetry",
             "flyte-config",
+            "flyte-settings",
         ],
     ),
     (
@@ -57,6 +62,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "flyte-errors",
             "flyte-storage",
             "flyte-config",
+            "flyte-settings",
         ],
     ),
     ("flyte-test-support", &["flyte-storage"]),

@@ -5,7 +5,9 @@
 //! The order, most specific first: a flag; a `--config` file (the last file that sets a
 //! value wins, as viper merges them); flytekit's settings (`FLYTE_AWS_*`,
 //! `FLYTE_AZURE_*`, their config-file twins, then the provider variables `AWS_*`,
-//! `AZURE_STORAGE_*`, `STORAGE_EMULATOR_HOST`); the SDKs' own credential chains. So
+//! `AZURE_STORAGE_*`, `STORAGE_EMULATOR_HOST`, mapped by flyte-settings exactly as for
+//! pyflyte-execute, upload settings and stall bounds included); the SDKs' own credential
+//! chains. So
 //! credentials never need to be on the command line, where the pod spec shows them.
 
 use std::collections::BTreeMap;
@@ -177,7 +179,7 @@ fn parse_bool(text: &str) -> Result<bool> {
 
 /// The storage every transfer of this run uses.
 pub fn storage_config(flyte: &FlyteConfig, stdlib: &StdlibStorage) -> Result<StorageConfig> {
-    let mut config = flytekit_storage(flyte);
+    let mut config = flyte_settings::storage_config(flyte);
     let kind = stdlib.kind.as_deref().unwrap_or("");
     let stow_kind = stdlib.stow_kind.as_deref().unwrap_or("");
     match (kind, stow_kind) {
@@ -258,74 +260,6 @@ fn apply_azure(azure: &mut AzureConfig, stdlib: &StdlibStorage) {
     }
     if let Some(key) = stdlib.stow_secret("key") {
         azure.account_key = Some(key);
-    }
-}
-
-/// Storage as flytekit's settings describe it; the same mapping as pyflyte-execute's
-/// (flytekit's setting first, the provider variable second), without the Python-only
-/// parts (chunk sizes of fsspec, execution metadata on objects).
-fn flytekit_storage(config: &FlyteConfig) -> StorageConfig {
-    let storage = &config.storage;
-    let (s3, aws) = (&storage.s3, &storage.provider_env.aws);
-    let (azure, azure_env) = (&storage.azure, &storage.provider_env.azure);
-    let gcp = &storage.provider_env.gcp;
-    let (access_key_id, secret_access_key) = match (&s3.access_key_id, &s3.secret_access_key) {
-        (Some(id), Some(secret)) => (Some(id.expose_secret().to_owned()), Some(secret.clone())),
-        _ => (None, None),
-    };
-    StorageConfig {
-        s3: S3Config {
-            endpoint: s3
-                .endpoint
-                .clone()
-                .or_else(|| aws.endpoint_url_s3.clone())
-                .or_else(|| aws.endpoint_url.clone()),
-            region: aws.region.clone().or_else(|| aws.default_region.clone()),
-            access_key_id,
-            secret_access_key,
-            force_path_style: s3.addressing_style.as_ref().map(|_| false),
-            ..S3Config::default()
-        },
-        gcs: GcsConfig {
-            endpoint: gcp.storage_emulator_host.as_deref().map(|host| {
-                if host.contains("://") {
-                    host.to_owned()
-                } else {
-                    format!("http://{host}")
-                }
-            }),
-            project: gcp
-                .cloud_project
-                .clone()
-                .or_else(|| gcp.default_project.clone()),
-            ..GcsConfig::default()
-        },
-        azure: AzureConfig {
-            account_name: azure
-                .account_name
-                .clone()
-                .or_else(|| azure_env.storage_account_name.clone()),
-            account_key: azure
-                .account_key
-                .clone()
-                .or_else(|| azure_env.storage_account_key.clone()),
-            sas_token: azure_env.storage_sas_token.clone(),
-            connection_string: azure_env.storage_connection_string.clone(),
-            tenant_id: azure
-                .tenant_id
-                .clone()
-                .or_else(|| azure_env.storage_tenant_id.clone()),
-            client_id: azure
-                .client_id
-                .clone()
-                .or_else(|| azure_env.storage_client_id.clone()),
-            client_secret: azure
-                .client_secret
-                .clone()
-                .or_else(|| azure_env.storage_client_secret.clone()),
-            ..AzureConfig::default()
-        },
-        ..StorageConfig::default()
     }
 }
 

@@ -67,7 +67,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(error) = flyte_telemetry::logging::init(&settings::log_settings(&environment.config))
+    if let Err(error) =
+        flyte_telemetry::logging::init(&flyte_settings::log_settings(&environment.config))
     {
         eprintln!("warning: logging could not be set up: {error}");
     }
@@ -142,7 +143,7 @@ async fn execute(
 ) -> Result<u8> {
     let storage = Storage::new(flyte_storage::StorageConfig {
         prefetch: environment.prefetch.clone(),
-        ..settings::storage_config(&environment.config)
+        ..flyte_settings::storage_config(&environment.config)
     });
     // Nothing can be reported without a usable output prefix: refuse it up front.
     flyte_storage::StorageUri::parse(&args.output_prefix)
@@ -162,8 +163,8 @@ async fn execute(
     );
 
     let metrics = Metrics::new(
-        &settings::statsd_settings(&environment.config),
-        &settings::metric_scope(&environment.config),
+        &flyte_settings::statsd_settings(&environment.config),
+        &flyte_settings::metric_scope(&environment.config),
     )
     .unwrap_or_else(|error| {
         // The library names the setting; how it is set is ours to say.
@@ -190,7 +191,7 @@ async fn execute(
 
 /// `pyflyte-fast-execute`: unpack the code, then run the task command; exits with its status.
 async fn fast_execute(args: FastExecuteArgs, environment: Environment) -> Result<u8> {
-    let storage = Storage::new(settings::storage_config(&environment.config));
+    let storage = Storage::new(flyte_settings::storage_config(&environment.config));
     let plan = FastExecutePlan::new(args, &environment)?;
     if let Some(distribution) = &plan.distribution
         && let Err(error) =

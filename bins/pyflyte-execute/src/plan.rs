@@ -10,7 +10,6 @@ use flyte_runtime::{RunSettings, TaskLocations};
 
 use crate::cli::{CommonArgs, FastExecuteArgs, TaskLocation};
 use crate::environment::Environment;
-use crate::settings;
 
 /// Everything one `pyflyte-execute` / `pyflyte-map-execute` run needs, decided up front.
 #[derive(Debug)]
@@ -53,7 +52,7 @@ impl ExecutePlan {
         worker.dynamic_addl_distro = args.dynamic_addl_distro;
         worker.dynamic_dest_dir = args.dynamic_dest_dir;
         worker.map_task = map_task;
-        worker.env = settings::worker_env(&environment.config);
+        worker.env = flyte_settings::worker_env(&environment.config);
         worker.stop_grace = environment.stop_grace;
         worker.setting_names = crate::environment::worker_setting_names();
         ExecutePlan { run, worker }
