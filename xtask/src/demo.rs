@@ -1,102 +1,152 @@
-//! `cargo xtask demo`: the example tasks of examples/demo run through our binary on
-//! local storage, with their outputs and errors printed for people.
+//! `cargo xtask demo`: the example tasks of examples/demo run through our binary, and
+//! the Rust example task (examples/partition-csv) through its own, on local storage,
+//! with their outputs and errors printed for people.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use flyte_proto::core::{LiteralMap, container_error, execution_error};
+use flyte_proto::core::blob_type::BlobDimensionality;
+use flyte_proto::core::{Literal, LiteralMap, container_error, execution_error};
 use flyte_proto::literal;
 
 use crate::{python_env, test::cargo};
 
-/// One example run: a task of examples/demo/tasks.py and its inputs.
+/// One example run: a task and its inputs.
 struct Example {
     name: &'static str,
-    task: &'static str,
+    task: Task,
     inputs: LiteralMap,
+}
+
+/// What runs an example.
+enum Task {
+    /// A task of examples/demo/tasks.py, by name, run by pyflyte-execute.
+    Python(&'static str),
+    /// examples/partition-csv's binary.
+    PartitionCsv,
+}
+
+impl Task {
+    fn name(&self) -> &'static str {
+        match self {
+            Task::Python(name) => name,
+            Task::PartitionCsv => "partition-csv",
+        }
+    }
 }
 
 /// Builds the binary, prepares .venv, runs every example and prints what it wrote.
 pub fn run(root: &Path) -> Result<()> {
-    python_env::run(
-        cargo()
-            .current_dir(root)
-            .args(["build", "--quiet", "-p", "pyflyte-execute"]),
-    )?;
-    let binary = root.join("target/debug/pyflyte-execute");
+    python_env::run(cargo().current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "pyflyte-execute",
+        "-p",
+        "partition-csv",
+    ]))?;
     let python = python_env::ensure(root)?;
     let demo_dir = root.join("target/demo");
     if demo_dir.exists() {
         std::fs::remove_dir_all(&demo_dir)
             .with_context(|| format!("clearing {}", demo_dir.display()))?;
     }
+    let csv_file = |name: &str, text: &str| -> Result<Literal> {
+        let path = demo_dir.join(name);
+        std::fs::create_dir_all(&demo_dir)?;
+        std::fs::write(&path, text)?;
+        Ok(literal::blob(
+            path.display().to_string(),
+            "csv",
+            BlobDimensionality::Single,
+        ))
+    };
+    let people = csv_file(
+        "people.csv",
+        "name,city\nada,london\nalan,manchester\ngrace,\"new york, ny\"\nhedy,london\n",
+    )?;
+    let ragged = csv_file("ragged.csv", "name,city\nada,london\nalan\n")?;
 
     let examples = [
         Example {
             name: "divide 7 by 2",
-            task: "divider",
+            task: Task::Python("divider"),
             inputs: literal::literal_map([("a", literal::integer(7)), ("b", literal::integer(2))]),
         },
         Example {
             name: "divide 7 by 0",
-            task: "divider",
+            task: Task::Python("divider"),
             inputs: literal::literal_map([("a", literal::integer(7)), ("b", literal::integer(0))]),
         },
         Example {
             name: "write a FlyteFile",
-            task: "write_report",
+            task: Task::Python("write_report"),
             inputs: literal::literal_map([("title", literal::string("demo report"))]),
         },
         Example {
             name: "write a FlyteDirectory",
-            task: "write_shards",
+            task: Task::Python("write_shards"),
             inputs: literal::literal_map([("count", literal::integer(3))]),
+        },
+        Example {
+            name: "partition a CSV FlyteFile into a FlyteDirectory, in Rust",
+            task: Task::PartitionCsv,
+            inputs: literal::literal_map([("rows", people), ("column", literal::string("city"))]),
+        },
+        Example {
+            name: "partition a CSV with a short row, in Rust",
+            task: Task::PartitionCsv,
+            inputs: literal::literal_map([("rows", ragged), ("column", literal::string("city"))]),
         },
     ];
     for (index, example) in examples.iter().enumerate() {
-        let dir = demo_dir.join(format!("{index}-{}", example.task));
-        run_example(&binary, &python, root, &dir, example)?;
+        let dir = demo_dir.join(format!("{index}-{}", example.task.name()));
+        run_example(&python, root, &dir, example)?;
     }
     Ok(())
 }
 
-fn run_example(
-    binary: &Path,
-    python: &Path,
-    root: &Path,
-    dir: &Path,
-    example: &Example,
-) -> Result<()> {
+fn run_example(python: &Path, root: &Path, dir: &Path, example: &Example) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let inputs = dir.join("inputs.pb");
     flyte_proto::io::write_literal_map(&inputs, &example.inputs)?;
     let out = dir.join("out");
     let raw = dir.join("raw");
-    println!("\n== {} ({})", example.name, example.task);
+    println!("\n== {} ({})", example.name, example.task.name());
     println!(
         "   inputs: {}",
         flyte_proto::json::literal_map_to_json(&example.inputs)
     );
-    let status = Command::new(binary)
-        .current_dir(root.join("examples"))
-        .env("PYFLYTE_EXECUTE_PYTHON", python)
-        // flytekit logs the error it captured at length; the demo prints the document instead.
-        .env("FLYTE_SDK_LOGGING_LEVEL", "50")
+    let binary = match example.task {
+        Task::Python(_) => "pyflyte-execute",
+        Task::PartitionCsv => "partition-csv",
+    };
+    let mut command = Command::new(root.join("target/debug").join(binary));
+    command
         .arg("--inputs")
         .arg(&inputs)
         .arg("--output-prefix")
         .arg(&out)
         .arg("--raw-output-data-prefix")
-        .arg(&raw)
-        .args([
-            "--resolver",
-            "flytekit.core.python_auto_container.default_task_resolver",
-            "--",
-        ])
-        .args(["task-module", "demo.tasks", "task-name", example.task])
+        .arg(&raw);
+    if let Task::Python(task) = example.task {
+        command
+            .current_dir(root.join("examples"))
+            .env("PYFLYTE_EXECUTE_PYTHON", python)
+            // flytekit logs the error it captured at length; the demo prints the
+            // document instead.
+            .env("FLYTE_SDK_LOGGING_LEVEL", "50")
+            .args([
+                "--resolver",
+                "flytekit.core.python_auto_container.default_task_resolver",
+                "--",
+            ])
+            .args(["task-module", "demo.tasks", "task-name", task]);
+    }
+    let status = command
         .status()
-        .with_context(|| format!("running {}", binary.display()))?;
+        .with_context(|| format!("running {binary}"))?;
     println!(
         "   exit status: {}",
         status.code().map_or("signal".to_owned(), |c| c.to_string())
