@@ -33,6 +33,24 @@ fn run(args: &[&str]) -> Output {
         .expect("the binary starts")
 }
 
+/// Runs the binary on `dir/inputs.pb` with `dir/out` as the output prefix and, when
+/// `with_raw_prefix`, `dir/raw` as the raw output prefix; it must exit 0, as it does
+/// once outputs.pb or error.pb is written.
+fn run_in(dir: &Path, inputs: &str, with_raw_prefix: bool) {
+    let (out, raw) = (dir.join("out"), dir.join("raw"));
+    let mut args = vec![
+        "--inputs",
+        inputs,
+        "--output-prefix",
+        out.to_str().expect("utf-8"),
+    ];
+    if with_raw_prefix {
+        args.extend(["--raw-output-data-prefix", raw.to_str().expect("utf-8")]);
+    }
+    let output = run(&args);
+    assert!(output.status.success(), "{output:?}");
+}
+
 fn error_message(out: &Path) -> String {
     let document = flyte_proto::io::read_error_document(out.join("error.pb")).expect("error.pb");
     document.error.expect("a container error").message
@@ -43,15 +61,7 @@ fn a_local_run_writes_outputs_pb_and_the_parts_under_the_raw_prefix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let inputs = write_inputs(dir.path(), "k,v\na,1\nb,2\na,3\n", "k");
     let (out, raw) = (dir.path().join("out"), dir.path().join("raw"));
-    let output = run(&[
-        "--inputs",
-        &inputs,
-        "--output-prefix",
-        out.to_str().expect("utf-8"),
-        "--raw-output-data-prefix",
-        raw.to_str().expect("utf-8"),
-    ]);
-    assert!(output.status.success(), "{output:?}");
+    run_in(dir.path(), &inputs, true);
     let outputs = flyte_proto::io::read_literal_map(out.join("outputs.pb")).expect("outputs.pb");
     assert_eq!(outputs.literals["o1"].as_integer(), Some(3));
     let parts = Path::new(&outputs.literals["o0"].as_blob().expect("a blob").uri).to_owned();
@@ -71,13 +81,7 @@ fn without_a_raw_output_prefix_the_error_document_says_which_flag_to_pass() {
     let dir = tempfile::tempdir().expect("tempdir");
     let inputs = write_inputs(dir.path(), "k\na\n", "k");
     let out = dir.path().join("out");
-    let output = run(&[
-        "--inputs",
-        &inputs,
-        "--output-prefix",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert!(output.status.success(), "{output:?}");
+    run_in(dir.path(), &inputs, false);
     let message = error_message(&out);
     assert!(
         message.contains("pass --raw-output-data-prefix"),
@@ -90,15 +94,7 @@ fn an_unknown_column_is_a_user_error_listing_the_columns() {
     let dir = tempfile::tempdir().expect("tempdir");
     let inputs = write_inputs(dir.path(), "id,city\n1,x\n", "town");
     let (out, raw) = (dir.path().join("out"), dir.path().join("raw"));
-    let output = run(&[
-        "--inputs",
-        &inputs,
-        "--output-prefix",
-        out.to_str().expect("utf-8"),
-        "--raw-output-data-prefix",
-        raw.to_str().expect("utf-8"),
-    ]);
-    assert!(output.status.success(), "{output:?}");
+    run_in(dir.path(), &inputs, true);
     let message = error_message(&out);
     assert!(
         message.contains("the CSV file has no column `town`: input `column` must be one of its columns (id, city)"),
