@@ -116,7 +116,8 @@ mod tests {
 
     #[test]
     fn plain_and_quoted_fields_with_commas_quotes_and_line_breaks() {
-        let records = parse("a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\n\n\"two\nlines\",\n").unwrap();
+        let records =
+            parse("a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\n\n\"two\nlines\",\n").expect("well formed");
         assert_eq!(
             fields(&records),
             [
@@ -133,8 +134,11 @@ mod tests {
 
     #[test]
     fn a_last_record_without_a_line_break_counts() {
-        assert_eq!(fields(&parse("a\nb").unwrap()), [vec!["a"], vec!["b"]]);
-        assert_eq!(fields(&parse("\"\"").unwrap()), [vec![""]]);
+        assert_eq!(
+            fields(&parse("a\nb").expect("well formed")),
+            [vec!["a"], vec!["b"]]
+        );
+        assert_eq!(fields(&parse("\"\"").expect("well formed")), [vec![""]]);
     }
 
     #[test]
@@ -153,6 +157,6 @@ mod tests {
             .map(str::to_owned)
             .to_vec();
         let text = format_record(&record) + "\n";
-        assert_eq!(parse(&text).unwrap()[0].fields, record);
+        assert_eq!(parse(&text).expect("well formed")[0].fields, record);
     }
 }

@@ -287,20 +287,24 @@ mod tests {
 
     fn files(dir: &Path) -> BTreeMap<String, String> {
         std::fs::read_dir(dir)
-            .unwrap()
+            .expect("readable")
             .map(|entry| {
-                let path = entry.unwrap().path();
-                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-                (name, std::fs::read_to_string(&path).unwrap())
+                let path = entry.expect("entry").path();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .expect("a name")
+                    .to_owned();
+                (name, std::fs::read_to_string(&path).expect("readable"))
             })
             .collect()
     }
 
     #[test]
     fn rows_go_to_one_file_per_value_each_with_the_header() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         let text = "id,city\n1,london\n2,\"new york, ny\"\n3,london\n4,\n";
-        assert_eq!(partition(text, "city", dir.path()).unwrap(), 4);
+        assert_eq!(partition(text, "city", dir.path()).expect("well formed"), 4);
         assert_eq!(
             files(dir.path()),
             BTreeMap::from([
@@ -319,9 +323,9 @@ mod tests {
 
     #[test]
     fn a_ragged_row_names_its_line_and_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         let into = dir.path().join("parts");
-        let error = partition("a,b\n1,2\n3\n", "a", &into).unwrap_err();
+        let error = partition("a,b\n1,2\n3\n", "a", &into).expect_err("the input is refused");
         assert!(
             matches!(
                 error,
@@ -338,8 +342,8 @@ mod tests {
 
     #[test]
     fn an_unknown_column_lists_the_columns_there_are() {
-        let dir = tempfile::tempdir().unwrap();
-        let error = partition("a,b\n1,2\n", "c", dir.path()).unwrap_err();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = partition("a,b\n1,2\n", "c", dir.path()).expect_err("the input is refused");
         assert_eq!(
             error.to_string(),
             "the CSV file has no column `c`: input `column` must be one of its columns (a, b)"
@@ -352,7 +356,7 @@ mod tests {
 
     #[test]
     fn a_value_too_long_for_a_file_name_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         let text = format!("k\n{}\n", "é".repeat(60));
         assert!(matches!(
             partition(&text, "k", dir.path()),
