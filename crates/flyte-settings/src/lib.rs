@@ -35,6 +35,15 @@ use flyte_storage::{
 use flyte_telemetry::{LogFormat, LogSettings, MetricScope, StatsdSettings};
 
 /// Logging as flytekit would set it up.
+///
+/// ```
+/// # let config = |pairs: &[(&str, &str)]| flyte_config::FlyteConfig::load(
+/// #     &pairs.iter().fold(flyte_config::Env::new(), |env, (k, v)| env.with(*k, *v)),
+/// #     &flyte_config::Dirs::default()).expect("loads");
+/// let logging = flyte_settings::log_settings(&config(&[("FLYTE_SDK_LOGGING_LEVEL", "10")]));
+/// assert_eq!(logging.python_level, 10);
+/// assert_eq!(logging.format, flyte_telemetry::LogFormat::Json, "flytekit's default");
+/// ```
 pub fn log_settings(config: &FlyteConfig) -> LogSettings {
     LogSettings {
         python_level: config.logging.level,
@@ -46,6 +55,14 @@ pub fn log_settings(config: &FlyteConfig) -> LogSettings {
 }
 
 /// Where the entrypoint's metrics go: flytekit's `statsd` section.
+///
+/// ```
+/// # let config = |pairs: &[(&str, &str)]| flyte_config::FlyteConfig::load(
+/// #     &pairs.iter().fold(flyte_config::Env::new(), |env, (k, v)| env.with(*k, *v)),
+/// #     &flyte_config::Dirs::default()).expect("loads");
+/// let statsd = flyte_settings::statsd_settings(&config(&[("FLYTE_STATSD_HOST", "statsd.monitoring")]));
+/// assert_eq!((statsd.host.as_str(), statsd.port), ("statsd.monitoring", 8125));
+/// ```
 pub fn statsd_settings(config: &FlyteConfig) -> StatsdSettings {
     let statsd = &config.statsd;
     StatsdSettings {
@@ -57,6 +74,14 @@ pub fn statsd_settings(config: &FlyteConfig) -> StatsdSettings {
 }
 
 /// The task and execution the metrics are about, as flytekit names them.
+///
+/// ```
+/// # let config = |pairs: &[(&str, &str)]| flyte_config::FlyteConfig::load(
+/// #     &pairs.iter().fold(flyte_config::Env::new(), |env, (k, v)| env.with(*k, *v)),
+/// #     &flyte_config::Dirs::default()).expect("loads");
+/// let scope = flyte_settings::metric_scope(&config(&[("FLYTE_INTERNAL_TASK_PROJECT", "flytesnacks")]));
+/// assert_eq!(scope.task_project, "flytesnacks");
+/// ```
 pub fn metric_scope(config: &FlyteConfig) -> MetricScope {
     let identity = &config.identity;
     MetricScope {
@@ -72,6 +97,14 @@ pub fn metric_scope(config: &FlyteConfig) -> MetricScope {
 
 /// The environment a Python worker gets so that its own flytekit logs and counts as the
 /// supervisor does (same level, format and statsd target).
+///
+/// ```
+/// # let config = |pairs: &[(&str, &str)]| flyte_config::FlyteConfig::load(
+/// #     &pairs.iter().fold(flyte_config::Env::new(), |env, (k, v)| env.with(*k, *v)),
+/// #     &flyte_config::Dirs::default()).expect("loads");
+/// let env = flyte_settings::worker_env(&config(&[("FLYTE_SDK_LOGGING_LEVEL", "20")]));
+/// assert!(env.contains(&("FLYTE_SDK_LOGGING_LEVEL".to_owned(), "20".to_owned())));
+/// ```
 pub fn worker_env(config: &FlyteConfig) -> Vec<(String, String)> {
     flyte_telemetry::worker_env(&log_settings(config), &statsd_settings(config))
         .into_iter()
@@ -185,6 +218,18 @@ fn retry_policy(timeouts: &StorageTimeouts) -> RetryPolicy {
 /// `flyte-execution-*` keys, filled from `FLYTE_INTERNAL_EXECUTION_*` / `_F_*` and empty
 /// when those are unset, exactly as flytekit's entrypoint fills them), and the upload
 /// settings of each store. Content types are guessed from file names.
+///
+/// ```
+/// # let config = |pairs: &[(&str, &str)]| flyte_config::FlyteConfig::load(
+/// #     &pairs.iter().fold(flyte_config::Env::new(), |env, (k, v)| env.with(*k, *v)),
+/// #     &flyte_config::Dirs::default()).expect("loads");
+/// let upload = flyte_settings::upload_options(&config(&[
+///     ("FLYTE_AWS_SERVER_SIDE_ENCRYPTION", "AES256"),
+///     ("FLYTE_INTERNAL_EXECUTION_ID", "a1b2c3"),
+/// ]));
+/// assert_eq!(upload.s3.server_side_encryption, Some(flyte_storage::S3Encryption::Aes256));
+/// assert_eq!(upload.metadata["flyte-execution-name"], "a1b2c3");
+/// ```
 pub fn upload_options(config: &FlyteConfig) -> UploadOptions {
     let storage = &config.storage;
     let identity = &config.identity;
