@@ -255,6 +255,20 @@ impl Storage {
     }
 
     /// Writes a whole (small) object, replacing any object there, e.g. `outputs.pb`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// let storage = Storage::new(StorageConfig::default()).with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/run/0/outputs.pb", &b"\x0a\x00"[..]).await?;
+    /// assert_eq!(&storage.get_bytes("mem://bucket/run/0/outputs.pb").await?[..], b"\x0a\x00");
+    /// assert_eq!(storage.stat("mem://bucket/run/0/outputs.pb").await?, Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn put_bytes(&self, uri: &str, bytes: impl Into<Bytes>) -> Result<()> {
         let (uri, store) = self.route(uri)?;
         store.put_bytes(&uri, bytes.into()).await
@@ -279,6 +293,23 @@ impl Storage {
     }
 
     /// Uploads one local file; returns the bytes uploaded.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// let storage = Storage::new(StorageConfig::default()).with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let dir = tempfile::tempdir().expect("tempdir");
+    /// std::fs::write(dir.path().join("model.bin"), b"weights").expect("write");
+    /// storage.put_file(&dir.path().join("model.bin"), "mem://bucket/raw/ab/model.bin").await?;
+    /// let copy = dir.path().join("copy.bin");
+    /// assert_eq!(storage.get_file("mem://bucket/raw/ab/model.bin", &copy).await?, 7);
+    /// assert_eq!(std::fs::read(&copy).expect("read"), b"weights");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn put_file(&self, from: &Path, uri: &str) -> Result<u64> {
         let (uri, store) = self.route(uri)?;
         store.put_file(from, &uri).await
@@ -306,6 +337,24 @@ impl Storage {
 
     /// Uploads every file under the local directory `from` to the prefix `uri`,
     /// [`transfer_concurrency`](StorageConfig::transfer_concurrency) at a time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// let storage = Storage::new(StorageConfig::default()).with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let dir = tempfile::tempdir().expect("tempdir");
+    /// std::fs::create_dir_all(dir.path().join("plots/2024")).expect("mkdir");
+    /// std::fs::write(dir.path().join("plots/2024/a.png"), b"png").expect("write");
+    /// let summary = storage.put_dir(&dir.path().join("plots"), "mem://bucket/raw/cd").await?;
+    /// assert_eq!((summary.files, summary.bytes), (1, 3));
+    /// storage.get_dir("mem://bucket/raw/cd", &dir.path().join("back")).await?;
+    /// assert_eq!(std::fs::read(dir.path().join("back/2024/a.png")).expect("read"), b"png");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn put_dir(&self, from: &Path, uri: &str) -> Result<TransferSummary> {
         let (uri, store) = self.route(uri)?;
         let transfer = store.put_dir(from, &uri, self.transfer_concurrency);
@@ -351,6 +400,24 @@ impl Storage {
     }
 
     /// Every object under the prefix `uri`, recursively, sorted by key.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// let storage = Storage::new(StorageConfig::default()).with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/out/a.pb", &b"a"[..]).await?;
+    /// storage.put_bytes("mem://bucket/out/deck/index.html", &b"<html>"[..]).await?;
+    /// let keys: Vec<_> = storage.list("mem://bucket/out").await?.into_iter().map(|o| o.key).collect();
+    /// assert_eq!(keys, ["a.pb", "deck/index.html"]);
+    /// storage.delete("mem://bucket/out/a.pb").await?;
+    /// assert!(!storage.exists("mem://bucket/out/a.pb").await?);
+    /// assert!(storage.has_objects_under("mem://bucket/out").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn list(&self, uri: &str) -> Result<Vec<ObjectMeta>> {
         let (uri, store) = self.route(uri)?;
         store.list(&uri).await
