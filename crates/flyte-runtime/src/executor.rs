@@ -194,6 +194,70 @@ impl Prepared {
 ///
 /// Implementations report every failure as a [`TaskOutcome`] (never a panic, never a
 /// lost error): the pipeline writes whatever they return.
+///
+/// # Example
+///
+/// An executor for tasks of one's own kind: it loads a model while the inputs download,
+/// ends the run with a user error when there is none, and scores the input otherwise.
+///
+/// ```
+/// use flyte_errors::ContainerFailure;
+/// use flyte_proto::literal;
+/// use flyte_runtime::{Executor, Prepared, TaskContext, TaskInputs, TaskOutcome};
+///
+/// struct Scorer {
+///     weight: Option<f64>,
+/// }
+///
+/// impl Executor for Scorer {
+///     async fn prepare(&mut self, context: &TaskContext, _dry_run: bool) -> Prepared {
+///         // Runs concurrently with the inputs download: the place for slow set-up.
+///         let model = context.storage().get_bytes("mem://models/weight").await;
+///         match model.ok().and_then(|bytes| String::from_utf8(bytes.to_vec()).ok()) {
+///             Some(text) => {
+///                 self.weight = text.trim().parse().ok();
+///                 Prepared::ready()
+///             }
+///             None => Prepared::ended(TaskOutcome::Failed(ContainerFailure::user(
+///                 "USER:ModelMissing",
+///                 "no model at mem://models/weight: upload it before running the task",
+///             ))),
+///         }
+///     }
+///
+///     async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
+///         let x = inputs.literals().ok().and_then(|map| map.literals.get("x")?.as_float());
+///         match (x, self.weight) {
+///             (Some(x), Some(weight)) => {
+///                 TaskOutcome::outputs(literal::literal_map([("o0", literal::float(x * weight))]))
+///             }
+///             _ => TaskOutcome::Failed(ContainerFailure::user(
+///                 "USER:BadInput",
+///                 "input x must be a float and the model a number",
+///             )),
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc;
+/// # use flyte_runtime::{RunSettings, TaskLocations, run_task};
+/// # use flyte_storage::{MemoryStore, Storage, StorageConfig};
+/// let storage = Storage::new(StorageConfig::default()).with_store("mem://", Arc::new(MemoryStore::new()));
+/// storage.put_bytes("mem://models/weight", &b"2.5"[..]).await?;
+/// let inputs = literal::literal_map([("x", literal::float(4.0))]);
+/// storage.put_bytes("mem://run/inputs.pb", flyte_proto::io::encode(&inputs)).await?;
+/// let dir = tempfile::tempdir()?;
+/// let settings = RunSettings::new(TaskLocations::new("mem://run/inputs.pb", "mem://run/out"), dir.path());
+/// let report = run_task(Scorer { weight: None }, &storage, &settings, &flyte_telemetry::Metrics::disabled()).await?;
+/// assert_eq!(report.outcome_kind, "outputs");
+/// let outputs: flyte_proto::core::LiteralMap =
+///     flyte_proto::io::decode(&storage.get_bytes("mem://run/out/outputs.pb").await?)?;
+/// assert_eq!(outputs.literals["o0"].as_float(), Some(10.0));
+/// # Ok(())
+/// # }
+/// ```
 pub trait Executor {
     /// Gets ready to run: loads the task. `context` says where the task's data lives and
     /// gives it the run's storage and a scratch directory; an executor keeps what it

@@ -125,7 +125,20 @@ impl Default for Stop {
     }
 }
 
-/// A new sender and the stop it drives.
+/// A new sender and the stop it drives: the caller that catches signals keeps the
+/// sender and puts the [`Stop`] in [`RunSettings::stop`](crate::RunSettings::stop).
+///
+/// ```
+/// use std::time::Duration;
+/// use flyte_runtime::{StopRequest, stop_channel};
+///
+/// let (sender, stop) = stop_channel();
+/// assert!(stop.requested().is_none());
+/// // In a binary: when SIGTERM arrives.
+/// assert!(sender.request(StopRequest::new("SIGTERM", Duration::from_secs(20))));
+/// assert!(!sender.request(StopRequest::new("SIGINT", Duration::ZERO)), "the first request counts");
+/// assert_eq!(stop.requested().map(|request| request.cause), Some("SIGTERM".to_owned()));
+/// ```
 pub fn stop_channel() -> (StopSender, Stop) {
     let (sender, receiver) = watch::channel(None);
     (StopSender(sender), Stop(receiver))
