@@ -223,22 +223,20 @@ pub struct SidecarArgs {
     /// The task's interface, a base64 flyteidl.core.TypedInterface.
     #[arg(short = 'i', long = "interface", value_name = "BASE64")]
     pub interface: Option<String>,
-    /// Deprecated alias of --timeout, used only when --timeout is not given (flytecopilot
-    /// let its default 0 override --timeout, expiring the upload at once).
+    /// Under the signal watcher, a deprecated alias of --timeout, used only when --timeout
+    /// is not given (flytecopilot let its default 0 override --timeout, expiring the
+    /// upload at once); under shared-process-ns, how long the task's container may take
+    /// to start (0: no bound).
     #[arg(long = "start-timeout", value_name = "DURATION")]
     pub start_timeout: Option<String>,
-    /// `signal` (wait for SIGTERM, sent when the task's container ends) or `noop` (do not wait).
-    #[arg(
-        long = "start-watcher-type",
-        default_value = "signal",
-        value_name = "TYPE"
-    )]
-    pub start_watcher_type: String,
-    /// Same choices as --start-watcher-type; either one set to `noop` means do not wait.
-    #[arg(
-        long = "exit-watcher-type",
-        default_value = "signal",
-        value_name = "TYPE"
-    )]
-    pub exit_watcher_type: String,
+    /// `signal` (wait for SIGTERM, sent to a native sidecar when the task's container
+    /// ends), `shared-process-ns` (watch the pod's shared process namespace for the
+    /// task's processes) or `noop` (do not wait). Unset: `shared-process-ns` when
+    /// --start-timeout is given without --timeout (what propeller up to 1.15 passes),
+    /// else `signal`.
+    #[arg(long = "start-watcher-type", value_name = "TYPE")]
+    pub start_watcher_type: Option<String>,
+    /// Same choices as --start-watcher-type; `noop` here also means do not wait.
+    #[arg(long = "exit-watcher-type", value_name = "TYPE")]
+    pub exit_watcher_type: Option<String>,
 }

@@ -23,7 +23,7 @@ mod sidecar;
 mod values;
 mod watcher;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
@@ -199,32 +199,61 @@ async fn run_sidecar(
     args: SidecarArgs,
     stop: Option<watcher::ContainerEnd>,
 ) -> Result<(), Fault> {
-    let wait = args.start_watcher_type != "noop" && args.exit_watcher_type != "noop";
     // Flag problems are reported only once the task's container has ended: a sidecar
     // that exits early is restarted by the kubelet, over and over, for nothing.
+    let watcher = sidecar_watcher(&args);
     let plan = sidecar_plan(args);
-    if wait {
-        if let Some(stop) = stop {
-            tracing::info!("waiting for the task's container to end (SIGTERM)");
-            stop.wait().await;
-            tracing::info!("SIGTERM received: the task's container ended");
-        }
+    // A watcher flag that is wrong is reported too, once SIGTERM says the task ended.
+    let waiting = watcher.as_ref().map_or(watcher::Watcher::Signal, |w| *w);
+    if let Some(stop) = stop {
+        stop.wait(waiting, Path::new("/proc"), watcher::Polling::default())
+            .await;
     }
+    watcher?;
     sidecar::run(storage, &plan?).await
 }
 
-fn sidecar_plan(args: SidecarArgs) -> Result<sidecar::SidecarPlan, Fault> {
+/// The watcher the flags ask for. Without `--start-watcher-type`, the pod's protocol is
+/// told by the flags propeller passes: up to 1.15 it passes `--start-timeout` (how long
+/// the task's container may take to start) and no `--timeout`, for flytecopilot's
+/// default then, `shared-process-ns`; from 1.16 it passes `--timeout`, for `signal`.
+fn sidecar_watcher(args: &SidecarArgs) -> Result<watcher::Watcher, Fault> {
     let bad_flag = |error: anyhow::Error| Fault::fatal(codes::OUTPUT_UPLOAD_FAILED, error);
-    for (flag, value) in [
-        ("--start-watcher-type", &args.start_watcher_type),
-        ("--exit-watcher-type", &args.exit_watcher_type),
-    ] {
-        if value != "signal" && value != "noop" {
-            return Err(bad_flag(anyhow!(
-                "{flag} {value:?} is not a watcher: use signal or noop"
-            )));
-        }
+    let start_timeout = match &args.start_timeout {
+        Some(text) => values::parse_timeout(text)
+            .context("--start-timeout")
+            .map_err(bad_flag)?,
+        None => None,
+    };
+    let named = |flag: &str, value: &str| {
+        watcher::Watcher::parse(value, start_timeout).ok_or_else(|| {
+            bad_flag(anyhow!(
+                "{flag} {value:?} is not a watcher: use signal, shared-process-ns or noop"
+            ))
+        })
+    };
+    let exit = args
+        .exit_watcher_type
+        .as_deref()
+        .map(|value| named("--exit-watcher-type", value))
+        .transpose()?;
+    if exit == Some(watcher::Watcher::Noop) {
+        return Ok(watcher::Watcher::Noop);
     }
+    match args.start_watcher_type.as_deref() {
+        Some(value) => named("--start-watcher-type", value),
+        None if args.timeout.is_none() && args.start_timeout.is_some() => {
+            Ok(watcher::Watcher::SharedProcessNamespace { start_timeout })
+        }
+        None => Ok(watcher::Watcher::Signal),
+    }
+}
+
+fn sidecar_plan(args: SidecarArgs) -> Result<sidecar::SidecarPlan, Fault> {
+    // Under the signal watcher a positive --start-timeout stands for --timeout, as in
+    // flytecopilot 1.16; under shared-process-ns it bounds the container's start instead.
+    let start_is_upload_timeout = matches!(sidecar_watcher(&args), Ok(watcher::Watcher::Signal));
+    let bad_flag = |error: anyhow::Error| Fault::fatal(codes::OUTPUT_UPLOAD_FAILED, error);
     match args.upload_mode.as_str() {
         "UPLOAD_ON_EXIT" | "UPLOAD_EAGER" | "DO_NOT_UPLOAD" => {}
         other => {
@@ -249,7 +278,9 @@ fn sidecar_plan(args: SidecarArgs) -> Result<sidecar::SidecarPlan, Fault> {
         .ok_or_else(|| bad_flag(anyhow!("--from-local-dir is required")))?;
     let timeout_text = match (&args.timeout, &args.start_timeout) {
         (Some(timeout), _) => timeout.clone(),
-        (None, Some(start)) if values::parse_timeout(start).ok().flatten().is_some() => {
+        (None, Some(start))
+            if start_is_upload_timeout && values::parse_timeout(start).ok().flatten().is_some() =>
+        {
             start.clone()
         }
         _ => "1h".to_owned(),
