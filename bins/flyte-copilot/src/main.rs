@@ -23,7 +23,7 @@ mod sidecar;
 mod values;
 mod watcher;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
@@ -202,12 +202,11 @@ async fn run_sidecar(
     // Flag problems are reported only once the task's container has ended: a sidecar
     // that exits early is restarted by the kubelet, over and over, for nothing.
     let watcher = sidecar_watcher(&args);
-    let plan = sidecar_plan(args);
+    let plan = sidecar_plan(args, matches!(watcher, Ok(watcher::Watcher::Signal)));
     // A watcher flag that is wrong is reported too, once SIGTERM says the task ended.
     let waiting = watcher.as_ref().map_or(watcher::Watcher::Signal, |w| *w);
     if let Some(stop) = stop {
-        stop.wait(waiting, Path::new("/proc"), watcher::Polling::default())
-            .await;
+        stop.wait(waiting).await;
     }
     watcher?;
     sidecar::run(storage, &plan?).await
@@ -249,10 +248,13 @@ fn sidecar_watcher(args: &SidecarArgs) -> Result<watcher::Watcher, Fault> {
     }
 }
 
-fn sidecar_plan(args: SidecarArgs) -> Result<sidecar::SidecarPlan, Fault> {
-    // Under the signal watcher a positive --start-timeout stands for --timeout, as in
-    // flytecopilot 1.16; under shared-process-ns it bounds the container's start instead.
-    let start_is_upload_timeout = matches!(sidecar_watcher(&args), Ok(watcher::Watcher::Signal));
+/// The upload's plan. `start_is_upload_timeout`: the watcher is `signal`, under which a
+/// positive --start-timeout stands for --timeout, as in flytecopilot 1.16 (under
+/// shared-process-ns it bounds the container's start instead).
+fn sidecar_plan(
+    args: SidecarArgs,
+    start_is_upload_timeout: bool,
+) -> Result<sidecar::SidecarPlan, Fault> {
     let bad_flag = |error: anyhow::Error| Fault::fatal(codes::OUTPUT_UPLOAD_FAILED, error);
     match args.upload_mode.as_str() {
         "UPLOAD_ON_EXIT" | "UPLOAD_EAGER" | "DO_NOT_UPLOAD" => {}

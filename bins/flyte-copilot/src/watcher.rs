@@ -51,14 +51,14 @@ impl Watcher {
 }
 
 /// How often `/proc` is read, and how many reads in a row must find no process of the
-/// task's container before it counts as ended (a process that execs or forks is never
-/// missed by one read falling in between).
+/// task's container before it counts as ended (a read that finds one again starts the
+/// count over).
 #[derive(Debug, Clone, Copy)]
-pub struct Polling {
+struct Polling {
     /// Between two reads.
-    pub interval: Duration,
+    interval: Duration,
     /// Reads in a row that find nothing.
-    pub empty_reads: u32,
+    empty_reads: u32,
 }
 
 impl Default for Polling {
@@ -84,8 +84,9 @@ impl ContainerEnd {
     }
 
     /// Waits until the task's container has ended, as `watcher` tells, or SIGTERM has
-    /// arrived (at once if it already has). `proc` is the proc file system (`/proc`).
-    pub async fn wait(mut self, watcher: Watcher, proc: &Path, polling: Polling) {
+    /// arrived (at once if it already has).
+    pub async fn wait(mut self, watcher: Watcher) {
+        let proc = Path::new("/proc");
         let start_timeout = match watcher {
             Watcher::Noop => return,
             Watcher::Signal => {
@@ -107,7 +108,7 @@ impl ContainerEnd {
         }
         let lister = ProcessLister::new(proc);
         tokio::select! {
-            ended = container_lifetime(|| lister.other_containers(), start_timeout, polling) => {
+            ended = container_lifetime(|| lister.other_containers(), start_timeout, Polling::default()) => {
                 match ended {
                     Ok(()) => tracing::info!("the task's container ended (no process of it is left)"),
                     Err(error) => {
