@@ -31,6 +31,14 @@ impl Task {
     fn name(&self) -> &'static str {
         match self {
             Task::Python(name) => name,
+            Task::PartitionCsv => self.binary(),
+        }
+    }
+
+    /// The binary under target/debug that runs it.
+    fn binary(&self) -> &'static str {
+        match self {
+            Task::Python(_) => "pyflyte-execute",
             Task::PartitionCsv => "partition-csv",
         }
     }
@@ -118,10 +126,7 @@ fn run_example(python: &Path, root: &Path, dir: &Path, example: &Example) -> Res
         "   inputs: {}",
         flyte_proto::json::literal_map_to_json(&example.inputs)
     );
-    let binary = match example.task {
-        Task::Python(_) => "pyflyte-execute",
-        Task::PartitionCsv => "partition-csv",
-    };
+    let binary = example.task.binary();
     let mut command = Command::new(root.join("target/debug").join(binary));
     command
         .arg("--inputs")
