@@ -86,18 +86,6 @@ fn tree(root: &Path, count: usize) {
     }
 }
 
-/// `error` and each of its causes, `: `-separated.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
-        cause = next.source();
-    }
-    text
-}
-
 async fn objects_under(storage: &Storage, uri: &str) -> Vec<String> {
     storage
         .list(uri)
@@ -131,7 +119,7 @@ async fn a_directory_whose_upload_fails_part_way_leaves_nothing_under_the_prefix
     };
     assert_eq!(path, &dir, "{error}");
     assert!(uri.starts_with("mem://bucket/raw/"), "{error}");
-    let text = chain(&error);
+    let text = flyte_errors::Chain(&error).to_string();
     assert!(
         text.contains("nested/f20.txt"),
         "the refused key is named: {text}"
