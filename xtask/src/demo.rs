@@ -127,7 +127,7 @@ fn run_example(python: &Path, root: &Path, dir: &Path, example: &Example) -> Res
         flyte_proto::json::literal_map_to_json(&example.inputs)
     );
     let binary = example.task.binary();
-    let mut command = Command::new(root.join("target/debug").join(binary));
+    let mut command = Command::new(debug_binaries(root).join(binary));
     command
         .arg("--inputs")
         .arg(&inputs)
@@ -215,4 +215,12 @@ fn indent(text: &str, width: usize) -> String {
         .map(|line| format!("{pad}{line}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Where `cargo build` put the debug binaries: `$CARGO_TARGET_DIR/debug` when that is
+/// set (relative to the workspace, as cargo reads it), else `target/debug`.
+fn debug_binaries(root: &Path) -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), |dir| root.join(dir))
+        .join("debug")
 }

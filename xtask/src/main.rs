@@ -40,9 +40,11 @@ commands:
                 the bench's cloud-like link on its own: a TCP proxy capping each connection
                 and delaying each response's first byte
   codegen       regenerate crates/flyte-proto/src/generated from proto/
-  dist [--arch x86_64|aarch64]
-                the wheel pyflyte-execute-rs to publish, in target/wheels: the release binary
-                linked for manylinux2014 (glibc 2.17) with zig, checked with auditwheel
+  dist [wheel|copilot] [--arch x86_64|aarch64]
+                what a release publishes (both without a name): the wheel pyflyte-execute-rs
+                in target/wheels (the release binary linked for manylinux2014, glibc 2.17,
+                with zig, checked with auditwheel), and flyte-copilot as one static musl
+                executable in target/dist (checked to need no libc, run in an empty root)
   help          this text
 ";
 
