@@ -1,6 +1,8 @@
-//! `cargo xtask demo`: the example tasks of examples/demo run through our binary, and
-//! the Rust example task (examples/partition-csv) through its own, on local storage,
-//! with their outputs and errors printed for people.
+//! `cargo xtask demo`: the example tasks of examples/demo run through our binary, the
+//! Rust example task (examples/partition-csv) through its own, and raw containers (a
+//! shell script standing in for a container image) between flyte-copilot's `download`
+//! and `sidecar`, as propeller runs them, all on local storage, with their outputs and
+//! errors printed for people.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,13 +27,17 @@ enum Task {
     Python(&'static str),
     /// examples/partition-csv's binary.
     PartitionCsv,
+    /// A raw container (flytekit's `ContainerTask`): this shell script, with `$INPUTS`
+    /// and `$OUTPUTS` the directories flyte-copilot fills and empties, between
+    /// `flyte-copilot download` and `flyte-copilot sidecar`.
+    RawContainer(&'static str),
 }
 
 impl Task {
     fn name(&self) -> &'static str {
         match self {
             Task::Python(name) => name,
-            Task::PartitionCsv => self.binary(),
+            Task::PartitionCsv | Task::RawContainer(_) => self.binary(),
         }
     }
 
@@ -40,6 +46,7 @@ impl Task {
         match self {
             Task::Python(_) => "pyflyte-execute",
             Task::PartitionCsv => "partition-csv",
+            Task::RawContainer(_) => "flyte-copilot",
         }
     }
 }
@@ -53,6 +60,8 @@ pub fn run(root: &Path) -> Result<()> {
         "pyflyte-execute",
         "-p",
         "partition-csv",
+        "-p",
+        "flyte-copilot",
     ]))?;
     let python = python_env::ensure(root)?;
     let demo_dir = root.join("target/demo");
@@ -75,6 +84,7 @@ pub fn run(root: &Path) -> Result<()> {
         "name,city\nada,london\nalan,manchester\ngrace,\"new york, ny\"\nhedy,london\n",
     )?;
     let ragged = csv_file("ragged.csv", "name,city\nada,london\nalan\n")?;
+    let sales = csv_file("sales.csv", "day,amount\nmon,12\ntue,30\nwed,7\n")?;
 
     let examples = [
         Example {
@@ -107,6 +117,26 @@ pub fn run(root: &Path) -> Result<()> {
             task: Task::PartitionCsv,
             inputs: literal::literal_map([("rows", ragged), ("column", literal::string("city"))]),
         },
+        Example {
+            name: "sum a CSV column in a raw container (shell), through flyte-copilot",
+            task: Task::RawContainer(
+                r#"total=$(awk -F, 'NR > 1 { s += $2 } END { print s }' "$INPUTS/sales")
+echo "$total" > "$OUTPUTS/total"
+printf '%s: %s\n' "$(cat "$INPUTS/label")" "$total" > "$OUTPUTS/summary.txt""#,
+            ),
+            inputs: literal::literal_map([
+                ("sales", sales.clone()),
+                ("label", literal::string("week 49")),
+            ]),
+        },
+        Example {
+            name: "a raw container that reports its own error in _ERROR",
+            task: Task::RawContainer(
+                r#"echo "refusing to sum $INPUTS/sales: the label is empty" > "$OUTPUTS/_ERROR"
+exit 3"#,
+            ),
+            inputs: literal::literal_map([("sales", sales), ("label", literal::string(""))]),
+        },
     ];
     for (index, example) in examples.iter().enumerate() {
         let dir = demo_dir.join(format!("{index}-{}", example.task.name()));
@@ -127,6 +157,10 @@ fn run_example(python: &Path, root: &Path, dir: &Path, example: &Example) -> Res
         flyte_proto::json::literal_map_to_json(&example.inputs)
     );
     let binary = example.task.binary();
+    if let Task::RawContainer(script) = example.task {
+        run_raw_container(&debug_binaries(root).join(binary), dir, script, &raw)?;
+        return print_output_prefix(&out);
+    }
     let mut command = Command::new(debug_binaries(root).join(binary));
     command
         .arg("--inputs")
@@ -152,11 +186,128 @@ fn run_example(python: &Path, root: &Path, dir: &Path, example: &Example) -> Res
     let status = command
         .status()
         .with_context(|| format!("running {binary}"))?;
-    println!(
-        "   exit status: {}",
-        status.code().map_or("signal".to_owned(), |c| c.to_string())
-    );
+    println!("   exit status: {}", exit_text(status));
     print_output_prefix(&out)
+}
+
+/// Runs a raw container as propeller's pod would: `flyte-copilot download` (the init
+/// container) writes the inputs to `dir/inputs`, the script (the task's container)
+/// runs, and `flyte-copilot sidecar`, started before it, uploads `dir/outputs` once
+/// SIGTERM (the kubelet's, when the task's container has ended) says so.
+fn run_raw_container(copilot: &Path, dir: &Path, script: &str, raw: &Path) -> Result<()> {
+    let (inputs, outputs, out) = (dir.join("inputs"), dir.join("outputs"), dir.join("out"));
+    std::fs::create_dir_all(&outputs)?;
+    let download = Command::new(copilot)
+        .arg("download")
+        .arg("--from-remote")
+        .arg(dir.join("inputs.pb"))
+        .arg("--to-output-prefix")
+        .arg(&out)
+        .arg("--to-local-dir")
+        .arg(&inputs)
+        .status()
+        .context("running flyte-copilot download")?;
+    println!("   download exit status: {}", exit_text(download));
+    if !download.success() {
+        return Ok(());
+    }
+    let mut sidecar = Command::new(copilot)
+        .arg("sidecar")
+        .arg("--to-output-prefix")
+        .arg(&out)
+        .arg("--to-raw-output")
+        .arg(raw)
+        .arg("--from-local-dir")
+        .arg(&outputs)
+        .arg("--interface")
+        .arg(raw_container_interface())
+        .spawn()
+        .context("starting flyte-copilot sidecar")?;
+    let container = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env("INPUTS", &inputs)
+        .env("OUTPUTS", &outputs)
+        .status()
+        .context("running the raw container's script with sh");
+    wait_until_catching_sigterm(sidecar.id())?;
+    let pid = rustix::process::Pid::from_raw(i32::try_from(sidecar.id())?)
+        .context("the sidecar's pid")?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .context("sending SIGTERM to the sidecar")?;
+    let sidecar = sidecar.wait().context("waiting for the sidecar")?;
+    println!("   container exit status: {}", exit_text(container?));
+    println!("   sidecar exit status: {}", exit_text(sidecar));
+    Ok(())
+}
+
+/// Waits until process `pid` catches SIGTERM (its bit in `SigCgt` of /proc/PID/status),
+/// so the kubelet's signal, stood in for here, cannot find the sidecar still starting.
+fn wait_until_catching_sigterm(pid: u32) -> Result<()> {
+    const SIGTERM_BIT: u64 = 1 << (15 - 1);
+    let status = format!("/proc/{pid}/status");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let caught = std::fs::read_to_string(&status)
+            .ok()
+            .and_then(|text| {
+                let mask = text.lines().find_map(|line| line.strip_prefix("SigCgt:"))?;
+                u64::from_str_radix(mask.trim(), 16).ok()
+            })
+            .is_some_and(|mask| mask & SIGTERM_BIT != 0);
+        if caught {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("the sidecar (pid {pid}) did not start catching SIGTERM within 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The raw container examples' interface, as propeller passes it: base64 of a
+/// `flyteidl.core.TypedInterface` declaring the outputs `total` (an integer) and
+/// `summary` (a text FlyteFile).
+fn raw_container_interface() -> String {
+    use base64::Engine as _;
+    use flyte_proto::core::literal_type::Type;
+    use flyte_proto::core::{
+        BlobType, LiteralType, SimpleType, TypedInterface, Variable, VariableMap,
+    };
+    let variable = |r#type: Type| Variable {
+        r#type: Some(LiteralType {
+            r#type: Some(r#type),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let outputs = VariableMap {
+        variables: [
+            (
+                "total".to_owned(),
+                variable(Type::Simple(SimpleType::Integer.into())),
+            ),
+            (
+                "summary".to_owned(),
+                variable(Type::Blob(BlobType {
+                    format: "txt".to_owned(),
+                    dimensionality: BlobDimensionality::Single.into(),
+                })),
+            ),
+        ]
+        .into(),
+    };
+    let interface = TypedInterface {
+        inputs: None,
+        outputs: Some(outputs),
+    };
+    base64::engine::general_purpose::STANDARD.encode(flyte_proto::io::encode(&interface))
+}
+
+fn exit_text(status: std::process::ExitStatus) -> String {
+    status
+        .code()
+        .map_or_else(|| "signal".to_owned(), |code| code.to_string())
 }
 
 /// Prints outputs.pb as JSON, or the error document, whichever the run wrote.
