@@ -327,7 +327,14 @@ mod tests {
             assert!(reply.iter().all(|&b| b == 7));
         }
         assert_eq!(shaper.connections(), 1);
-        assert_eq!(shaper.bytes(), 3 * 300_001);
+        // The proxy counts a step once its write returned, which may be after the
+        // client has read it: wait for the count to settle, then check it exactly.
+        let expected = 3 * 300_001;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while shaper.bytes() < expected && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(shaper.bytes(), expected);
     }
 
     #[test]
