@@ -312,7 +312,10 @@ fn smoke_in_empty_root(binary: &Path) -> Result<()> {
                 .args(&prefix[1..])
                 .arg(&root)
                 .args(download)
+                // Nothing of this environment reaches the binary but PATH, which chroot
+                // and unshare are found by.
                 .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
                 .output();
             let Ok(output) = output else { continue };
             // chroot exits 125 when it cannot change the root itself (no right to).
