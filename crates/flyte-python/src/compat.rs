@@ -13,6 +13,14 @@
 use serde::Serialize;
 
 /// A half-open range of versions: `min` included, `below` excluded.
+///
+/// ```
+/// use flyte_python::compat::VersionRange;
+///
+/// const FLYTEKIT_1_1X: VersionRange = VersionRange { min: &[1, 10], below: &[1, 20] };
+/// assert_eq!(FLYTEKIT_1_1X.contains("1.16.31"), Some(true));
+/// assert_eq!(FLYTEKIT_1_1X.describe(), "1.10 up to (not including) 1.20");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct VersionRange {
     /// The oldest version supported.
@@ -25,12 +33,27 @@ impl VersionRange {
     /// Whether `version` (dotted numbers, e.g. `1.12.3`; a pre-release suffix such as
     /// `1.13.0b1` counts as its numbers) falls in the range. `None` when it has no
     /// leading number to compare.
+    ///
+    /// ```
+    /// use flyte_python::compat::SUPPORTED_FLYTEKIT;
+    ///
+    /// assert_eq!(SUPPORTED_FLYTEKIT.contains("1.13.0b1"), Some(true));
+    /// assert_eq!(SUPPORTED_FLYTEKIT.contains("2.0.0"), Some(false));
+    /// assert_eq!(SUPPORTED_FLYTEKIT.contains("main"), None);
+    /// ```
     pub fn contains(&self, version: &str) -> Option<bool> {
         let numbers = leading_numbers(version)?;
         Some(numbers.as_slice() >= self.min && numbers.as_slice() < self.below)
     }
 
     /// The range for people, e.g. `1.10.0 up to (not including) 2.0.0`.
+    ///
+    /// ```
+    /// use flyte_python::compat::SUPPORTED_PYTHON;
+    ///
+    /// let refusal = format!("Python 3.13 is not supported: use {}", SUPPORTED_PYTHON.describe());
+    /// assert!(refusal.ends_with("3.9 up to (not including) 3.13"));
+    /// ```
     pub fn describe(&self) -> String {
         format!(
             "{} up to (not including) {}",
@@ -42,18 +65,36 @@ impl VersionRange {
 
 /// The flytekit releases tasks run with: every 1.x from 1.10 (the tests cover 1.10 to
 /// 1.16). A 2.x is a new SDK with another entrypoint.
+///
+/// ```
+/// assert_eq!(flyte_python::compat::SUPPORTED_FLYTEKIT.contains("1.10.7"), Some(true));
+/// ```
 pub const SUPPORTED_FLYTEKIT: VersionRange = VersionRange {
     min: &[1, 10, 0],
     below: &[2, 0, 0],
 };
 
 /// The interpreters tasks run in: those flytekit 1.10 to 1.16 support.
+///
+/// ```
+/// assert_eq!(flyte_python::compat::SUPPORTED_PYTHON.contains("3.12.8"), Some(true));
+/// ```
 pub const SUPPORTED_PYTHON: VersionRange = VersionRange {
     min: &[3, 9],
     below: &[3, 13],
 };
 
-/// The error code of a run refused because of flytekit's version or internals.
+/// The error code of a run refused because of flytekit's version or internals (the
+/// others: [`UNSUPPORTED_PYTHON`], [`FLYTEKIT_IMPORT_FAILED`]).
+///
+/// ```
+/// # let code = "SYSTEM:UnsupportedFlytekit";
+/// use flyte_python::compat::{FLYTEKIT_IMPORT_FAILED, UNSUPPORTED_FLYTEKIT, UNSUPPORTED_PYTHON};
+///
+/// // An error document's code says whether the image, not the task, is at fault.
+/// let image_at_fault = [UNSUPPORTED_FLYTEKIT, UNSUPPORTED_PYTHON, FLYTEKIT_IMPORT_FAILED].contains(&code);
+/// assert!(image_at_fault);
+/// ```
 pub const UNSUPPORTED_FLYTEKIT: &str = "SYSTEM:UnsupportedFlytekit";
 /// The error code of a run refused because of the interpreter's version.
 pub const UNSUPPORTED_PYTHON: &str = "SYSTEM:UnsupportedPython";

@@ -21,6 +21,36 @@ use crate::worker::Worker;
 /// start-up and flytekit's import overlap the download of the inputs. The supervisor
 /// outlives it: whatever the worker does (report a result, raise, segfault, call
 /// `os._exit`, get SIGKILLed by the OOM killer) becomes a [`TaskOutcome`].
+///
+/// The crate's example runs one with [`run_task`](flyte_runtime::run_task); this one
+/// shows the signals wired by hand, as a binary that also stops other work would.
+///
+/// ```no_run
+/// use flyte_python::{PythonExecutor, PythonWorkerSettings, catch_stop_signals};
+/// use flyte_runtime::{RunSettings, TaskLocations, run_task};
+/// use flyte_storage::{Storage, StorageConfig};
+/// use flyte_telemetry::Metrics;
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let worker_settings = PythonWorkerSettings::new(
+///     "/opt/venv/bin/python",
+///     "flytekit.core.python_auto_container.default_task_resolver",
+///     ["task-module", "app.workflows", "task-name", "train"].map(String::from),
+///     "/tmp/run/worker",
+/// );
+/// let stop = catch_stop_signals(worker_settings.stop_grace);
+/// let storage = Storage::new(StorageConfig::default());
+/// let worker = PythonExecutor::spawn_with_stop(worker_settings, storage.clone(), Metrics::disabled(), stop.clone());
+/// let mut settings = RunSettings::new(
+///     TaskLocations::new("gs://bucket/run/inputs.pb", "gs://bucket/run/0"),
+///     "/tmp/run/pipeline",
+/// );
+/// settings.stop = stop;
+/// let report = run_task(worker, &storage, &settings, &Metrics::disabled()).await?;
+/// std::process::exit(report.exit_code);
+/// # }
+/// ```
 pub struct PythonExecutor {
     settings: PythonWorkerSettings,
     state: State,
@@ -56,6 +86,14 @@ impl PythonExecutor {
     /// SIGTERM, SIGINT and SIGUSR1 sent to this process from now on are passed on to the
     /// worker ([`catch_stop_signals`] with the settings' stop grace); to stop the pipeline
     /// as well, catch them yourself and use [`PythonExecutor::spawn_with_stop`].
+    ///
+    /// ```no_run
+    /// # async fn demo(settings: flyte_python::PythonWorkerSettings, storage: flyte_storage::Storage) {
+    /// // The worker is importing flytekit while the caller goes on to download the inputs.
+    /// let worker = flyte_python::PythonExecutor::spawn(settings, storage, flyte_telemetry::Metrics::disabled());
+    /// # let _ = worker;
+    /// # }
+    /// ```
     pub fn spawn(settings: PythonWorkerSettings, storage: Storage, metrics: Metrics) -> Self {
         let stop = catch_stop_signals(settings.stop_grace);
         Self::spawn_with_stop(settings, storage, metrics, stop)
@@ -67,6 +105,25 @@ impl PythonExecutor {
     /// outlives [`PythonWorkerSettings::stop_grace`] from the request. Give the
     /// pipeline the same `stop` ([`flyte_runtime::RunSettings::stop`]). Must be called
     /// inside a tokio runtime; never fails, as [`PythonExecutor::spawn`].
+    ///
+    /// ```no_run
+    /// # async fn demo(settings: flyte_python::PythonWorkerSettings, storage: flyte_storage::Storage) {
+    /// // A stop of the caller's own (here, a deadline) instead of the process's signals.
+    /// let (sender, stop) = flyte_runtime::stop_channel();
+    /// let grace = settings.stop_grace;
+    /// let worker = flyte_python::PythonExecutor::spawn_with_stop(
+    ///     settings,
+    ///     storage,
+    ///     flyte_telemetry::Metrics::disabled(),
+    ///     stop,
+    /// );
+    /// tokio::spawn(async move {
+    ///     tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    ///     sender.request(flyte_runtime::StopRequest::new("the one-hour deadline", grace));
+    /// });
+    /// # let _ = worker;
+    /// # }
+    /// ```
     pub fn spawn_with_stop(
         settings: PythonWorkerSettings,
         storage: Storage,

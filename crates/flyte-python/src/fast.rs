@@ -19,6 +19,18 @@ use crate::signals::ForwardedSignals;
 const PICKLED_DISTRIBUTION: &str = "pkl.gz";
 
 /// Why a fast execution could not start its task command.
+///
+/// ```
+/// use flyte_python::fast::{FastExecuteError, unpack_archive};
+///
+/// let dir = tempfile::tempdir().expect("tempdir");
+/// let not_an_archive = dir.path().join("code.tar.gz");
+/// std::fs::write(&not_an_archive, b"plain text").expect("write");
+/// match unpack_archive(&not_an_archive, dir.path()) {
+///     Err(error @ FastExecuteError::Unpack { .. }) => assert!(!error.is_transient()),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FastExecuteError {
@@ -92,6 +104,12 @@ impl FastExecuteError {
     /// Whether trying again may succeed: the archive's store failed, could not be
     /// reached or stopped moving bytes. Everything else (no such archive, a refused member, a corrupt archive)
     /// fails the same way every time.
+    ///
+    /// ```
+    /// let error = flyte_python::fast::FastExecuteError::EmptyCommand;
+    /// // A binary retries transient failures as recoverable system errors.
+    /// assert!(!error.is_transient());
+    /// ```
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -101,6 +119,14 @@ impl FastExecuteError {
 }
 
 /// Downloads the archive at `distribution` into `dest_dir` and unpacks it there.
+///
+/// ```no_run
+/// # async fn demo(storage: flyte_storage::Storage) -> Result<(), flyte_python::fast::FastExecuteError> {
+/// let dest = std::path::Path::new("/root");
+/// flyte_python::fast::install_distribution(&storage, "s3://bucket/fast/abc123.tar.gz", dest).await?;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn install_distribution(
     storage: &Storage,
     distribution: &str,
@@ -144,6 +170,13 @@ pub async fn install_distribution(
 /// Unpacks the gzip-compressed tar `archive` into `destination`, returning the number of
 /// members written. Every member is checked before anything is written, so a refused
 /// archive writes nothing at all.
+///
+/// ```no_run
+/// let dest = tempfile::tempdir().expect("tempdir");
+/// let members = flyte_python::fast::unpack_archive(std::path::Path::new("code.tar.gz"), dest.path())?;
+/// println!("{members} files and directories unpacked");
+/// # Ok::<(), flyte_python::fast::FastExecuteError>(())
+/// ```
 pub fn unpack_archive(archive: &Path, destination: &Path) -> Result<usize, FastExecuteError> {
     let unpack_error = |source| FastExecuteError::Unpack {
         archive: archive.to_path_buf(),
@@ -250,6 +283,16 @@ fn lexically_inside(base: &Path, relative: &Path) -> bool {
 
 /// The task command with flytekit's fast-mode flags inserted before `--resolver`, so a
 /// dynamic task can register its sub-tasks against the same code.
+///
+/// ```
+/// let task = ["pyflyte-execute", "--inputs", "s3://b/in.pb", "--resolver", "r", "--", "task-module", "m"]
+///     .map(String::from);
+/// let command = flyte_python::fast::inner_command(&task, "s3://b/fast/code.tar.gz", "/root");
+/// assert_eq!(
+///     command[3..8],
+///     ["--dynamic-addl-distro", "s3://b/fast/code.tar.gz", "--dynamic-dest-dir", "/root", "--resolver"]
+/// );
+/// ```
 pub fn inner_command(
     task_execute_cmd: &[String],
     distribution: &str,
@@ -275,6 +318,15 @@ pub fn inner_command(
 
 /// Runs `command` with `dest_dir` appended to `PYTHONPATH` (whose current value the
 /// caller passes in), passing SIGTERM and SIGINT on to it, and returns its exit status.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), flyte_python::fast::FastExecuteError> {
+/// let command = ["pyflyte-execute", "--inputs", "s3://b/in.pb"].map(String::from);
+/// // The caller read PYTHONPATH; this crate reads no environment.
+/// let status = flyte_python::fast::run_task_command(&command, Some(std::path::Path::new("/root")), None).await?;
+/// std::process::exit(status.code().unwrap_or(1));
+/// # }
+/// ```
 pub async fn run_task_command(
     command: &[String],
     dest_dir: Option<&Path>,

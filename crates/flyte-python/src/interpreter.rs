@@ -33,7 +33,16 @@ if spec is not None:
 print(json.dumps({"python": sys.executable, "python_version": sys.version.split()[0], "flytekit": flytekit}))
 "#;
 
-/// What an interpreter told about itself.
+/// What an interpreter told about itself ([`probe`]).
+///
+/// ```
+/// use flyte_python::interpreter::{FlytekitFound, InterpreterFacts};
+///
+/// # let facts = InterpreterFacts { executable: "/opt/venv/bin/python".into(), version: "3.11.7".into(),
+/// #     flytekit: Some(FlytekitFound { version: Some("1.16.31".into()), location: "/opt/venv/lib/python3.11/site-packages/flytekit".into() }) };
+/// let flytekit = facts.flytekit.as_ref().and_then(|f| f.version.as_deref()).unwrap_or("none");
+/// println!("Python {} at {} with flytekit {flytekit}", facts.version, facts.executable);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterpreterFacts {
     /// `sys.executable`: the interpreter's own path for itself.
@@ -45,6 +54,15 @@ pub struct InterpreterFacts {
 }
 
 /// The flytekit an interpreter would import.
+///
+/// ```
+/// use flyte_python::compat::SUPPORTED_FLYTEKIT;
+/// use flyte_python::interpreter::FlytekitFound;
+///
+/// let found = FlytekitFound { version: Some("1.9.1".into()), location: "/site-packages/flytekit".into() };
+/// let supported = found.version.as_deref().and_then(|v| SUPPORTED_FLYTEKIT.contains(v));
+/// assert_eq!(supported, Some(false));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlytekitFound {
     /// Its distribution's version; `None` when it has no package metadata (e.g. a
@@ -55,6 +73,18 @@ pub struct FlytekitFound {
 }
 
 /// Why an interpreter could not be asked.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use flyte_python::interpreter::{ProbeError, probe};
+///
+/// match probe(std::path::Path::new("/usr/bin/python2")).await {
+///     Ok(facts) => println!("Python {}", facts.version),
+///     Err(ProbeError::Start { .. }) => println!("no such interpreter"),
+///     Err(other) => println!("it is no Python 3 we can ask: {other}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProbeError {
@@ -75,6 +105,16 @@ pub enum ProbeError {
 }
 
 /// Asks `python` about itself and flytekit.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), flyte_python::interpreter::ProbeError> {
+/// let facts = flyte_python::interpreter::probe(std::path::Path::new("python3")).await?;
+/// if facts.flytekit.is_none() {
+///     eprintln!("{} has no flytekit", facts.executable);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub async fn probe(python: &Path) -> Result<InterpreterFacts, ProbeError> {
     let output = Command::new(python)
         .args(["-c", PROBE])
@@ -111,6 +151,15 @@ fn facts_from_json(facts: &serde_json::Value) -> InterpreterFacts {
 
 /// The one line a run without flytekit ends with, naming the package, the interpreter
 /// and what to do (`names` says how the interpreter is chosen).
+///
+/// ```
+/// use flyte_python::{SettingNames, interpreter::missing_flytekit_message};
+///
+/// let mut names = SettingNames::default();
+/// names.python = "PYFLYTE_EXECUTE_PYTHON".to_owned();
+/// let line = missing_flytekit_message(std::path::Path::new("/usr/bin/python3"), &names);
+/// assert!(line.contains("/usr/bin/python3") && line.contains("set PYFLYTE_EXECUTE_PYTHON"));
+/// ```
 pub fn missing_flytekit_message(python: &Path, names: &SettingNames) -> String {
     format!(
         "flytekit is not installed for {} (the Python the task would run in): install \

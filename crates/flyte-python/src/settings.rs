@@ -89,6 +89,21 @@ impl PythonWorkerSettings {
     /// keeping the worker's files in `scratch_dir`: not a map task, no fast-registered
     /// dynamic code, no extra environment, [`DEFAULT_STOP_GRACE`], the default
     /// [`SettingNames`].
+    ///
+    /// ```
+    /// use flyte_python::{MapTaskSettings, PythonWorkerSettings};
+    ///
+    /// // pyflyte-map-execute's task: the same settings, with the map's.
+    /// let mut settings = PythonWorkerSettings::new(
+    ///     "/opt/venv/bin/python",
+    ///     "flytekit.core.array_node_map_task.ArrayNodeMapTaskResolver",
+    ///     ["vars", "", "resolver", "flytekit.core.python_auto_container.default_task_resolver",
+    ///      "task-module", "app.workflows", "task-name", "score"].map(String::from),
+    ///     "/tmp/run/worker",
+    /// );
+    /// settings.map_task = Some(MapTaskSettings { max_concurrency: Some(8), ..Default::default() });
+    /// assert!(settings.dynamic_addl_distro.is_none());
+    /// ```
     pub fn new(
         python: impl Into<PathBuf>,
         resolver: impl Into<String>,
@@ -112,17 +127,35 @@ impl PythonWorkerSettings {
 
 /// The [`PythonWorkerSettings::stop_grace`] the binary uses unless told otherwise:
 /// 10 s of Kubernetes' default 30 s are left for writing the error document.
+///
+/// ```
+/// // A pod with a 60 s termination grace period can give its worker more.
+/// let grace = flyte_python::DEFAULT_STOP_GRACE * 2;
+/// assert!(grace <= flyte_python::MAX_STOP_GRACE);
+/// ```
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(20);
 
 /// The longest [`PythonWorkerSettings::stop_grace`] the binary accepts: one day, far
 /// beyond any pod's termination grace period, and far from where adding it to a clock
 /// reading could overflow.
+///
+/// ```
+/// use std::time::Duration;
+/// let asked = Duration::from_secs(7 * 24 * 3600);
+/// let grace = asked.min(flyte_python::MAX_STOP_GRACE);
+/// assert_eq!(grace, Duration::from_secs(86_400));
+/// ```
 pub const MAX_STOP_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How `pyflyte-map-execute` differs from `pyflyte-execute`: the resolver is a class whose
 /// `load_task` also takes the map's concurrency, and the worker runs the element whose
 /// index flytekit computes from `BATCH_JOB_ARRAY_INDEX_VAR_NAME` and
 /// `BATCH_JOB_ARRAY_INDEX_OFFSET` in the worker's environment.
+///
+/// ```
+/// let map_task = flyte_python::MapTaskSettings { max_concurrency: None, experimental: true };
+/// assert!(map_task.experimental);
+/// ```
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct MapTaskSettings {
     /// `--max-concurrency`, passed to the map task resolver.

@@ -102,6 +102,19 @@ impl ForwardedSignals {
 /// executor passes the signal on to its worker at whatever phase it arrives, and the
 /// pipeline ends the run within the grace. SIGUSR1 (flytekit's "dump the Python stacks")
 /// is passed on to a running worker and otherwise ignored, never fatal.
+///
+/// ```no_run
+/// # #[tokio::main]
+/// # async fn main() {
+/// // First thing in main: from here on SIGTERM ends the run with an error document.
+/// let stop = flyte_python::catch_stop_signals(flyte_python::DEFAULT_STOP_GRACE);
+/// let mut settings = flyte_runtime::RunSettings::new(
+///     flyte_runtime::TaskLocations::new("s3://bucket/run/inputs.pb", "s3://bucket/run/0"),
+///     "/tmp/run",
+/// );
+/// settings.stop = stop;
+/// # }
+/// ```
 pub fn catch_stop_signals(grace: Duration) -> Stop {
     let (sender, stop) = stop_channel();
     let mut signals = ForwardedSignals::install();
