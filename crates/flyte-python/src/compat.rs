@@ -97,8 +97,16 @@ pub const SUPPORTED_PYTHON: VersionRange = VersionRange {
 /// ```
 pub const UNSUPPORTED_FLYTEKIT: &str = "SYSTEM:UnsupportedFlytekit";
 /// The error code of a run refused because of the interpreter's version.
+///
+/// ```
+/// assert!(flyte_python::compat::UNSUPPORTED_PYTHON.starts_with("SYSTEM:"));
+/// ```
 pub const UNSUPPORTED_PYTHON: &str = "SYSTEM:UnsupportedPython";
 /// The error code of a run whose flytekit is installed but fails to import.
+///
+/// ```
+/// assert!(flyte_python::compat::FLYTEKIT_IMPORT_FAILED.starts_with("SYSTEM:"));
+/// ```
 pub const FLYTEKIT_IMPORT_FAILED: &str = "SYSTEM:FlytekitImportFailed";
 
 /// The ranges as the worker receives them in `start`.
