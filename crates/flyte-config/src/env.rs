@@ -11,6 +11,16 @@ use std::fmt;
 ///
 /// `Debug` lists variable names only: values such as `AWS_SECRET_ACCESS_KEY` never
 /// appear in output.
+///
+/// ```
+/// use flyte_config::Env;
+///
+/// // In a binary: let env = Env::from_os(std::env::vars_os());
+/// let env = Env::new().with("FLYTE_AWS_ENDPOINT", "http://minio:9000");
+/// assert_eq!(env.get("FLYTE_AWS_ENDPOINT"), Some("http://minio:9000"));
+/// let pairs: Env = [("_F_PRJ", "flytesnacks")].into_iter().collect();
+/// assert!(pairs.contains("_F_PRJ"));
+/// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Env {
     vars: BTreeMap<String, String>,
@@ -18,6 +28,11 @@ pub struct Env {
 
 impl Env {
     /// An empty environment.
+    ///
+    /// ```
+    /// let env = flyte_config::Env::new();
+    /// assert_eq!(env.get("HOME"), None, "empty: the process environment is not read");
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -25,6 +40,10 @@ impl Env {
     /// Captures OS strings as the process hands them over. A name or value that is not
     /// valid UTF-8 is converted lossily (invalid bytes become U+FFFD); none of the
     /// variables Flyte reads is expected to hold such bytes.
+    ///
+    /// ```
+    /// let env = flyte_config::Env::from_os(std::env::vars_os());
+    /// ```
     pub fn from_os<I>(vars: I) -> Self
     where
         I: IntoIterator<Item = (OsString, OsString)>,
@@ -40,6 +59,13 @@ impl Env {
     }
 
     /// Sets one variable (builder style, for tests and callers that add overrides).
+    ///
+    /// ```
+    /// let env = flyte_config::Env::new()
+    ///     .with("FLYTE_SDK_LOGGING_LEVEL", "20")
+    ///     .with("FLYTE_SDK_LOGGING_LEVEL", "10"); // the last one wins
+    /// assert_eq!(env.get("FLYTE_SDK_LOGGING_LEVEL"), Some("10"));
+    /// ```
     pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.vars.insert(name.into(), value.into());
         self
@@ -47,11 +73,22 @@ impl Env {
 
     /// The value of `name`, or `None` when it is not set. A variable set to the empty
     /// string is `Some("")`: flytekit tells the two apart, and so does this crate.
+    ///
+    /// ```
+    /// let env = flyte_config::Env::new().with("AWS_PROFILE", "");
+    /// assert_eq!(env.get("AWS_PROFILE"), Some(""), "set, to nothing");
+    /// assert_eq!(env.get("AWS_REGION"), None, "not set");
+    /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
     }
 
     /// Whether `name` is set at all (possibly to the empty string).
+    ///
+    /// ```
+    /// let env = flyte_config::Env::new().with("FLYTE_FAIL_ON_ERROR", "");
+    /// assert!(env.contains("FLYTE_FAIL_ON_ERROR"));
+    /// ```
     pub fn contains(&self, name: &str) -> bool {
         self.vars.contains_key(name)
     }
@@ -59,6 +96,13 @@ impl Env {
     /// The value of the first of `names` that is set, even to the empty string, or the
     /// empty string when none is: the lookup flytekit's entrypoint uses for pairs such as
     /// `FLYTE_INTERNAL_EXECUTION_PROJECT` / `_F_PRJ`. Returns the name that answered too.
+    ///
+    /// ```
+    /// let env = flyte_config::Env::new().with("_F_PRJ", "flytesnacks");
+    /// let (name, value) = env.first_of(&["FLYTE_INTERNAL_EXECUTION_PROJECT", "_F_PRJ"]);
+    /// assert_eq!((name, value), (Some("_F_PRJ"), "flytesnacks"));
+    /// assert_eq!(env.first_of(&["_F_DM"]), (None, ""));
+    /// ```
     pub fn first_of<'n>(&self, names: &[&'n str]) -> (Option<&'n str>, &str) {
         names
             .iter()

@@ -7,6 +7,19 @@ use crate::source::Source;
 /// Why the configuration could not be loaded. Every variant names the environment
 /// variable, file or key at fault and says what to change. Values of secret settings
 /// never appear in these messages.
+///
+/// ```
+/// use flyte_config::{ConfigError, Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("FLYTE_STATSD_PORT", "eighty");
+/// match FlyteConfig::load(&env, &Dirs::default()) {
+///     Err(error @ ConfigError::NotAnInteger { .. }) => {
+///         // It names the variable and says what to do: print it and stop.
+///         assert!(error.to_string().starts_with("environment variable FLYTE_STATSD_PORT is"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -131,6 +144,18 @@ pub enum ConfigError {
 }
 
 /// The values a setting takes, for [`ConfigError::UnknownChoice`].
+///
+/// ```
+/// use flyte_config::{ConfigError, Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("FLYTE_AWS_ACL", "everyone");
+/// match FlyteConfig::load(&env, &Dirs::default()) {
+///     Err(ConfigError::UnknownChoice { expected, .. }) => {
+///         assert!(expected.values.contains(&"bucket-owner-full-control"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Choices {

@@ -16,6 +16,21 @@ use crate::upload;
 /// once, with the source of every value.
 ///
 /// `Debug`, `Serialize` and [`describe`](Self::describe) never show secret values.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("FLYTE_AWS_ENDPOINT", "http://minio:9000")
+///     .with("_F_PRJ", "flytesnacks");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// assert_eq!(config.storage.s3.endpoint.as_deref(), Some("http://minio:9000"));
+/// assert_eq!(config.identity.execution_project, "flytesnacks");
+/// for note in &config.notes {
+///     eprintln!("config: {note}"); // once logging is up
+/// }
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct FlyteConfig {
@@ -65,6 +80,18 @@ impl FlyteConfig {
     /// Fails on values flytekit would crash on or silently carry on as garbage (a port
     /// that is not a number, an INI boolean configparser rejects, a malformed INI file),
     /// naming the variable, file and key.
+    ///
+    /// ```no_run
+    /// use flyte_config::{Dirs, Env, FlyteConfig};
+    ///
+    /// // A binary: the process environment and the real directories, once, at start-up.
+    /// let env = Env::from_os(std::env::vars_os());
+    /// let dirs = Dirs { home: None, current: std::env::current_dir().ok() };
+    /// match FlyteConfig::load(&env, &dirs) {
+    ///     Ok(config) => println!("{}", config.describe()),
+    ///     Err(error) => eprintln!("cannot load the Flyte configuration: {error}"),
+    /// }
+    /// ```
     pub fn load(env: &Env, dirs: &Dirs) -> Result<FlyteConfig, ConfigError> {
         let mut notes = Vec::new();
         let config_file = file::discover(env, dirs, &mut notes);
@@ -127,6 +154,19 @@ impl FlyteConfig {
 
     /// Where `setting` (a dotted name such as `storage.s3.endpoint` or `statsd.port`, as
     /// listed by [`describe`](Self::describe)) got its value.
+    ///
+    /// ```
+    /// use flyte_config::{Dirs, Env, FlyteConfig, Source};
+    ///
+    /// let env = Env::new().with("FLYTE_AWS_ENDPOINT", "http://minio:9000");
+    /// let config = FlyteConfig::load(&env, &Dirs::default())?;
+    /// assert_eq!(
+    ///     config.source_of("storage.s3.endpoint"),
+    ///     Some(&Source::Env { name: "FLYTE_AWS_ENDPOINT".into() })
+    /// );
+    /// assert_eq!(config.source_of("statsd.port"), Some(&Source::Default));
+    /// # Ok::<(), flyte_config::ConfigError>(())
+    /// ```
     pub fn source_of(&self, setting: &str) -> Option<&Source> {
         self.resolved
             .iter()
@@ -136,6 +176,18 @@ impl FlyteConfig {
 
     /// The effective configuration for people: one line per setting with its value and
     /// its source, secrets shown as `<redacted>`, followed by the notes.
+    ///
+    /// ```
+    /// use flyte_config::{Dirs, Env, FlyteConfig};
+    ///
+    /// let env = Env::new().with("FLYTE_AWS_SECRET_ACCESS_KEY", "miniostorage");
+    /// let config = FlyteConfig::load(&env, &Dirs::default())?;
+    /// let report = config.describe();
+    /// assert!(report.starts_with("config file: none"));
+    /// assert!(report.contains("storage.s3.secret_access_key"));
+    /// assert!(!report.contains("miniostorage"));
+    /// # Ok::<(), flyte_config::ConfigError>(())
+    /// ```
     pub fn describe(&self) -> String {
         let mut out = String::new();
         match &self.config_file {

@@ -17,6 +17,17 @@ fn redacted<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, 
 
 /// Object storage settings: flytekit's `DataConfig` (what it passes to fsspec) plus the
 /// provider variables s3fs, gcsfs and adlfs read on their own.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("FLYTE_PERSISTENCE_ATTACH_EXECUTION_METADATA", "false");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let storage = &config.storage;
+/// assert!(!storage.attach_execution_metadata);
+/// assert_eq!(storage.write_chunk_size, 25 * 1024 * 1024, "flytekit's default part size");
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct StorageSettings {
     /// `S3Config`: `[aws]` / `FLYTE_AWS_*` / `storage.connection.*`.
@@ -44,6 +55,17 @@ pub struct StorageSettings {
 
 /// How long storage requests may go without progress, and how often long transfers
 /// log it. Each is a whole number of seconds, checked when the configuration loads.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("PYFLYTE_EXECUTE_STORAGE_NO_PROGRESS_TIMEOUT_SECONDS", "180");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let timeouts = &config.storage.timeouts;
+/// assert_eq!(timeouts.no_progress_seconds, 180);
+/// assert_eq!((timeouts.connect_seconds, timeouts.progress_interval_seconds), (10, 10));
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StorageTimeouts {
     /// `PYFLYTE_EXECUTE_STORAGE_CONNECT_TIMEOUT_SECONDS`: how long a connection to an
@@ -59,6 +81,20 @@ pub struct StorageTimeouts {
 }
 
 /// S3 settings as flytekit resolves them (`flytekit.configuration.S3Config`).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig, ExposeSecret};
+///
+/// let env = Env::new()
+///     .with("FLYTE_AWS_ENDPOINT", "http://minio:9000")
+///     .with("FLYTE_AWS_ACCESS_KEY_ID", "minio");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let s3 = &config.storage.s3;
+/// assert_eq!(s3.endpoint.as_deref(), Some("http://minio:9000"));
+/// let key_id = s3.access_key_id.as_ref().map(|id| id.expose_secret());
+/// assert_eq!(key_id, Some("minio"));
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct S3Settings {
     /// `FLYTE_AWS_ENDPOINT` / `[aws] endpoint` / `storage.connection.endpoint`: the S3
@@ -89,6 +125,19 @@ pub struct S3Settings {
 
 /// S3 upload settings (ours; docs/configuration.md). Values are checked at load: an
 /// unknown one stops start-up naming its variable or key.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("FLYTE_AWS_SERVER_SIDE_ENCRYPTION", "aws:kms")
+///     .with("FLYTE_AWS_SSE_KMS_KEY_ID", "alias/flyte");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let upload = &config.storage.s3.upload;
+/// assert_eq!(upload.sse_kms_key_id.as_deref(), Some("alias/flyte"));
+/// assert!(upload.server_side_encryption.is_some());
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct S3UploadSettings {
     /// `FLYTE_AWS_SERVER_SIDE_ENCRYPTION` / `[aws] server_side_encryption` /
@@ -113,6 +162,15 @@ pub struct S3UploadSettings {
 }
 
 /// GCS settings as flytekit resolves them (`GCSConfig`).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("FLYTE_GCP_GSUTIL_PARALLELISM", "true");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// assert!(config.storage.gcs.gsutil_parallelism); // read, and unused by flytekit 1.16
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct GcsSettings {
     /// `FLYTE_GCP_GSUTIL_PARALLELISM` / `[gcp] gsutil_parallelism`. Default `false`.
@@ -122,6 +180,16 @@ pub struct GcsSettings {
 }
 
 /// GCS upload settings (ours; docs/configuration.md).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("FLYTE_GCP_STORAGE_CLASS", "NEARLINE");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let class = config.storage.gcs.upload.storage_class.as_deref();
+/// assert!(class.is_some_and(|class| class.eq_ignore_ascii_case("nearline")));
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GcsUploadSettings {
     /// `FLYTE_GCP_KMS_KEY_NAME` / `[gcp] kms_key_name` / `storage.upload.gcs.kms-key-name`:
@@ -135,6 +203,16 @@ pub struct GcsUploadSettings {
 }
 
 /// Azure Blob Storage settings as flytekit resolves them (`AzureBlobStorageConfig`).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("FLYTE_AZURE_STORAGE_ACCOUNT_NAME", "flyteaccount");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// assert_eq!(config.storage.azure.account_name.as_deref(), Some("flyteaccount"));
+/// assert!(config.storage.azure.account_key.is_none());
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct AzureSettings {
     /// `FLYTE_AZURE_STORAGE_ACCOUNT_NAME` / `[azure] storage_account_name`.
@@ -154,6 +232,16 @@ pub struct AzureSettings {
 }
 
 /// Azure upload settings (ours; docs/configuration.md).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("FLYTE_AZURE_ACCESS_TIER", "Cool");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let tier = config.storage.azure.upload.access_tier.as_deref();
+/// assert!(tier.is_some_and(|tier| tier.eq_ignore_ascii_case("cool")));
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AzureUploadSettings {
     /// `FLYTE_AZURE_ENCRYPTION_SCOPE` / `[azure] encryption_scope` /
@@ -168,6 +256,19 @@ pub struct AzureUploadSettings {
 
 /// Provider variables read by the storage libraries themselves (environment only; a
 /// variable set to the empty string counts as unset, as in botocore and adlfs).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("AWS_PROFILE", "flyte")
+///     .with("GOOGLE_CLOUD_PROJECT", "my-project");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let provider = &config.storage.provider_env;
+/// assert_eq!(provider.aws.profile.as_deref(), Some("flyte"));
+/// assert_eq!(provider.gcp.cloud_project.as_deref(), Some("my-project"));
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderEnv {
     /// botocore's variables.
@@ -179,6 +280,19 @@ pub struct ProviderEnv {
 }
 
 /// `AWS_*` variables (botocore, and the AWS SDK for Rust, read these).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("AWS_REGION", "eu-west-1")
+///     .with("AWS_ENDPOINT_URL", "");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let aws = &config.storage.provider_env.aws;
+/// assert_eq!(aws.region.as_deref(), Some("eu-west-1"));
+/// assert_eq!(aws.endpoint_url, None, "empty counts as unset");
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct AwsEnv {
     /// `AWS_ACCESS_KEY_ID`.
@@ -213,6 +327,16 @@ pub struct AwsEnv {
 }
 
 /// Google Cloud variables (gcsfs and google-auth read these).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("STORAGE_EMULATOR_HOST", "http://127.0.0.1:4443");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let gcp = &config.storage.provider_env.gcp;
+/// assert_eq!(gcp.storage_emulator_host.as_deref(), Some("http://127.0.0.1:4443"));
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct GcpEnv {
     /// `STORAGE_EMULATOR_HOST`: a GCS emulator's URL (fake-gcs-server...).
@@ -228,6 +352,16 @@ pub struct GcpEnv {
 /// Azure variables. adlfs reads the `AZURE_STORAGE_*` ones when flytekit's
 /// [`AzureSettings`] leave a value unset; azure-identity's credential chain reads the
 /// others.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let azure = &config.storage.provider_env.azure;
+/// assert_eq!(azure.storage_account_name.as_deref(), Some("devstoreaccount1"));
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct AzureEnv {
     /// `AZURE_STORAGE_ACCOUNT_NAME`.
@@ -268,6 +402,19 @@ pub struct AzureEnv {
 /// `[secrets] host` etc. The documented names `FLYTE_STATSD_*` / `[statsd]` are honoured
 /// too, and win over flytekit's: env `FLYTE_STATSD_X`, env `FLYTE_SECRETS_X`, then the INI
 /// file's `[statsd] x`, then `[secrets] x`. There are no YAML keys.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("FLYTE_SECRETS_HOST", "statsd.monitoring")
+///     .with("FLYTE_STATSD_HOST", "statsd.local");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// // The documented name wins over the one flytekit 1.16 reads.
+/// assert_eq!(config.statsd.host, "statsd.local");
+/// assert_eq!(config.statsd.port, 8125);
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatsdSettings {
     /// Host to send UDP datagrams to. Default `localhost`.
@@ -281,6 +428,15 @@ pub struct StatsdSettings {
 }
 
 /// How log lines are written (`FLYTE_SDK_LOGGING_FORMAT`).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig, LoggingFormat};
+///
+/// let env = Env::new().with("FLYTE_SDK_LOGGING_FORMAT", "text");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// assert_eq!(config.logging.format, LoggingFormat::Text);
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoggingFormat {
@@ -292,6 +448,16 @@ pub enum LoggingFormat {
 
 /// Logging settings. flytekit reads these from the environment only (its INI entry
 /// `[sdk] logging_level` exists but nothing reads it), and so does this crate.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("FLYTE_SDK_LOGGING_LEVEL", "10");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// assert_eq!(config.logging.level, 10, "DEBUG");
+/// assert_eq!(config.logging.dev_level, 20);
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoggingSettings {
     /// `FLYTE_SDK_LOGGING_LEVEL`: a Python numeric level (10 DEBUG, 20 INFO, 30 WARNING,
@@ -304,6 +470,17 @@ pub struct LoggingSettings {
 }
 
 /// Where flytekit looks for task secrets (`SecretsConfig`).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new();
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let secrets = &config.secrets;
+/// assert_eq!(secrets.env_prefix, "_FSEC_");
+/// assert_eq!(secrets.default_dir, "/etc/secrets");
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretsSettings {
     /// `FLYTE_SECRETS_ENV_PREFIX` / `[secrets] env_prefix`. Default `_FSEC_`.
@@ -316,6 +493,16 @@ pub struct SecretsSettings {
 
 /// The Flyte admin connection (`PlatformConfig`), as read; not used by the entrypoint
 /// itself, listed so operators see it.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new().with("FLYTE_PLATFORM_URL", "dns:///flyte.example.com:443");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// assert_eq!(config.platform.endpoint, "flyte.example.com:443");
+/// assert!(!config.platform.insecure);
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlatformSettings {
     /// `FLYTE_PLATFORM_URL` / `[platform] url` / `admin.endpoint`, with `dns:///`
@@ -338,6 +525,19 @@ pub struct PlatformSettings {
 
 /// Credentials for Flyte admin (`[credentials]` entries), as read. The secret named by
 /// `client_secret_location` or `client_secret_env_var` is not read here.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("FLYTE_CREDENTIALS_CLIENT_ID", "flytepropeller")
+///     .with("FLYTE_CREDENTIALS_SCOPES", "all,offline");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let credentials = &config.credentials;
+/// assert_eq!(credentials.client_id.as_deref(), Some("flytepropeller"));
+/// assert_eq!(credentials.scopes, Some(vec!["all".to_owned(), "offline".to_owned()]));
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct CredentialsSettings {
     /// `FLYTE_CREDENTIALS_CLIENT_ID` / `[credentials] client_id` / `admin.clientId`.
@@ -366,6 +566,21 @@ pub struct CredentialsSettings {
 
 /// Which execution and task this process runs, from the variables Flyte propeller sets.
 /// Each field takes the first of its two variables that is set (even to ""), else "".
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("_F_PRJ", "flytesnacks")
+///     .with("FLYTE_INTERNAL_EXECUTION_PROJECT", "wins")
+///     .with("_F_TK_NM", "workflows.example.say_hello");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let identity = &config.identity;
+/// assert_eq!(identity.execution_project, "wins", "the long name first");
+/// assert_eq!(identity.task_name, "workflows.example.say_hello");
+/// assert_eq!(identity.execution_domain, "", "unset");
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ExecutionIdentity {
     /// `FLYTE_INTERNAL_EXECUTION_PROJECT` or `_F_PRJ`.
@@ -389,6 +604,18 @@ pub struct ExecutionIdentity {
 }
 
 /// The environment variable pairs behind [`ExecutionIdentity`], in field order.
+///
+/// ```
+/// use flyte_config::IDENTITY_VARIABLES;
+///
+/// // Pass the execution's identity on to a child process, under both names.
+/// let mut child = std::process::Command::new("true");
+/// for (long, short) in IDENTITY_VARIABLES {
+///     if let Ok(value) = std::env::var(long).or_else(|_| std::env::var(short)) {
+///         child.env(long, &value).env(short, value);
+///     }
+/// }
+/// ```
 pub const IDENTITY_VARIABLES: [(&str, &str); 9] = [
     ("FLYTE_INTERNAL_EXECUTION_PROJECT", "_F_PRJ"),
     ("FLYTE_INTERNAL_EXECUTION_DOMAIN", "_F_DM"),
@@ -402,6 +629,18 @@ pub const IDENTITY_VARIABLES: [(&str, &str); 9] = [
 ];
 
 /// Literal offloading limits (`_F_L_MIN_SIZE_MB`, `_F_L_MAX_SIZE_MB`).
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("_F_L_MIN_SIZE_MB", "10")
+///     .with("_F_L_MAX_SIZE_MB", "1000");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let offloading = config.runtime.literal_offloading.expect("_F_L_MIN_SIZE_MB is set");
+/// assert_eq!((offloading.min_size_mb, offloading.max_size_mb), (10, 1000));
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LiteralOffloading {
     /// Outputs at least this many MiB are offloaded. `_F_L_MIN_SIZE_MB`, default 10.
@@ -412,17 +651,42 @@ pub struct LiteralOffloading {
 
 impl LiteralOffloading {
     /// The minimum in bytes.
+    ///
+    /// ```
+    /// let offloading = flyte_config::LiteralOffloading { min_size_mb: 10, max_size_mb: 1000 };
+    /// assert_eq!(offloading.min_bytes(), 10 * 1024 * 1024);
+    /// ```
     pub fn min_bytes(&self) -> i64 {
         self.min_size_mb.saturating_mul(1024 * 1024)
     }
 
     /// The maximum in bytes.
+    ///
+    /// ```
+    /// let offloading = flyte_config::LiteralOffloading { min_size_mb: 10, max_size_mb: 1000 };
+    /// let outputs_pb_len: i64 = 4096;
+    /// assert!(outputs_pb_len < offloading.max_bytes());
+    /// ```
     pub fn max_bytes(&self) -> i64 {
         self.max_size_mb.saturating_mul(1024 * 1024)
     }
 }
 
 /// Switches flytekit's entrypoint reads straight from the environment.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("FLYTE_FAIL_ON_ERROR", "True")
+///     .with("_F_RUNTIME_PACKAGES", "pandas==2.2 pyarrow");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let runtime = &config.runtime;
+/// assert!(runtime.fail_on_error);
+/// assert_eq!(runtime.runtime_packages, ["pandas==2.2", "pyarrow"]);
+/// assert!(runtime.literal_offloading.is_none());
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RuntimeSwitches {
     /// `FLYTE_INTERNAL_DIST_ERROR_STRATEGY` or `_F_DES`, when non-empty: distributed tasks
@@ -449,6 +713,18 @@ pub struct RuntimeSwitches {
 /// The variables a map task's index comes from (`BATCH_JOB_ARRAY_INDEX_OFFSET`,
 /// `BATCH_JOB_ARRAY_INDEX_VAR_NAME` and the variable it names), kept raw: only map tasks
 /// compute the index, so only they fail on bad values.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+///
+/// let env = Env::new()
+///     .with("BATCH_JOB_ARRAY_INDEX_VAR_NAME", "AWS_BATCH_JOB_ARRAY_INDEX")
+///     .with("AWS_BATCH_JOB_ARRAY_INDEX", "3")
+///     .with("BATCH_JOB_ARRAY_INDEX_OFFSET", "10");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// assert_eq!(config.runtime.array_job.index()?, 13);
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ArrayJobEnv {
     /// `BATCH_JOB_ARRAY_INDEX_OFFSET`.
@@ -462,6 +738,20 @@ pub struct ArrayJobEnv {
 impl ArrayJobEnv {
     /// The task's absolute array index as flytekit computes it: the offset (0 when
     /// unset or empty) plus the named variable's value (when a name is set).
+    ///
+    /// ```
+    /// use flyte_config::ArrayJobEnv;
+    ///
+    /// let array_job = ArrayJobEnv {
+    ///     index_var_name: Some("AWS_BATCH_JOB_ARRAY_INDEX".into()),
+    ///     index_var_value: Some("4".into()),
+    ///     ..ArrayJobEnv::default()
+    /// };
+    /// assert_eq!(array_job.index()?, 4);
+    /// let broken = ArrayJobEnv { offset: Some("ten".into()), ..ArrayJobEnv::default() };
+    /// assert!(broken.index().is_err());
+    /// # Ok::<(), flyte_config::ConfigError>(())
+    /// ```
     pub fn index(&self) -> Result<i64, ConfigError> {
         let int = |what: &str, text: &str| {
             crate::resolve::python_int(text).ok_or_else(|| ConfigError::ArrayJobIndex {

@@ -6,6 +6,25 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 /// Where one setting's effective value came from.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig, Source};
+///
+/// let env = Env::new().with("FLYTE_AWS_ENDPOINT", "");
+/// let config = FlyteConfig::load(&env, &Dirs::default())?;
+/// let source = config.source_of("storage.s3.endpoint");
+/// assert!(matches!(source, Some(Source::EmptyEnv { .. })));
+/// match source {
+///     Some(Source::Env { name }) => println!("set by {name}"),
+///     Some(Source::Ini { path, section, option }) => {
+///         println!("[{section}] {option} of {}", path.display())
+///     }
+///     Some(Source::Yaml { key, .. }) => println!("{key} of the YAML file"),
+///     Some(other) => println!("{other}"), // default, or an empty variable
+///     None => unreachable!("every setting has a source"),
+/// }
+/// # Ok::<(), flyte_config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]

@@ -3,6 +3,23 @@
 //! Decoding never panics: bytes that are not the expected message come back as
 //! [`ProtoError::Decode`], naming the file and what it should have held. Writes are
 //! atomic: a reader sees the old file or the complete new one, never a prefix of it.
+//!
+//! ```
+//! use flyte_proto::{core::LiteralMap, files, io, literal};
+//!
+//! # fn main() -> Result<(), flyte_proto::ProtoError> {
+//! let dir = tempfile::tempdir().expect("temp dir");
+//! let path = dir.path().join(files::OUTPUTS_FILE);
+//! io::write_literal_map(&path, &literal::literal_map([("o0", literal::integer(1))]))?;
+//!
+//! // The same bytes, from a file or from anywhere else (an object store, a socket).
+//! let bytes = std::fs::read(&path).expect("read");
+//! let outputs: LiteralMap = io::decode(&bytes)?;
+//! assert_eq!(outputs, io::read_literal_map(&path)?);
+//! assert_eq!(io::encode(&outputs), bytes);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -15,6 +32,18 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use crate::core::{DynamicJobSpec, ErrorDocument, LiteralMap};
 
 /// Everything that can go wrong reading or writing a message.
+///
+/// ```
+/// use flyte_proto::{ProtoError, io};
+///
+/// let error = io::read_literal_map("/nonexistent/inputs.pb").unwrap_err();
+/// assert_eq!(error.to_string(), "cannot read /nonexistent/inputs.pb");
+/// match &error {
+///     ProtoError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {}
+///     ProtoError::Decode { what, path, .. } => panic!("{path:?} is not a {what}"),
+///     other => panic!("unexpected: {other}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtoError {
@@ -75,12 +104,35 @@ pub fn decode<M: Message + Name + Default>(bytes: &[u8]) -> Result<M, ProtoError
 
 /// Encodes `message`. Map entries come out in key byte order, so equal messages encode
 /// to equal bytes.
+///
+/// ```
+/// use flyte_proto::{io, literal};
+/// let outputs = literal::literal_map([("b", literal::integer(2)), ("a", literal::integer(1))]);
+/// let bytes = io::encode(&outputs);
+/// assert_eq!(io::encode(&outputs.clone()), bytes);
+/// assert_eq!(io::decode::<flyte_proto::core::LiteralMap>(&bytes).ok(), Some(outputs));
+/// ```
 pub fn encode<M: Message>(message: &M) -> Vec<u8> {
     message.encode_to_vec()
 }
 
 /// Reads and decodes the `M` stored at `path`. Errors name the file and the message by
 /// its protobuf name (e.g. `flyteidl.core.TaskTemplate`).
+///
+/// ```
+/// use flyte_proto::core::TaskTemplate;
+/// use flyte_proto::io;
+///
+/// # fn main() -> Result<(), flyte_proto::ProtoError> {
+/// # let dir = tempfile::tempdir().expect("temp dir");
+/// # let path = dir.path().join("task.pb");
+/// # let task = TaskTemplate { r#type: "python-task".into(), ..Default::default() };
+/// # io::write_message(&path, &task)?;
+/// let task: TaskTemplate = io::read_message(&path)?;
+/// assert_eq!(task.r#type, "python-task");
+/// # Ok(())
+/// # }
+/// ```
 pub fn read_message<M: Message + Name + Default>(path: impl AsRef<Path>) -> Result<M, ProtoError> {
     read_as(path.as_ref())
 }
@@ -88,26 +140,102 @@ pub fn read_message<M: Message + Name + Default>(path: impl AsRef<Path>) -> Resu
 /// Encodes `message` and writes it to `path` atomically: the bytes go to a temporary
 /// file in the same directory, are flushed to disk, and the file is renamed over `path`.
 /// The directory must exist.
+///
+/// ```
+/// use flyte_proto::core::TaskTemplate;
+/// use flyte_proto::io;
+///
+/// # fn main() -> Result<(), flyte_proto::ProtoError> {
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let task = TaskTemplate { r#type: "python-task".into(), ..Default::default() };
+/// io::write_message(dir.path().join("task.pb"), &task)?;
+/// assert_eq!(io::read_message::<TaskTemplate>(dir.path().join("task.pb"))?, task);
+/// # Ok(())
+/// # }
+/// ```
 pub fn write_message<M: Message>(path: impl AsRef<Path>, message: &M) -> Result<(), ProtoError> {
     write_atomically(path.as_ref(), &message.encode_to_vec())
 }
 
 /// Reads a `LiteralMap` (an inputs.pb or outputs.pb).
+///
+/// ```
+/// use flyte_proto::{files, io};
+///
+/// # fn main() -> Result<(), flyte_proto::ProtoError> {
+/// # let dir = tempfile::tempdir().expect("temp dir");
+/// # let path = dir.path().join(files::INPUTS_FILE);
+/// # let inputs = flyte_proto::literal::literal_map([("n", flyte_proto::literal::integer(3))]);
+/// # io::write_literal_map(&path, &inputs)?;
+/// let inputs = io::read_literal_map(&path)?;
+/// let n = inputs.literals.get("n").and_then(|n| n.as_integer());
+/// assert_eq!(n, Some(3));
+/// # Ok(())
+/// # }
+/// ```
 pub fn read_literal_map(path: impl AsRef<Path>) -> Result<LiteralMap, ProtoError> {
     read_as(path.as_ref())
 }
 
 /// Writes a `LiteralMap` atomically (see [`write_message`]).
+///
+/// ```
+/// use flyte_proto::{files, io, literal};
+///
+/// # fn main() -> Result<(), flyte_proto::ProtoError> {
+/// let output_dir = tempfile::tempdir().expect("temp dir");
+/// let outputs = literal::literal_map([("o0", literal::string("done"))]);
+/// io::write_literal_map(output_dir.path().join(files::OUTPUTS_FILE), &outputs)?;
+/// # assert_eq!(io::read_literal_map(output_dir.path().join(files::OUTPUTS_FILE))?, outputs);
+/// # Ok(())
+/// # }
+/// ```
 pub fn write_literal_map(path: impl AsRef<Path>, map: &LiteralMap) -> Result<(), ProtoError> {
     write_message(path, map)
 }
 
 /// Reads an `ErrorDocument` (an error.pb).
+///
+/// ```
+/// use flyte_proto::core::{ContainerError, ErrorDocument};
+/// use flyte_proto::{files, io};
+///
+/// # fn main() -> Result<(), flyte_proto::ProtoError> {
+/// # let dir = tempfile::tempdir().expect("temp dir");
+/// # let path = dir.path().join(files::ERROR_FILE);
+/// # let error = ContainerError { code: "USER:ValueError".into(), ..Default::default() };
+/// # io::write_error_document(&path, &ErrorDocument { error: Some(error) })?;
+/// let document = io::read_error_document(&path)?;
+/// let code = document.error.as_ref().map(|e| e.code.as_str());
+/// assert_eq!(code, Some("USER:ValueError"));
+/// # Ok(())
+/// # }
+/// ```
 pub fn read_error_document(path: impl AsRef<Path>) -> Result<ErrorDocument, ProtoError> {
     read_as(path.as_ref())
 }
 
 /// Writes an `ErrorDocument` atomically (see [`write_message`]).
+///
+/// ```
+/// use flyte_proto::core::{ContainerError, ErrorDocument, container_error::Kind};
+/// use flyte_proto::{files, io};
+///
+/// # fn main() -> Result<(), flyte_proto::ProtoError> {
+/// let output_dir = tempfile::tempdir().expect("temp dir");
+/// let document = ErrorDocument {
+///     error: Some(ContainerError {
+///         code: "USER:ValueError".into(),
+///         message: "the input was negative".into(),
+///         kind: Kind::NonRecoverable.into(),
+///         ..Default::default()
+///     }),
+/// };
+/// io::write_error_document(output_dir.path().join(files::ERROR_FILE), &document)?;
+/// # assert_eq!(io::read_error_document(output_dir.path().join(files::ERROR_FILE))?, document);
+/// # Ok(())
+/// # }
+/// ```
 pub fn write_error_document(
     path: impl AsRef<Path>,
     document: &ErrorDocument,
@@ -116,11 +244,37 @@ pub fn write_error_document(
 }
 
 /// Reads a `DynamicJobSpec` (a futures.pb).
+///
+/// ```
+/// use flyte_proto::{core::DynamicJobSpec, files, io};
+///
+/// # fn main() -> Result<(), flyte_proto::ProtoError> {
+/// # let dir = tempfile::tempdir().expect("temp dir");
+/// # let path = dir.path().join(files::FUTURES_FILE);
+/// # let spec = DynamicJobSpec { min_successes: 2, ..Default::default() };
+/// # io::write_dynamic_job_spec(&path, &spec)?;
+/// let spec = io::read_dynamic_job_spec(&path)?;
+/// assert_eq!((spec.nodes.len(), spec.min_successes), (0, 2));
+/// # Ok(())
+/// # }
+/// ```
 pub fn read_dynamic_job_spec(path: impl AsRef<Path>) -> Result<DynamicJobSpec, ProtoError> {
     read_as(path.as_ref())
 }
 
 /// Writes a `DynamicJobSpec` atomically (see [`write_message`]).
+///
+/// ```
+/// use flyte_proto::{core::DynamicJobSpec, files, io};
+///
+/// # fn main() -> Result<(), flyte_proto::ProtoError> {
+/// let output_dir = tempfile::tempdir().expect("temp dir");
+/// let spec = DynamicJobSpec { min_successes: 2, ..Default::default() };
+/// io::write_dynamic_job_spec(output_dir.path().join(files::FUTURES_FILE), &spec)?;
+/// # assert_eq!(io::read_dynamic_job_spec(output_dir.path().join(files::FUTURES_FILE))?, spec);
+/// # Ok(())
+/// # }
+/// ```
 pub fn write_dynamic_job_spec(
     path: impl AsRef<Path>,
     spec: &DynamicJobSpec,

@@ -19,6 +19,17 @@
 //! | binary                         | `{"binary": {"tag", "bytes": <length>}}`                      |
 //! | error                          | `{"error": {"failed_node_id", "message"}}`                    |
 //! | offloaded literal              | `{"offloaded_literal": {"uri", "size_bytes"}}`                |
+//!
+//! ```
+//! use flyte_proto::{json, literal};
+//! let inputs = literal::literal_map([
+//!     ("n", literal::integer(3)),
+//!     ("names", literal::collection([literal::string("a"), literal::string("b")])),
+//! ]);
+//! let rendered = json::literal_map_to_json(&inputs);
+//! assert_eq!(rendered.to_string(), r#"{"n":3,"names":["a","b"]}"#);
+//! println!("inputs: {rendered:#}"); // pretty-printed, for a person
+//! ```
 
 use serde_json::{Map, Number, Value, json};
 
@@ -29,6 +40,12 @@ use crate::core::scalar::Value as ScalarValue;
 use crate::core::{Literal, LiteralMap, Primitive};
 
 /// Renders `map` as a JSON object, one member per name (see the module docs for the shape).
+///
+/// ```
+/// use flyte_proto::{json, literal};
+/// let outputs = literal::literal_map([("o0", literal::integer(42)), ("o1", literal::none())]);
+/// assert_eq!(json::literal_map_to_json(&outputs).to_string(), r#"{"o0":42,"o1":null}"#);
+/// ```
 pub fn literal_map_to_json(map: &LiteralMap) -> Value {
     Value::Object(
         map.literals
@@ -39,6 +56,16 @@ pub fn literal_map_to_json(map: &LiteralMap) -> Value {
 }
 
 /// Renders one literal (see the module docs for the shape).
+///
+/// ```
+/// use flyte_proto::core::blob_type::BlobDimensionality::Single;
+/// use flyte_proto::{json, literal};
+/// let file = literal::blob("s3://bucket/a.csv", "csv", Single);
+/// let expected = serde_json::json!({
+///     "blob": {"uri": "s3://bucket/a.csv", "format": "csv", "dimensionality": "SINGLE"}
+/// });
+/// assert_eq!(json::literal_to_json(&file), expected);
+/// ```
 pub fn literal_to_json(literal: &Literal) -> Value {
     match &literal.value {
         None => Value::Null,

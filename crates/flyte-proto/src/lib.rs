@@ -58,6 +58,22 @@ pub mod wire;
 ///
 /// Maps are `BTreeMap`s, so encoding a message is deterministic (map entries in key byte
 /// order). Do not edit: change `proto/` and run `cargo xtask codegen`.
+///
+/// Messages are plain structs (build them with `..Default::default()`); enum fields are
+/// `i32`s with a getter and setter of the enum type, as prost generates them.
+///
+/// ```
+/// use flyte_proto::core::{ContainerError, ErrorDocument, container_error::Kind};
+///
+/// let error = ContainerError {
+///     code: "USER:ValueError".into(),
+///     message: "x must be positive".into(),
+///     kind: Kind::Recoverable.into(),
+///     ..Default::default()
+/// };
+/// assert_eq!(error.kind(), Kind::Recoverable);
+/// let document = ErrorDocument { error: Some(error) };
+/// ```
 pub mod core {
     #![allow(missing_docs, clippy::all)]
     include!("generated/flyteidl.core.rs");
@@ -67,6 +83,14 @@ pub mod core {
 /// crate was generated from (without source info). Useful for reflection, e.g. JSON
 /// conversion with a descriptor-driven library; the well-known `google.protobuf` files it
 /// imports are not included.
+///
+/// ```
+/// use flyte_proto::{Message, prost_types::FileDescriptorSet};
+/// let set = FileDescriptorSet::decode(flyte_proto::FILE_DESCRIPTOR_SET).expect("valid");
+/// let literals = set.file.iter().find(|f| f.name() == "flyteidl/core/literals.proto");
+/// let messages = literals.map(|f| f.message_type.iter().map(|m| m.name()).collect::<Vec<_>>());
+/// assert!(messages.is_some_and(|names| names.contains(&"LiteralMap")));
+/// ```
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/flyteidl_core.descriptor.bin");
 
 /// The crate's first stub exposed the generated code as `generated`; kept, hidden, so

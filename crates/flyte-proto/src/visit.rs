@@ -27,6 +27,24 @@ use crate::core::scalar::Value as ScalarValue;
 use crate::core::{Literal, LiteralMap};
 
 /// What kind of value a URI points at.
+///
+/// ```
+/// use flyte_proto::visit::{self, UriKind};
+/// use flyte_proto::literal;
+///
+/// let outputs = literal::literal_map([
+///     ("df", literal::structured_dataset("s3://bucket/df", "parquet")),
+///     ("big", literal::offloaded("s3://bucket/big.pb", 10, None)),
+/// ]);
+/// let mut data = Vec::new();
+/// visit::for_each_uri(&outputs, |kind, uri| {
+///     // An offloaded literal's file is a serialized Literal, not user data.
+///     if kind != UriKind::OffloadedLiteral {
+///         data.push(uri.to_owned());
+///     }
+/// });
+/// assert_eq!(data, ["s3://bucket/df"]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UriKind {
@@ -43,6 +61,25 @@ pub enum UriKind {
 
 /// Calls `visit` with every data URI in `map`, each with its kind. Empty URIs are
 /// reported too: judging them is the caller's business.
+///
+/// ```
+/// use flyte_proto::core::blob_type::BlobDimensionality::{Multipart, Single};
+/// use flyte_proto::{literal, visit};
+///
+/// let inputs = literal::literal_map([
+///     (
+///         "files",
+///         literal::collection([
+///             literal::blob("s3://bucket/a.csv", "csv", Single),
+///             literal::blob("s3://bucket/b.csv", "csv", Single),
+///         ]),
+///     ),
+///     ("dir", literal::blob("gs://bucket/dir", "", Multipart)),
+/// ]);
+/// let mut uris = Vec::new();
+/// visit::for_each_uri(&inputs, |_, uri| uris.push(uri.to_owned()));
+/// assert_eq!(uris, ["gs://bucket/dir", "s3://bucket/a.csv", "s3://bucket/b.csv"]);
+/// ```
 pub fn for_each_uri(map: &LiteralMap, mut visit: impl FnMut(UriKind, &str)) {
     for literal in map.literals.values() {
         walk(literal, &mut visit);
@@ -50,12 +87,33 @@ pub fn for_each_uri(map: &LiteralMap, mut visit: impl FnMut(UriKind, &str)) {
 }
 
 /// [`for_each_uri`] for a single literal.
+///
+/// ```
+/// use flyte_proto::{literal, visit};
+/// let df = literal::structured_dataset("s3://bucket/df", "parquet");
+/// let mut count = 0;
+/// visit::for_each_uri_in_literal(&df, |_, _| count += 1);
+/// assert_eq!(count, 1);
+/// ```
 pub fn for_each_uri_in_literal(literal: &Literal, mut visit: impl FnMut(UriKind, &str)) {
     walk(literal, &mut visit);
 }
 
 /// Calls `rewrite` with every data URI in `map` (same order as [`for_each_uri`]) and
 /// replaces the URI with what it returns, or leaves it when it returns `None`.
+///
+/// ```
+/// use flyte_proto::core::blob_type::BlobDimensionality::Single;
+/// use flyte_proto::{literal, visit};
+///
+/// let file = literal::blob("/tmp/work/out.csv", "csv", Single);
+/// let mut outputs = literal::literal_map([("o0", file)]);
+/// visit::rewrite_uris(&mut outputs, |_, uri| {
+///     uri.strip_prefix("/tmp/work/").map(|name| format!("s3://bucket/raw/{name}"))
+/// });
+/// let blob = outputs.literals["o0"].as_blob().expect("a blob");
+/// assert_eq!(blob.uri, "s3://bucket/raw/out.csv");
+/// ```
 pub fn rewrite_uris(
     map: &mut LiteralMap,
     mut rewrite: impl FnMut(UriKind, &str) -> Option<String>,
@@ -66,6 +124,15 @@ pub fn rewrite_uris(
 }
 
 /// [`rewrite_uris`] for a single literal.
+///
+/// ```
+/// use flyte_proto::{literal, visit};
+/// let mut df = literal::structured_dataset("s3://old/df", "parquet");
+/// visit::rewrite_uris_in_literal(&mut df, |_, uri| {
+///     uri.strip_prefix("s3://old/").map(|key| format!("s3://new/{key}"))
+/// });
+/// assert_eq!(df.as_structured_dataset().map(|d| d.uri.as_str()), Some("s3://new/df"));
+/// ```
 pub fn rewrite_uris_in_literal(
     literal: &mut Literal,
     mut rewrite: impl FnMut(UriKind, &str) -> Option<String>,

@@ -34,6 +34,18 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use crate::core::{Literal, LiteralMap};
 
 /// How deep and how large a checked message may be.
+///
+/// ```
+/// use flyte_proto::{Message, literal, wire};
+///
+/// // A list of lists, 40 deep: 80 nested messages under the map's.
+/// let deep = (0..40).fold(literal::integer(1), |inner, _| literal::collection([inner]));
+/// let bytes = literal::literal_map([("o0", deep)]).encode_to_vec();
+/// let name = "flyteidl.core.LiteralMap";
+/// assert!(wire::check(&bytes[..], name, wire::Limits::default()).is_ok());
+/// let error = wire::check(&bytes[..], name, wire::Limits { max_depth: 32 }).unwrap_err();
+/// assert!(matches!(error.problem, wire::Problem::TooDeep(32)), "{error}");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Messages nested inside one another at most. Default 10,000, the limit of
@@ -48,7 +60,18 @@ impl Default for Limits {
     }
 }
 
-/// Why bytes are not a valid encoding of a message.
+/// Why bytes are not a valid encoding of a message: what, where, and in which field.
+///
+/// ```
+/// use flyte_proto::{Message, literal, wire};
+///
+/// let bytes = literal::literal_map([("o0", literal::string("text"))]).encode_to_vec();
+/// let cut = &bytes[..bytes.len() - 2];
+/// let error = wire::check(cut, "flyteidl.core.LiteralMap", wire::Limits::default()).unwrap_err();
+/// assert!(matches!(error.problem, wire::Problem::Truncated));
+/// assert!(error.offset <= cut.len() as u64);
+/// assert!(error.to_string().starts_with("the data ends inside a field or message at byte"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 #[error("{problem} at byte {offset}{}", context(.field))]
@@ -69,6 +92,18 @@ fn context(field: &Option<String>) -> String {
 }
 
 /// What is wrong with the bytes.
+///
+/// ```
+/// use flyte_proto::wire::{self, Limits, Problem};
+///
+/// // Field 1 of a LiteralMap (a map entry) announced as a varint: the wrong wire type.
+/// let error = wire::check(&[0x08, 0x01][..], "flyteidl.core.LiteralMap", Limits::default());
+/// match error.map_err(|e| e.problem) {
+///     Err(Problem::WireTypeMismatch { found }) => assert_eq!(found, 0),
+///     Err(Problem::Io(io)) => panic!("reading failed: {io}"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Problem {
@@ -110,6 +145,19 @@ pub enum Problem {
 
 /// Checks that `reader` holds a valid encoding of the message `message` (a full name,
 /// e.g. `flyteidl.core.LiteralMap`), reading it once with memory bounded by its depth.
+///
+/// ```
+/// use flyte_proto::core::{ContainerError, ErrorDocument};
+/// use flyte_proto::{Message, wire};
+///
+/// let error = ContainerError { code: "USER:ValueError".into(), ..Default::default() };
+/// let bytes = ErrorDocument { error: Some(error) }.encode_to_vec();
+/// wire::check(&bytes[..], "flyteidl.core.ErrorDocument", wire::Limits::default())
+///     .expect("a valid error document");
+/// // Any `Read` works, e.g. a file or a download stream, read once.
+/// let error = wire::check(&b"\xff"[..], "flyteidl.core.ErrorDocument", wire::Limits::default());
+/// assert!(error.is_err());
+/// ```
 pub fn check(reader: impl Read, message: &str, limits: Limits) -> Result<(), WireError> {
     let schema = schema();
     let root = schema.messages.get(message).ok_or_else(|| WireError {
@@ -218,6 +266,14 @@ pub fn check(reader: impl Read, message: &str, limits: Limits) -> Result<(), Wir
 }
 
 /// One field of a message, as [`fields`] finds it.
+///
+/// ```
+/// use flyte_proto::{Message, core::DynamicJobSpec, wire};
+///
+/// let bytes = DynamicJobSpec { min_successes: 3, ..Default::default() }.encode_to_vec();
+/// let field = wire::fields(&bytes[..]).next().expect("one field").expect("valid");
+/// assert_eq!(field, wire::Field { number: 2, value: wire::FieldValue::Varint(3) });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
     /// The field number.
@@ -227,6 +283,20 @@ pub struct Field {
 }
 
 /// A field's value as the wire carries it.
+///
+/// ```
+/// use flyte_proto::wire::{self, FieldValue};
+///
+/// // Field 1: the string "ab"; field 2: the varint 5.
+/// let bytes = [0x0a, 2, b'a', b'b', 0x10, 5];
+/// for field in wire::fields(&bytes[..]) {
+///     match field.expect("valid").value {
+///         FieldValue::Delimited { offset, len } => assert_eq!((offset, len), (2, 2)),
+///         FieldValue::Varint(value) => assert_eq!(value, 5),
+///         FieldValue::Fixed64(_) | FieldValue::Fixed32(_) => unreachable!(),
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldValue {
     /// A varint (integers, booleans, enums).
@@ -249,6 +319,26 @@ pub enum FieldValue {
 /// holding) length-delimited values: each comes back as where it lies, so a caller with a
 /// seekable source can read just the part it wants, however large the rest. Groups are
 /// skipped.
+///
+/// ```
+/// use std::io::{Read, Seek, SeekFrom};
+/// use flyte_proto::{Message, literal, wire};
+///
+/// let bytes = literal::literal_map([("o0", literal::integer(7))]).encode_to_vec();
+/// let mut source = std::io::Cursor::new(bytes);
+/// // Where each map entry lies, without reading the entries.
+/// let entries: Vec<(u64, u64)> = wire::fields(&mut source)
+///     .map(|field| match field.expect("valid").value {
+///         wire::FieldValue::Delimited { offset, len } => (offset, len),
+///         other => panic!("a LiteralMap holds entries only, not {other:?}"),
+///     })
+///     .collect();
+/// // Then read just the first one.
+/// let (offset, len) = entries[0];
+/// let mut entry = vec![0; len as usize];
+/// source.seek(SeekFrom::Start(offset)).and_then(|_| source.read_exact(&mut entry)).unwrap();
+/// assert_eq!(entry[..4], [0x0a, 2, b'o', b'0']);
+/// ```
 pub fn fields<R: Read>(reader: R) -> Fields<R> {
     Fields {
         stream: Stream::new(reader),
@@ -256,7 +346,16 @@ pub fn fields<R: Read>(reader: R) -> Fields<R> {
     }
 }
 
-/// The iterator [`fields`] returns.
+/// The iterator [`fields`] returns: a [`Field`] at a time, then `None`; after an
+/// error, `None`.
+///
+/// ```
+/// use flyte_proto::wire;
+/// // A tag, then nothing: one error, then the end.
+/// let mut fields: wire::Fields<&[u8]> = wire::fields(&[0x0a][..]);
+/// assert!(fields.next().is_some_and(|field| field.is_err()));
+/// assert!(fields.next().is_none());
+/// ```
 pub struct Fields<R> {
     stream: Stream<R>,
     failed: bool,
@@ -308,7 +407,23 @@ impl<R: Read> Iterator for Fields<R> {
     }
 }
 
-/// Checks the file at `path` as [`check`] does.
+/// Checks the file at `path` as [`check`] does; a file that cannot be read is
+/// [`Problem::Io`].
+///
+/// ```
+/// use flyte_proto::{files, io, literal, wire};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join(files::OUTPUTS_FILE);
+/// # io::write_literal_map(&path, &literal::literal_map([("o0", literal::integer(1))]))?;
+/// let name = "flyteidl.core.LiteralMap";
+/// wire::check_file(&path, name, wire::Limits::default())?;
+/// let missing = wire::check_file("/nonexistent/outputs.pb", name, wire::Limits::default());
+/// assert!(matches!(missing.unwrap_err().problem, wire::Problem::Io(_)));
+/// # Ok(())
+/// # }
+/// ```
 pub fn check_file(
     path: impl AsRef<std::path::Path>,
     message: &str,
@@ -330,6 +445,23 @@ pub fn check_file(
 /// replaced by what `rewrite` returns for it (`None` keeps it). Only the entries that
 /// are references are decoded; every other entry is copied byte for byte, however large
 /// or deep. Top level is where flytekit puts references (it offloads whole outputs).
+///
+/// ```
+/// use flyte_proto::{core::LiteralMap, io, literal, wire};
+///
+/// let outputs = literal::literal_map([
+///     ("o0", literal::offloaded("/tmp/work/o0_offloaded_metadata.pb", 1 << 20, None)),
+///     ("o1", literal::integer(5)),
+/// ]);
+/// let moved = wire::rewrite_offloaded_uris(&io::encode(&outputs), |uri| {
+///     uri.strip_prefix("/tmp/work/").map(|name| format!("s3://bucket/outputs/{name}"))
+/// })
+/// .expect("a valid LiteralMap");
+/// let moved: LiteralMap = io::decode(&moved).expect("still valid");
+/// let reference = moved.literals["o0"].as_offloaded().expect("still a reference");
+/// assert_eq!(reference.uri, "s3://bucket/outputs/o0_offloaded_metadata.pb");
+/// assert_eq!(moved.literals["o1"].as_integer(), Some(5));
+/// ```
 pub fn rewrite_offloaded_uris(
     map: &[u8],
     mut rewrite: impl FnMut(&str) -> Option<String>,

@@ -128,6 +128,23 @@ pub fn worker_env(config: &FlyteConfig) -> Vec<(String, String)> {
 /// `storage.s3.retries`, `backoff_seconds` and `enable_debug` and
 /// `storage.gcs.gsutil_parallelism`, which flytekit 1.16 reads and never uses; and
 /// the provider variables the SDKs read on their own.
+///
+/// ```
+/// use flyte_config::{Dirs, Env, FlyteConfig};
+/// use flyte_storage::Storage;
+///
+/// let env = Env::new()
+///     .with("FLYTE_AWS_ENDPOINT", "http://minio:9000")
+///     .with("AWS_ENDPOINT_URL", "http://elsewhere:9000")
+///     .with("STORAGE_EMULATOR_HOST", "127.0.0.1:4443");
+/// let config = FlyteConfig::load(&env, &Dirs::default()).expect("the configuration loads");
+/// let storage_config = flyte_settings::storage_config(&config);
+/// // flytekit's own setting wins over the provider variable.
+/// assert_eq!(storage_config.s3.endpoint.as_deref(), Some("http://minio:9000"));
+/// // gcsfs's emulator host, without a scheme, is http.
+/// assert_eq!(storage_config.gcs.endpoint.as_deref(), Some("http://127.0.0.1:4443"));
+/// let storage = Storage::new(storage_config);
+/// ```
 pub fn storage_config(config: &FlyteConfig) -> StorageConfig {
     let storage = &config.storage;
     let (s3, aws) = (&storage.s3, &storage.provider_env.aws);

@@ -24,6 +24,27 @@ pub use secrecy::SecretString;
 /// however large the objects and however many files move at once.
 ///
 /// `Debug` never prints a secret: secrets are [`SecretString`]s.
+///
+/// ```
+/// use std::time::Duration;
+/// use flyte_storage::{RetryPolicy, S3Config, Storage, StorageConfig};
+///
+/// let config = StorageConfig {
+///     transfer_concurrency: 32,
+///     chunk_size: 16 * 1024 * 1024,
+///     s3: S3Config {
+///         endpoint: Some("http://minio:9000".into()),
+///         ..S3Config::default()
+///     },
+///     retry: RetryPolicy {
+///         max_attempts: 3,
+///         ..RetryPolicy::default()
+///     },
+///     progress_interval: Some(Duration::from_secs(30)),
+///     ..StorageConfig::default()
+/// };
+/// let storage = Storage::new(config); // builds no client and makes no request yet
+/// ```
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     /// Files moved at once by directory transfers (0 counts as 1). Default 128: small
@@ -75,6 +96,21 @@ pub struct StorageConfig {
 
 /// Bounds of [`Storage::prefetch`](crate::Storage::prefetch): a prefetch that would cross
 /// one is not started (the access then downloads as usual).
+///
+/// ```
+/// use flyte_storage::{PrefetchConfig, StorageConfig};
+///
+/// let config = StorageConfig {
+///     prefetch: PrefetchConfig {
+///         byte_budget: 2 << 30, // 2 GiB of prefetched copies at most
+///         ..PrefetchConfig::default()
+///     },
+///     ..StorageConfig::default()
+/// };
+/// # assert!(config.prefetch.enabled);
+/// // Or none at all:
+/// let off = PrefetchConfig { enabled: false, ..PrefetchConfig::default() };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrefetchConfig {
     /// Whether prefetches run at all; `false` makes [`Storage::prefetch`](crate::Storage::prefetch)
@@ -121,6 +157,22 @@ impl Default for StorageConfig {
 /// Values are passed to the store as given: the store refuses what it does not know
 /// (an unknown storage class, an ACL the bucket forbids) with an error naming the URI.
 /// Callers that read them from configuration check them first (flyte-config does).
+///
+/// ```
+/// use flyte_storage::{S3Encryption, S3UploadOptions, Storage, UploadOptions};
+///
+/// let options = UploadOptions {
+///     metadata: [("flyte-execution-project".to_owned(), "flytesnacks".to_owned())].into(),
+///     s3: S3UploadOptions {
+///         server_side_encryption: Some(S3Encryption::Aes256),
+///         ..S3UploadOptions::default()
+///     },
+///     ..UploadOptions::default()
+/// };
+/// // For every write of a storage (or in `StorageConfig::upload` from the start):
+/// let storage = Storage::default().with_upload_options(options.clone());
+/// assert_eq!(storage.upload_options(), &options);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UploadOptions {
     /// User metadata of every object: S3 `x-amz-meta-<key>`, GCS custom metadata, Azure
@@ -145,6 +197,15 @@ pub struct UploadOptions {
 }
 
 /// S3 server-side encryption (`x-amz-server-side-encryption`).
+///
+/// ```
+/// use flyte_storage::S3Encryption;
+///
+/// let kms = S3Encryption::Kms {
+///     key_id: Some("alias/flyte-outputs".into()),
+///     bucket_key: Some(true),
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum S3Encryption {
     /// `AES256`: keys managed by S3 (SSE-S3).
@@ -162,6 +223,19 @@ pub enum S3Encryption {
 }
 
 /// Options only S3 understands.
+///
+/// ```
+/// use flyte_storage::{S3UploadOptions, UploadOptions};
+///
+/// let upload = UploadOptions {
+///     s3: S3UploadOptions {
+///         storage_class: Some("INTELLIGENT_TIERING".into()),
+///         acl: Some("bucket-owner-full-control".into()),
+///         ..S3UploadOptions::default()
+///     },
+///     ..UploadOptions::default()
+/// };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct S3UploadOptions {
     /// Server-side encryption of every object. `None` sends no encryption header, so
@@ -178,6 +252,18 @@ pub struct S3UploadOptions {
 }
 
 /// Options only GCS understands.
+///
+/// ```
+/// use flyte_storage::{GcsUploadOptions, UploadOptions};
+///
+/// let upload = UploadOptions {
+///     gcs: GcsUploadOptions {
+///         kms_key_name: Some("projects/p/locations/us/keyRings/r/cryptoKeys/k".into()),
+///         storage_class: Some("NEARLINE".into()),
+///     },
+///     ..UploadOptions::default()
+/// };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GcsUploadOptions {
     /// The Cloud KMS key that encrypts every object (CMEK), as
@@ -190,6 +276,18 @@ pub struct GcsUploadOptions {
 }
 
 /// Options only Azure Blob Storage understands.
+///
+/// ```
+/// use flyte_storage::{AzureUploadOptions, UploadOptions};
+///
+/// let upload = UploadOptions {
+///     azure: AzureUploadOptions {
+///         access_tier: Some("Cool".into()),
+///         ..AzureUploadOptions::default()
+///     },
+///     ..UploadOptions::default()
+/// };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AzureUploadOptions {
     /// `x-ms-encryption-scope`: the account's encryption scope that encrypts every
@@ -209,6 +307,21 @@ pub struct AzureUploadOptions {
 ///
 /// No flytekit setting feeds it: flytekit 1.16 reads `FLYTE_AWS_RETRIES` and
 /// `FLYTE_AWS_BACKOFF_SECONDS` but never uses them (see docs/configuration.md).
+///
+/// ```
+/// use std::time::Duration;
+/// use flyte_storage::{RetryPolicy, StorageConfig};
+///
+/// // A slow link: more patience before an attempt counts as stalled.
+/// let config = StorageConfig {
+///     retry: RetryPolicy {
+///         max_attempts: 8,
+///         no_progress_timeout: Duration::from_secs(180),
+///         ..RetryPolicy::default()
+///     },
+///     ..StorageConfig::default()
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (0 counts as 1). Default 5.
@@ -271,6 +384,21 @@ impl Default for RetryPolicy {
 /// `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`), the ECS container endpoint and EC2
 /// instance metadata (unless [`disable_instance_metadata`](Self::disable_instance_metadata)
 /// or `AWS_EC2_METADATA_DISABLED=true`).
+///
+/// ```
+/// use flyte_storage::{S3Config, StorageConfig};
+///
+/// // MinIO with static keys, as flytekit's sandbox configuration gives them.
+/// let s3 = S3Config {
+///     endpoint: Some("http://localhost:30002".into()),
+///     access_key_id: Some("minio".into()),
+///     secret_access_key: Some("miniostorage".into()),
+///     disable_instance_metadata: true,
+///     ..S3Config::default()
+/// };
+/// assert!(!format!("{s3:?}").contains("miniostorage"), "Debug hides secrets");
+/// let config = StorageConfig { s3, ..StorageConfig::default() };
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct S3Config {
     /// The endpoint URL, e.g. `http://minio:9000`. Fed by flytekit's
@@ -320,6 +448,18 @@ pub struct S3Config {
 /// workload identity / the metadata server), found by Google's auth library as gcsfs
 /// finds them. When ADC finds nothing, requests go out anonymously, as gcsfs falls back
 /// to `token="anon"`.
+///
+/// ```
+/// use flyte_storage::{GcsConfig, StorageConfig};
+///
+/// // fake-gcs-server, which takes no credentials.
+/// let gcs = GcsConfig {
+///     endpoint: Some("http://127.0.0.1:4443".into()),
+///     anonymous: true,
+///     ..GcsConfig::default()
+/// };
+/// let config = StorageConfig { gcs, ..StorageConfig::default() };
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct GcsConfig {
     /// The JSON API endpoint, e.g. `http://127.0.0.1:4443` for fake-gcs-server. Fed by
@@ -343,6 +483,18 @@ pub struct GcsConfig {
 /// chain, which reads `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
 /// `AZURE_FEDERATED_TOKEN_FILE` (workload identity) and the instance metadata endpoint
 /// itself.
+///
+/// ```
+/// use flyte_storage::{AzureConfig, StorageConfig};
+///
+/// // An account and its shared key; abfs://container/path URIs then name no account.
+/// let azure = AzureConfig {
+///     account_name: Some("flyteaccount".into()),
+///     account_key: Some("base64-key==".into()),
+///     ..AzureConfig::default()
+/// };
+/// let config = StorageConfig { azure, ..StorageConfig::default() };
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct AzureConfig {
     /// The storage account, for URIs that do not name one

@@ -39,6 +39,24 @@ use futures_util::TryStreamExt;
 ///
 /// # Panics
 /// On the first rule `store` breaks, naming the check, the URI and what was expected.
+///
+/// # Example
+///
+/// In a test of a store of one's own (here a memory store; the suite moves a 100 MiB
+/// file, so it takes seconds):
+///
+/// ```no_run
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // #[tokio::test] async fn my_store_conforms() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::run(&store, &base).await;
+/// conformance::odd_keys_download_inside_the_directory_like_flytekit(&store, &base).await;
+/// # }
+/// ```
 pub async fn run(store: &dyn Store, base: &StorageUri) {
     bytes_round_trip_and_overwrite(store, base).await;
     empty_object_round_trips(store, base).await;
@@ -62,6 +80,12 @@ fn uri(text: &str) -> StorageUri {
 }
 
 /// Deterministic bytes that differ per seed and are not trivially compressible.
+///
+/// ```
+/// use flyte_storage::conformance::pattern;
+/// assert_eq!(pattern(7, 1024), pattern(7, 1024));
+/// assert_ne!(pattern(7, 1024), pattern(8, 1024));
+/// ```
 pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     (0..len)
@@ -109,6 +133,17 @@ fn write_tree(root: &Path, files: &BTreeMap<String, Vec<u8>>) {
 }
 
 /// Checks that bytes round trip and overwrite.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::bytes_round_trip_and_overwrite(&store, &base).await;
+/// # }
+/// ```
 pub async fn bytes_round_trip_and_overwrite(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let object = uri(&join(base, "bytes/outputs.pb"));
@@ -131,6 +166,18 @@ pub async fn bytes_round_trip_and_overwrite(store: &dyn Store, base: &StorageUri
 }
 
 /// Checks that empty object round trips.
+///
+/// ```
+/// use flyte_storage::{LocalStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let base = StorageUri::parse(&dir.path().display().to_string()).expect("valid");
+/// let store = LocalStore::new();
+/// conformance::empty_object_round_trips(&store, &base).await;
+/// # }
+/// ```
 pub async fn empty_object_round_trips(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let object = uri(&join(base, "empty/nothing.pb"));
@@ -168,6 +215,17 @@ pub async fn empty_object_round_trips(store: &dyn Store, base: &StorageUri) {
 }
 
 /// Checks that unicode and space names round trip.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::unicode_and_space_names_round_trip(&store, &base).await;
+/// # }
+/// ```
 pub async fn unicode_and_space_names_round_trip(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let prefix = join(base, "names");
@@ -203,6 +261,17 @@ pub async fn unicode_and_space_names_round_trip(store: &dyn Store, base: &Storag
 
 /// Bytes larger than a transfer chunk (8 MiB by default) are written whole, as an
 /// offloaded literal or a large outputs.pb is.
+///
+/// ```no_run
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::bytes_over_a_chunk_round_trip(&store, &base).await;
+/// # }
+/// ```
 pub async fn bytes_over_a_chunk_round_trip(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let contents = pattern(11, 20 * 1024 * 1024 + 7);
@@ -216,6 +285,17 @@ pub async fn bytes_over_a_chunk_round_trip(store: &dyn Store, base: &StorageUri)
 }
 
 /// Checks that large file round trips.
+///
+/// ```no_run
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::large_file_round_trips(&store, &base).await;
+/// # }
+/// ```
 pub async fn large_file_round_trips(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let local = temp_dir();
@@ -240,6 +320,17 @@ pub async fn large_file_round_trips(store: &dyn Store, base: &StorageUri) {
 
 /// 100 MiB: many parts at any chunk size, so uploads go through multipart / block /
 /// resumable uploads and downloads through ranged parallel reads.
+///
+/// ```no_run
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::hundred_mib_file_round_trips_through_multipart(&store, &base).await;
+/// # }
+/// ```
 pub async fn hundred_mib_file_round_trips_through_multipart(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let local = temp_dir();
@@ -284,6 +375,17 @@ fn nested_tree(count: usize) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// Checks that nested directory goes up and comes down.
+///
+/// ```no_run
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::nested_directory_goes_up_and_comes_down(&store, &base).await;
+/// # }
+/// ```
 pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let files = nested_tree(2000);
@@ -351,6 +453,17 @@ pub async fn nested_directory_goes_up_and_comes_down(store: &dyn Store, base: &S
 }
 
 /// Checks that listing ignores trailing slash and scopes to the prefix.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::listing_ignores_trailing_slash_and_scopes_to_the_prefix(&store, &base).await;
+/// # }
+/// ```
 pub async fn listing_ignores_trailing_slash_and_scopes_to_the_prefix(
     store: &dyn Store,
     base: &StorageUri,
@@ -393,6 +506,18 @@ pub async fn listing_ignores_trailing_slash_and_scopes_to_the_prefix(
 }
 
 /// Checks that missing prefix lists empty and downloads as not found.
+///
+/// ```
+/// use flyte_storage::{LocalStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let base = StorageUri::parse(&dir.path().display().to_string()).expect("valid");
+/// let store = LocalStore::new();
+/// conformance::missing_prefix_lists_empty_and_downloads_as_not_found(&store, &base).await;
+/// # }
+/// ```
 pub async fn missing_prefix_lists_empty_and_downloads_as_not_found(
     store: &dyn Store,
     base: &StorageUri,
@@ -408,6 +533,17 @@ pub async fn missing_prefix_lists_empty_and_downloads_as_not_found(
 }
 
 /// Checks that exists is true only for objects.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::exists_is_true_only_for_objects(&store, &base).await;
+/// # }
+/// ```
 pub async fn exists_is_true_only_for_objects(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let object = join(base, "exists/dir/object");
@@ -450,6 +586,17 @@ pub async fn exists_is_true_only_for_objects(store: &dyn Store, base: &StorageUr
 }
 
 /// Checks that missing object is not found naming the uri.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::missing_object_is_not_found_naming_the_uri(&store, &base).await;
+/// # }
+/// ```
 pub async fn missing_object_is_not_found_naming_the_uri(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let missing = join(base, "missing/inputs.pb");
@@ -476,6 +623,18 @@ pub async fn missing_object_is_not_found_naming_the_uri(store: &dyn Store, base:
 }
 
 /// Checks that delete removes and tolerates missing.
+///
+/// ```
+/// use flyte_storage::{LocalStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let base = StorageUri::parse(&dir.path().display().to_string()).expect("valid");
+/// let store = LocalStore::new();
+/// conformance::delete_removes_and_tolerates_missing(&store, &base).await;
+/// # }
+/// ```
 pub async fn delete_removes_and_tolerates_missing(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let object = uri(&join(base, "delete/object"));
@@ -492,6 +651,17 @@ pub async fn delete_removes_and_tolerates_missing(store: &dyn Store, base: &Stor
 }
 
 /// Checks that uploading a file as a directory is refused.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::uploading_a_file_as_a_directory_is_refused(&store, &base).await;
+/// # }
+/// ```
 pub async fn uploading_a_file_as_a_directory_is_refused(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let local = temp_dir();
@@ -516,6 +686,27 @@ pub async fn uploading_a_file_as_a_directory_is_refused(store: &dyn Store, base:
 
 /// For object stores: a store whose credentials the server refuses gets
 /// PermissionDenied naming the URI, reading and writing alike.
+///
+/// ```no_run
+/// use flyte_storage::{S3Config, Storage, StorageConfig, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> flyte_storage::Result<()> {
+/// // A MinIO that refuses these keys.
+/// let refused = Storage::new(StorageConfig {
+///     s3: S3Config {
+///         endpoint: Some("http://localhost:9000".into()),
+///         access_key_id: Some("wrong".into()),
+///         secret_access_key: Some("wrong-secret".into()),
+///         ..S3Config::default()
+///     },
+///     ..StorageConfig::default()
+/// });
+/// let base = StorageUri::parse("s3://bucket/conformance")?;
+/// conformance::wrong_credentials_are_permission_denied(refused.store_for(&base)?, &base).await;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn wrong_credentials_are_permission_denied(refused: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
     let object = join(base, "denied/outputs.pb");
@@ -541,7 +732,16 @@ pub async fn wrong_credentials_are_permission_denied(refused: &dyn Store, base: 
     check(refused.list(&uri(base)).await.map(drop), base, "list");
 }
 
-/// What a store has above its objects, which decides what a missing bucket means.
+/// What a store has above its objects, which decides what a missing bucket means; see
+/// [`a_missing_bucket_is_never_absent`].
+///
+/// ```
+/// use flyte_storage::conformance::Namespace;
+/// // An object store's URI mem://missing/dir/a.pb names the bucket "missing":
+/// let object_store = Namespace::Bucket("missing".into());
+/// // A local path /tmp/missing/dir/a.pb names only directories:
+/// let file_system = Namespace::Directories;
+/// ```
 pub enum Namespace {
     /// Object stores: a bucket or container, which must exist. Every operation on a URI
     /// in a missing one is `NoSuchBucket` naming the URI and the bucket: a missing
@@ -586,6 +786,25 @@ fn outcome<T>(result: Result<T, StorageError>, absent: impl FnOnce(&T) -> bool) 
 
 /// Every operation on `object` (a URI of the form `<bucket>/<dir>/<name>`) when its
 /// bucket does not exist: what `namespace` says.
+///
+/// ```
+/// use flyte_storage::conformance::{self, Namespace};
+/// use flyte_storage::{LocalStore, MemoryStore, StorageUri};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new().with_only_buckets(["bucket"]);
+/// let object = StorageUri::parse("mem://missing/dir/a.pb").expect("valid");
+/// let bucket = Namespace::Bucket("missing".into());
+/// conformance::a_missing_bucket_is_never_absent(&store, &object, bucket).await;
+///
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let path = dir.path().join("missing/dir/a.pb").display().to_string();
+/// let object = StorageUri::parse(&path).expect("valid");
+/// let directories = Namespace::Directories;
+/// conformance::a_missing_bucket_is_never_absent(&LocalStore::new(), &object, directories).await;
+/// # }
+/// ```
 pub async fn a_missing_bucket_is_never_absent(
     store: &dyn Store,
     object: &StorageUri,
@@ -682,6 +901,17 @@ pub async fn a_missing_bucket_is_never_absent(
 /// A FlyteDirectory holding links, uploaded as flytekit (fsspec's recursive `put`)
 /// uploads it: links to files become the file's contents under the link's name; links
 /// to directories (inside the tree, out of it, or back up it) upload nothing.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::directory_links_are_uploaded_as_flytekit_uploads_them(&store, &base).await;
+/// # }
+/// ```
 #[cfg(unix)]
 pub async fn directory_links_are_uploaded_as_flytekit_uploads_them(
     store: &dyn Store,
@@ -747,6 +977,18 @@ pub async fn directory_links_are_uploaded_as_flytekit_uploads_them(
 
 /// A link to nothing fails a directory upload with an error naming the link and its
 /// target (flytekit fails with FileNotFoundError).
+///
+/// ```
+/// use flyte_storage::{LocalStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let base = StorageUri::parse(&dir.path().display().to_string()).expect("valid");
+/// let store = LocalStore::new();
+/// conformance::a_link_to_nothing_fails_the_upload_naming_it(&store, &base).await;
+/// # }
+/// ```
 #[cfg(unix)]
 pub async fn a_link_to_nothing_fails_the_upload_naming_it(store: &dyn Store, base: &StorageUri) {
     let base = base.as_str();
@@ -770,6 +1012,17 @@ pub async fn a_link_to_nothing_fails_the_upload_naming_it(store: &dyn Store, bas
 
 /// Keys with empty or `.` segments, as other tools write them, download inside the
 /// target directory at the path flytekit gives them. Object stores only.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, conformance};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let base = StorageUri::parse("mem://bucket/conformance").expect("valid");
+/// conformance::odd_keys_download_inside_the_directory_like_flytekit(&store, &base).await;
+/// # }
+/// ```
 pub async fn odd_keys_download_inside_the_directory_like_flytekit(
     store: &dyn Store,
     base: &StorageUri,

@@ -6,6 +6,32 @@ use std::time::Duration;
 
 /// A storage failure. Every message names the URI or path involved and says what to do;
 /// the underlying error, when there is one, is the [`source`](std::error::Error::source).
+///
+/// The enum is `#[non_exhaustive]`: a `match` ends with a catch-all arm.
+///
+/// ```
+/// use flyte_storage::{Storage, StorageError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> flyte_storage::Result<()> {
+/// # let dir = tempfile::tempdir().expect("temp dir");
+/// # let prefix = dir.path().display().to_string();
+/// let storage = Storage::default();
+/// let checkpoint = flyte_storage::join(&prefix, "checkpoint/state.bin");
+/// let previous = match storage.get_bytes(&checkpoint).await {
+///     Ok(bytes) => Some(bytes),
+///     // The first attempt has no checkpoint yet.
+///     Err(StorageError::NotFound { .. }) => None,
+///     Err(error) if error.is_transient() => {
+///         eprintln!("{checkpoint} is unreachable for now, try again later: {error}");
+///         return Err(error);
+///     }
+///     Err(error) => return Err(error),
+/// };
+/// assert!(previous.is_none());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
@@ -176,6 +202,22 @@ pub enum StorageError {
 }
 
 /// What a transfer was doing when it stalled ([`StorageError::Stalled`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use flyte_storage::{StorageError, TransferPhase};
+///
+/// let error = StorageError::Stalled {
+///     uri: "s3://bucket/big.bin".into(),
+///     during: TransferPhase::Connecting,
+///     after: Duration::from_secs(10),
+///     attempts: 5,
+/// };
+/// assert!(error.to_string().starts_with("no connection to s3://bucket/big.bin for 10 s"));
+/// if let StorageError::Stalled { during: TransferPhase::Connecting, .. } = error {
+///     eprintln!("check the endpoint and the network");
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransferPhase {
@@ -230,6 +272,14 @@ impl fmt::Display for Seconds {
 }
 
 /// `Result` with [`StorageError`].
+///
+/// ```
+/// use flyte_storage::{Storage, join};
+///
+/// async fn read_outputs(storage: &Storage, prefix: &str) -> flyte_storage::Result<Vec<u8>> {
+///     Ok(storage.get_bytes(&join(prefix, "outputs.pb")).await?.to_vec())
+/// }
+/// ```
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 impl StorageError {
@@ -261,6 +311,12 @@ impl StorageError {
     /// Whether trying the whole operation again later may succeed: the store failed
     /// on its side, could not be reached, or stopped moving bytes. Refusals, missing
     /// objects and bad input fail the same way every time.
+    ///
+    /// ```
+    /// use flyte_storage::StorageError;
+    /// let missing = StorageError::NotFound { uri: "s3://bucket/inputs.pb".into() };
+    /// assert!(!missing.is_transient(), "retrying will not make it appear");
+    /// ```
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Remote { .. } | Self::Stalled { .. })
     }
@@ -308,6 +364,15 @@ impl StorageError {
     }
 
     /// The URI or path the error is about.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let storage = flyte_storage::Storage::default();
+    /// let error = storage.get_bytes("/nonexistent/inputs.pb").await.unwrap_err();
+    /// assert_eq!(error.uri(), "/nonexistent/inputs.pb");
+    /// # }
+    /// ```
     pub fn uri(&self) -> &str {
         match self {
             Self::InvalidUri { uri, .. }

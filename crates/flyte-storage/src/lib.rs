@@ -63,7 +63,6 @@
 //! // A missing object is NotFound, naming the URI.
 //! let missing = storage.get_bytes(&join(&output_prefix, "error.pb")).await.unwrap_err();
 //! assert!(missing.to_string().contains("error.pb"));
-
 //! # Ok(())
 //! # }
 //! ```

@@ -23,11 +23,36 @@ use crate::walk::walk_local_dir;
 /// if the write fails or is abandoned. Parent directories are created as needed.
 /// File copies are done by the kernel where it can (`std::fs::copy`), which also copies
 /// the source's permission bits.
+///
+/// The [`Storage`](crate::Storage) facade serves local paths with it; use it directly
+/// where a [`Store`] is wanted.
+///
+/// ```
+/// use flyte_storage::{LocalStore, StorageUri, Store, StoreExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> flyte_storage::Result<()> {
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let store = LocalStore::new();
+/// let object = StorageUri::parse(&format!("file://{}/a/b.txt", dir.path().display()))?;
+/// store.put_bytes(&object, "hello".into()).await?; // creates a/
+/// assert_eq!(std::fs::read(dir.path().join("a/b.txt")).expect("read"), b"hello");
+/// assert!(store.exists(&object).await?);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalStore;
 
 impl LocalStore {
-    /// A store for the local file system.
+    /// A store for the local file system (the same as `LocalStore::default()`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{LocalStore, PrefixStore};
+    /// // Local paths under a scratch directory, e.g. /a/b is /tmp/scratch/a/b.
+    /// let scratch = PrefixStore::new(Arc::new(LocalStore::new()), "/tmp/scratch");
+    /// ```
     pub fn new() -> Self {
         Self
     }

@@ -44,6 +44,16 @@ pub struct PrefixStore {
 impl PrefixStore {
     /// `inner` with every key under `prefix` (trailing `/` are dropped, and leading
     /// ones for object stores: `"a/b"` and `"a/b/"` are one prefix; `""` adds none).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, PrefixStore, Storage};
+    ///
+    /// // Each run writes under its own part of the bucket.
+    /// let bucket = Arc::new(MemoryStore::new());
+    /// let run = PrefixStore::new(bucket, "runs/run-42/");
+    /// let storage = Storage::default().with_store("s3://", Arc::new(run));
+    /// ```
     pub fn new(inner: Arc<dyn Store>, prefix: impl Into<String>) -> Self {
         Self {
             inner,
@@ -52,6 +62,13 @@ impl PrefixStore {
     }
 
     /// The key prefix, without trailing `/`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, PrefixStore};
+    /// let store = PrefixStore::new(Arc::new(MemoryStore::new()), "tenant-a/");
+    /// assert_eq!(store.prefix(), "tenant-a");
+    /// ```
     pub fn prefix(&self) -> &str {
         &self.prefix
     }

@@ -20,10 +20,28 @@ use std::fmt;
 use std::io;
 
 /// What stands where a secret was.
+///
+/// ```
+/// use flyte_storage::{REDACTED, redact};
+/// assert_eq!(redact("https://host/k?sig=abc"), format!("https://host/k?sig={REDACTED}"));
+/// ```
 pub const REDACTED: &str = "<redacted>";
 
 /// `text` with every credential replaced by [`REDACTED`] (see the module documentation);
 /// borrowed when there was nothing to replace.
+///
+/// ```
+/// use flyte_storage::redact;
+///
+/// let message = "GET https://acct.blob.core.windows.net/c/in.pb?sv=2022-11-02&sig=SECRET failed";
+/// assert_eq!(
+///     redact(message),
+///     "GET https://acct.blob.core.windows.net/c/in.pb?sv=<redacted>&sig=<redacted> failed"
+/// );
+/// let refused = redact("endpoint http://user:pw@minio:9000 refused");
+/// assert_eq!(refused, "endpoint http://<redacted>@minio:9000 refused");
+/// assert!(matches!(redact("s3://bucket/key"), std::borrow::Cow::Borrowed(_)));
+/// ```
 pub fn redact(text: &str) -> Cow<'_, str> {
     let urls = redact_urls(text);
     let fields = match redact_fields(&urls) {
@@ -43,6 +61,17 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 /// chain, a `{:?}` and a walk of the causes are all clean. An operating system error in
 /// the chain is kept as an [`io::Error`] of the same number (its text names no URL), so
 /// the errno at the root still reaches whoever looks for it.
+///
+/// ```
+/// use std::error::Error;
+/// use flyte_storage::RedactedError;
+///
+/// let io = std::io::Error::other("request to https://host/o?X-Amz-Signature=SECRET failed");
+/// let clean = RedactedError::new(&io);
+/// assert!(!clean.to_string().contains("SECRET"));
+/// assert!(!format!("{clean:?}").contains("SECRET"));
+/// assert!(clean.source().is_none());
+/// ```
 pub struct RedactedError {
     message: String,
     source: Option<Box<dyn Error + Send + Sync + 'static>>,
@@ -51,6 +80,14 @@ pub struct RedactedError {
 impl RedactedError {
     /// The redacted copy of `error` and its chain. (The original is not kept: its
     /// `Debug` would print the URL the redaction removed.)
+    ///
+    /// ```
+    /// use flyte_storage::RedactedError;
+    ///
+    /// let sdk_error = std::io::Error::other("connect to http://user:SECRET@minio:9000 refused");
+    /// let logged = RedactedError::new(&sdk_error).to_string();
+    /// assert_eq!(logged, "connect to http://<redacted>@minio:9000 refused");
+    /// ```
     pub fn new(error: &(dyn Error + 'static)) -> Self {
         RedactedError {
             message: redact(&error.to_string()).into_owned(),
@@ -58,7 +95,21 @@ impl RedactedError {
         }
     }
 
-    /// `error`, redacted unless it already is.
+    /// `error`, redacted unless it already is: for a store of one's own that keeps an
+    /// SDK's error as the source of a [`StorageError`](crate::StorageError).
+    ///
+    /// ```
+    /// use flyte_storage::{RedactedError, StorageError};
+    ///
+    /// let sdk_error: Box<dyn std::error::Error + Send + Sync> =
+    ///     "403 from https://host/o?sig=SECRET".into();
+    /// let error = StorageError::PermissionDenied {
+    ///     uri: "vault://box/o".into(),
+    ///     source: RedactedError::boxed(sdk_error),
+    /// };
+    /// let source = std::error::Error::source(&error).expect("a cause");
+    /// assert_eq!(source.to_string(), "403 from https://host/o?sig=<redacted>");
+    /// ```
     pub fn boxed(
         error: Box<dyn Error + Send + Sync + 'static>,
     ) -> Box<dyn Error + Send + Sync + 'static> {

@@ -13,6 +13,22 @@ use crate::uri::StorageUri;
 use crate::walk::walk_local_dir;
 
 /// One object found by [`Store::list_pages`] and [`StoreExt::list`].
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, Store, StoreExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> flyte_storage::Result<()> {
+/// let store = MemoryStore::new();
+/// let dir = StorageUri::parse("mem://bucket/dir")?;
+/// store.put_bytes(&dir.join("sub/a.pb")?, "abc".into()).await?;
+/// let objects = store.list(&dir).await?;
+/// assert_eq!(objects[0].key, "sub/a.pb");
+/// assert_eq!(objects[0].uri.as_str(), "mem://bucket/dir/sub/a.pb");
+/// assert_eq!(objects[0].size, 3);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
     /// The object's full URI: the listed prefix [joined](crate::join) with `key`.
@@ -25,6 +41,21 @@ pub struct ObjectMeta {
 }
 
 /// What a directory transfer moved.
+///
+/// ```
+/// use flyte_storage::{MemoryStore, StorageUri, StoreExt, TransferSummary};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> flyte_storage::Result<()> {
+/// let local = tempfile::tempdir().expect("temp dir");
+/// std::fs::write(local.path().join("a.txt"), "aa").expect("write");
+/// std::fs::write(local.path().join("b.txt"), "bbb").expect("write");
+/// let store = MemoryStore::new();
+/// let summary = store.put_dir(local.path(), &StorageUri::parse("mem://bucket/dir")?, 8).await?;
+/// assert_eq!(summary, TransferSummary { files: 2, bytes: 5 });
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TransferSummary {
     /// Files transferred.
@@ -115,16 +146,74 @@ pub struct TransferSummary {
 pub trait Store: fmt::Debug + Send + Sync {
     /// Downloads the object at `from` into the local file `to`, creating its parent
     /// directories and replacing any file there. Streams; returns the bytes written.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let dir = tempfile::tempdir().expect("temp dir");
+    /// let object = StorageUri::parse("mem://bucket/inputs.pb")?;
+    /// store.put_bytes(&object, "data".into()).await?;
+    /// let written = store.get_file(&object, &dir.path().join("in/inputs.pb")).await?;
+    /// assert_eq!(written, 4);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn get_file(&self, from: &StorageUri, to: &Path) -> Result<u64>;
 
     /// Uploads the local file `from` to the object `to`, replacing any object there.
     /// Streams; returns the bytes uploaded.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let dir = tempfile::tempdir().expect("temp dir");
+    /// let file = dir.path().join("model.bin");
+    /// std::fs::write(&file, [0u8; 16]).expect("write");
+    /// let uploaded = store.put_file(&file, &StorageUri::parse("mem://bucket/model.bin")?).await?;
+    /// assert_eq!(uploaded, 16);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn put_file(&self, from: &Path, to: &StorageUri) -> Result<u64>;
 
     /// Reads a whole (small) object into memory.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let object = StorageUri::parse("mem://bucket/outputs.pb")?;
+    /// store.put_bytes(&object, "\x0a\x00".into()).await?;
+    /// assert_eq!(&store.get_bytes(&object).await?[..], b"\x0a\x00");
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn get_bytes(&self, from: &StorageUri) -> Result<Bytes>;
 
     /// Writes a whole (small) object from memory, replacing any object there.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use flyte_storage::{MemoryStore, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let object = StorageUri::parse("mem://bucket/outputs.pb")?;
+    /// store.put_bytes(&object, Bytes::from_static(b"first")).await?;
+    /// store.put_bytes(&object, Bytes::from(b"second".to_vec())).await?;
+    /// assert_eq!(store.stat(&object).await?, Some(6));
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn put_bytes(&self, to: &StorageUri, bytes: Bytes) -> Result<()>;
 
     /// Every object under `prefix` (as a directory), recursively, a page at a time as
@@ -132,13 +221,62 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// holds one page, not the whole listing. Objects come in no particular order;
     /// [`StoreExt::list`] sorts them. Each [`ObjectMeta::uri`] is `prefix`
     /// [joined](StorageUri::join) with its key.
+    ///
+    /// ```
+    /// use futures_util::TryStreamExt;
+    /// use flyte_storage::{MemoryStore, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let dir = StorageUri::parse("mem://bucket/dir")?;
+    /// store.put_bytes(&dir.join("a.pb")?, "a".into()).await?;
+    /// let mut pages = store.list_pages(&dir);
+    /// let mut objects = 0;
+    /// while let Some(page) = pages.try_next().await? {
+    ///     objects += page.len(); // one page in memory at a time
+    /// }
+    /// assert_eq!(objects, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn list_pages<'a>(&'a self, prefix: &'a StorageUri) -> BoxStream<'a, Result<Vec<ObjectMeta>>>;
 
     /// The size of the object at exactly `uri`, or `None` when there is no object there
     /// (a prefix with objects under it is not an object: use [`StoreExt::list`] for that).
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let object = StorageUri::parse("mem://bucket/dir/a.pb")?;
+    /// assert_eq!(store.stat(&object).await?, None);
+    /// store.put_bytes(&object, "abc".into()).await?;
+    /// assert_eq!(store.stat(&object).await?, Some(3));
+    /// assert_eq!(store.stat(&StorageUri::parse("mem://bucket/dir")?).await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn stat(&self, uri: &StorageUri) -> Result<Option<u64>>;
 
     /// Deletes the object at `uri`; succeeds when there is none.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let object = StorageUri::parse("mem://bucket/tmp.pb")?;
+    /// store.put_bytes(&object, "x".into()).await?;
+    /// store.delete(&object).await?;
+    /// store.delete(&object).await?; // already gone: still Ok
+    /// assert_eq!(store.stat(&object).await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn delete(&self, uri: &StorageUri) -> Result<()>;
 
     // The two hooks below are provided methods of `Store`, not `StoreExt`, because they
@@ -150,6 +288,23 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Downloads an object just listed by [`Store::list_pages`] to the local file `to`.
     /// Stores that need the object's size before downloading it override this to use
     /// the size the listing gave, saving a request per object of a directory.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store, StoreExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let dir = tempfile::tempdir().expect("temp dir");
+    /// let prefix = StorageUri::parse("mem://bucket/dir")?;
+    /// store.put_bytes(&prefix.join("a.pb")?, "a".into()).await?;
+    /// for object in store.list(&prefix).await? {
+    ///     store.get_listed_file(&object, &dir.path().join(&object.key)).await?;
+    /// }
+    /// assert!(dir.path().join("a.pb").exists());
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn get_listed_file(&self, object: &ObjectMeta, to: &Path) -> Result<u64> {
         self.get_file(&object.uri, to).await
     }
@@ -157,6 +312,22 @@ pub trait Store: fmt::Debug + Send + Sync {
     /// Uploads the local file `from`, whose size a directory walk has just measured, to
     /// the object `to`. Stores that need the size before uploading override this to use
     /// it, saving a `stat` per file of a directory.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let dir = tempfile::tempdir().expect("temp dir");
+    /// let file = dir.path().join("a.pb");
+    /// std::fs::write(&file, "abc").expect("write");
+    /// let size = std::fs::metadata(&file).expect("stat").len();
+    /// let to = StorageUri::parse("mem://bucket/dir/a.pb")?;
+    /// assert_eq!(store.put_walked_file(&file, size, &to).await?, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn put_walked_file(&self, from: &Path, _size: u64, to: &StorageUri) -> Result<u64> {
         self.put_file(from, to).await
     }
@@ -187,6 +358,23 @@ pub trait Store: fmt::Debug + Send + Sync {
 #[async_trait]
 pub trait StoreExt: Store {
     /// Every object under `prefix` (as a directory), recursively, sorted by key.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store, StoreExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let dir = StorageUri::parse("mem://bucket/dir")?;
+    /// for key in ["b.pb", "a/c.pb", "a.pb"] {
+    ///     store.put_bytes(&dir.join(key)?, "x".into()).await?;
+    /// }
+    /// // "dir" and "dir/" list the same objects.
+    /// let keys: Vec<String> = store.list(&dir).await?.into_iter().map(|o| o.key).collect();
+    /// assert_eq!(keys, ["a.pb", "a/c.pb", "b.pb"]);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn list(&self, prefix: &StorageUri) -> Result<Vec<ObjectMeta>> {
         let mut objects: Vec<ObjectMeta> = self.list_pages(prefix).try_concat().await?;
         objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
@@ -196,6 +384,20 @@ pub trait StoreExt: Store {
     /// Whether any object is under `prefix` (as a directory). The listing stops at the
     /// first page that has one, so a prefix of a million objects costs one request, not
     /// a thousand. (A page can be empty when all it held were directory markers.)
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store, StoreExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let dir = StorageUri::parse("mem://bucket/outputs")?;
+    /// assert!(!store.has_objects_under(&dir).await?);
+    /// store.put_bytes(&dir.join("outputs.pb")?, "x".into()).await?;
+    /// assert!(store.has_objects_under(&dir).await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn has_objects_under(&self, prefix: &StorageUri) -> Result<bool> {
         let mut pages = self.list_pages(prefix);
         while let Some(page) = pages.try_next().await? {
@@ -207,6 +409,21 @@ pub trait StoreExt: Store {
     }
 
     /// Whether an object exists at exactly `uri`; see [`Store::stat`].
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store, StoreExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let object = StorageUri::parse("mem://bucket/dir/outputs.pb")?;
+    /// store.put_bytes(&object, "x".into()).await?;
+    /// assert!(store.exists(&object).await?);
+    /// let dir = StorageUri::parse("mem://bucket/dir")?;
+    /// assert!(!store.exists(&dir).await?, "a prefix is not an object");
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn exists(&self, uri: &StorageUri) -> Result<bool> {
         Ok(self.stat(uri).await?.is_some())
     }
@@ -224,6 +441,23 @@ pub trait StoreExt: Store {
     /// and `b`). A key with a `..` segment, or a key that lands on the file of a key
     /// listed before it, is [`StorageError::InvalidUri`] naming both keys: that key is
     /// not downloaded and the transfer stops (flytekit would overwrite the first file).
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store, StoreExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let prefix = StorageUri::parse("mem://bucket/dir")?;
+    /// store.put_bytes(&prefix.join("a.txt")?, "a".into()).await?;
+    /// store.put_bytes(&prefix.join("sub/b.txt")?, "bb".into()).await?;
+    /// let local = tempfile::tempdir().expect("temp dir");
+    /// let summary = store.get_dir(&prefix, local.path(), 16).await?;
+    /// assert_eq!((summary.files, summary.bytes), (2, 3));
+    /// assert!(local.path().join("sub/b.txt").exists());
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn get_dir(
         &self,
         from: &StorageUri,
@@ -285,6 +519,23 @@ pub trait StoreExt: Store {
     /// The walk streams: uploads start as files are found. A link to a file is uploaded
     /// as the file; a link to a directory is skipped, as flytekit skips it; a link to
     /// nothing is [`StorageError::DanglingLink`]. An empty directory uploads nothing.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, StoreExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let local = tempfile::tempdir().expect("temp dir");
+    /// std::fs::create_dir(local.path().join("sub")).expect("mkdir");
+    /// std::fs::write(local.path().join("sub/b.txt"), "bb").expect("write");
+    /// let prefix = StorageUri::parse("mem://bucket/dir")?;
+    /// let summary = store.put_dir(local.path(), &prefix, 16).await?;
+    /// assert_eq!(summary.files, 1);
+    /// assert!(store.exists(&prefix.join("sub/b.txt")?).await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn put_dir(
         &self,
         from: &Path,

@@ -7,6 +7,16 @@ use std::str::FromStr;
 use crate::error::{Result, StorageError};
 
 /// The kind of store a URI addresses.
+///
+/// ```
+/// use flyte_storage::{Scheme, StorageUri};
+/// # fn main() -> flyte_storage::Result<()> {
+/// assert_eq!(StorageUri::parse("s3a://bucket/key")?.scheme(), Scheme::S3);
+/// assert_eq!(StorageUri::parse("/tmp/inputs.pb")?.scheme(), Scheme::File);
+/// assert_eq!(StorageUri::parse("mem://bucket/key")?.scheme(), Scheme::Other);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Scheme {
@@ -24,6 +34,24 @@ pub enum Scheme {
 }
 
 /// What a [`StorageUri`] points at, split into the parts its store needs.
+///
+/// ```
+/// use flyte_storage::{Location, StorageUri};
+/// # fn main() -> flyte_storage::Result<()> {
+/// let uri = StorageUri::parse("abfss://data@account.dfs.core.windows.net/runs/0/outputs.pb")?;
+/// match uri.location() {
+///     Location::Azure { container, host, path } => {
+///         assert_eq!(container, "data");
+///         assert_eq!(host.as_deref(), Some("account.dfs.core.windows.net"));
+///         assert_eq!(path, "runs/0/outputs.pb");
+///     }
+///     Location::S3 { bucket, key } | Location::Gcs { bucket, key } => println!("{bucket} {key}"),
+///     Location::Local(path) => println!("{}", path.display()),
+///     other => println!("{other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Location {
@@ -83,7 +111,6 @@ pub enum Location {
 /// | `gs://bucket/key`, `gcs://bucket/key` | [`Location::Gcs`] |
 /// | `abfs://container/path`, `abfss://container/path` | [`Location::Azure`] without host |
 /// | `abfs[s]://container@account.dfs.core.windows.net/path` | [`Location::Azure`] with host |
-///
 /// | `other://bucket/key`, any other scheme | [`Location::Other`] |
 ///
 /// Schemes are case-insensitive. Text is taken literally: no percent-decoding, and
@@ -94,6 +121,20 @@ pub enum Location {
 /// is [`StorageError::InvalidUri`].
 ///
 /// Display gives the text as parsed, so errors name the URI as the user wrote it.
+///
+/// ```
+/// use flyte_storage::{Location, StorageUri};
+/// # fn main() -> flyte_storage::Result<()> {
+/// let prefix: StorageUri = "S3://bucket/metadata/n0/".parse()?;
+/// assert_eq!(prefix.to_string(), "S3://bucket/metadata/n0/");
+/// assert_eq!(
+///     prefix.location(),
+///     &Location::S3 { bucket: "bucket".into(), key: "metadata/n0/".into() }
+/// );
+/// assert_eq!(prefix.join("outputs.pb")?.as_str(), "S3://bucket/metadata/n0/outputs.pb");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StorageUri {
     text: String,
@@ -101,7 +142,14 @@ pub struct StorageUri {
 }
 
 impl StorageUri {
-    /// Parses a local path or URI.
+    /// Parses a local path or URI (the forms in the table above); anything else is
+    /// [`StorageError::InvalidUri`], naming the text and saying what is wrong.
+    ///
+    /// ```
+    /// use flyte_storage::{StorageError, StorageUri};
+    /// assert!(StorageUri::parse("gs://bucket/data/df.parquet").is_ok());
+    /// assert!(matches!(StorageUri::parse("s3:///key"), Err(StorageError::InvalidUri { .. })));
+    /// ```
     pub fn parse(text: &str) -> Result<Self> {
         // The text is quoted back in the message: a signed URL given by mistake must not
         // carry its signature into an error document.
@@ -185,11 +233,22 @@ impl StorageUri {
     }
 
     /// The text this URI was parsed from.
+    ///
+    /// ```
+    /// let uri = flyte_storage::StorageUri::parse("file:///tmp/outputs").expect("valid");
+    /// assert_eq!(uri.as_str(), "file:///tmp/outputs");
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.text
     }
 
     /// The kind of store this URI addresses.
+    ///
+    /// ```
+    /// use flyte_storage::{Scheme, StorageUri};
+    /// let uri = StorageUri::parse("gcs://bucket/key").expect("valid");
+    /// assert_eq!(uri.scheme(), Scheme::Gcs);
+    /// ```
     pub fn scheme(&self) -> Scheme {
         match self.location {
             Location::Local(_) => Scheme::File,
@@ -201,11 +260,26 @@ impl StorageUri {
     }
 
     /// The parts the store needs.
+    ///
+    /// ```
+    /// use flyte_storage::{Location, StorageUri};
+    /// let uri = StorageUri::parse("s3://bucket/a/b.pb").expect("valid");
+    /// let Location::S3 { bucket, key } = uri.location() else { panic!("an S3 URI") };
+    /// assert_eq!((bucket.as_str(), key.as_str()), ("bucket", "a/b.pb"));
+    /// ```
     pub fn location(&self) -> &Location {
         &self.location
     }
 
     /// The local path, for local URIs.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use flyte_storage::StorageUri;
+    /// let uri = StorageUri::parse("file:///tmp/inputs.pb").expect("valid");
+    /// assert_eq!(uri.local_path(), Some(Path::new("/tmp/inputs.pb")));
+    /// assert_eq!(StorageUri::parse("s3://b/k").expect("valid").local_path(), None);
+    /// ```
     pub fn local_path(&self) -> Option<&Path> {
         match &self.location {
             Location::Local(path) => Some(path),
@@ -214,6 +288,13 @@ impl StorageUri {
     }
 
     /// This URI with `name` appended after a `/` (see [`join`]).
+    ///
+    /// ```
+    /// use flyte_storage::StorageUri;
+    /// let prefix = StorageUri::parse("s3://bucket/outputs/").expect("valid");
+    /// let outputs = prefix.join("outputs.pb").expect("valid");
+    /// assert_eq!(outputs.as_str(), "s3://bucket/outputs/outputs.pb");
+    /// ```
     pub fn join(&self, name: &str) -> Result<Self> {
         Self::parse(&join(&self.text, name))
     }

@@ -4,6 +4,21 @@
 /// set: the caller that reads the configuration adds that (the binary names its
 /// environment variables). Telemetry never fails a task once it is
 /// running: after setup, sending a metric or writing a log line that fails is dropped.
+///
+/// ```no_run
+/// use flyte_telemetry::{MetricScope, Metrics, StatsdSettings, TelemetryError};
+///
+/// let settings = StatsdSettings { host: "statsd.monitoring".into(), ..StatsdSettings::default() };
+/// let metrics = match Metrics::new(&settings, &MetricScope::default()) {
+///     Ok(metrics) => metrics,
+///     // Metrics are not worth failing a task for: run without them.
+///     Err(error @ TelemetryError::StatsdAddress { .. }) => {
+///         eprintln!("{error}; running without metrics");
+///         Metrics::disabled()
+///     }
+///     Err(error) => panic!("{error}"),
+/// };
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TelemetryError {

@@ -31,6 +31,12 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::error::TelemetryError;
 
 /// The log line format (`FLYTE_SDK_LOGGING_FORMAT`).
+///
+/// ```
+/// use flyte_telemetry::{LogFormat, LogSettings};
+/// let settings = LogSettings { format: LogFormat::Text, ..LogSettings::default() };
+/// assert_eq!(LogFormat::default(), LogFormat::Json, "flytekit's default");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
     /// JSON lines with flytekit's keys. flytekit's default.
@@ -42,6 +48,13 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// The value of `FLYTE_SDK_LOGGING_FORMAT` that selects this format in flytekit.
+    ///
+    /// ```
+    /// use flyte_telemetry::LogFormat;
+    /// let mut worker = std::process::Command::new("python");
+    /// worker.env("FLYTE_SDK_LOGGING_FORMAT", LogFormat::Text.as_env_value());
+    /// assert_eq!(LogFormat::Json.as_env_value(), "json");
+    /// ```
     pub fn as_env_value(self) -> &'static str {
         match self {
             LogFormat::Json => "json",
@@ -51,6 +64,13 @@ impl LogFormat {
 }
 
 /// Logging settings (from flyte-config's `LoggingSettings`).
+///
+/// ```
+/// use flyte_telemetry::{LogFormat, LogSettings};
+/// // FLYTE_SDK_LOGGING_LEVEL=10, text lines.
+/// let debug = LogSettings { python_level: 10, format: LogFormat::Text };
+/// assert_eq!(LogSettings::default().python_level, 30, "flytekit's WARNING");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogSettings {
     /// A Python numeric level (`FLYTE_SDK_LOGGING_LEVEL`): 10 DEBUG, 20 INFO,
@@ -71,6 +91,11 @@ impl Default for LogSettings {
 }
 
 /// The numeric level Python gives each tracing level (TRACE has no Python name; 5).
+///
+/// ```
+/// use flyte_telemetry::logging::python_level_of;
+/// assert_eq!(python_level_of(tracing::Level::WARN), 30);
+/// ```
 pub fn python_level_of(level: Level) -> i64 {
     match level {
         Level::ERROR => 40,
@@ -82,6 +107,11 @@ pub fn python_level_of(level: Level) -> i64 {
 }
 
 /// Python's `levelname` for a tracing level.
+///
+/// ```
+/// use flyte_telemetry::logging::python_level_name;
+/// assert_eq!(python_level_name(tracing::Level::WARN), "WARNING");
+/// ```
 pub fn python_level_name(level: Level) -> &'static str {
     match level {
         Level::ERROR => "ERROR",
@@ -95,6 +125,15 @@ pub fn python_level_name(level: Level) -> &'static str {
 /// The most verbose tracing level a Python threshold lets through: a record passes when
 /// its Python number is at least the threshold. 0 (Python's NOTSET) defers to the root
 /// logger's WARNING, as it does for flytekit's logger.
+///
+/// ```
+/// use flyte_telemetry::logging::python_level_filter;
+/// use tracing_subscriber::filter::LevelFilter;
+/// assert_eq!(python_level_filter(20), LevelFilter::INFO);
+/// assert_eq!(python_level_filter(25), LevelFilter::WARN, "between INFO and WARNING");
+/// assert_eq!(python_level_filter(0), LevelFilter::WARN, "NOTSET");
+/// assert_eq!(python_level_filter(60), LevelFilter::OFF);
+/// ```
 pub fn python_level_filter(python_level: i64) -> LevelFilter {
     let threshold = if python_level == 0 { 30 } else { python_level };
     [
@@ -120,6 +159,33 @@ fn targets(settings: &LogSettings) -> Targets {
 
 /// A subscriber writing flytekit-format lines to `writer` (tests pass a buffer; the
 /// binary uses [`init`], which writes to stderr).
+///
+/// ```
+/// use std::io::Write;
+/// use std::sync::{Arc, Mutex};
+/// use flyte_telemetry::{LogFormat, LogSettings, logging};
+///
+/// #[derive(Clone, Default)]
+/// struct Buffer(Arc<Mutex<Vec<u8>>>);
+/// impl Write for Buffer {
+///     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+///         self.0.lock().unwrap().write(bytes)
+///     }
+///     fn flush(&mut self) -> std::io::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// let buffer = Buffer::default();
+/// let settings = LogSettings { python_level: 20, format: LogFormat::Text };
+/// let writer = buffer.clone();
+/// let subscriber = logging::subscriber(&settings, move || writer.clone());
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!(target: "flyte_tool", uri = "s3://b/k", "downloaded");
+/// });
+/// let lines = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+/// assert_eq!(lines, "[flyte_tool] downloaded uri=s3://b/k\n");
+/// ```
 pub fn subscriber<W>(settings: &LogSettings, writer: W) -> impl Subscriber + Send + Sync + 'static
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -136,7 +202,16 @@ where
 }
 
 /// Installs the process-wide subscriber, writing to stderr as flytekit does. Call once,
-/// at start-up, after loading the configuration.
+/// at start-up, after loading the configuration; a second call is
+/// [`TelemetryError::LoggingAlreadyInitialised`].
+///
+/// ```no_run
+/// use flyte_telemetry::{LogSettings, logging};
+///
+/// logging::init(&LogSettings::default()).expect("the first call installs it");
+/// tracing::warn!(target: "flyte_tool", "started");
+/// assert!(logging::init(&LogSettings::default()).is_err());
+/// ```
 pub fn init(settings: &LogSettings) -> Result<(), TelemetryError> {
     tracing::subscriber::set_global_default(subscriber(settings, std::io::stderr))
         .map_err(|_| TelemetryError::LoggingAlreadyInitialised)

@@ -30,6 +30,18 @@ use crate::error::TelemetryError;
 
 /// statsd settings (from flyte-config's `StatsdSettings`: `FLYTE_STATSD_*`, flytekit's
 /// `FLYTE_SECRETS_*`, or their INI twins).
+///
+/// ```
+/// use flyte_telemetry::{MetricScope, Metrics, StatsdSettings};
+///
+/// let settings = StatsdSettings {
+///     host: "127.0.0.1".into(),
+///     disable_tags: true,
+///     ..StatsdSettings::default()
+/// };
+/// let metrics = Metrics::new(&settings, &MetricScope::default()).expect("a UDP socket");
+/// assert!(metrics.is_enabled());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsdSettings {
     /// Host to send to. flytekit's default is `localhost`.
@@ -56,6 +68,20 @@ impl Default for StatsdSettings {
 /// Who the metrics are about: the task (the metric prefix) and the execution (the tags).
 /// Empty fields are allowed, as in flytekit (a prefix part stays empty, an empty tag is
 /// left out).
+///
+/// ```
+/// use flyte_telemetry::MetricScope;
+///
+/// let scope = MetricScope {
+///     task_project: "flytesnacks".into(),
+///     task_domain: "development".into(),
+///     task_name: "workflows.example.say_hello".into(),
+///     exec_project: "flytesnacks".into(),
+///     ..MetricScope::default()
+/// };
+/// assert_eq!(scope.prefix(), "flytesnacks.development.workflows.example.say_hello");
+/// assert_eq!(scope.tag_suffix(), ".__exec_project=flytesnacks");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetricScope {
     /// The task's project (`FLYTE_INTERNAL_TASK_PROJECT` / `_F_TK_PRJ`).
@@ -76,6 +102,17 @@ pub struct MetricScope {
 
 impl MetricScope {
     /// flytekit's prefix: `<task project>.<task domain>.<task name>`, lower-cased.
+    ///
+    /// ```
+    /// use flyte_telemetry::MetricScope;
+    /// let scope = MetricScope {
+    ///     task_project: "FlyteSnacks".into(),
+    ///     task_domain: "dev".into(),
+    ///     task_name: "wf.T1".into(),
+    ///     ..MetricScope::default()
+    /// };
+    /// assert_eq!(scope.prefix(), "flytesnacks.dev.wf.t1");
+    /// ```
     pub fn prefix(&self) -> String {
         format!(
             "{}.{}.{}",
@@ -86,6 +123,20 @@ impl MetricScope {
 
     /// flytekit's tag suffix for this scope's tags, e.g.
     /// `.__exec_domain=development.__exec_project=flytesnacks`.
+    ///
+    /// ```
+    /// use flyte_telemetry::MetricScope;
+    /// let scope = MetricScope {
+    ///     exec_project: "flytesnacks".into(),
+    ///     exec_workflow: "workflows.example:wf".into(),
+    ///     ..MetricScope::default()
+    /// };
+    /// // Keys sorted, '.', ':' and '|' in values replaced, empty tags left out.
+    /// assert_eq!(
+    ///     scope.tag_suffix(),
+    ///     ".__exec_project=flytesnacks.__exec_workflow=workflows_example_wf"
+    /// );
+    /// ```
     pub fn tag_suffix(&self) -> String {
         // Sorted by key, as flytekit sorts them.
         let tags = [
@@ -112,6 +163,17 @@ impl MetricScope {
 }
 
 /// A timed phase of one task run.
+///
+/// ```
+/// use std::time::Duration;
+/// use flyte_telemetry::{Metrics, Phase};
+///
+/// let metrics = Metrics::disabled();
+/// metrics.phase(Phase::TaskExecution, Duration::from_millis(1520));
+/// let upload = metrics.start(Phase::OutputsUpload);
+/// // ... write outputs.pb ...
+/// upload.finish();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {
@@ -127,6 +189,11 @@ pub enum Phase {
 
 impl Phase {
     /// The metric's name under the scope's prefix.
+    ///
+    /// ```
+    /// use flyte_telemetry::Phase;
+    /// assert_eq!(Phase::InputsDownload.metric(), "entrypoint.inputs_download");
+    /// ```
     pub fn metric(self) -> &'static str {
         match self {
             Phase::InputsDownload => "entrypoint.inputs_download",
@@ -138,6 +205,12 @@ impl Phase {
 }
 
 /// Which way bytes moved.
+///
+/// ```
+/// use flyte_telemetry::{Direction, Metrics};
+/// let metrics = Metrics::disabled();
+/// metrics.bytes(Direction::Upload, 4096);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// From object storage to local disk.
@@ -148,6 +221,11 @@ pub enum Direction {
 
 impl Direction {
     /// The metric's name under the scope's prefix.
+    ///
+    /// ```
+    /// use flyte_telemetry::Direction;
+    /// assert_eq!(Direction::Download.metric(), "entrypoint.bytes_downloaded");
+    /// ```
     pub fn metric(self) -> &'static str {
         match self {
             Direction::Download => "entrypoint.bytes_downloaded",
@@ -157,6 +235,13 @@ impl Direction {
 }
 
 /// How a task run ended.
+///
+/// ```
+/// use flyte_telemetry::{Metrics, Outcome};
+/// let metrics = Metrics::disabled();
+/// let task_failed = false;
+/// metrics.outcome(if task_failed { Outcome::UserError } else { Outcome::Success });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -172,6 +257,11 @@ pub enum Outcome {
 
 impl Outcome {
     /// The metric's name under the scope's prefix.
+    ///
+    /// ```
+    /// use flyte_telemetry::Outcome;
+    /// assert_eq!(Outcome::WorkerDied.metric(), "entrypoint.outcome.worker_died");
+    /// ```
     pub fn metric(self) -> &'static str {
         match self {
             Outcome::Success => "entrypoint.outcome.success",
@@ -185,6 +275,34 @@ impl Outcome {
 /// The entrypoint's metrics client: cheap to clone, shareable across threads; a no-op
 /// when statsd is disabled. Sending never fails the caller: a datagram that cannot be
 /// sent is dropped (and logged at TRACE).
+///
+/// ```
+/// use std::net::UdpSocket;
+/// use std::time::Duration;
+/// use flyte_telemetry::{MetricScope, Metrics, Outcome, StatsdSettings};
+///
+/// // A statsd server of our own, to see the datagram.
+/// let server = UdpSocket::bind("127.0.0.1:0").expect("bind");
+/// server.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+/// let settings = StatsdSettings {
+///     host: "127.0.0.1".into(),
+///     port: server.local_addr().expect("address").port(),
+///     ..StatsdSettings::default()
+/// };
+/// let scope = MetricScope {
+///     task_project: "p".into(),
+///     task_domain: "d".into(),
+///     task_name: "t".into(),
+///     exec_domain: "d".into(),
+///     ..MetricScope::default()
+/// };
+/// let metrics = Metrics::new(&settings, &scope).expect("a UDP socket");
+/// metrics.outcome(Outcome::Success);
+///
+/// let mut datagram = [0; 512];
+/// let len = server.recv(&mut datagram).expect("a datagram");
+/// assert_eq!(&datagram[..len], b"p.d.t.entrypoint.outcome.success.__exec_domain=d:1|c");
+/// ```
 #[derive(Clone)]
 pub struct Metrics {
     inner: Option<Arc<Inner>>,
@@ -220,6 +338,13 @@ impl fmt::Debug for Metrics {
 
 impl Metrics {
     /// A client that sends nothing.
+    ///
+    /// ```
+    /// use flyte_telemetry::{Metrics, Outcome};
+    /// let metrics = Metrics::disabled();
+    /// metrics.outcome(Outcome::Success); // does nothing
+    /// assert!(!metrics.is_enabled());
+    /// ```
     pub fn disabled() -> Self {
         Metrics { inner: None }
     }
@@ -227,6 +352,15 @@ impl Metrics {
     /// A client for `settings` and `scope`: [`disabled`](Self::disabled) when
     /// `settings.disabled`; otherwise the host is resolved now (an IPv4 address first,
     /// as Python's statsd client does) and a UDP socket opened.
+    ///
+    /// ```
+    /// use flyte_telemetry::{MetricScope, Metrics, StatsdSettings};
+    ///
+    /// let settings = StatsdSettings { host: "127.0.0.1".into(), ..StatsdSettings::default() };
+    /// let metrics = Metrics::new(&settings, &MetricScope::default()).expect("a UDP socket");
+    /// let off = StatsdSettings { disabled: true, ..StatsdSettings::default() };
+    /// assert!(!Metrics::new(&off, &MetricScope::default()).expect("no socket").is_enabled());
+    /// ```
     pub fn new(settings: &StatsdSettings, scope: &MetricScope) -> Result<Self, TelemetryError> {
         if settings.disabled {
             return Ok(Self::disabled());
@@ -276,17 +410,45 @@ impl Metrics {
     }
 
     /// Whether this client sends anything.
+    ///
+    /// ```
+    /// assert!(!flyte_telemetry::Metrics::disabled().is_enabled());
+    /// ```
     pub fn is_enabled(&self) -> bool {
         self.inner.is_some()
     }
 
     /// The full name `metric` is sent under (prefix, metric, tag suffix); `None` when
     /// disabled.
+    ///
+    /// ```
+    /// use flyte_telemetry::{MetricScope, Metrics, Phase, StatsdSettings};
+    ///
+    /// let settings = StatsdSettings { host: "127.0.0.1".into(), ..StatsdSettings::default() };
+    /// let scope = MetricScope {
+    ///     task_project: "p".into(),
+    ///     task_domain: "d".into(),
+    ///     task_name: "t".into(),
+    ///     ..MetricScope::default()
+    /// };
+    /// let metrics = Metrics::new(&settings, &scope).expect("a UDP socket");
+    /// let name = metrics.full_name(Phase::WorkerStart.metric());
+    /// assert_eq!(name.as_deref(), Some("p.d.t.entrypoint.worker_start"));
+    /// assert_eq!(Metrics::disabled().full_name("x"), None);
+    /// ```
     pub fn full_name(&self, metric: &str) -> Option<String> {
         self.inner.as_ref().map(|inner| inner.name(metric))
     }
 
-    /// Records how long `phase` took.
+    /// Records how long `phase` took (for a duration measured elsewhere; see
+    /// [`start`](Self::start) to time it here).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flyte_telemetry::{Metrics, Phase};
+    /// # let metrics = Metrics::disabled();
+    /// metrics.phase(Phase::WorkerStart, Duration::from_millis(850));
+    /// ```
     pub fn phase(&self, phase: Phase, elapsed: Duration) {
         let Some(inner) = &self.inner else { return };
         let name = inner.name(phase.metric());
@@ -296,6 +458,14 @@ impl Metrics {
     }
 
     /// Starts timing `phase`; [`PhaseTimer::finish`] records it.
+    ///
+    /// ```
+    /// use flyte_telemetry::{Metrics, Phase};
+    /// # let metrics = Metrics::disabled();
+    /// let download = metrics.start(Phase::InputsDownload);
+    /// // ... fetch inputs.pb ...
+    /// let took = download.finish();
+    /// ```
     pub fn start(&self, phase: Phase) -> PhaseTimer {
         PhaseTimer {
             metrics: self.clone(),
@@ -305,11 +475,23 @@ impl Metrics {
     }
 
     /// Adds `bytes` moved in `direction`.
+    ///
+    /// ```
+    /// use flyte_telemetry::{Direction, Metrics};
+    /// # let metrics = Metrics::disabled();
+    /// metrics.bytes(Direction::Download, 1024);
+    /// ```
     pub fn bytes(&self, direction: Direction, bytes: u64) {
         self.count(direction.metric(), bytes);
     }
 
     /// Counts one run ending with `outcome`.
+    ///
+    /// ```
+    /// use flyte_telemetry::{Metrics, Outcome};
+    /// # let metrics = Metrics::disabled();
+    /// metrics.outcome(Outcome::SystemError);
+    /// ```
     pub fn outcome(&self, outcome: Outcome) {
         self.count(outcome.metric(), 1);
     }
@@ -326,6 +508,16 @@ impl Metrics {
 /// A running phase timer from [`Metrics::start`]. Dropping it without
 /// [`finish`](Self::finish) records nothing, so a phase that never completed does not
 /// pollute its timing.
+///
+/// ```
+/// use flyte_telemetry::{Metrics, Phase};
+/// # let metrics = Metrics::disabled();
+/// let execution = metrics.start(Phase::TaskExecution);
+/// let ok = true; // ... run the task ...
+/// if ok {
+///     execution.finish();
+/// } // else dropped: no timing for a run that did not finish
+/// ```
 #[derive(Debug)]
 #[must_use = "a phase timer records only when finished"]
 pub struct PhaseTimer {
@@ -336,6 +528,14 @@ pub struct PhaseTimer {
 
 impl PhaseTimer {
     /// Records the time since the timer started and returns it.
+    ///
+    /// ```
+    /// use flyte_telemetry::{Metrics, Phase};
+    /// # let metrics = Metrics::disabled();
+    /// let timer = metrics.start(Phase::OutputsUpload);
+    /// let took = timer.finish();
+    /// assert!(took < std::time::Duration::from_secs(60));
+    /// ```
     pub fn finish(self) -> Duration {
         let elapsed = self.started.elapsed();
         self.metrics.phase(self.phase, elapsed);

@@ -339,7 +339,20 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty store with the default [`StorageConfig`].
+    /// An empty store with the default [`StorageConfig`]. Clones share its objects.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new();
+    /// let copy = store.clone();
+    /// store.put_bytes(&StorageUri::parse("s3://bucket/k")?, "v".into()).await?;
+    /// assert_eq!(copy.stat(&StorageUri::parse("s3://bucket/k")?).await?, Some(1));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new() -> Self {
         Self::with_config(&StorageConfig::default())
     }
@@ -347,6 +360,14 @@ impl MemoryStore {
     /// An empty store whose engine takes `config`'s chunk size, concurrency, memory
     /// budget, retry policy, progress interval and upload options (the cloud stores'
     /// own settings, `s3`, `gcs`, `azure`, do not apply).
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageConfig};
+    ///
+    /// // Small parts, so that a test file of a few MiB goes through multipart uploads.
+    /// let config = StorageConfig { chunk_size: 1024 * 1024, ..StorageConfig::default() };
+    /// let store = MemoryStore::with_config(&config);
+    /// ```
     pub fn with_config(config: &StorageConfig) -> Self {
         let backend = Arc::new(MemoryBackend::new(crate::store::LIST_PAGE_LEN));
         Self::around(backend, config)
@@ -367,6 +388,19 @@ impl MemoryStore {
     /// This store with only `buckets` existing: a request in any other is
     /// [`StorageError::NoSuchBucket`](crate::StorageError::NoSuchBucket), as an object
     /// store answers a mistyped bucket.
+    ///
+    /// ```
+    /// use flyte_storage::{MemoryStore, StorageError, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let store = MemoryStore::new().with_only_buckets(["outputs"]);
+    /// store.put_bytes(&StorageUri::parse("s3://outputs/a.pb")?, "a".into()).await?;
+    /// let typo = store.get_bytes(&StorageUri::parse("s3://ouptuts/a.pb")?).await;
+    /// assert!(matches!(typo, Err(StorageError::NoSuchBucket { bucket, .. }) if bucket == "ouptuts"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn with_only_buckets<I, S>(self, buckets: I) -> Self
     where
         I: IntoIterator<Item = S>,
