@@ -180,7 +180,7 @@ fn wheel(root: &Path, tools: &Tools, arch: &str) -> Result<()> {
 }
 
 /// Builds the static flyte-copilot, checks it and copies it to
-/// `target/dist/flyte-copilot-<version>-<target>` with a `.sha256` beside it.
+/// `target/copilot/flyte-copilot-<version>-<target>` with a `.sha256` beside it.
 fn copilot(root: &Path, tools: &Tools, arch: &str) -> Result<()> {
     let target = format!("{arch}-unknown-linux-musl");
     ensure_rust_target(&target)?;
@@ -194,7 +194,7 @@ fn copilot(root: &Path, tools: &Tools, arch: &str) -> Result<()> {
     } else {
         println!("{target} is not this machine's architecture: the chroot run is skipped");
     }
-    let out_dir = root.join("target/dist");
+    let out_dir = root.join("target/copilot");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let name = format!(
         "flyte-copilot-{}-{target}",

@@ -44,7 +44,7 @@ commands:
                 what a release publishes (both without a name): the wheel pyflyte-execute-rs
                 in target/wheels (the release binary linked for manylinux2014, glibc 2.17,
                 with zig, checked with auditwheel), and flyte-copilot as one static musl
-                executable in target/dist (checked to need no libc, run in an empty root)
+                executable in target/copilot (checked to need no libc, run in an empty root)
   help          this text
 ";
 
