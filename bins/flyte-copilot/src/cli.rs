@@ -119,7 +119,8 @@ pub struct GlobalArgs {
     /// The stow kind: s3, google, azure, local.
     #[arg(long = "storage.stow.kind", global = true, value_name = "KIND")]
     pub stow_kind: Option<String>,
-    /// One stow setting (`key=value`, or several separated by commas); repeatable.
+    /// Stow settings as pflag reads them: `key=value` (commas and all), or `a=1,b=2`
+    /// (a pair holding a comma double-quoted whole); repeatable.
     #[arg(long = "storage.stow.config", global = true, value_name = "KEY=VALUE")]
     pub stow_config: Vec<String>,
     /// Accepted for compatibility: downloads stream to disk, so no size limit is needed.
