@@ -155,7 +155,7 @@ pub struct DownloadArgs {
         value_name = "FORMAT"
     )]
     pub format: String,
-    /// DOWNLOAD_EAGER or DOWNLOAD_STREAM (both download everything first), or DO_NOT_DOWNLOAD (remote URIs are kept).
+    /// DOWNLOAD_EAGER, DOWNLOAD_STREAM or DO_NOT_DOWNLOAD: checked, then ignored; all three download everything before the task starts, as flytecopilot does.
     #[arg(
         short = 'd',
         long = "download-mode",
