@@ -531,6 +531,41 @@ storage:
     }
 
     #[test]
+    fn propellers_stow_flags_set_every_key_one_flag_each() {
+        // CopilotCommandArgs with a stow config: one flag per key, `key=value` as is.
+        let argv = [
+            "/bin/flyte-copilot",
+            "--storage.limits.maxDownloadMBs=0",
+            "--logger.level=4",
+            "--storage.type=stow",
+            "--storage.stow.config",
+            "region=us-east-1",
+            "--storage.stow.config",
+            "access_key_id=id",
+            "--storage.stow.config",
+            "secret_key=a,b",
+            "--storage.stow.config",
+            "endpoint=http://minio:9000",
+            "--storage.stow.kind=s3",
+            "download",
+        ]
+        .map(String::from);
+        let config = from_argv(&argv, &flyte(&[]));
+        assert_eq!(config.s3.region.as_deref(), Some("us-east-1"));
+        assert_eq!(config.s3.access_key_id.as_deref(), Some("id"));
+        assert_eq!(
+            config
+                .s3
+                .secret_access_key
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            Some("a,b".to_owned()),
+            "a value with a comma is one value"
+        );
+        assert_eq!(config.s3.endpoint.as_deref(), Some("http://minio:9000"));
+    }
+
+    #[test]
     fn empty_values_in_a_config_file_are_unset_too() {
         let empty = "storage:\n  type: s3\n  connection:\n    endpoint: \"\"\n    region: ''\n    access-key: \"\"\n    secret-key: \"\"\n    auth-type: \"\"\n";
         let stdlib = StdlibStorage::from_files(&[

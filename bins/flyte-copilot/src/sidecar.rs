@@ -57,6 +57,10 @@ pub struct SidecarPlan {
 
 /// Uploads the outputs, once the task's container has ended.
 pub async fn run(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
+    let bound = plan
+        .timeout
+        .map_or_else(|| "no bound".to_owned(), values::format_std_duration);
+    tracing::info!(dir = %plan.local_dir.display(), "reading the task's outputs (upload timeout: {bound})");
     let work = upload(storage, plan);
     match plan.timeout {
         Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {

@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 
 use flyte_proto::core::blob_type::BlobDimensionality;
 use flyte_proto::core::literal_type::Type;
@@ -376,36 +376,65 @@ fn an_interface_that_is_not_base64_protobuf_is_a_system_error_naming_the_flag() 
     assert_eq!(error.origin, 2);
 }
 
+/// A sidecar started as propeller starts it, waiting for the task's container to end.
+struct Waiting {
+    child: Child,
+    lines: std::io::Lines<BufReader<ChildStderr>>,
+}
+
+impl Waiting {
+    /// Starts `flyte-copilot <args>` and returns once it logs that it waits for the
+    /// task's container (so its SIGTERM handler is in place).
+    fn start(args: &[String]) -> Waiting {
+        let mut child = Command::new(support::binary())
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.expect("a log line");
+            if line.contains("waiting for the task's container to end") {
+                return Waiting { child, lines };
+            }
+            seen.push(line);
+        }
+        let status = child.wait().expect("exits");
+        panic!(
+            "the sidecar ended ({status}) without waiting:\n{}",
+            seen.join("\n")
+        );
+    }
+
+    /// Whether the sidecar is still running.
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("status").is_none()
+    }
+
+    /// Sends SIGTERM, as the kubelet does once the task's container has ended, and
+    /// waits for the sidecar's exit: its status and the rest of its log.
+    fn terminate(mut self) -> (ExitStatus, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let rest: Vec<String> = self.lines.map_while(Result::ok).collect();
+        (self.child.wait().expect("exits"), rest.join("\n"))
+    }
+}
+
 #[test]
 fn the_sidecar_waits_for_sigterm_before_reading_outputs() {
     let task = Task::new();
     let interface = outputs_interface(&[("out", simple(SimpleType::Integer))]);
-    let mut child = Command::new(support::binary())
-        .args(task.args(&interface))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    // The log line says the signal handler is installed and the wait has begun.
-    for line in lines.by_ref() {
-        if line
-            .expect("a log line")
-            .contains("waiting for the task's container to end")
-        {
-            break;
-        }
-    }
+    let waiting = Waiting::start(&task.args(&interface));
     // The task ends only now: had the sidecar read the directory earlier, `out` would
     // have been missing.
     task.write("out", b"99");
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let exit = child.wait().expect("exits");
-    assert!(exit.success(), "{}", rest.join("\n"));
+    let (status, log) = waiting.terminate();
+    assert!(status.success(), "{log}");
     assert_eq!(
         literal_map(&task.outputs_pb()).literals["out"].as_integer(),
         Some(99)
@@ -413,26 +442,84 @@ fn the_sidecar_waits_for_sigterm_before_reading_outputs() {
 }
 
 #[test]
-fn an_explicit_timeout_wins_over_a_zero_start_timeout() {
+fn an_explicit_timeout_wins_over_a_tiny_start_timeout_under_the_signal_watcher() {
     let task = Task::new();
+    let interface = outputs_interface(&[
+        ("out", simple(SimpleType::Integer)),
+        ("model", blob("", BlobDimensionality::Single)),
+    ]);
+    let mut args = task.args(&interface);
+    // flytecopilot 1.16 let --start-timeout override --timeout: 1ns would expire the
+    // upload before it began.
+    args.extend(["--timeout", "1h", "--start-timeout", "1ns"].map(String::from));
+    let waiting = Waiting::start(&args);
     task.write("out", b"5");
-    let mut args = task.args(&outputs_interface(&[("out", simple(SimpleType::Integer))]));
-    args.extend(
-        [
-            "--start-watcher-type",
-            "noop",
-            "--timeout",
-            "1h",
-            "--start-timeout",
-            "0s",
-        ]
-        .map(String::from),
+    task.write("model", b"weights");
+    let (status, log) = waiting.terminate();
+    assert!(status.success(), "{log}");
+    // An upload this small may beat even 1ns, so the bound is read from the log too.
+    assert!(log.contains("(upload timeout: 1h0m0s)"), "{log}");
+    let outputs = literal_map(&task.outputs_pb());
+    assert_eq!(outputs.literals["out"].as_integer(), Some(5));
+    let model = outputs.literals["model"].as_blob().expect("a blob");
+    assert_eq!(std::fs::read(&model.uri).expect("uploaded"), b"weights");
+}
+
+#[test]
+fn command_line_and_storage_errors_are_reported_only_once_the_task_has_ended() {
+    for (extra, needle) in [
+        (
+            &["--flag-from-the-future", "on"][..],
+            "--flag-from-the-future",
+        ),
+        (&["--storage.type=mem"], "mem"),
+        (
+            &["--storage.stow.config", "a=1,b,c=3"],
+            "--storage.stow.config",
+        ),
+    ] {
+        let task = Task::new();
+        task.write("out", b"1");
+        let mut args = task.args(&outputs_interface(&[("out", simple(SimpleType::Integer))]));
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        let mut waiting = Waiting::start(&args);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            waiting.is_running(),
+            "{extra:?}: it must not exit before the task"
+        );
+        assert!(!task.path("prefix/error.pb").exists(), "{extra:?}");
+        let (status, log) = waiting.terminate();
+        assert_eq!(status.code(), Some(1), "{extra:?}: {log}");
+        assert!(!task.outputs_pb().exists(), "{extra:?}");
+        let error = error_document(&task.path("prefix/error.pb"))
+            .error
+            .expect("an error");
+        assert_eq!(error.code, "OutputUploadFailed", "{extra:?}");
+        assert!(
+            error.message.contains(needle),
+            "{extra:?}: {}",
+            error.message
+        );
+        assert_eq!(
+            (error.origin, error.kind),
+            (2, 0),
+            "SYSTEM, NON_RECOVERABLE: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn a_command_line_without_an_output_prefix_is_refused_at_once_with_clap_s_status() {
+    let output = run(
+        &[
+            "sidecar",
+            "--flag-from-the-future",
+            "--from-local-dir",
+            "/tmp",
+        ],
+        &BTreeMap::new(),
     );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = run(&args, &BTreeMap::new());
-    assert_success(&output);
-    assert_eq!(
-        literal_map(&task.outputs_pb()).literals["out"].as_integer(),
-        Some(5)
-    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--flag-from-the-future"));
 }
