@@ -230,9 +230,11 @@ fn collections_maps_datasets_and_unions_are_supported() {
     task.write("files/0.csv", b"zero");
     task.write("files/1.csv", b"one");
     task.write("scores/alice", b"0.5");
-    task.write("scores/bob", b"1.5");
+    task.write("scores/bob.txt", b"1.5");
+    task.write("scores/.hidden", b"not an entry");
     task.write("frame/part-0.parquet", b"PAR1 not really");
     task.write("maybe", b"17");
+    task.write("nothing", b"null\n");
     let optional_int = LiteralType {
         r#type: Some(Type::UnionType(UnionType {
             variants: vec![simple(SimpleType::Integer), simple(SimpleType::None)],
@@ -252,6 +254,7 @@ fn collections_maps_datasets_and_unions_are_supported() {
         ("scores", map_of(simple(SimpleType::Float))),
         ("frame", dataset),
         ("maybe", optional_int.clone()),
+        ("nothing", optional_int.clone()),
         ("absent", optional_int),
     ]);
     let output = task.upload(&interface);
@@ -270,6 +273,11 @@ fn collections_maps_datasets_and_unions_are_supported() {
         b"one"
     );
     let scores = outputs.literals["scores"].as_map().expect("a map");
+    assert_eq!(
+        scores.keys().collect::<Vec<_>>(),
+        ["alice", "bob"],
+        "keys without extensions, as collection items and outputs are found"
+    );
     assert_eq!(scores["bob"].as_float(), Some(1.5));
     let frame = outputs.literals["frame"]
         .as_structured_dataset()
@@ -277,8 +285,10 @@ fn collections_maps_datasets_and_unions_are_supported() {
     assert!(Path::new(&frame.uri).join("part-0.parquet").is_file());
     let maybe = outputs.literals["maybe"].as_union().expect("a union");
     assert_eq!(maybe.value.as_ref().and_then(|v| v.as_integer()), Some(17));
-    let absent = outputs.literals["absent"].as_union().expect("a union");
-    assert!(absent.value.as_ref().is_some_and(|v| v.is_none()));
+    for name in ["absent", "nothing"] {
+        let union = outputs.literals[name].as_union().expect("a union");
+        assert!(union.value.as_ref().is_some_and(|v| v.is_none()), "{name}");
+    }
 }
 
 #[test]
@@ -329,6 +339,122 @@ fn an_output_of_the_wrong_type_is_the_users_error_naming_the_file() {
     let (code, message) = user_error(&task, &output);
     assert_eq!(code, "USER:InvalidOutput");
     assert!(message.contains("is a file"), "{message}");
+
+    let task = Task::new();
+    task.write("scores/bob", b"1");
+    task.write("scores/bob.txt", b"2");
+    let output = task.upload(&outputs_interface(&[(
+        "scores",
+        map_of(simple(SimpleType::Integer)),
+    )]));
+    let (code, message) = user_error(&task, &output);
+    assert_eq!(code, "USER:InvalidOutput");
+    assert!(
+        message.contains("bob and bob.txt") && message.contains("\"bob\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_link_out_of_the_output_directory_is_the_users_error_and_uploads_nothing() {
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let secret = elsewhere.path().join("storage.yaml");
+    std::fs::write(&secret, b"secret-key: s3cret").expect("written");
+    let tree = blob("", BlobDimensionality::Multipart);
+    let file = blob("", BlobDimensionality::Single);
+    // The link inside a directory output, the output itself a link, a link to nothing:
+    // each found while planning, before the other output's file is uploaded.
+    for (output, link, kind) in [
+        ("tree", "tree/nested/config", tree.clone()),
+        ("config", "config", file.clone()),
+        ("tree", "tree/dangling", tree),
+    ] {
+        let task = Task::new();
+        task.write("report.csv", b"a,b");
+        task.write("tree/nested/keep.txt", b"kept");
+        let target = if link.ends_with("dangling") {
+            elsewhere.path().join("gone")
+        } else {
+            secret.clone()
+        };
+        std::os::unix::fs::symlink(&target, task.path("outputs").join(link)).expect("link");
+        let output = task.upload(&outputs_interface(&[
+            ("report", file.clone()),
+            (output, kind),
+        ]));
+        let (code, message) = user_error(&task, &output);
+        assert_eq!(code, "USER:InvalidOutput", "{link}");
+        assert!(message.contains(link), "{link}: {message}");
+        assert!(
+            task.files_under_raw().is_empty(),
+            "{link}: nothing uploaded"
+        );
+    }
+}
+
+#[test]
+fn a_missing_output_directory_is_one_system_error_naming_it() {
+    let task = Task::new();
+    std::fs::remove_dir(task.path("outputs")).expect("removed");
+    let output = task.upload(&outputs_interface(&[
+        ("a", simple(SimpleType::Integer)),
+        ("b", blob("", BlobDimensionality::Single)),
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let error = error_document(&task.path("prefix/error.pb"))
+        .error
+        .expect("an error");
+    assert_eq!(error.code, "OutputUploadFailed");
+    assert_eq!(
+        (error.origin, error.kind),
+        (2, 0),
+        "SYSTEM, NON_RECOVERABLE"
+    );
+    let dir = task.path("outputs").display().to_string();
+    assert!(
+        error
+            .message
+            .contains(&format!("{dir} (--from-local-dir) does not exist")),
+        "{}",
+        error.message
+    );
+    assert!(!task.outputs_pb().exists());
+}
+
+#[test]
+fn a_raw_output_prefix_no_store_serves_is_a_non_recoverable_system_error() {
+    let task = Task::new();
+    task.write("model", b"weights");
+    let mut args = task.args(&outputs_interface(&[(
+        "model",
+        blob("", BlobDimensionality::Single),
+    )]));
+    let raw = args
+        .iter()
+        .position(|arg| arg == "--to-raw-output")
+        .expect("flag")
+        + 1;
+    args[raw] = "https://example.com/raw".into();
+    args.extend(["--start-watcher-type".into(), "noop".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run(&args, &BTreeMap::new());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let error = error_document(&task.path("prefix/error.pb"))
+        .error
+        .expect("an error");
+    assert_eq!(error.code, "OutputUploadFailed");
+    assert_eq!(
+        (error.origin, error.kind),
+        (2, 0),
+        "SYSTEM, NON_RECOVERABLE: {}",
+        error.message
+    );
+    assert!(
+        error.message.contains("--to-raw-output"),
+        "{}",
+        error.message
+    );
+    assert!(!task.outputs_pb().exists());
 }
 
 #[test]
