@@ -312,6 +312,102 @@ fn a_local_dir_that_cannot_be_created_is_an_error_naming_it() {
 }
 
 #[test]
+fn bad_flag_values_are_non_recoverable_system_errors_naming_the_flag() {
+    // Valid base64, but of no protobuf message.
+    let not_protobuf = "bm90IGEgcHJvdG9idWYgYXQgYWxs/w==";
+    for flags in [
+        &["--file-input-layout", "NAMED_DIR"][..],
+        &["--download-mode", "LAZY"],
+        &["--format", "XML"],
+        &["--timeout", "1..5s"],
+        &["--input-interface", not_protobuf],
+    ] {
+        let task = Task::new();
+        task.write_inputs(&literal::literal_map([("x", literal::integer(1))]));
+        let output = task.download(flags);
+        assert_failed_with(&task, &output, false, flags[0]);
+        assert!(
+            !task.path("inputs/x").exists(),
+            "{flags:?}: nothing written"
+        );
+    }
+}
+
+#[test]
+fn a_flag_clap_refuses_is_reported_at_once_in_the_error_document() {
+    let task = Task::new();
+    task.write_inputs(&literal::literal_map([("x", literal::integer(1))]));
+    let output = task.download(&["--flag-from-the-future", "on"]);
+    assert_failed_with(&task, &output, false, "--flag-from-the-future");
+}
+
+#[test]
+fn the_error_document_takes_the_name_err_output_name_gives() {
+    let task = Task::new();
+    let output = task.download(&["--err-output-name", "download-error.pb"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(!task.path("prefix/error.pb").exists());
+    let error = error_document(&task.path("prefix/download-error.pb"))
+        .error
+        .expect("an error");
+    assert_eq!(error.code, "InputDownloadFailed");
+}
+
+/// `flyte-copilot <args>` with `dir` read-only. Root (as `cargo xtask test` runs here)
+/// writes through permission bits, so then the directory is bind-mounted read-only in a
+/// mount namespace of the command's own (util-linux's unshare), as a read-only volume is.
+fn run_with_read_only_dir(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let probe = dir.join("probe");
+    if std::fs::write(&probe, b"").is_err() {
+        return run(args, &BTreeMap::new());
+    }
+    std::fs::remove_file(&probe).expect("probe removed");
+    std::process::Command::new("unshare")
+        .args(["--mount", "sh", "-c"])
+        .arg(r#"mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@""#)
+        .arg(dir)
+        .arg(support::binary())
+        .args(args)
+        .output()
+        .expect("unshare runs (util-linux)")
+}
+
+#[test]
+fn a_read_only_local_directory_is_refused_up_front_naming_it() {
+    let task = Task::new();
+    let file = task.remote("data.csv", b"a,b\n");
+    task.write_inputs(&literal::literal_map([(
+        "csv",
+        literal::blob(&file, "csv", BlobDimensionality::Single),
+    )]));
+    std::fs::create_dir_all(task.path("prefix")).expect("dir");
+    std::fs::create_dir_all(task.path("inputs")).expect("dir");
+    let inputs = task.path("remote/inputs.pb").display().to_string();
+    let prefix = task.path("prefix").display().to_string();
+    let local = task.path("inputs").display().to_string();
+    let output = run_with_read_only_dir(
+        &task.path("inputs"),
+        &[
+            "download",
+            "-f",
+            &inputs,
+            "--to-output-prefix",
+            &prefix,
+            "-o",
+            &local,
+        ],
+    );
+    assert_failed_with(
+        &task,
+        &output,
+        false,
+        &format!("{local} (--to-local-dir) is not writable"),
+    );
+}
+
+#[test]
 fn answers_as_flytedata_too() {
     let task = Task::new();
     let link = task.path("flytedata");
