@@ -11,6 +11,7 @@ use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use flyte_proto::core::blob_type::BlobDimensionality;
 use flyte_proto::core::literal_type::Type;
 use flyte_proto::core::scalar::Value as ScalarValue;
+use flyte_proto::core::structured_dataset_type::DatasetColumn;
 use flyte_proto::core::{
     BlobType, LiteralType, SimpleType, StructuredDatasetType, TypedInterface, UnionType,
 };
@@ -241,9 +242,14 @@ fn collections_maps_datasets_and_unions_are_supported() {
         })),
         ..Default::default()
     };
+    let columns = vec![DatasetColumn {
+        name: "x".into(),
+        literal_type: Some(simple(SimpleType::Integer)),
+    }];
     let dataset = LiteralType {
         r#type: Some(Type::StructuredDatasetType(StructuredDatasetType {
             format: "parquet".into(),
+            columns: columns.clone(),
             ..Default::default()
         })),
         ..Default::default()
@@ -283,12 +289,53 @@ fn collections_maps_datasets_and_unions_are_supported() {
         .as_structured_dataset()
         .expect("a dataset");
     assert!(Path::new(&frame.uri).join("part-0.parquet").is_file());
+    let frame_type = frame
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.structured_dataset_type.as_ref())
+        .expect("a dataset type");
+    assert_eq!(frame_type.format, "parquet");
+    assert_eq!(frame_type.columns, columns);
     let maybe = outputs.literals["maybe"].as_union().expect("a union");
     assert_eq!(maybe.value.as_ref().and_then(|v| v.as_integer()), Some(17));
     for name in ["absent", "nothing"] {
         let union = outputs.literals[name].as_union().expect("a union");
         assert!(union.value.as_ref().is_some_and(|v| v.is_none()), "{name}");
     }
+}
+
+#[test]
+fn the_documents_take_the_names_the_flags_give() {
+    let task = Task::new();
+    task.write("n", b"1");
+    let mut args = task.args(&outputs_interface(&[("n", simple(SimpleType::Integer))]));
+    args.extend(
+        [
+            "--meta-output-name",
+            "results.pb",
+            "--err-output-name",
+            "failure.pb",
+            "--start-watcher-type",
+            "noop",
+        ]
+        .map(String::from),
+    );
+    let borrowed: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_success(&run(&borrowed, &BTreeMap::new()));
+    assert_eq!(
+        literal_map(&task.path("prefix/results.pb")).literals["n"].as_integer(),
+        Some(1)
+    );
+    assert!(!task.outputs_pb().exists());
+
+    std::fs::remove_file(task.path("outputs/n")).expect("removed");
+    let output = run(&borrowed, &BTreeMap::new());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let error = error_document(&task.path("prefix/failure.pb"))
+        .error
+        .expect("an error");
+    assert_eq!(error.code, "USER:MissingOutput");
+    assert!(!task.path("prefix/error.pb").exists());
 }
 
 #[test]
