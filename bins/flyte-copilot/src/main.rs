@@ -8,8 +8,9 @@
 //! into outputs.pb and uploads the data under the raw output prefix. Every failure
 //! leaves an error document (`error.pb`, the name propeller reads) and a non-zero exit.
 //!
-//! **Owns:** argv, the environment and config files (`environment.rs`), copilot's local
-//! layout (`download.rs`, `sidecar.rs`) and its value formats (`values.rs`).
+//! **Owns:** argv, the environment and config files (`environment.rs`), flags turned
+//! into plans (`cli.rs`, `plan.rs`, `settings.rs`), copilot's local layout
+//! (`download.rs`, `sidecar.rs`) and its value formats (`values.rs`).
 //! **Never:** moves bytes itself (flyte-storage does), nor decides error-document
 //! fields (flyte-errors does).
 

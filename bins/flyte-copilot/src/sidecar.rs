@@ -3,7 +3,8 @@
 //!
 //! Two phases, so that a bad output uploads nothing: first every declared output is
 //! found and checked locally (`<dir>/<var>`, or the one `<dir>/<var>.*`), primitives
-//! parsed and each file's or directory's kind matched to its type; then files,
+//! parsed, each file's or directory's kind matched to its type, and every path it names
+//! checked to stay inside the output directory and be named in UTF-8; then files,
 //! directories and datasets are uploaded, and outputs.pb is written last, so it never
 //! names data that did not arrive.
 
