@@ -6,7 +6,9 @@
 //! unchanged pod specs. Flags are global, as cobra's persistent flags are: they may come
 //! before or after the subcommand.
 
-use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// `flyte-copilot` / `flytedata`: the command line.
 #[derive(Debug, Parser)]
@@ -15,6 +17,8 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "Moves a raw container's inputs and outputs between Flyte's storage and local files (a flytecopilot drop-in)",
     long_about = None,
+    // pflag lets a repeated flag's last value win; propeller's command line may repeat one.
+    args_override_self = true,
 )]
 pub struct Cli {
     /// The flytestdlib flags every subcommand takes.
@@ -25,6 +29,78 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What the command line gave.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Every flag understood.
+    Complete(Cli),
+    /// clap refused the command line, but a lenient reading (clap's `ignore_errors`)
+    /// found the subcommand and its output prefix, so the refusal can be reported in
+    /// the error document, and the sidecar can wait for the task's end before it exits.
+    Flawed {
+        /// What the lenient reading understood.
+        cli: Cli,
+        /// Why clap refused the command line.
+        error: clap::Error,
+    },
+    /// Nothing usable (or `--help`, `--version`): clap's own output and exit status.
+    Rejected(clap::Error),
+}
+
+/// Reads `args` (argv, the program's name first), naming the program `bin_name` in
+/// help and errors.
+pub fn parse(bin_name: String, args: Vec<OsString>) -> Parsed {
+    let command = Cli::command().bin_name(bin_name);
+    let error = match command
+        .clone()
+        .try_get_matches_from(&args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
+        Ok(cli) => return Parsed::Complete(cli),
+        Err(error) => error,
+    };
+    if !error.use_stderr() {
+        // --help or --version: not an error.
+        return Parsed::Rejected(error);
+    }
+    match lenient(&command, args).filter(|cli| cli.command.output_prefix().is_some()) {
+        Some(cli) => Parsed::Flawed { cli, error },
+        None => Parsed::Rejected(error),
+    }
+}
+
+/// `args` read as well as they can be, only to report what was wrong with them: each
+/// argument clap names as unknown (a flag from a newer propeller, then its value) is
+/// dropped in turn; failing that, clap's `ignore_errors` keeps what it read up to the
+/// error.
+fn lenient(command: &clap::Command, mut args: Vec<OsString>) -> Option<Cli> {
+    let read = |command: clap::Command, args: &[OsString]| {
+        command
+            .try_get_matches_from(args)
+            .and_then(|matches| Cli::from_arg_matches(&matches))
+    };
+    for _ in 0..args.len() {
+        let error = match read(command.clone(), &args) {
+            Ok(cli) => return Some(cli),
+            Err(error) => error,
+        };
+        let Some(clap::error::ContextValue::String(unknown)) =
+            error.get(clap::error::ContextKind::InvalidArg)
+        else {
+            break;
+        };
+        let with_value = format!("{unknown}=");
+        let Some(position) = args.iter().skip(1).position(|arg| {
+            arg.to_str()
+                .is_some_and(|arg| arg == unknown || arg.starts_with(&with_value))
+        }) else {
+            break;
+        };
+        args.remove(position + 1);
+    }
+    read(command.clone().ignore_errors(true), &args).ok()
+}
+
 /// The two things copilot does.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -32,6 +108,17 @@ pub enum Command {
     Download(DownloadArgs),
     /// Waits for the task's container to end, then uploads its outputs (the native sidecar).
     Sidecar(SidecarArgs),
+}
+
+impl Command {
+    /// Where the error document goes: the output prefix, when one was given.
+    pub fn output_prefix(&self) -> Option<&str> {
+        let prefix = match self {
+            Command::Download(args) => args.to_output_prefix.as_deref(),
+            Command::Sidecar(args) => args.to_output_prefix.as_deref(),
+        };
+        prefix.filter(|prefix| !prefix.is_empty())
+    }
 }
 
 /// flytestdlib's storage, logger and config flags, and copilot's root flags.
@@ -119,7 +206,8 @@ pub struct GlobalArgs {
     /// The stow kind: s3, google, azure, local.
     #[arg(long = "storage.stow.kind", global = true, value_name = "KIND")]
     pub stow_kind: Option<String>,
-    /// One stow setting (`key=value`, or several separated by commas); repeatable.
+    /// Stow settings as pflag reads them: `key=value` (commas and all), or `a=1,b=2`
+    /// (a pair holding a comma double-quoted whole); repeatable.
     #[arg(long = "storage.stow.config", global = true, value_name = "KEY=VALUE")]
     pub stow_config: Vec<String>,
     /// Accepted for compatibility: downloads stream to disk, so no size limit is needed.
@@ -154,7 +242,7 @@ pub struct DownloadArgs {
         value_name = "FORMAT"
     )]
     pub format: String,
-    /// DOWNLOAD_EAGER or DOWNLOAD_STREAM (both download everything first), or DO_NOT_DOWNLOAD (remote URIs are kept).
+    /// DOWNLOAD_EAGER, DOWNLOAD_STREAM or DO_NOT_DOWNLOAD: checked, then ignored; all three download everything before the task starts, as flytecopilot does.
     #[arg(
         short = 'd',
         long = "download-mode",
@@ -239,4 +327,83 @@ pub struct SidecarArgs {
     /// Same choices as --start-watcher-type; `noop` here also means do not wait.
     #[arg(long = "exit-watcher-type", value_name = "TYPE")]
     pub exit_watcher_type: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_argv(argv: &[&str]) -> Parsed {
+        parse(
+            "flyte-copilot".to_owned(),
+            argv.iter().map(OsString::from).collect(),
+        )
+    }
+
+    #[test]
+    fn a_refused_command_line_is_still_reportable_when_the_output_prefix_is_known() {
+        for argv in [
+            &[
+                "flyte-copilot",
+                "--flag-from-the-future=1",
+                "sidecar",
+                "-o",
+                "/out",
+            ][..],
+            &[
+                "flyte-copilot",
+                "sidecar",
+                "-o",
+                "/out",
+                "--logger.level=loud",
+            ],
+            &[
+                "flyte-copilot",
+                "download",
+                "--to-output-prefix",
+                "/out",
+                "--bogus",
+            ],
+            &[
+                "flyte-copilot",
+                "sidecar",
+                "--new-flag",
+                "value",
+                "-o",
+                "/out",
+            ],
+            &["flyte-copilot", "sidecar", "-o", "/out", "--start-timeout"],
+        ] {
+            match parse_argv(argv) {
+                Parsed::Flawed { cli, error } => {
+                    assert_eq!(cli.command.output_prefix(), Some("/out"), "{argv:?}");
+                    assert!(error.use_stderr());
+                }
+                other => panic!("{argv:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_command_line_with_nothing_to_report_to_is_clap_s_to_refuse() {
+        for argv in [
+            &["flyte-copilot", "sidecar", "--flag-from-the-future"][..],
+            &["flyte-copilot", "sidecar", "-o", "", "--bogus"],
+            &["flyte-copilot", "--bogus"],
+            &["flyte-copilot", "upload", "-o", "/out"],
+        ] {
+            match parse_argv(argv) {
+                Parsed::Rejected(error) => assert!(error.use_stderr(), "{argv:?}"),
+                other => panic!("{argv:?}: {other:?}"),
+            }
+        }
+        match parse_argv(&["flyte-copilot", "--help"]) {
+            Parsed::Rejected(help) => assert!(!help.use_stderr()),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_argv(&["flyte-copilot", "sidecar", "-o", "/out"]),
+            Parsed::Complete(_)
+        ));
+    }
 }

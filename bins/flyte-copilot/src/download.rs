@@ -19,7 +19,7 @@ use flyte_proto::core::{Literal, LiteralMap, VariableMap};
 use flyte_storage::Storage;
 use serde_json::Value as Json;
 
-use crate::blobs::{self, Materializer};
+use crate::blobs::{self, Materializer, OffloadError};
 use crate::report::{Fault, codes};
 use crate::values;
 
@@ -73,6 +73,7 @@ pub async fn run(storage: &Storage, plan: &DownloadPlan) -> Result<(), Fault> {
             )
         })
         .map_err(|error| Fault::fatal(codes::INPUT_DOWNLOAD_FAILED, error))?;
+    check_writable(&plan.local_dir)?;
     let work = download(storage, plan);
     match plan.timeout {
         Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
@@ -86,6 +87,38 @@ pub async fn run(storage: &Storage, plan: &DownloadPlan) -> Result<(), Fault> {
         }),
         None => work.await,
     }
+}
+
+/// The local directory must take files, checked before anything is downloaded: a
+/// read-only volume is then reported as itself, naming the directory, rather than as
+/// the first input that could not be written.
+fn check_writable(dir: &Path) -> Result<(), Fault> {
+    let probe = dir.join(format!(".flyte-copilot-write-check.{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(error) => Err(Fault::fatal(
+            codes::INPUT_DOWNLOAD_FAILED,
+            anyhow::Error::new(error).context(format!(
+                "the local input directory {} (--to-local-dir) is not writable: check that its volume is mounted read-write",
+                dir.display()
+            )),
+        )),
+    }
+}
+
+/// Failures no retry changes, on this side of the transfer: the local directory (a
+/// write refused, a path no literal can name), or a URI no store of this storage serves
+/// (an http(s) URI, a scheme this build has no backend for).
+fn is_on_this_side(error: &OffloadError) -> bool {
+    matches!(
+        error,
+        OffloadError::Local { .. }
+            | OffloadError::NonUtf8Path { .. }
+            | OffloadError::NoStore { .. }
+    )
 }
 
 async fn download(storage: &Storage, plan: &DownloadPlan) -> Result<(), Fault> {
@@ -129,7 +162,7 @@ async fn download(storage: &Storage, plan: &DownloadPlan) -> Result<(), Fault> {
         .literal_map(&inputs, &plan.local_dir)
         .await
         .map_err(|error| {
-            let fault = if blobs::retry_cannot_help(&error) {
+            let fault = if blobs::retry_cannot_help(&error) || is_on_this_side(&error) {
                 Fault::fatal
             } else {
                 Fault::system

@@ -8,8 +8,9 @@
 //! into outputs.pb and uploads the data under the raw output prefix. Every failure
 //! leaves an error document (`error.pb`, the name propeller reads) and a non-zero exit.
 //!
-//! **Owns:** argv, the environment and config files (`environment.rs`), copilot's local
-//! layout (`download.rs`, `sidecar.rs`) and its value formats (`values.rs`).
+//! **Owns:** argv, the environment and config files (`environment.rs`), flags turned
+//! into plans (`cli.rs`, `plan.rs`, `settings.rs`), copilot's local layout
+//! (`download.rs`, `sidecar.rs`) and its value formats (`values.rs`).
 //! **Never:** moves bytes itself (flyte-storage does), nor decides error-document
 //! fields (flyte-errors does).
 
@@ -17,34 +18,28 @@ mod blobs;
 mod cli;
 mod download;
 mod environment;
+mod plan;
 mod report;
 mod settings;
 mod sidecar;
 mod values;
 mod watcher;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow};
-use base64::Engine;
-use clap::{CommandFactory, FromArgMatches};
-use flyte_proto::core::{TypedInterface, VariableMap};
+use anyhow::anyhow;
 use flyte_storage::Storage;
 
-use crate::cli::{Cli, Command, DownloadArgs, GlobalArgs, SidecarArgs};
+use crate::cli::{Cli, Command, GlobalArgs, Parsed};
 use crate::report::{Fault, codes, exit};
 
 fn main() -> ExitCode {
     let args = environment::args();
     let name = environment::invoked_name(&args);
-    let command = Cli::command().bin_name(name);
-    let cli = match command
-        .try_get_matches_from(args)
-        .and_then(|matches| Cli::from_arg_matches(&matches))
-    {
-        Ok(cli) => cli,
-        Err(error) => {
+    let (cli, flag_error) = match cli::parse(name, args) {
+        Parsed::Complete(cli) => (cli, None),
+        Parsed::Flawed { cli, error } => (cli, Some(error)),
+        Parsed::Rejected(error) => {
             let _ = error.print();
             return ExitCode::from(if error.use_stderr() {
                 exit::USAGE
@@ -64,7 +59,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::UNREPORTED);
         }
     };
-    ExitCode::from(runtime.block_on(run(cli)))
+    ExitCode::from(runtime.block_on(run(cli, flag_error)))
 }
 
 /// flytestdlib's levels (0 panic, 1 fatal, 2 error, 3 warn, 4 info, 5 debug); info when unset.
@@ -82,7 +77,9 @@ fn init_logging(level: Option<u8>) {
         .try_init();
 }
 
-async fn run(cli: Cli) -> u8 {
+/// `flag_error`: clap refused the command line, though `cli` (read leniently) names the
+/// subcommand and the output prefix.
+async fn run(cli: Cli, flag_error: Option<clap::Error>) -> u8 {
     // Before anything slow: the kubelet's SIGTERM must find a handler, not the default
     // action (which would end the process without uploading anything).
     let stop = match &cli.command {
@@ -95,19 +92,33 @@ async fn run(cli: Cli) -> u8 {
         },
         Command::Download(_) => None,
     };
-    let output_prefix = match &cli.command {
-        Command::Download(args) => args.to_output_prefix.clone(),
-        Command::Sidecar(args) => args.to_output_prefix.clone(),
+    let code = match &cli.command {
+        Command::Download(_) => codes::INPUT_DOWNLOAD_FAILED,
+        Command::Sidecar(_) => codes::OUTPUT_UPLOAD_FAILED,
     };
+    let output_prefix = cli.command.output_prefix().map(str::to_owned);
     let err_name = cli.global.err_output_name.clone();
+    // A failure found before the real work: a command line clap refused, storage
+    // settings that cannot be used.
+    let mut early = flag_error.map(|error| Fault::fatal(code, refused_command_line(&error)));
     let storage = match storage(&cli.global) {
         Ok(storage) => storage,
         Err(error) => {
-            // Without storage there is nowhere to write the error document.
-            tracing::error!("{error:#}");
-            return exit::UNREPORTED;
+            early.get_or_insert(Fault::fatal(code, error));
+            // The error document still has to go somewhere: the environment's storage
+            // (flytekit's settings, the SDKs' chains) is the best guess left.
+            fallback_storage()
         }
     };
+    if let Some(fault) = early {
+        if let (Command::Sidecar(args), Some(stop)) = (&cli.command, stop) {
+            // A native sidecar that exits before the task's container has ended is
+            // restarted by the kubelet, over and over: report once the task is done.
+            let watcher = plan::sidecar_watcher(args).unwrap_or(watcher::Watcher::Signal);
+            stop.wait(watcher).await;
+        }
+        return report::report(&storage, output_prefix.as_deref(), &err_name, &fault).await;
+    }
     let outcome = match cli.command {
         Command::Download(args) => run_download(&storage, args).await,
         Command::Sidecar(args) => run_sidecar(&storage, args, stop).await,
@@ -116,6 +127,21 @@ async fn run(cli: Cli) -> u8 {
         Ok(()) => exit::SUCCESS,
         Err(fault) => report::report(&storage, output_prefix.as_deref(), &err_name, &fault).await,
     }
+}
+
+/// clap's error, without its usage lines (the error document is read by people who
+/// did not type the command).
+fn refused_command_line(error: &clap::Error) -> anyhow::Error {
+    let rendered = error.render().to_string();
+    let first = rendered
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_start_matches("error: ");
+    anyhow!(
+        "the command line was refused: {first}; check the flags against docs/copilot.md (a propeller newer than this binary may pass flags it does not know)"
+    )
 }
 
 fn storage(global: &GlobalArgs) -> anyhow::Result<Storage> {
@@ -134,75 +160,27 @@ fn storage(global: &GlobalArgs) -> anyhow::Result<Storage> {
     Ok(Storage::new(settings::storage_config(&flyte, &stdlib)?))
 }
 
-fn required(value: Option<String>, flag: &str) -> Result<String, Fault> {
-    value
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| Fault::fatal(codes::INPUT_DOWNLOAD_FAILED, anyhow!("{flag} is required")))
+/// The storage the environment alone configures, to report a failure of the rest.
+fn fallback_storage() -> Storage {
+    match environment::load_flyte_config() {
+        Ok(flyte) => Storage::new(flyte_settings::storage_config(&flyte)),
+        Err(_) => Storage::default(),
+    }
 }
 
-fn decode_base64<M: flyte_proto::Message + flyte_proto::Name + Default>(
-    text: &str,
-    flag: &str,
-    what: &'static str,
-) -> anyhow::Result<M> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .with_context(|| {
-            format!("{flag} is not base64: pass the serialized {what}, base64-encoded")
-        })?;
-    flyte_proto::io::decode::<M>(&bytes)
-        .with_context(|| format!("{flag} is base64, but not of a {what}"))
-}
-
-async fn run_download(storage: &Storage, args: DownloadArgs) -> Result<(), Fault> {
-    let bad_flag = |error: anyhow::Error| Fault::fatal(codes::INPUT_DOWNLOAD_FAILED, error);
-    let inputs = required(args.from_remote, "--from-remote")?;
-    let local_dir = PathBuf::from(required(args.to_local_dir, "--to-local-dir")?);
-    let format = download::Format::parse(&args.format).map_err(bad_flag)?;
-    match args.download_mode.as_str() {
-        "DOWNLOAD_EAGER" | "DOWNLOAD_STREAM" | "DO_NOT_DOWNLOAD" => {}
-        other => {
-            return Err(bad_flag(anyhow!(
-                "--download-mode {other:?} is not a mode: use DOWNLOAD_EAGER, DOWNLOAD_STREAM or DO_NOT_DOWNLOAD"
-            )));
-        }
-    }
-    if args.file_input_layout != "DIRECT" {
-        return Err(bad_flag(anyhow!(
-            "--file-input-layout {:?} is not supported: only DIRECT (<dir>/<var>) is",
-            args.file_input_layout
-        )));
-    }
-    let timeout = values::parse_timeout(&args.timeout)
-        .context("--timeout")
-        .map_err(bad_flag)?;
-    let interface = args
-        .input_interface
-        .as_deref()
-        .map(|text| {
-            decode_base64::<VariableMap>(text, "--input-interface", "flyteidl.core.VariableMap")
-        })
-        .transpose()
-        .map_err(bad_flag)?;
-    let plan = download::DownloadPlan {
-        inputs,
-        local_dir,
-        format,
-        timeout,
-        interface,
-    };
-    download::run(storage, &plan).await
+async fn run_download(storage: &Storage, args: cli::DownloadArgs) -> Result<(), Fault> {
+    download::run(storage, &plan::download_plan(args)?).await
 }
 
 async fn run_sidecar(
     storage: &Storage,
-    args: SidecarArgs,
+    args: cli::SidecarArgs,
     stop: Option<watcher::ContainerEnd>,
 ) -> Result<(), Fault> {
     // Flag problems are reported only once the task's container has ended: a sidecar
     // that exits early is restarted by the kubelet, over and over, for nothing.
-    let watcher = sidecar_watcher(&args);
-    let plan = sidecar_plan(args, matches!(watcher, Ok(watcher::Watcher::Signal)));
+    let watcher = plan::sidecar_watcher(&args);
+    let plan = plan::sidecar_plan(args, matches!(watcher, Ok(watcher::Watcher::Signal)));
     // A watcher flag that is wrong is reported too, once SIGTERM says the task ended.
     let waiting = watcher.as_ref().map_or(watcher::Watcher::Signal, |w| *w);
     if let Some(stop) = stop {
@@ -210,102 +188,4 @@ async fn run_sidecar(
     }
     watcher?;
     sidecar::run(storage, &plan?).await
-}
-
-/// The watcher the flags ask for. Without `--start-watcher-type`, the pod's protocol is
-/// told by the flags propeller passes: up to 1.15 it passes `--start-timeout` (how long
-/// the task's container may take to start) and no `--timeout`, for flytecopilot's
-/// default then, `shared-process-ns`; from 1.16 it passes `--timeout`, for `signal`.
-fn sidecar_watcher(args: &SidecarArgs) -> Result<watcher::Watcher, Fault> {
-    let bad_flag = |error: anyhow::Error| Fault::fatal(codes::OUTPUT_UPLOAD_FAILED, error);
-    let start_timeout = match &args.start_timeout {
-        Some(text) => values::parse_timeout(text)
-            .context("--start-timeout")
-            .map_err(bad_flag)?,
-        None => None,
-    };
-    let named = |flag: &str, value: &str| {
-        watcher::Watcher::parse(value, start_timeout).ok_or_else(|| {
-            bad_flag(anyhow!(
-                "{flag} {value:?} is not a watcher: use signal, shared-process-ns or noop"
-            ))
-        })
-    };
-    let exit = args
-        .exit_watcher_type
-        .as_deref()
-        .map(|value| named("--exit-watcher-type", value))
-        .transpose()?;
-    if exit == Some(watcher::Watcher::Noop) {
-        return Ok(watcher::Watcher::Noop);
-    }
-    match args.start_watcher_type.as_deref() {
-        Some(value) => named("--start-watcher-type", value),
-        None if args.timeout.is_none() && args.start_timeout.is_some() => {
-            Ok(watcher::Watcher::SharedProcessNamespace { start_timeout })
-        }
-        None => Ok(watcher::Watcher::Signal),
-    }
-}
-
-/// The upload's plan. `start_is_upload_timeout`: the watcher is `signal`, under which a
-/// positive --start-timeout stands for --timeout, as in flytecopilot 1.16 (under
-/// shared-process-ns it bounds the container's start instead).
-fn sidecar_plan(
-    args: SidecarArgs,
-    start_is_upload_timeout: bool,
-) -> Result<sidecar::SidecarPlan, Fault> {
-    let bad_flag = |error: anyhow::Error| Fault::fatal(codes::OUTPUT_UPLOAD_FAILED, error);
-    match args.upload_mode.as_str() {
-        "UPLOAD_ON_EXIT" | "UPLOAD_EAGER" | "DO_NOT_UPLOAD" => {}
-        other => {
-            return Err(bad_flag(anyhow!(
-                "--upload-mode {other:?} is not a mode: use UPLOAD_ON_EXIT, UPLOAD_EAGER or DO_NOT_UPLOAD"
-            )));
-        }
-    }
-    download::Format::parse(&args.format).map_err(bad_flag)?;
-    let output_prefix = args
-        .to_output_prefix
-        .filter(|prefix| !prefix.is_empty())
-        .ok_or_else(|| bad_flag(anyhow!("--to-output-prefix is required")))?;
-    let raw_output_prefix = args
-        .to_raw_output
-        .filter(|prefix| !prefix.is_empty())
-        .ok_or_else(|| bad_flag(anyhow!("--to-raw-output is required")))?;
-    let local_dir = args
-        .from_local_dir
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .ok_or_else(|| bad_flag(anyhow!("--from-local-dir is required")))?;
-    let timeout_text = match (&args.timeout, &args.start_timeout) {
-        (Some(timeout), _) => timeout.clone(),
-        (None, Some(start))
-            if start_is_upload_timeout && values::parse_timeout(start).ok().flatten().is_some() =>
-        {
-            start.clone()
-        }
-        _ => "1h".to_owned(),
-    };
-    let timeout = values::parse_timeout(&timeout_text)
-        .context("--timeout")
-        .map_err(bad_flag)?;
-    let interface = match args.interface.as_deref() {
-        Some(text) => {
-            decode_base64::<TypedInterface>(text, "--interface", "flyteidl.core.TypedInterface")
-                .map_err(bad_flag)?
-        }
-        None => {
-            tracing::info!("no --interface: the task has no outputs");
-            TypedInterface::default()
-        }
-    };
-    Ok(sidecar::SidecarPlan {
-        output_prefix,
-        raw_output_prefix,
-        local_dir,
-        meta_output_name: args.meta_output_name,
-        timeout,
-        interface,
-    })
 }

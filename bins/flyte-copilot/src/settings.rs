@@ -74,6 +74,8 @@ impl StdlibStorage {
         let text = |value: &Yaml, key: &str| -> Result<Option<String>> {
             match value {
                 Yaml::BadValue | Yaml::Null => Ok(None),
+                // An empty value is no value, as for the flags (see `set`).
+                Yaml::String(text) if text.is_empty() => Ok(None),
                 Yaml::String(text) => Ok(Some(text.clone())),
                 Yaml::Integer(number) => Ok(Some(number.to_string())),
                 Yaml::Real(number) => Ok(Some(number.clone())),
@@ -138,16 +140,12 @@ impl StdlibStorage {
             &mut self.secret_key,
             flags.connection_secret_key.clone().map(SecretString::from),
         );
-        set(&mut self.disable_ssl, flags.connection_disable_ssl);
+        self.disable_ssl = flags.connection_disable_ssl.or(self.disable_ssl);
         set(&mut self.stow_kind, flags.stow_kind.clone());
-        for pair in flags.stow_config.iter().flat_map(|flag| flag.split(',')) {
-            let Some((key, value)) = pair.split_once('=') else {
-                bail!(
-                    "--storage.stow.config {pair:?} is not key=value: give each stow setting as key=value"
-                );
-            };
-            self.stow_config
-                .insert(key.trim().to_owned(), SecretString::from(value.to_owned()));
+        for flag in &flags.stow_config {
+            for (key, value) in string_to_string(flag)? {
+                self.stow_config.insert(key, SecretString::from(value));
+            }
         }
         Ok(self)
     }
@@ -167,9 +165,108 @@ impl StdlibStorage {
     }
 }
 
-fn set<T>(slot: &mut Option<T>, value: Option<T>) {
-    if value.is_some() {
-        *slot = value;
+/// Puts `value` in `slot` unless it is absent or empty. propeller (1.15, 1.16) passes
+/// every `--storage.connection.*` flag, empty when its own setting is unset (e.g.
+/// `--storage.connection.endpoint=` for S3 with IAM on EKS): an empty value means "not
+/// configured", not "configured to nothing", so it must not hide a value from a file or
+/// the environment.
+fn set<T: Blank>(slot: &mut Option<T>, value: Option<T>) {
+    if let Some(value) = value.filter(|value| !value.is_blank()) {
+        *slot = Some(value);
+    }
+}
+
+/// A setting's value that may be empty.
+trait Blank {
+    fn is_blank(&self) -> bool;
+}
+
+impl Blank for String {
+    fn is_blank(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl Blank for SecretString {
+    fn is_blank(&self) -> bool {
+        self.expose_secret().is_empty()
+    }
+}
+
+/// The `key=value` pairs of one `--storage.stow.config` flag, read as pflag's
+/// `StringToString` (which flytestdlib binds it to) reads them: an empty value holds no
+/// pair; a value with one `=` is one pair, commas and all (`a=1,2`), its surrounding
+/// double quotes dropped; a value with more is a CSV record of pairs (`a=1,b="x,y"`).
+fn string_to_string(flag: &str) -> Result<Vec<(String, String)>> {
+    let pairs = match flag.matches('=').count() {
+        _ if flag.is_empty() => Vec::new(),
+        0 => bail!(
+            "--storage.stow.config {flag:?} is not key=value: give each stow setting as key=value"
+        ),
+        1 => vec![flag.trim_matches('"').to_owned()],
+        _ => csv_record(flag).with_context(|| {
+            format!(
+                "--storage.stow.config {flag:?} is not a comma-separated list of key=value: quote a pair holding a comma (\"key=a,b\")"
+            )
+        })?,
+    };
+    pairs
+        .into_iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) => Ok((key.to_owned(), value.to_owned())),
+            None => bail!(
+                "--storage.stow.config {pair:?} is not key=value: give each stow setting as key=value"
+            ),
+        })
+        .collect()
+}
+
+/// The first record of `text` read as Go's `encoding/csv` reads it (comma-separated;
+/// a field may be double-quoted, with `""` for a quote inside; a quote inside an
+/// unquoted field is an error). A newline ends the record, even inside quotes, where Go
+/// would go on: a stow setting holds no newline.
+fn csv_record(text: &str) -> Result<Vec<String>> {
+    let line = text.split('\n').next().unwrap_or_default();
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => bail!("a quoted field is not closed"),
+                }
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => fields.push(field),
+                Some(c) => bail!("{c:?} follows a closing quote"),
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    None => {
+                        fields.push(field);
+                        return Ok(fields);
+                    }
+                    Some(',') => break,
+                    Some('"') => bail!("a quote inside an unquoted field"),
+                    Some(c) => field.push(c),
+                }
+            }
+            fields.push(field);
+        }
     }
 }
 
@@ -354,6 +451,173 @@ storage:
         .expect("valid");
         assert_eq!(config.s3.endpoint.as_deref(), Some("http://moto:5000"));
         assert_eq!(config.s3.access_key_id.as_deref(), Some("id"));
+    }
+
+    /// The command line propeller 1.16 gives both copilot containers for `type: s3`
+    /// with IAM (EKS): every connection flag is passed, empty when unset
+    /// (flyteplugins' `CopilotCommandArgs` and `SidecarCommandArgs`).
+    fn propeller_v1_16_sidecar_argv(region: &str) -> Vec<String> {
+        [
+            "/bin/flyte-copilot",
+            "--storage.limits.maxDownloadMBs=0",
+            "--logger.level=4",
+            "--storage.container=my-bucket",
+            "--storage.type=s3",
+            "--storage.connection.secret-key=",
+            "--storage.connection.access-key=",
+            "--storage.connection.auth-type=iam",
+            &format!("--storage.connection.region={region}"),
+            "--storage.connection.endpoint=",
+            "sidecar",
+            "--timeout",
+            "1h0m0s",
+            "--to-raw-output",
+            "s3://my-bucket/raw/ab",
+            "--to-output-prefix",
+            "s3://my-bucket/metadata/n0/data/0",
+            "--from-local-dir",
+            "/var/flyte/outputs",
+            "--interface",
+            "",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn from_argv(argv: &[String], flyte: &FlyteConfig) -> StorageConfig {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(argv).expect("propeller's argv parses");
+        let stdlib = StdlibStorage::default()
+            .with_flags(&cli.global)
+            .expect("valid flags");
+        storage_config(flyte, &stdlib).expect("valid storage")
+    }
+
+    #[test]
+    fn propellers_empty_connection_flags_leave_the_sdk_chain_and_the_environment_in_charge() {
+        let config = from_argv(&propeller_v1_16_sidecar_argv("us-east-2"), &flyte(&[]));
+        assert_eq!(config.s3.endpoint, None, "AWS's own endpoint, not https://");
+        assert_eq!(
+            config.s3.force_path_style, None,
+            "virtual-hosted, as AWS wants"
+        );
+        assert_eq!(config.s3.region.as_deref(), Some("us-east-2"));
+        assert_eq!(
+            config.s3.access_key_id, None,
+            "IRSA's web identity, not an empty key"
+        );
+        assert!(config.s3.secret_access_key.is_none());
+
+        let env = [
+            ("FLYTE_AWS_ENDPOINT", "http://minio:9000"),
+            ("FLYTE_AWS_ACCESS_KEY_ID", "from-env"),
+            ("FLYTE_AWS_SECRET_ACCESS_KEY", "env-secret"),
+            ("AWS_REGION", "eu-west-3"),
+        ];
+        let baseline = flyte_settings::storage_config(&flyte(&env)).s3;
+        let config = from_argv(&propeller_v1_16_sidecar_argv(""), &flyte(&env));
+        assert_eq!(config.s3.endpoint, baseline.endpoint);
+        assert_eq!(config.s3.force_path_style, baseline.force_path_style);
+        assert_eq!(config.s3.region, baseline.region, "no empty region");
+        assert_eq!(config.s3.access_key_id.as_deref(), Some("from-env"));
+        assert_eq!(
+            config
+                .s3
+                .secret_access_key
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            Some("env-secret".to_owned())
+        );
+    }
+
+    #[test]
+    fn propellers_stow_flags_set_every_key_one_flag_each() {
+        // CopilotCommandArgs with a stow config: one flag per key, `key=value` as is.
+        let argv = [
+            "/bin/flyte-copilot",
+            "--storage.limits.maxDownloadMBs=0",
+            "--logger.level=4",
+            "--storage.type=stow",
+            "--storage.stow.config",
+            "region=us-east-1",
+            "--storage.stow.config",
+            "access_key_id=id",
+            "--storage.stow.config",
+            "secret_key=a,b",
+            "--storage.stow.config",
+            "endpoint=http://minio:9000",
+            "--storage.stow.kind=s3",
+            "download",
+        ]
+        .map(String::from);
+        let config = from_argv(&argv, &flyte(&[]));
+        assert_eq!(config.s3.region.as_deref(), Some("us-east-1"));
+        assert_eq!(config.s3.access_key_id.as_deref(), Some("id"));
+        assert_eq!(
+            config
+                .s3
+                .secret_access_key
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            Some("a,b".to_owned()),
+            "a value with a comma is one value"
+        );
+        assert_eq!(config.s3.endpoint.as_deref(), Some("http://minio:9000"));
+    }
+
+    #[test]
+    fn empty_values_in_a_config_file_are_unset_too() {
+        let empty = "storage:\n  type: s3\n  connection:\n    endpoint: \"\"\n    region: ''\n    access-key: \"\"\n    secret-key: \"\"\n    auth-type: \"\"\n";
+        let stdlib = StdlibStorage::from_files(&[
+            ("a.yaml", MINIO_FILE.to_owned()),
+            ("b.yaml", empty.to_owned()),
+        ])
+        .expect("reads");
+        assert_eq!(stdlib.endpoint.as_deref(), Some("minio.flyte:9000"));
+        assert_eq!(stdlib.region.as_deref(), Some("us-east-1"));
+        assert_eq!(stdlib.access_key.as_deref(), Some("minio"));
+        assert_eq!(stdlib.auth_type.as_deref(), Some("accesskey"));
+
+        let stdlib = StdlibStorage::from_files(&[("b.yaml", empty.to_owned())]).expect("reads");
+        let config = storage_config(&flyte(&[]), &stdlib).expect("valid");
+        assert_eq!(config.s3.endpoint, None);
+        assert_eq!(config.s3.region, None);
+        assert_eq!(config.s3.force_path_style, None);
+    }
+
+    #[test]
+    fn stow_config_flags_are_split_as_pflags_string_to_string_splits_them() {
+        let pairs = |flag: &str| {
+            string_to_string(flag)
+                .unwrap_or_else(|error| panic!("{flag}: {error:#}"))
+                .into_iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pairs("region=us-east-1"), ["region=us-east-1"]);
+        // One `=`: one pair, commas and all.
+        assert_eq!(pairs("key=a,b,c"), ["key=a,b,c"]);
+        assert_eq!(pairs("\"key=a,b\""), ["key=a,b"]);
+        // More: a CSV record, where a quoted field keeps its commas.
+        assert_eq!(pairs("a=1,b=2"), ["a=1", "b=2"]);
+        assert_eq!(
+            pairs("account=acc,\"key=x,y==\",\"note=say \"\"hi\"\"\""),
+            ["account=acc", "key=x,y==", "note=say \"hi\""]
+        );
+        assert_eq!(pairs("secret_key=abc=="), ["secret_key=abc=="]);
+        assert!(pairs("").is_empty());
+        for bad in [
+            "novalue",
+            "a=1,b,c=3",
+            "a=1,b=\"open",
+            "a=1,b=x\"y",
+            "a=\"1\"x,b=2",
+            // A quote inside an unquoted field: quote the whole pair instead.
+            "a=1,b=\"x,y\"",
+            "\"a=1\"x,b=2",
+        ] {
+            assert!(string_to_string(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

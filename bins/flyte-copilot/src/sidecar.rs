@@ -3,7 +3,8 @@
 //!
 //! Two phases, so that a bad output uploads nothing: first every declared output is
 //! found and checked locally (`<dir>/<var>`, or the one `<dir>/<var>.*`), primitives
-//! parsed and each file's or directory's kind matched to its type; then files,
+//! parsed, each file's or directory's kind matched to its type, and every path it names
+//! checked to stay inside the output directory and be named in UTF-8; then files,
 //! directories and datasets are uploaded, and outputs.pb is written last, so it never
 //! names data that did not arrive.
 
@@ -25,7 +26,7 @@ use flyte_storage::{Storage, join};
 use futures_util::future::{BoxFuture, try_join_all};
 use tokio::sync::Semaphore;
 
-use crate::blobs::Offloader;
+use crate::blobs::{self, OffloadError, Offloader};
 use crate::report::{Fault, codes};
 use crate::values;
 
@@ -57,6 +58,10 @@ pub struct SidecarPlan {
 
 /// Uploads the outputs, once the task's container has ended.
 pub async fn run(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
+    let bound = plan
+        .timeout
+        .map_or_else(|| "no bound".to_owned(), values::format_std_duration);
+    tracing::info!(dir = %plan.local_dir.display(), "reading the task's outputs (upload timeout: {bound})");
     let work = upload(storage, plan);
     match plan.timeout {
         Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
@@ -73,6 +78,9 @@ pub async fn run(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
 }
 
 async fn upload(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
+    let planner = Planner {
+        root: check_local_dir(&plan.local_dir)?,
+    };
     check_error_file(&plan.local_dir)?;
     let outputs = plan
         .interface
@@ -87,8 +95,17 @@ async fn upload(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
                 anyhow!("output {name:?} has no type in --interface"),
             )
         })?;
+        if !blobs::is_safe_file_name(name) {
+            return Err(Fault::fatal(
+                codes::OUTPUT_UPLOAD_FAILED,
+                anyhow!(
+                    "output {name:?} in --interface cannot name a file under {}, so it cannot be read",
+                    plan.local_dir.display()
+                ),
+            ));
+        }
         let path = plan.local_dir.join(name);
-        let value = plan_value(kind, &path).map_err(|error| {
+        let value = planner.plan_value(kind, &path).map_err(|error| {
             let code = match error {
                 PlanError::Missing(_) => codes::MISSING_OUTPUT,
                 PlanError::Invalid(_) => codes::INVALID_OUTPUT,
@@ -106,12 +123,7 @@ async fn upload(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
         async move {
             let literal = materialise(offloader, limit, value)
                 .await
-                .map_err(|error| {
-                    Fault::system(
-                        codes::OUTPUT_UPLOAD_FAILED,
-                        error.context(format!("uploading output {name:?}")),
-                    )
-                })?;
+                .map_err(|error| upload_fault(&name, error))?;
             Ok::<_, Fault>((name, literal))
         }
     });
@@ -128,6 +140,61 @@ async fn upload(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
         })?;
     tracing::info!(%uri, "outputs uploaded");
     Ok(())
+}
+
+/// The fault an upload's failure is. The planning phase checks every output before
+/// anything is uploaded, so a fault of the task's own found here means the task's files
+/// changed under the sidecar (or could not be read); it is the task's all the same.
+fn upload_fault(name: &str, error: OffloadError) -> Fault {
+    match &error {
+        OffloadError::NotFound { .. }
+        | OffloadError::NotAFile { .. }
+        | OffloadError::NotADirectory { .. }
+        | OffloadError::NoFileName { .. }
+        | OffloadError::LinkOutside { .. }
+        | OffloadError::NonUtf8Path { .. }
+        | OffloadError::Local { .. } => Fault::user(
+            codes::INVALID_OUTPUT,
+            anyhow::Error::new(error).context(format!("output {name:?}")),
+        ),
+        // The raw output prefix (--to-raw-output) names no store this storage has, or
+        // is empty: propeller's configuration, which a retry does not change.
+        OffloadError::NoStore { .. } | OffloadError::EmptyPrefix => Fault::fatal(
+            codes::OUTPUT_UPLOAD_FAILED,
+            anyhow::Error::new(error)
+                .context(format!("uploading output {name:?} (--to-raw-output)")),
+        ),
+        _ => Fault::system(
+            codes::OUTPUT_UPLOAD_FAILED,
+            anyhow::Error::new(error).context(format!("uploading output {name:?}")),
+        ),
+    }
+}
+
+/// The task's output directory must be there: propeller mounts the shared volume at
+/// `--from-local-dir` in both containers, so a directory that is missing is the pod's
+/// configuration, not something the task did (or a retry undoes). Returns it with its
+/// links resolved.
+fn check_local_dir(dir: &Path) -> Result<PathBuf, Fault> {
+    let unusable = |why: String| {
+        Fault::fatal(
+            codes::OUTPUT_UPLOAD_FAILED,
+            anyhow!(
+                "the task's output directory {} (--from-local-dir) {why}: check that the pod mounts the output volume there (the task's DataLoadingConfig output_path)",
+                dir.display()
+            ),
+        )
+    };
+    match std::fs::read_dir(dir).and_then(|_| std::fs::canonicalize(dir)) {
+        Ok(canonical) => Ok(canonical),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(unusable("does not exist".to_owned()))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(unusable("is not a directory".to_owned()))
+        }
+        Err(error) => Err(unusable(format!("cannot be listed ({error})"))),
+    }
 }
 
 /// `_ERROR`, when the task wrote one: the task failed, and this is its message.
@@ -255,52 +322,280 @@ fn find(path: &Path) -> Result<Option<PathBuf>, PlanError> {
     }
 }
 
-fn require(path: &Path, what: &str) -> Result<(PathBuf, std::fs::Metadata), PlanError> {
-    let found = find(path)?.ok_or_else(|| {
-        PlanError::Missing(format!(
-            "nothing at {} (nor {}.*): the task should have written {what} there",
-            path.display(),
-            path.display()
-        ))
-    })?;
-    let metadata = std::fs::metadata(&found)
-        .map_err(|error| PlanError::Invalid(format!("cannot read {}: {error}", found.display())))?;
-    Ok((found, metadata))
+/// Finds and checks the outputs under the task's output directory.
+struct Planner {
+    /// The output directory, links resolved: nothing an output names may lie outside it.
+    root: PathBuf,
 }
 
-fn require_file(path: &Path, what: &str) -> Result<PathBuf, PlanError> {
-    let (found, metadata) = require(path, what)?;
-    if metadata.is_dir() {
-        return Err(PlanError::Invalid(format!(
-            "{} is a directory, but the output is {what}, a file",
-            found.display()
-        )));
+impl Planner {
+    /// `path`, or the one `path.*`: it must be named in UTF-8 (object keys are) and,
+    /// links followed, lie inside the output directory. A link out of it names a file of
+    /// the sidecar's own container (its storage settings, say), never one of the task's,
+    /// which shares only this directory with the sidecar.
+    fn require(&self, path: &Path, what: &str) -> Result<(PathBuf, std::fs::Metadata), PlanError> {
+        let found = find(path)?.ok_or_else(|| {
+            PlanError::Missing(format!(
+                "nothing at {} (nor {}.*): the task should have written {what} there",
+                path.display(),
+                path.display()
+            ))
+        })?;
+        if found.file_name().and_then(|name| name.to_str()).is_none() {
+            return Err(not_utf8(&found));
+        }
+        let resolved = std::fs::canonicalize(&found).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::NotFound {
+                PlanError::Invalid(format!(
+                    "{} is a symbolic link to nothing: write {what} there, not a link",
+                    found.display()
+                ))
+            } else {
+                PlanError::Invalid(format!("cannot read {}: {error}", found.display()))
+            }
+        })?;
+        if !resolved.starts_with(&self.root) {
+            return Err(PlanError::Invalid(format!(
+                "{} is a symbolic link to {}, outside the output directory {}: write {what} there, not a link",
+                found.display(),
+                resolved.display(),
+                self.root.display()
+            )));
+        }
+        let metadata = std::fs::metadata(&resolved).map_err(|error| {
+            PlanError::Invalid(format!("cannot read {}: {error}", found.display()))
+        })?;
+        Ok((found, metadata))
     }
-    Ok(found)
-}
 
-fn require_dir(path: &Path, what: &str) -> Result<PathBuf, PlanError> {
-    let (found, metadata) = require(path, what)?;
-    if !metadata.is_dir() {
-        return Err(PlanError::Invalid(format!(
-            "{} is a file, but the output is {what}, a directory",
-            found.display()
-        )));
+    /// A directory uploaded whole, checked whole first (see [`check_tree`]).
+    fn require_tree(&self, path: &Path, what: &str) -> Result<PathBuf, PlanError> {
+        let found = self.require_dir(path, what)?;
+        check_tree(&found)?;
+        Ok(found)
     }
-    Ok(found)
-}
 
-fn read_text(path: &Path, what: &str) -> Result<(PathBuf, String), PlanError> {
-    let found = require_file(path, what)?;
-    let bytes = std::fs::read(&found)
-        .map_err(|error| PlanError::Invalid(format!("cannot read {}: {error}", found.display())))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        PlanError::Invalid(format!(
-            "{} is not UTF-8 text, which {what} must be",
-            found.display()
-        ))
-    })?;
-    Ok((found, text))
+    fn require_file(&self, path: &Path, what: &str) -> Result<PathBuf, PlanError> {
+        let (found, metadata) = self.require(path, what)?;
+        if metadata.is_dir() {
+            return Err(PlanError::Invalid(format!(
+                "{} is a directory, but the output is {what}, a file",
+                found.display()
+            )));
+        }
+        Ok(found)
+    }
+
+    fn require_dir(&self, path: &Path, what: &str) -> Result<PathBuf, PlanError> {
+        let (found, metadata) = self.require(path, what)?;
+        if !metadata.is_dir() {
+            return Err(PlanError::Invalid(format!(
+                "{} is a file, but the output is {what}, a directory",
+                found.display()
+            )));
+        }
+        Ok(found)
+    }
+
+    fn read_text(&self, path: &Path, what: &str) -> Result<(PathBuf, String), PlanError> {
+        let found = self.require_file(path, what)?;
+        let bytes = std::fs::read(&found).map_err(|error| {
+            PlanError::Invalid(format!("cannot read {}: {error}", found.display()))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            PlanError::Invalid(format!(
+                "{} is not UTF-8 text, which {what} must be",
+                found.display()
+            ))
+        })?;
+        Ok((found, text))
+    }
+
+    fn plan_value(&self, kind: &LiteralType, path: &Path) -> Result<Planned, PlanError> {
+        let invalid = |found: &Path, error: values::ParseError| {
+            PlanError::Invalid(format!("{} holds {error}", found.display()))
+        };
+        match &kind.r#type {
+            Some(Type::Simple(simple)) => {
+                let simple_type = SimpleType::try_from(*simple).map_err(|_| {
+                    PlanError::Invalid(format!("simple type {simple} is unknown to flyteidl 1.16"))
+                })?;
+                let what = format!("a {} value", simple_name(*simple));
+                if simple_type == SimpleType::Binary {
+                    // Bytes are taken as written: trimming would change them.
+                    let found = self.require_file(path, &what)?;
+                    let value = std::fs::read(&found).map_err(|error| {
+                        PlanError::Invalid(format!("cannot read {}: {error}", found.display()))
+                    })?;
+                    return Ok(Planned::Ready(literal::scalar(ScalarValue::Binary(
+                        Binary {
+                            value,
+                            tag: "msgpack".to_owned(),
+                        },
+                    ))));
+                }
+                if simple_type == SimpleType::None {
+                    return Ok(Planned::Ready(literal::none()));
+                }
+                let (found, raw) = self.read_text(path, &what)?;
+                let text = raw.trim_matches([' ', '\n', '\t']);
+                let literal = match simple_type {
+                    SimpleType::Integer => literal::integer(
+                        values::parse_integer(text).map_err(|e| invalid(&found, e))?,
+                    ),
+                    SimpleType::Float => {
+                        literal::float(values::parse_float(text).map_err(|e| invalid(&found, e))?)
+                    }
+                    SimpleType::Boolean => {
+                        literal::boolean(values::parse_bool(text).map_err(|e| invalid(&found, e))?)
+                    }
+                    SimpleType::String => literal::string(text),
+                    SimpleType::Datetime => literal::datetime(
+                        values::parse_datetime(text).map_err(|e| invalid(&found, e))?,
+                    ),
+                    SimpleType::Duration => literal::duration(
+                        values::parse_duration(text).map_err(|e| invalid(&found, e))?,
+                    ),
+                    SimpleType::Error => literal::scalar(ScalarValue::Error(ErrorValue {
+                        message: text.to_owned(),
+                        ..Default::default()
+                    })),
+                    SimpleType::Struct => {
+                        let json: serde_json::Value =
+                            serde_json::from_str(text).map_err(|error| {
+                                PlanError::Invalid(format!(
+                                    "{} is not JSON ({error}), which a STRUCT output must be",
+                                    found.display()
+                                ))
+                            })?;
+                        let serde_json::Value::Object(_) = &json else {
+                            return Err(PlanError::Invalid(format!(
+                                "{} holds JSON that is not an object, which a STRUCT output must be",
+                                found.display()
+                            )));
+                        };
+                        let flyte_proto::prost_types::Value {
+                            kind: Some(flyte_proto::prost_types::value::Kind::StructValue(fields)),
+                        } = values::json_to_proto(&json)
+                        else {
+                            unreachable!("an object converts to a struct");
+                        };
+                        literal::scalar(ScalarValue::Generic(fields))
+                    }
+                    SimpleType::None | SimpleType::Binary => unreachable!("handled above"),
+                };
+                Ok(Planned::Ready(literal))
+            }
+            Some(Type::EnumType(enumeration)) => {
+                let (found, raw) = self.read_text(path, "an enum value")?;
+                let text = raw.trim_matches([' ', '\n', '\t']);
+                if !enumeration.values.iter().any(|value| value == text) {
+                    return Err(PlanError::Invalid(format!(
+                        "{} holds {text:?}, which is not one of the enum's values ({})",
+                        found.display(),
+                        enumeration.values.join(", ")
+                    )));
+                }
+                Ok(Planned::Ready(literal::string(text)))
+            }
+            Some(Type::Blob(blob)) => {
+                if blob.dimensionality == BlobDimensionality::Multipart as i32 {
+                    Ok(Planned::Directory {
+                        path: self.require_tree(path, "a directory (multipart blob)")?,
+                        format: blob.format.clone(),
+                    })
+                } else {
+                    Ok(Planned::File {
+                        path: self.require_file(path, "a file (single blob)")?,
+                        format: blob.format.clone(),
+                    })
+                }
+            }
+            Some(Type::Schema(schema)) => Ok(Planned::Schema {
+                path: self.require_tree(path, "a schema (a directory)")?,
+                kind: schema.clone(),
+            }),
+            Some(Type::StructuredDatasetType(dataset)) => {
+                let what = "a structured dataset (a file or a directory)";
+                let (found, metadata) = self.require(path, what)?;
+                if metadata.is_dir() {
+                    check_tree(&found)?;
+                }
+                Ok(Planned::Dataset {
+                    path: found,
+                    format: dataset.format.clone(),
+                    columns: (!dataset.columns.is_empty()).then(|| dataset.columns.clone()),
+                })
+            }
+            Some(Type::CollectionType(item)) => {
+                let dir = self.require_dir(path, "a collection (a directory of 0, 1, …)")?;
+                let count = collection_length(&dir)?;
+                (0..count)
+                    .map(|index| {
+                        self.plan_value(item, &dir.join(index.to_string()))
+                            .map_err(|error| match error {
+                                PlanError::Missing(message) => {
+                                    PlanError::Missing(format!("item {index}: {message}"))
+                                }
+                                PlanError::Invalid(message) => {
+                                    PlanError::Invalid(format!("item {index}: {message}"))
+                                }
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Planned::Collection)
+            }
+            Some(Type::MapValueType(value)) => {
+                let dir = self.require_dir(path, "a map (a directory of one entry per key)")?;
+                let mut entries = BTreeMap::new();
+                for key in map_keys(&dir)? {
+                    let planned = self.plan_value(value, &dir.join(&key)).map_err(|error| {
+                        PlanError::Invalid(format!("entry {key:?}: {}", error.message()))
+                    })?;
+                    entries.insert(key, planned);
+                }
+                Ok(Planned::Map(entries))
+            }
+            Some(Type::UnionType(union)) => {
+                let none_variant = union.variants.iter().find(|variant| {
+                    matches!(variant.r#type, Some(Type::Simple(simple)) if simple == SimpleType::None as i32)
+                });
+                if let Some(variant) = none_variant {
+                    // Absent, or `null` as download writes a None input: None.
+                    if find(path)?.is_none_or(|found| holds_null(&found)) {
+                        return Ok(Planned::Union {
+                            value: Box::new(Planned::Ready(literal::none())),
+                            variant: variant.clone(),
+                        });
+                    }
+                }
+                let mut reasons = Vec::new();
+                for variant in union
+                    .variants
+                    .iter()
+                    .filter(|variant| Some(*variant) != none_variant)
+                {
+                    match self.plan_value(variant, path) {
+                        Ok(value) => {
+                            return Ok(Planned::Union {
+                                value: Box::new(value),
+                                variant: variant.clone(),
+                            });
+                        }
+                        Err(error) => reasons.push(error.message().to_owned()),
+                    }
+                }
+                Err(PlanError::Invalid(format!(
+                    "{} fits none of the union's variants: {}",
+                    path.display(),
+                    reasons.join("; ")
+                )))
+            }
+            None => Err(PlanError::Invalid(
+                "the interface gives this output no type".to_owned(),
+            )),
+        }
+    }
 }
 
 fn simple_name(simple: i32) -> &'static str {
@@ -309,193 +604,96 @@ fn simple_name(simple: i32) -> &'static str {
         .unwrap_or("an unknown simple type")
 }
 
-fn plan_value(kind: &LiteralType, path: &Path) -> Result<Planned, PlanError> {
-    let invalid = |found: &Path, error: values::ParseError| {
-        PlanError::Invalid(format!("{} holds {error}", found.display()))
+/// Whether `path` is a file holding `null` (spaces, tabs and newlines around it aside).
+fn holds_null(path: &Path) -> bool {
+    // Anything longer is not `null`, and need not be read.
+    const LONGEST: u64 = 64;
+    std::fs::metadata(path).is_ok_and(|metadata| metadata.is_file() && metadata.len() <= LONGEST)
+        && std::fs::read(path).is_ok_and(|bytes| bytes.trim_ascii() == b"null")
+}
+
+/// The keys of the map in `dir`: each entry's name up to its first `.`, so that
+/// `alice.csv` is the entry `alice`, as `report.csv` is the output `report` and `2.txt`
+/// item 2 of a collection (names starting with `.` are skipped). Two entries with one
+/// key are an error naming both.
+fn map_keys(dir: &Path) -> Result<Vec<String>, PlanError> {
+    let cannot_list = |error: std::io::Error| {
+        PlanError::Invalid(format!("cannot list {}: {error}", dir.display()))
     };
-    match &kind.r#type {
-        Some(Type::Simple(simple)) => {
-            let simple_type = SimpleType::try_from(*simple).map_err(|_| {
-                PlanError::Invalid(format!("simple type {simple} is unknown to flyteidl 1.16"))
-            })?;
-            let what = format!("a {} value", simple_name(*simple));
-            if simple_type == SimpleType::Binary {
-                // Bytes are taken as written: trimming would change them.
-                let found = require_file(path, &what)?;
-                let value = std::fs::read(&found).map_err(|error| {
-                    PlanError::Invalid(format!("cannot read {}: {error}", found.display()))
-                })?;
-                return Ok(Planned::Ready(literal::scalar(ScalarValue::Binary(
-                    Binary {
-                        value,
-                        tag: "msgpack".to_owned(),
-                    },
-                ))));
-            }
-            if simple_type == SimpleType::None {
-                return Ok(Planned::Ready(literal::none()));
-            }
-            let (found, raw) = read_text(path, &what)?;
-            let text = raw.trim_matches([' ', '\n', '\t']);
-            let literal = match simple_type {
-                SimpleType::Integer => {
-                    literal::integer(values::parse_integer(text).map_err(|e| invalid(&found, e))?)
-                }
-                SimpleType::Float => {
-                    literal::float(values::parse_float(text).map_err(|e| invalid(&found, e))?)
-                }
-                SimpleType::Boolean => {
-                    literal::boolean(values::parse_bool(text).map_err(|e| invalid(&found, e))?)
-                }
-                SimpleType::String => literal::string(text),
-                SimpleType::Datetime => {
-                    literal::datetime(values::parse_datetime(text).map_err(|e| invalid(&found, e))?)
-                }
-                SimpleType::Duration => {
-                    literal::duration(values::parse_duration(text).map_err(|e| invalid(&found, e))?)
-                }
-                SimpleType::Error => literal::scalar(ScalarValue::Error(ErrorValue {
-                    message: text.to_owned(),
-                    ..Default::default()
-                })),
-                SimpleType::Struct => {
-                    let json: serde_json::Value = serde_json::from_str(text).map_err(|error| {
-                        PlanError::Invalid(format!(
-                            "{} is not JSON ({error}), which a STRUCT output must be",
-                            found.display()
-                        ))
-                    })?;
-                    let serde_json::Value::Object(_) = &json else {
-                        return Err(PlanError::Invalid(format!(
-                            "{} holds JSON that is not an object, which a STRUCT output must be",
-                            found.display()
-                        )));
-                    };
-                    let flyte_proto::prost_types::Value {
-                        kind: Some(flyte_proto::prost_types::value::Kind::StructValue(fields)),
-                    } = values::json_to_proto(&json)
-                    else {
-                        unreachable!("an object converts to a struct");
-                    };
-                    literal::scalar(ScalarValue::Generic(fields))
-                }
-                SimpleType::None | SimpleType::Binary => unreachable!("handled above"),
-            };
-            Ok(Planned::Ready(literal))
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(cannot_list)? {
+        let entry = entry.map_err(cannot_list)?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            return Err(not_utf8(&entry.path()));
+        };
+        if name.starts_with('.') {
+            continue;
         }
-        Some(Type::EnumType(enumeration)) => {
-            let (found, raw) = read_text(path, "an enum value")?;
-            let text = raw.trim_matches([' ', '\n', '\t']);
-            if !enumeration.values.iter().any(|value| value == text) {
-                return Err(PlanError::Invalid(format!(
-                    "{} holds {text:?}, which is not one of the enum's values ({})",
-                    found.display(),
-                    enumeration.values.join(", ")
-                )));
-            }
-            Ok(Planned::Ready(literal::string(text)))
-        }
-        Some(Type::Blob(blob)) => {
-            if blob.dimensionality == BlobDimensionality::Multipart as i32 {
-                Ok(Planned::Directory {
-                    path: require_dir(path, "a directory (multipart blob)")?,
-                    format: blob.format.clone(),
-                })
+        let key = name.split('.').next().unwrap_or_default().to_owned();
+        if let Some(other) = names.insert(key.clone(), name.clone()) {
+            let (first, second) = if other < name {
+                (other, name)
             } else {
-                Ok(Planned::File {
-                    path: require_file(path, "a file (single blob)")?,
-                    format: blob.format.clone(),
-                })
-            }
+                (name, other)
+            };
+            return Err(PlanError::Invalid(format!(
+                "{first} and {second} in {} are both the map's entry {key:?} (a key is the name up to its first `.`): leave one",
+                dir.display()
+            )));
         }
-        Some(Type::Schema(schema)) => Ok(Planned::Schema {
-            path: require_dir(path, "a schema (a directory)")?,
-            kind: schema.clone(),
-        }),
-        Some(Type::StructuredDatasetType(dataset)) => {
-            let (found, _) = require(path, "a structured dataset (a file or a directory)")?;
-            Ok(Planned::Dataset {
-                path: found,
-                format: dataset.format.clone(),
-                columns: (!dataset.columns.is_empty()).then(|| dataset.columns.clone()),
-            })
-        }
-        Some(Type::CollectionType(item)) => {
-            let dir = require_dir(path, "a collection (a directory of 0, 1, …)")?;
-            let count = collection_length(&dir)?;
-            (0..count)
-                .map(|index| {
-                    plan_value(item, &dir.join(index.to_string())).map_err(|error| match error {
-                        PlanError::Missing(message) => {
-                            PlanError::Missing(format!("item {index}: {message}"))
-                        }
-                        PlanError::Invalid(message) => {
-                            PlanError::Invalid(format!("item {index}: {message}"))
-                        }
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Planned::Collection)
-        }
-        Some(Type::MapValueType(value)) => {
-            let dir = require_dir(path, "a map (a directory of one entry per key)")?;
-            let mut entries = BTreeMap::new();
-            let listing = std::fs::read_dir(&dir).map_err(|error| {
-                PlanError::Invalid(format!("cannot list {}: {error}", dir.display()))
-            })?;
-            for entry in listing {
-                let entry = entry.map_err(|error| {
-                    PlanError::Invalid(format!("cannot list {}: {error}", dir.display()))
-                })?;
-                let key = entry.file_name().to_string_lossy().into_owned();
-                if key.starts_with('.') {
-                    continue;
-                }
-                let planned = plan_value(value, &entry.path()).map_err(|error| {
-                    PlanError::Invalid(format!("entry {key:?}: {}", error.message()))
-                })?;
-                entries.insert(key, planned);
-            }
-            Ok(Planned::Map(entries))
-        }
-        Some(Type::UnionType(union)) => {
-            let none_variant = union.variants.iter().find(|variant| {
-                matches!(variant.r#type, Some(Type::Simple(simple)) if simple == SimpleType::None as i32)
-            });
-            if find(path)?.is_none() {
-                if let Some(variant) = none_variant {
-                    return Ok(Planned::Union {
-                        value: Box::new(Planned::Ready(literal::none())),
-                        variant: variant.clone(),
-                    });
-                }
-            }
-            let mut reasons = Vec::new();
-            for variant in union
-                .variants
-                .iter()
-                .filter(|variant| Some(*variant) != none_variant)
-            {
-                match plan_value(variant, path) {
-                    Ok(value) => {
-                        return Ok(Planned::Union {
-                            value: Box::new(value),
-                            variant: variant.clone(),
-                        });
-                    }
-                    Err(error) => reasons.push(error.message().to_owned()),
-                }
-            }
-            Err(PlanError::Invalid(format!(
-                "{} fits none of the union's variants: {}",
-                path.display(),
-                reasons.join("; ")
-            )))
-        }
-        None => Err(PlanError::Invalid(
-            "the interface gives this output no type".to_owned(),
-        )),
     }
+    Ok(names.into_keys().collect())
+}
+
+fn not_utf8(path: &Path) -> PlanError {
+    PlanError::Invalid(format!(
+        "{} is not named in UTF-8, so no object can be named after it: rename it",
+        path.display()
+    ))
+}
+
+/// Checks every entry under the directory `root` before any of it is uploaded: each must
+/// be named in UTF-8, as object keys are, and a symbolic link must lead inside `root` (a
+/// directory's value is what is inside it). flyte-offload checks the links too, but only
+/// at the upload; found here, a bad entry uploads nothing of any output and is reported
+/// as the task's error.
+fn check_tree(root: &Path) -> Result<(), PlanError> {
+    let cannot = |action: &str, path: &Path, error: std::io::Error| {
+        PlanError::Invalid(format!("cannot {action} {}: {error}", path.display()))
+    };
+    let canonical_root =
+        std::fs::canonicalize(root).map_err(|error| cannot("resolve", root, error))?;
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|error| cannot("list", &dir, error))? {
+            let entry = entry.map_err(|error| cannot("list", &dir, error))?;
+            let path = entry.path();
+            if entry.file_name().to_str().is_none() {
+                return Err(not_utf8(&path));
+            }
+            let file_type = entry
+                .file_type()
+                .map_err(|error| cannot("read", &path, error))?;
+            if file_type.is_dir() {
+                pending.push(path);
+            } else if file_type.is_symlink() {
+                let inside = match std::fs::canonicalize(&path) {
+                    Ok(target) => target.starts_with(&canonical_root),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+                    Err(error) => return Err(cannot("resolve", &path, error)),
+                };
+                if !inside {
+                    return Err(PlanError::Invalid(format!(
+                        "{} is a symbolic link to {}, outside {} (or to nothing): a directory is uploaded with what is inside it only; copy the target in or remove the link",
+                        path.display(),
+                        std::fs::read_link(&path).unwrap_or_default().display(),
+                        root.display()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How many items `dir` holds: entries named `0`, `1` … (optionally with an extension),
@@ -542,31 +740,31 @@ fn materialise<'a>(
     offloader: &'a Offloader,
     limit: &'a Semaphore,
     planned: Planned,
-) -> BoxFuture<'a, anyhow::Result<Literal>> {
+) -> BoxFuture<'a, Result<Literal, OffloadError>> {
     Box::pin(async move {
         let permit = || async {
             limit
                 .acquire()
                 .await
-                .context("the upload limiter was closed")
+                .expect("the upload limiter is never closed")
         };
         Ok(match planned {
             Planned::Ready(literal) => literal,
             Planned::File { path, format } => {
-                let _permit = permit().await?;
+                let _permit = permit().await;
                 offloader.file(&path, &format).await?
             }
             Planned::Directory { path, format } => {
-                let _permit = permit().await?;
+                let _permit = permit().await;
                 offloader.directory(&path, &format).await?
             }
             Planned::Schema { path, kind } => {
-                let _permit = permit().await?;
+                let _permit = permit().await;
                 let uploaded = offloader.directory(&path, "").await?;
                 let uri = uploaded
                     .as_blob()
                     .map(|blob| blob.uri.clone())
-                    .context("the offloader returned no blob for a directory")?;
+                    .expect("Offloader::directory makes a blob literal");
                 literal::scalar(ScalarValue::Schema(Schema {
                     uri,
                     r#type: Some(kind),
@@ -577,7 +775,7 @@ fn materialise<'a>(
                 format,
                 columns,
             } => {
-                let _permit = permit().await?;
+                let _permit = permit().await;
                 offloader
                     .structured_dataset(&path, &format, columns)
                     .await?
@@ -590,7 +788,7 @@ fn materialise<'a>(
             }
             Planned::Map(entries) => {
                 let entries = entries.into_iter().map(|(key, item)| async move {
-                    Ok::<_, anyhow::Error>((key, materialise(offloader, limit, item).await?))
+                    Ok::<_, OffloadError>((key, materialise(offloader, limit, item).await?))
                 });
                 literal::map(try_join_all(entries).await?)
             }

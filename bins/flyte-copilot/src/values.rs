@@ -59,13 +59,15 @@ pub fn parse_integer(text: &str) -> Result<i64, ParseError> {
         .map_err(|_| fail(text, "an integer that fits in 64 bits"))
 }
 
-const NANOS_PER: [(&str, u128); 7] = [
+const NANOS_PER: [(&str, u128); 8] = [
     ("h", 3_600_000_000_000),
     ("m", 60_000_000_000),
     ("s", 1_000_000_000),
     ("ms", 1_000_000),
     ("us", 1_000),
     ("µs", 1_000),
+    // Go accepts the Greek letter mu too, which looks the same as the micro sign above.
+    ("\u{3bc}s", 1_000),
     ("ns", 1),
 ];
 
@@ -118,9 +120,15 @@ fn fraction(value: u128, size: u128) -> String {
 }
 
 /// A duration as Go's `time.ParseDuration` reads it: a signed run of decimal numbers,
-/// each with a unit (ns, us, µs, ms, s, m, h), e.g. `300ms`, `-1.5h`, `2h45m`.
+/// each with a unit (ns, us, µs, ms, s, m, h), e.g. `300ms`, `-1.5h`, `2h45m`. Each number
+/// is digits, optionally followed by `.` and more digits (one side may be empty, not
+/// both); anything else, such as a second `.`, is refused, and so is a total beyond
+/// Go's `time.Duration` (about 292 years).
 pub fn parse_duration(text: &str) -> Result<Duration, ParseError> {
     const EXPECTED: &str = "a duration (e.g. 300ms, 1.5h, 2h45m)";
+    // Go's time.Duration is an int64 of nanoseconds; -2^63 is its least value.
+    const MOST_NANOS: u128 = 1 << 63;
+    let invalid = || fail(text, EXPECTED);
     let (negative, mut rest) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
@@ -129,52 +137,62 @@ pub fn parse_duration(text: &str) -> Result<Duration, ParseError> {
         return Ok(Duration::default());
     }
     if rest.is_empty() {
-        return Err(fail(text, EXPECTED));
+        return Err(invalid());
     }
     let mut total: u128 = 0;
     while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| fail(text, EXPECTED))?;
-        let (number, after) = rest.split_at(number_end);
-        let unit_end = after
+        let (whole, after_whole) = split_digits(rest);
+        let (fraction, after_number) = match after_whole.strip_prefix('.') {
+            Some(after_point) => split_digits(after_point),
+            None => ("", after_whole),
+        };
+        if whole.is_empty() && fraction.is_empty() {
+            return Err(invalid());
+        }
+        let unit_end = after_number
             .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_end);
+            .unwrap_or(after_number.len());
+        let (unit, after_unit) = after_number.split_at(unit_end);
         let size = NANOS_PER
             .iter()
             .find(|(name, _)| *name == unit)
             .map(|(_, size)| *size)
-            .ok_or_else(|| fail(text, EXPECTED))?;
-        let (whole, part) = number.split_once('.').unwrap_or((number, ""));
-        if whole.is_empty() && part.is_empty() {
-            return Err(fail(text, EXPECTED));
-        }
+            .ok_or_else(invalid)?;
         let whole: u128 = if whole.is_empty() {
             0
         } else {
-            whole.parse().map_err(|_| fail(text, EXPECTED))?
+            whole.parse().map_err(|_| invalid())?
         };
-        let mut nanos = whole
-            .checked_mul(size)
-            .ok_or_else(|| fail(text, EXPECTED))?;
+        let mut nanos = whole.checked_mul(size).ok_or_else(invalid)?;
+        // Digits finer than a nanosecond are dropped, as Go drops them.
         let mut scale = size;
-        for digit in part.bytes() {
+        for digit in fraction.bytes() {
             scale /= 10;
             nanos += u128::from(digit - b'0') * scale;
         }
         total = total
             .checked_add(nanos)
-            .ok_or_else(|| fail(text, EXPECTED))?;
-        rest = after;
+            .filter(|total| *total <= MOST_NANOS)
+            .ok_or_else(invalid)?;
+        rest = after_unit;
     }
-    let total = i128::try_from(total).map_err(|_| fail(text, EXPECTED))?;
+    if total == MOST_NANOS && !negative {
+        return Err(invalid());
+    }
+    let total = i128::try_from(total).map_err(|_| invalid())?;
     let total = if negative { -total } else { total };
     Ok(Duration {
-        seconds: i64::try_from(total.div_euclid(1_000_000_000))
-            .map_err(|_| fail(text, EXPECTED))?,
-        nanos: total.rem_euclid(1_000_000_000) as i32,
+        seconds: i64::try_from(total.div_euclid(1_000_000_000)).map_err(|_| invalid())?,
+        nanos: i32::try_from(total.rem_euclid(1_000_000_000)).map_err(|_| invalid())?,
     })
+}
+
+/// The leading ASCII digits of `text`, and what follows them.
+fn split_digits(text: &str) -> (&str, &str) {
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    text.split_at(end)
 }
 
 /// A std duration from a Go duration flag (`1h`, `90s`); negative or zero is `None`
@@ -467,6 +485,39 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("1x").is_err());
         assert!(parse_duration("").is_err());
+        let read = parse_duration(".5s").expect("no whole part");
+        assert_eq!((read.seconds, read.nanos), (0, 500_000_000));
+        let read = parse_duration("1.s").expect("no fraction");
+        assert_eq!((read.seconds, read.nanos), (1, 0));
+        let read = parse_duration("2\u{3bc}s").expect("Greek mu");
+        assert_eq!((read.seconds, read.nanos), (0, 2_000));
+    }
+
+    #[test]
+    fn malformed_durations_are_refused_as_go_refuses_them() {
+        for text in [
+            "1.2.3s",
+            "1..5s",
+            ".s",
+            ".",
+            "5s.",
+            "-",
+            "+",
+            "s",
+            "1h-5m",
+            "1.5",
+            "1 s",
+            "١s",
+            // Beyond Go's time.Duration (2^63 ns, about 292 years).
+            "9223372036854775808ns",
+            "2562048h",
+            "99999999999999999999999999999999999999999h",
+        ] {
+            let error = parse_duration(text).expect_err(text);
+            assert_eq!(error.text, text);
+        }
+        let least = parse_duration("-9223372036854775808ns").expect("Go's least duration");
+        assert_eq!(least.seconds, -9_223_372_037);
     }
 
     #[test]

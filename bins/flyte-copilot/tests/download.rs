@@ -6,8 +6,13 @@ mod support;
 use std::collections::BTreeMap;
 
 use flyte_proto::core::blob_type::BlobDimensionality;
+use flyte_proto::core::literal_type::Type;
 use flyte_proto::core::scalar::Value as ScalarValue;
-use flyte_proto::core::{LiteralMap, Union};
+use flyte_proto::core::structured_dataset_type::DatasetColumn;
+use flyte_proto::core::{
+    LiteralMap, LiteralType, Schema, SchemaType, SimpleType, StructuredDataset,
+    StructuredDatasetMetadata, StructuredDatasetType, Union,
+};
 use flyte_proto::literal;
 use flyte_proto::prost_types::{Duration, Timestamp};
 
@@ -203,13 +208,19 @@ fn offloaded_collections_and_maps_are_resolved_and_laid_out_by_index_and_key() {
         literal::integer(7),
     ]);
     let offloaded = task.remote("offloaded.pb", &flyte_proto::io::encode(&collection));
+    let two = task.remote("two.txt", b"second");
     let map = literal::map([
         ("alpha", literal::string("A")),
         ("beta", literal::float(0.5)),
+        (
+            "file",
+            literal::blob(&two, "txt", BlobDimensionality::Single),
+        ),
     ]);
+    let offloaded_map = task.remote("offloaded-map.pb", &flyte_proto::io::encode(&map));
     task.write_inputs(&literal::literal_map([
         ("list", literal::offloaded(&offloaded, 0, None)),
-        ("map", map),
+        ("map", literal::offloaded(&offloaded_map, 0, None)),
         (
             "nested",
             literal::collection([literal::collection([literal::boolean(false)])]),
@@ -221,6 +232,7 @@ fn offloaded_collections_and_maps_are_resolved_and_laid_out_by_index_and_key() {
     assert_eq!(task.local("list/1"), "7");
     assert_eq!(task.local("map/alpha"), "A");
     assert_eq!(task.local("map/beta"), "0.5");
+    assert_eq!(task.local("map/file"), "second");
     assert_eq!(task.local("nested/0/0"), "false");
     let local = literal_map(&task.path("inputs/inputs.pb"));
     let items = local.literals["list"]
@@ -230,6 +242,88 @@ fn offloaded_collections_and_maps_are_resolved_and_laid_out_by_index_and_key() {
         items[0].as_blob().expect("blob").uri,
         task.path("inputs/list/0").display().to_string()
     );
+    let entries = local.literals["map"].as_map().expect("resolved to a map");
+    assert_eq!(
+        entries["file"].as_blob().expect("blob").uri,
+        task.path("inputs/map/file").display().to_string()
+    );
+    let json: serde_json::Value = serde_json::from_str(&task.local("inputs.json")).expect("JSON");
+    assert_eq!(json["map"]["alpha"], "A");
+}
+
+#[test]
+fn datasets_and_schemas_come_down_as_their_files_and_directories() {
+    let task = Task::new();
+    let single = task.remote("single.parquet", b"PAR1 one file");
+    task.remote("frame/00000", b"PAR1 part zero");
+    task.remote("frame/nested/00001", b"PAR1 part one");
+    task.remote("schema/part-0", b"legacy");
+    let frame = task.path("remote/frame").display().to_string();
+    let schema_uri = task.path("remote/schema").display().to_string();
+    let dataset = literal::scalar(ScalarValue::StructuredDataset(StructuredDataset {
+        uri: frame,
+        metadata: Some(StructuredDatasetMetadata {
+            structured_dataset_type: Some(StructuredDatasetType {
+                format: "parquet".into(),
+                columns: vec![DatasetColumn {
+                    name: "x".into(),
+                    literal_type: Some(LiteralType {
+                        r#type: Some(Type::Simple(SimpleType::Integer as i32)),
+                        ..Default::default()
+                    }),
+                }],
+                ..Default::default()
+            }),
+        }),
+    }));
+    let schema = literal::scalar(ScalarValue::Schema(Schema {
+        uri: schema_uri,
+        r#type: Some(SchemaType::default()),
+    }));
+    task.write_inputs(&literal::literal_map([
+        ("frame", dataset),
+        ("one", literal::structured_dataset(&single, "parquet")),
+        ("legacy", schema),
+    ]));
+    let output = task.download(&[]);
+    assert_success(&output);
+    assert_eq!(task.local("frame/00000"), "PAR1 part zero");
+    assert_eq!(task.local("frame/nested/00001"), "PAR1 part one");
+    assert_eq!(task.local("one"), "PAR1 one file");
+    assert_eq!(task.local("legacy/part-0"), "legacy");
+    let local = literal_map(&task.path("inputs/inputs.pb"));
+    let frame = local.literals["frame"]
+        .as_structured_dataset()
+        .expect("a dataset");
+    assert_eq!(frame.uri, task.path("inputs/frame").display().to_string());
+    let kind = frame
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.structured_dataset_type.as_ref())
+        .expect("the type is kept");
+    assert_eq!(kind.format, "parquet");
+    assert_eq!(kind.columns[0].name, "x");
+    let Some(ScalarValue::Schema(legacy)) = local.literals["legacy"].as_scalar() else {
+        panic!("a schema: {:?}", local.literals["legacy"]);
+    };
+    assert_eq!(legacy.uri, task.path("inputs/legacy").display().to_string());
+    let json: serde_json::Value = serde_json::from_str(&task.local("inputs.json")).expect("JSON");
+    assert_eq!(json["one"], task.path("inputs/one").display().to_string());
+}
+
+#[test]
+fn an_http_blob_uri_is_refused_as_a_non_recoverable_system_error() {
+    let task = Task::new();
+    task.write_inputs(&literal::literal_map([(
+        "page",
+        literal::blob(
+            "https://example.com/data.csv",
+            "csv",
+            BlobDimensionality::Single,
+        ),
+    )]));
+    let output = task.download(&[]);
+    assert_failed_with(&task, &output, false, "https://example.com/data.csv");
 }
 
 #[test]
@@ -309,6 +403,102 @@ fn a_local_dir_that_cannot_be_created_is_an_error_naming_it() {
     std::fs::write(task.path("inputs"), b"in the way").expect("file");
     let output = task.download(&[]);
     assert_failed_with(&task, &output, false, "--to-local-dir");
+}
+
+#[test]
+fn bad_flag_values_are_non_recoverable_system_errors_naming_the_flag() {
+    // Valid base64, but of no protobuf message.
+    let not_protobuf = "bm90IGEgcHJvdG9idWYgYXQgYWxs/w==";
+    for flags in [
+        &["--file-input-layout", "NAMED_DIR"][..],
+        &["--download-mode", "LAZY"],
+        &["--format", "XML"],
+        &["--timeout", "1..5s"],
+        &["--input-interface", not_protobuf],
+    ] {
+        let task = Task::new();
+        task.write_inputs(&literal::literal_map([("x", literal::integer(1))]));
+        let output = task.download(flags);
+        assert_failed_with(&task, &output, false, flags[0]);
+        assert!(
+            !task.path("inputs/x").exists(),
+            "{flags:?}: nothing written"
+        );
+    }
+}
+
+#[test]
+fn a_flag_clap_refuses_is_reported_at_once_in_the_error_document() {
+    let task = Task::new();
+    task.write_inputs(&literal::literal_map([("x", literal::integer(1))]));
+    let output = task.download(&["--flag-from-the-future", "on"]);
+    assert_failed_with(&task, &output, false, "--flag-from-the-future");
+}
+
+#[test]
+fn the_error_document_takes_the_name_err_output_name_gives() {
+    let task = Task::new();
+    let output = task.download(&["--err-output-name", "download-error.pb"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(!task.path("prefix/error.pb").exists());
+    let error = error_document(&task.path("prefix/download-error.pb"))
+        .error
+        .expect("an error");
+    assert_eq!(error.code, "InputDownloadFailed");
+}
+
+/// `flyte-copilot <args>` with `dir` read-only. Root (as `cargo xtask test` runs here)
+/// writes through permission bits, so then the directory is bind-mounted read-only in a
+/// mount namespace of the command's own (util-linux's unshare), as a read-only volume is.
+fn run_with_read_only_dir(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let probe = dir.join("probe");
+    if std::fs::write(&probe, b"").is_err() {
+        return run(args, &BTreeMap::new());
+    }
+    std::fs::remove_file(&probe).expect("probe removed");
+    std::process::Command::new("unshare")
+        .args(["--mount", "sh", "-c"])
+        .arg(r#"mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@""#)
+        .arg(dir)
+        .arg(support::binary())
+        .args(args)
+        .output()
+        .expect("unshare runs (util-linux)")
+}
+
+#[test]
+fn a_read_only_local_directory_is_refused_up_front_naming_it() {
+    let task = Task::new();
+    let file = task.remote("data.csv", b"a,b\n");
+    task.write_inputs(&literal::literal_map([(
+        "csv",
+        literal::blob(&file, "csv", BlobDimensionality::Single),
+    )]));
+    std::fs::create_dir_all(task.path("prefix")).expect("dir");
+    std::fs::create_dir_all(task.path("inputs")).expect("dir");
+    let inputs = task.path("remote/inputs.pb").display().to_string();
+    let prefix = task.path("prefix").display().to_string();
+    let local = task.path("inputs").display().to_string();
+    let output = run_with_read_only_dir(
+        &task.path("inputs"),
+        &[
+            "download",
+            "-f",
+            &inputs,
+            "--to-output-prefix",
+            &prefix,
+            "-o",
+            &local,
+        ],
+    );
+    assert_failed_with(
+        &task,
+        &output,
+        false,
+        &format!("{local} (--to-local-dir) is not writable"),
+    );
 }
 
 #[test]

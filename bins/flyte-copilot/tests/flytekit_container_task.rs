@@ -89,6 +89,13 @@ fn a_container_tasks_inputs_come_down_and_its_outputs_read_back_in_flytekit() {
     write("scores/ann", "0.25");
     write("scores/bob", "4");
     write("ratio", "0.5");
+    write("done", "True\n");
+    write("when", "2024-01-02T05:04:05.25+02:00");
+    write("took", "1h30m0.5s");
+    write("maybe", "null");
+    write("label.txt", "tagged");
+    write("pick", "seven");
+    std::fs::copy(field("frame"), outputs.join("frame.parquet")).expect("frame copied");
 
     // The sidecar, as propeller starts it (the task has ended: noop watcher).
     let output = run(
@@ -122,6 +129,14 @@ fn a_container_tasks_inputs_come_down_and_its_outputs_read_back_in_flytekit() {
             "names": ["ann", "bob"],
             "scores": {"ann": 0.25, "bob": 4.0},
             "ratio": 0.5,
+            "done": true,
+            "when": "2024-01-02T03:04:05.250000+00:00",
+            "took": 5400.5,
+            "maybe": null,
+            "label": "tagged",
+            "pick": "seven",
+            "frame": {"x": [1, 2, 3], "name": ["a", "b", "c"]},
+            "frame_columns": ["x", "name"],
         })
     );
 }

@@ -6,11 +6,12 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 
 use flyte_proto::core::blob_type::BlobDimensionality;
 use flyte_proto::core::literal_type::Type;
 use flyte_proto::core::scalar::Value as ScalarValue;
+use flyte_proto::core::structured_dataset_type::DatasetColumn;
 use flyte_proto::core::{
     BlobType, LiteralType, SimpleType, StructuredDatasetType, TypedInterface, UnionType,
 };
@@ -230,18 +231,25 @@ fn collections_maps_datasets_and_unions_are_supported() {
     task.write("files/0.csv", b"zero");
     task.write("files/1.csv", b"one");
     task.write("scores/alice", b"0.5");
-    task.write("scores/bob", b"1.5");
+    task.write("scores/bob.txt", b"1.5");
+    task.write("scores/.hidden", b"not an entry");
     task.write("frame/part-0.parquet", b"PAR1 not really");
     task.write("maybe", b"17");
+    task.write("nothing", b"null\n");
     let optional_int = LiteralType {
         r#type: Some(Type::UnionType(UnionType {
             variants: vec![simple(SimpleType::Integer), simple(SimpleType::None)],
         })),
         ..Default::default()
     };
+    let columns = vec![DatasetColumn {
+        name: "x".into(),
+        literal_type: Some(simple(SimpleType::Integer)),
+    }];
     let dataset = LiteralType {
         r#type: Some(Type::StructuredDatasetType(StructuredDatasetType {
             format: "parquet".into(),
+            columns: columns.clone(),
             ..Default::default()
         })),
         ..Default::default()
@@ -252,6 +260,7 @@ fn collections_maps_datasets_and_unions_are_supported() {
         ("scores", map_of(simple(SimpleType::Float))),
         ("frame", dataset),
         ("maybe", optional_int.clone()),
+        ("nothing", optional_int.clone()),
         ("absent", optional_int),
     ]);
     let output = task.upload(&interface);
@@ -270,15 +279,63 @@ fn collections_maps_datasets_and_unions_are_supported() {
         b"one"
     );
     let scores = outputs.literals["scores"].as_map().expect("a map");
+    assert_eq!(
+        scores.keys().collect::<Vec<_>>(),
+        ["alice", "bob"],
+        "keys without extensions, as collection items and outputs are found"
+    );
     assert_eq!(scores["bob"].as_float(), Some(1.5));
     let frame = outputs.literals["frame"]
         .as_structured_dataset()
         .expect("a dataset");
     assert!(Path::new(&frame.uri).join("part-0.parquet").is_file());
+    let frame_type = frame
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.structured_dataset_type.as_ref())
+        .expect("a dataset type");
+    assert_eq!(frame_type.format, "parquet");
+    assert_eq!(frame_type.columns, columns);
     let maybe = outputs.literals["maybe"].as_union().expect("a union");
     assert_eq!(maybe.value.as_ref().and_then(|v| v.as_integer()), Some(17));
-    let absent = outputs.literals["absent"].as_union().expect("a union");
-    assert!(absent.value.as_ref().is_some_and(|v| v.is_none()));
+    for name in ["absent", "nothing"] {
+        let union = outputs.literals[name].as_union().expect("a union");
+        assert!(union.value.as_ref().is_some_and(|v| v.is_none()), "{name}");
+    }
+}
+
+#[test]
+fn the_documents_take_the_names_the_flags_give() {
+    let task = Task::new();
+    task.write("n", b"1");
+    let mut args = task.args(&outputs_interface(&[("n", simple(SimpleType::Integer))]));
+    args.extend(
+        [
+            "--meta-output-name",
+            "results.pb",
+            "--err-output-name",
+            "failure.pb",
+            "--start-watcher-type",
+            "noop",
+        ]
+        .map(String::from),
+    );
+    let borrowed: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_success(&run(&borrowed, &BTreeMap::new()));
+    assert_eq!(
+        literal_map(&task.path("prefix/results.pb")).literals["n"].as_integer(),
+        Some(1)
+    );
+    assert!(!task.outputs_pb().exists());
+
+    std::fs::remove_file(task.path("outputs/n")).expect("removed");
+    let output = run(&borrowed, &BTreeMap::new());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let error = error_document(&task.path("prefix/failure.pb"))
+        .error
+        .expect("an error");
+    assert_eq!(error.code, "USER:MissingOutput");
+    assert!(!task.path("prefix/error.pb").exists());
 }
 
 #[test]
@@ -329,6 +386,122 @@ fn an_output_of_the_wrong_type_is_the_users_error_naming_the_file() {
     let (code, message) = user_error(&task, &output);
     assert_eq!(code, "USER:InvalidOutput");
     assert!(message.contains("is a file"), "{message}");
+
+    let task = Task::new();
+    task.write("scores/bob", b"1");
+    task.write("scores/bob.txt", b"2");
+    let output = task.upload(&outputs_interface(&[(
+        "scores",
+        map_of(simple(SimpleType::Integer)),
+    )]));
+    let (code, message) = user_error(&task, &output);
+    assert_eq!(code, "USER:InvalidOutput");
+    assert!(
+        message.contains("bob and bob.txt") && message.contains("\"bob\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_link_out_of_the_output_directory_is_the_users_error_and_uploads_nothing() {
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let secret = elsewhere.path().join("storage.yaml");
+    std::fs::write(&secret, b"secret-key: s3cret").expect("written");
+    let tree = blob("", BlobDimensionality::Multipart);
+    let file = blob("", BlobDimensionality::Single);
+    // The link inside a directory output, the output itself a link, a link to nothing:
+    // each found while planning, before the other output's file is uploaded.
+    for (output, link, kind) in [
+        ("tree", "tree/nested/config", tree.clone()),
+        ("config", "config", file.clone()),
+        ("tree", "tree/dangling", tree),
+    ] {
+        let task = Task::new();
+        task.write("report.csv", b"a,b");
+        task.write("tree/nested/keep.txt", b"kept");
+        let target = if link.ends_with("dangling") {
+            elsewhere.path().join("gone")
+        } else {
+            secret.clone()
+        };
+        std::os::unix::fs::symlink(&target, task.path("outputs").join(link)).expect("link");
+        let output = task.upload(&outputs_interface(&[
+            ("report", file.clone()),
+            (output, kind),
+        ]));
+        let (code, message) = user_error(&task, &output);
+        assert_eq!(code, "USER:InvalidOutput", "{link}");
+        assert!(message.contains(link), "{link}: {message}");
+        assert!(
+            task.files_under_raw().is_empty(),
+            "{link}: nothing uploaded"
+        );
+    }
+}
+
+#[test]
+fn a_missing_output_directory_is_one_system_error_naming_it() {
+    let task = Task::new();
+    std::fs::remove_dir(task.path("outputs")).expect("removed");
+    let output = task.upload(&outputs_interface(&[
+        ("a", simple(SimpleType::Integer)),
+        ("b", blob("", BlobDimensionality::Single)),
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let error = error_document(&task.path("prefix/error.pb"))
+        .error
+        .expect("an error");
+    assert_eq!(error.code, "OutputUploadFailed");
+    assert_eq!(
+        (error.origin, error.kind),
+        (2, 0),
+        "SYSTEM, NON_RECOVERABLE"
+    );
+    let dir = task.path("outputs").display().to_string();
+    assert!(
+        error
+            .message
+            .contains(&format!("{dir} (--from-local-dir) does not exist")),
+        "{}",
+        error.message
+    );
+    assert!(!task.outputs_pb().exists());
+}
+
+#[test]
+fn a_raw_output_prefix_no_store_serves_is_a_non_recoverable_system_error() {
+    let task = Task::new();
+    task.write("model", b"weights");
+    let mut args = task.args(&outputs_interface(&[(
+        "model",
+        blob("", BlobDimensionality::Single),
+    )]));
+    let raw = args
+        .iter()
+        .position(|arg| arg == "--to-raw-output")
+        .expect("flag")
+        + 1;
+    args[raw] = "https://example.com/raw".into();
+    args.extend(["--start-watcher-type".into(), "noop".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run(&args, &BTreeMap::new());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let error = error_document(&task.path("prefix/error.pb"))
+        .error
+        .expect("an error");
+    assert_eq!(error.code, "OutputUploadFailed");
+    assert_eq!(
+        (error.origin, error.kind),
+        (2, 0),
+        "SYSTEM, NON_RECOVERABLE: {}",
+        error.message
+    );
+    assert!(
+        error.message.contains("--to-raw-output"),
+        "{}",
+        error.message
+    );
+    assert!(!task.outputs_pb().exists());
 }
 
 #[test]
@@ -376,36 +549,65 @@ fn an_interface_that_is_not_base64_protobuf_is_a_system_error_naming_the_flag() 
     assert_eq!(error.origin, 2);
 }
 
+/// A sidecar started as propeller starts it, waiting for the task's container to end.
+struct Waiting {
+    child: Child,
+    lines: std::io::Lines<BufReader<ChildStderr>>,
+}
+
+impl Waiting {
+    /// Starts `flyte-copilot <args>` and returns once it logs that it waits for the
+    /// task's container (so its SIGTERM handler is in place).
+    fn start(args: &[String]) -> Waiting {
+        let mut child = Command::new(support::binary())
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.expect("a log line");
+            if line.contains("waiting for the task's container to end") {
+                return Waiting { child, lines };
+            }
+            seen.push(line);
+        }
+        let status = child.wait().expect("exits");
+        panic!(
+            "the sidecar ended ({status}) without waiting:\n{}",
+            seen.join("\n")
+        );
+    }
+
+    /// Whether the sidecar is still running.
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("status").is_none()
+    }
+
+    /// Sends SIGTERM, as the kubelet does once the task's container has ended, and
+    /// waits for the sidecar's exit: its status and the rest of its log.
+    fn terminate(mut self) -> (ExitStatus, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let rest: Vec<String> = self.lines.map_while(Result::ok).collect();
+        (self.child.wait().expect("exits"), rest.join("\n"))
+    }
+}
+
 #[test]
 fn the_sidecar_waits_for_sigterm_before_reading_outputs() {
     let task = Task::new();
     let interface = outputs_interface(&[("out", simple(SimpleType::Integer))]);
-    let mut child = Command::new(support::binary())
-        .args(task.args(&interface))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    // The log line says the signal handler is installed and the wait has begun.
-    for line in lines.by_ref() {
-        if line
-            .expect("a log line")
-            .contains("waiting for the task's container to end")
-        {
-            break;
-        }
-    }
+    let waiting = Waiting::start(&task.args(&interface));
     // The task ends only now: had the sidecar read the directory earlier, `out` would
     // have been missing.
     task.write("out", b"99");
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let exit = child.wait().expect("exits");
-    assert!(exit.success(), "{}", rest.join("\n"));
+    let (status, log) = waiting.terminate();
+    assert!(status.success(), "{log}");
     assert_eq!(
         literal_map(&task.outputs_pb()).literals["out"].as_integer(),
         Some(99)
@@ -413,26 +615,84 @@ fn the_sidecar_waits_for_sigterm_before_reading_outputs() {
 }
 
 #[test]
-fn an_explicit_timeout_wins_over_a_zero_start_timeout() {
+fn an_explicit_timeout_wins_over_a_tiny_start_timeout_under_the_signal_watcher() {
     let task = Task::new();
+    let interface = outputs_interface(&[
+        ("out", simple(SimpleType::Integer)),
+        ("model", blob("", BlobDimensionality::Single)),
+    ]);
+    let mut args = task.args(&interface);
+    // flytecopilot 1.16 let --start-timeout override --timeout: 1ns would expire the
+    // upload before it began.
+    args.extend(["--timeout", "1h", "--start-timeout", "1ns"].map(String::from));
+    let waiting = Waiting::start(&args);
     task.write("out", b"5");
-    let mut args = task.args(&outputs_interface(&[("out", simple(SimpleType::Integer))]));
-    args.extend(
-        [
-            "--start-watcher-type",
-            "noop",
-            "--timeout",
-            "1h",
-            "--start-timeout",
-            "0s",
-        ]
-        .map(String::from),
+    task.write("model", b"weights");
+    let (status, log) = waiting.terminate();
+    assert!(status.success(), "{log}");
+    // An upload this small may beat even 1ns, so the bound is read from the log too.
+    assert!(log.contains("(upload timeout: 1h0m0s)"), "{log}");
+    let outputs = literal_map(&task.outputs_pb());
+    assert_eq!(outputs.literals["out"].as_integer(), Some(5));
+    let model = outputs.literals["model"].as_blob().expect("a blob");
+    assert_eq!(std::fs::read(&model.uri).expect("uploaded"), b"weights");
+}
+
+#[test]
+fn command_line_and_storage_errors_are_reported_only_once_the_task_has_ended() {
+    for (extra, needle) in [
+        (
+            &["--flag-from-the-future", "on"][..],
+            "--flag-from-the-future",
+        ),
+        (&["--storage.type=mem"], "mem"),
+        (
+            &["--storage.stow.config", "a=1,b,c=3"],
+            "--storage.stow.config",
+        ),
+    ] {
+        let task = Task::new();
+        task.write("out", b"1");
+        let mut args = task.args(&outputs_interface(&[("out", simple(SimpleType::Integer))]));
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        let mut waiting = Waiting::start(&args);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            waiting.is_running(),
+            "{extra:?}: it must not exit before the task"
+        );
+        assert!(!task.path("prefix/error.pb").exists(), "{extra:?}");
+        let (status, log) = waiting.terminate();
+        assert_eq!(status.code(), Some(1), "{extra:?}: {log}");
+        assert!(!task.outputs_pb().exists(), "{extra:?}");
+        let error = error_document(&task.path("prefix/error.pb"))
+            .error
+            .expect("an error");
+        assert_eq!(error.code, "OutputUploadFailed", "{extra:?}");
+        assert!(
+            error.message.contains(needle),
+            "{extra:?}: {}",
+            error.message
+        );
+        assert_eq!(
+            (error.origin, error.kind),
+            (2, 0),
+            "SYSTEM, NON_RECOVERABLE: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn a_command_line_without_an_output_prefix_is_refused_at_once_with_clap_s_status() {
+    let output = run(
+        &[
+            "sidecar",
+            "--flag-from-the-future",
+            "--from-local-dir",
+            "/tmp",
+        ],
+        &BTreeMap::new(),
     );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = run(&args, &BTreeMap::new());
-    assert_success(&output);
-    assert_eq!(
-        literal_map(&task.outputs_pb()).literals["out"].as_integer(),
-        Some(5)
-    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--flag-from-the-future"));
 }

@@ -9,10 +9,14 @@ output types and prints what it found as JSON.
 """
 
 import base64
+import datetime
 import json
 import os
 import sys
 import typing
+
+import pandas as pd
+from typing_extensions import Annotated
 
 from flyteidl.core import tasks_pb2
 
@@ -39,6 +43,13 @@ def make_task(workdir: str) -> ContainerTask:
             names=typing.List[str],
             scores=typing.Dict[str, float],
             ratio=float,
+            done=bool,
+            when=datetime.datetime,
+            took=datetime.timedelta,
+            maybe=typing.Optional[int],
+            label=typing.Optional[str],
+            pick=typing.Union[int, str],
+            frame=Annotated[pd.DataFrame, kwtypes(x=int, name=str)],
         ),
         input_data_dir=os.path.join(workdir, "var/inputs"),
         output_data_dir=os.path.join(workdir, "var/outputs"),
@@ -79,6 +90,9 @@ def prepare(workdir: str) -> None:
             },
             type_hints=task.python_interface.inputs,
         )
+    # What the task's container writes as its dataframe output: one parquet file.
+    frame = os.path.join(workdir, "frame.parquet")
+    pd.DataFrame({"x": [1, 2, 3], "name": ["a", "b", "c"]}).to_parquet(frame)
     inputs_pb = os.path.join(workdir, "remote/inputs.pb")
     with open(inputs_pb, "wb") as f:
         f.write(literals.to_flyte_idl().SerializeToString())
@@ -93,6 +107,7 @@ def prepare(workdir: str) -> None:
             "format": tasks_pb2.DataLoadingConfig.LiteralMapFormat.Name(data_config.format),
             "data_config_enabled": data_config.enabled,
             "inputs": inputs_pb,
+            "frame": frame,
         },
         sys.stdout,
     )
@@ -114,6 +129,7 @@ def read(workdir: str, outputs_pb: str) -> None:
         with open(report.download()) as f:
             report_text = f.read()
         local_dir = out_dir.download()
+        frame = values["frame"]
         files = sorted(
             os.path.relpath(os.path.join(root, name), local_dir)
             for root, _, names in os.walk(local_dir)
@@ -127,6 +143,14 @@ def read(workdir: str, outputs_pb: str) -> None:
             "names": values["names"],
             "scores": values["scores"],
             "ratio": values["ratio"],
+            "done": values["done"],
+            "when": values["when"].isoformat(),
+            "took": values["took"].total_seconds(),
+            "maybe": values["maybe"],
+            "label": values["label"],
+            "pick": values["pick"],
+            "frame": frame.to_dict(orient="list"),
+            "frame_columns": list(frame.columns),
         },
         sys.stdout,
     )
