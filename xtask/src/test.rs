@@ -25,9 +25,14 @@ pub fn run(root: &Path, extra_args: &[String]) -> Result<()> {
         let matrix = whole_run
             .then(|| scope.spawn(|| flytekit_matrix::ensure_all(root, flytekit_matrix::CELLS)));
         let mut workspace = cargo();
+        workspace.current_dir(root).arg("test");
+        // `-p CRATE` narrows the run to that crate; with --workspace beside it cargo
+        // would test everything anyway.
+        if !names_packages(extra_args) {
+            workspace.arg("--workspace");
+        }
         workspace
-            .current_dir(root)
-            .args(["test", "--workspace", "--no-fail-fast"])
+            .arg("--no-fail-fast")
             .args(extra_args)
             .env("PYFLYTE_EXECUTE_TEST_PYTHON", &python)
             .envs(emulators.env().iter().map(|(k, v)| (k, v)));
@@ -62,6 +67,16 @@ pub fn run(root: &Path, extra_args: &[String]) -> Result<()> {
         ]))?;
     }
     Ok(())
+}
+
+/// Whether cargo test arguments choose packages (`-p`, `--package`, in any spelling).
+fn names_packages(args: &[String]) -> bool {
+    args.iter().take_while(|arg| *arg != "--").any(|arg| {
+        arg == "-p"
+            || arg == "--package"
+            || arg.starts_with("--package=")
+            || (arg.starts_with("-p") && !arg.starts_with("--"))
+    })
 }
 
 /// `cargo xtask matrix [CELL...]`: only the flytekit version matrix (every cell, or
@@ -166,5 +181,23 @@ mod tests {
                 .all(|name| name != "CARGO" && name != "CARGO_HOME"),
             "{removed:?}"
         );
+    }
+
+    #[test]
+    fn package_arguments_narrow_the_run_and_test_arguments_do_not() {
+        let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(names_packages(&args(&["-p", "flyte-copilot"])));
+        assert!(names_packages(&args(&["-pflyte-copilot"])));
+        assert!(names_packages(&args(&[
+            "--package",
+            "flyte-offload",
+            "--test",
+            "local_files"
+        ])));
+        assert!(names_packages(&args(&["--package=flyte-offload"])));
+        assert!(!names_packages(&args(&["--test", "secrets"])));
+        // After `--` the arguments are the test binaries' own, e.g. a name filter.
+        assert!(!names_packages(&args(&["--", "-p"])));
+        assert!(!names_packages(&[]));
     }
 }
