@@ -170,7 +170,7 @@ const PROCESS_AND_SIGNAL_APIS: &[&str] = &[
 ];
 
 /// Every `.rs` file under `dir`, recursively.
-fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {

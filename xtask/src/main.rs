@@ -9,6 +9,8 @@ mod bench_tasks;
 mod codegen;
 mod demo;
 mod dist;
+#[cfg(test)]
+mod doc_examples;
 mod emulators;
 mod flytekit_matrix;
 #[cfg(test)]
