@@ -29,7 +29,7 @@ pub const DATASET_FILE_NAME: &str = "00000";
 /// literals flytekit's TypeEngine would have made for them.
 ///
 /// Each value goes under a fresh random directory of the prefix: 32 lowercase hex
-/// digits, as flytekit's `FileAccessProvider.get_random_string`. Nothing is written
+/// digits (128 random bits), as flytekit's `FileAccessProvider.get_random_string`. Nothing is written
 /// under the prefix unless the whole value is: a failed upload deletes (best effort)
 /// what it had written, and returns no literal. Cloning is cheap; clones share the
 /// storage.
@@ -267,10 +267,11 @@ impl Offloader {
     }
 }
 
-/// 32 lowercase hex digits, the shape of flytekit's `get_random_string` (a random
-/// 128-bit UUID's `.hex`).
+/// 32 lowercase hex digits of 128 random bits, as flytekit's `get_random_string`
+/// (`UUID(int=random.getrandbits(128)).hex`). Not a version 4 UUID: every digit is
+/// random, none is fixed to a version or variant.
 fn random_string() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    format!("{:032x}", fastrand::u128(..))
 }
 
 #[cfg(test)]
@@ -286,6 +287,22 @@ mod tests {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         );
         assert_ne!(a, random_string());
+    }
+
+    #[test]
+    fn random_strings_fix_no_uuid_version_or_variant_digit() {
+        // A v4 UUID's hex always has `4` at index 12 and one of `89ab` at index 16;
+        // 128 random bits have every digit at each place within a few hundred draws.
+        let draws: Vec<String> = (0..400).map(|_| random_string()).collect();
+        for index in [12, 16] {
+            let digits: std::collections::BTreeSet<u8> =
+                draws.iter().map(|s| s.as_bytes()[index]).collect();
+            assert_eq!(
+                digits.len(),
+                16,
+                "digit {index} takes every value: {digits:?}"
+            );
+        }
     }
 
     // A directory upload that fails part-way cannot be staged reliably on local files or
