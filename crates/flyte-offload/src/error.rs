@@ -52,6 +52,23 @@ pub enum OffloadError {
         path: PathBuf,
     },
 
+    /// A single file was offloaded as a structured dataset of a format whose one file
+    /// flytekit names nothing it would read back (only parquet's `00000`, also used for
+    /// the generic format `""`, and csv's `.csv` are known, see [`dataset_file_name`](crate::dataset_file_name)). Nothing
+    /// was uploaded.
+    #[error(
+        "{} is a single file of a {format:?} dataset, and flytekit's decoders only find the \
+         one file of a parquet (00000) or csv (.csv) dataset: offload a directory holding \
+         the dataset's files instead",
+        path.display()
+    )]
+    DatasetFileFormat {
+        /// The file as given.
+        path: PathBuf,
+        /// The dataset format asked for.
+        format: String,
+    },
+
     /// The path has no final component to name the uploaded object by (e.g. `/` or `..`).
     #[error(
         "{} has no file name to keep in the remote path: pass the file's own path, e.g. \

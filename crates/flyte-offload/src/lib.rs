@@ -4,9 +4,10 @@
 //!
 //! **What it owns.** The remote layout and the literals flytekit's type transformers
 //! make (1.16): a `FlyteFile` at `<prefix>/<32 hex>/<file name>` as a Blob SINGLE, a
-//! `FlyteDirectory` under `<prefix>/<32 hex>/` as a Blob MULTIPART, a DataFrame's
-//! parquet at `<prefix>/<32 hex>/00000` as a StructuredDataset with its format and
-//! columns ([`Offloader`]); and walking a literal (offloaded literals, collections, maps,
+//! `FlyteDirectory` under `<prefix>/<32 hex>/` as a Blob MULTIPART, a DataFrame's one
+//! file at `<prefix>/<32 hex>/00000` (parquet) or `<prefix>/<32 hex>/.csv` (csv), or a
+//! directory of its files, as a StructuredDataset with its format and columns
+//! ([`Offloader`]); and walking a literal (offloaded literals, collections, maps,
 //! unions) to download what it refers to, rewriting each URI to its local path
 //! ([`Materializer`]). What ours writes, flytekit's TypeEngine reads, and the reverse
 //! (the crate's tests run both).
@@ -43,4 +44,4 @@ mod offloader;
 
 pub use error::OffloadError;
 pub use materializer::{DEFAULT_CONCURRENCY, MAX_OFFLOAD_DEPTH, Materializer};
-pub use offloader::{DATASET_FILE_NAME, Offloader};
+pub use offloader::{Offloader, dataset_file_name};

@@ -15,15 +15,32 @@ use flyte_storage::{Storage, StorageUri, join};
 use crate::error::OffloadError;
 use crate::local::{self, Kind};
 
-/// The name flytekit's pandas and arrow encoders give the one parquet file they write
-/// into a dataset's directory (`f"{0:05}"`).
+/// The name flytekit's encoders give the one file they write into a dataset's
+/// directory, by the dataset's storage `format`: `00000` for `"parquet"` (pandas' and
+/// arrow's `f"{0:05}"`) and `.csv` for `"csv"` (pandas' CSV encoder). `""`, flytekit's
+/// generic format, is read by its decoders with the default format of the type asked
+/// for, parquet for pandas and arrow, so it is `00000` too. Any other format has no
+/// one-file name flytekit's decoders would look for: `None`, and such a dataset is
+/// offloaded as a directory of its files ([`Offloader::structured_dataset`] refuses a
+/// single file of it).
 ///
 /// ```
+/// use flyte_offload::dataset_file_name;
+///
 /// let dataset_uri = "s3://bucket/raw/0123456789abcdef0123456789abcdef";
-/// let parquet = flyte_storage::join(dataset_uri, flyte_offload::DATASET_FILE_NAME);
+/// let parquet = flyte_storage::join(dataset_uri, dataset_file_name("parquet").expect("known"));
 /// assert!(parquet.ends_with("/00000"));
+/// assert_eq!(dataset_file_name("csv"), Some(".csv"));
+/// assert_eq!(dataset_file_name(""), Some("00000"), "flytekit's generic format reads as parquet");
+/// assert_eq!(dataset_file_name("arrow"), None);
 /// ```
-pub const DATASET_FILE_NAME: &str = "00000";
+pub fn dataset_file_name(format: &str) -> Option<&'static str> {
+    match format {
+        "parquet" | "" => Some("00000"),
+        "csv" => Some(".csv"),
+        _ => None,
+    }
+}
 
 /// Puts local files, directories and datasets under a raw output prefix and returns the
 /// literals flytekit's TypeEngine would have made for them.
@@ -134,12 +151,14 @@ impl Offloader {
     /// `columns` in its type when known (flytekit fills them from an annotation such as
     /// `Annotated[StructuredDataset, kwtypes(x=int)]`; `None` leaves them out).
     ///
-    /// A file (one parquet file) goes to `<prefix>/<32 hex>/00000`, as flytekit's pandas
-    /// encoder writes a DataFrame; a directory (of parquet files) goes to
-    /// `<prefix>/<32 hex>/` as [`directory`](Self::directory) uploads one. Either way the
-    /// literal's URI is the `<prefix>/<32 hex>` directory, which flytekit's decoders read
-    /// whole. `format` is the dataset's storage format, `"parquet"` for what pandas and
-    /// arrow write.
+    /// `format` is the dataset's storage format (`"parquet"`, `"csv"`, ...). A file goes
+    /// to `<prefix>/<32 hex>/<name>`, named as flytekit's encoder of that format names
+    /// it ([`dataset_file_name`]: `00000` for parquet and the generic `""`, `.csv` for
+    /// csv); a single file of
+    /// any other format is [`OffloadError::DatasetFileFormat`], since flytekit's decoders
+    /// would not find it. A directory (of parquet files, say) goes to `<prefix>/<32 hex>/`
+    /// as [`directory`](Self::directory) uploads one, whatever the format. Either way the
+    /// literal's URI is the `<prefix>/<32 hex>` directory, which flytekit's decoders read.
     ///
     /// ```no_run
     /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
@@ -167,13 +186,20 @@ impl Offloader {
         columns: Option<Vec<DatasetColumn>>,
     ) -> Result<Literal, OffloadError> {
         let kind = local::kind_of(path).await?;
+        let file_name =
+            match kind {
+                Kind::File => Some(dataset_file_name(format).ok_or_else(|| {
+                    OffloadError::DatasetFileFormat {
+                        path: path.to_owned(),
+                        format: format.to_owned(),
+                    }
+                })?),
+                Kind::Directory => None,
+            };
         let uri = self.fresh_directory()?;
-        match kind {
-            Kind::File => {
-                self.upload_file(path, &join(&uri, DATASET_FILE_NAME))
-                    .await?
-            }
-            Kind::Directory => {
+        match file_name {
+            Some(name) => self.upload_file(path, &join(&uri, name)).await?,
+            None => {
                 local::check_links(path).await?;
                 self.upload_directory(path, &uri).await?;
             }

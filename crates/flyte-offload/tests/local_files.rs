@@ -151,6 +151,71 @@ async fn a_dataset_file_goes_to_00000_and_a_dataset_directory_as_it_is_with_its_
 }
 
 #[tokio::test]
+async fn a_csv_dataset_file_goes_to_dot_csv_as_flytekits_csv_encoder_writes_it() {
+    let (scratch, storage, prefix) = local().await;
+    let file = scratch.path().join("frame.csv");
+    std::fs::write(&file, b"x,label\n1,one\n").expect("write");
+    let literal = Offloader::new(storage.clone(), &prefix)
+        .structured_dataset(&file, "csv", None)
+        .await
+        .expect("offloaded");
+    let dataset = literal.as_structured_dataset().expect("a dataset");
+    assert_eq!(objects_under(&storage, &dataset.uri).await, [".csv"]);
+    let format = dataset
+        .metadata
+        .as_ref()
+        .and_then(|m| m.structured_dataset_type.as_ref())
+        .map(|t| t.format.as_str());
+    assert_eq!(format, Some("csv"));
+}
+
+#[tokio::test]
+async fn a_single_file_of_a_format_flytekit_names_no_file_for_is_refused_and_nothing_is_written() {
+    let (scratch, storage, prefix) = local().await;
+    let file = scratch.path().join("frame.arrow");
+    std::fs::write(&file, b"ARROW1").expect("write");
+    let offloader = Offloader::new(storage.clone(), &prefix);
+    for format in ["arrow", "PARQUET"] {
+        let error = offloader
+            .structured_dataset(&file, format, None)
+            .await
+            .expect_err("no one-file name for the format");
+        match &error {
+            OffloadError::DatasetFileFormat {
+                path,
+                format: given,
+            } => {
+                assert_eq!((path, given.as_str()), (&file, format));
+            }
+            other => panic!("expected DatasetFileFormat, got {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(message.contains("frame.arrow"), "{message}");
+        assert!(message.contains("offload a directory"), "{message}");
+    }
+    assert!(objects_under(&storage, &prefix).await.is_empty());
+    assert_eq!(
+        std::fs::read_dir(&prefix).expect("the prefix").count(),
+        0,
+        "no directory was made either"
+    );
+
+    // A directory holding the dataset's files is offloaded whatever its format.
+    let dir = scratch.path().join("arrow-parts");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::copy(&file, dir.join("part-0.arrow")).expect("copy");
+    let literal = offloader
+        .structured_dataset(&dir, "arrow", None)
+        .await
+        .expect("a directory of any format");
+    let dataset = literal.as_structured_dataset().expect("a dataset");
+    assert_eq!(
+        objects_under(&storage, &dataset.uri).await,
+        ["part-0.arrow"]
+    );
+}
+
+#[tokio::test]
 async fn a_path_that_does_not_exist_is_named_and_nothing_is_written() {
     let (scratch, storage, prefix) = local().await;
     let offloader = Offloader::new(storage.clone(), &prefix);
