@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use flyte_proto::Message;
 use flyte_proto::core::blob_type::BlobDimensionality;
 use flyte_proto::core::literal::Value as LiteralValue;
 use flyte_proto::core::scalar::Value as ScalarValue;
 use flyte_proto::core::{Blob, Literal, LiteralMap};
+use flyte_proto::io;
 use flyte_storage::{Storage, StorageUri};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
@@ -268,16 +268,17 @@ impl Materializer {
                         depth: MAX_OFFLOAD_DEPTH,
                     });
                 }
+                self.check_served(&uri)?;
                 let bytes = self.storage.get_bytes(&uri).await.map_err(|source| {
-                    OffloadError::OffloadedLiteral {
+                    OffloadError::OffloadedLiteralDownload {
                         uri: uri.clone(),
-                        source: Box::new(source),
+                        source,
                     }
                 })?;
-                let mut loaded = Literal::decode(bytes.as_ref()).map_err(|source| {
-                    OffloadError::OffloadedLiteral {
+                let mut loaded = io::decode::<Literal>(&bytes).map_err(|source| {
+                    OffloadError::OffloadedLiteralInvalid {
                         uri: uri.clone(),
-                        source: Box::new(source),
+                        source,
                     }
                 })?;
                 Box::pin(self.resolve_offloaded(&mut loaded, depth + 1)).await?;
@@ -302,16 +303,22 @@ impl Materializer {
         Ok(())
     }
 
+    /// [`OffloadError::NoStore`] unless the storage has a store for `uri`.
+    fn check_served(&self, uri: &str) -> Result<(), OffloadError> {
+        let no_store = |source| OffloadError::NoStore {
+            uri: uri.to_owned(),
+            source,
+        };
+        let parsed = StorageUri::parse(uri).map_err(no_store)?;
+        self.storage.store_for(&parsed).map_err(no_store)?;
+        Ok(())
+    }
+
     /// Runs `downloads`, [`concurrency`](Self::concurrency) at once; on a failure
     /// removes whichever of `roots` did not exist before.
     async fn run(&self, downloads: Vec<Download>, roots: &[PathBuf]) -> Result<(), OffloadError> {
         for download in &downloads {
-            let no_store = |source| OffloadError::NoStore {
-                uri: download.uri.clone(),
-                source,
-            };
-            let uri = StorageUri::parse(&download.uri).map_err(no_store)?;
-            self.storage.store_for(&uri).map_err(no_store)?;
+            self.check_served(&download.uri)?;
         }
         let absent: Vec<&PathBuf> = roots
             .iter()

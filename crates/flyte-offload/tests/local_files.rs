@@ -490,3 +490,60 @@ async fn a_failed_download_removes_what_the_call_created() {
         "the partly materialised collection was removed"
     );
 }
+
+#[tokio::test]
+async fn an_offloaded_literal_of_a_scheme_no_store_serves_is_no_store_saying_how_to_register_one() {
+    let (scratch, storage, _) = local().await;
+    let value = literal::offloaded("vault://box/o0_offloaded_metadata.pb", 0, None);
+    let error = Materializer::new(storage)
+        .literal(&value, &scratch.path().join("o0"))
+        .await
+        .expect_err("no store");
+    match &error {
+        OffloadError::NoStore { uri, .. } => {
+            assert_eq!(uri, "vault://box/o0_offloaded_metadata.pb")
+        }
+        other => panic!("expected NoStore, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains("Storage::with_store"), "{message}");
+}
+
+#[tokio::test]
+async fn an_offloaded_literal_the_storage_cannot_read_is_told_apart_from_one_that_does_not_decode()
+{
+    let (scratch, storage, prefix) = local().await;
+    let materializer = Materializer::new(storage.clone());
+    let to = scratch.path().join("o0");
+
+    let missing = flyte_storage::join(&prefix, "missing_offloaded_metadata.pb");
+    let error = materializer
+        .literal(&literal::offloaded(missing.clone(), 0, None), &to)
+        .await
+        .expect_err("nothing there");
+    match &error {
+        OffloadError::OffloadedLiteralDownload { uri, source } => {
+            assert_eq!(uri, &missing);
+            assert!(
+                matches!(source, flyte_storage::StorageError::NotFound { .. }),
+                "{source:?}"
+            );
+        }
+        other => panic!("expected OffloadedLiteralDownload, got {other:?}"),
+    }
+
+    let garbage = flyte_storage::join(&prefix, "garbage_offloaded_metadata.pb");
+    storage
+        .put_bytes(&garbage, &b"\xff\xff\xff not a literal"[..])
+        .await
+        .expect("put");
+    let error = materializer
+        .literal(&literal::offloaded(garbage.clone(), 0, None), &to)
+        .await
+        .expect_err("not a literal");
+    match &error {
+        OffloadError::OffloadedLiteralInvalid { uri, .. } => assert_eq!(uri, &garbage),
+        other => panic!("expected OffloadedLiteralInvalid, got {other:?}"),
+    }
+    assert!(error.to_string().contains(&garbage), "{error}");
+}
