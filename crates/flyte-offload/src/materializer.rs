@@ -7,7 +7,7 @@ use flyte_proto::core::literal::Value as LiteralValue;
 use flyte_proto::core::scalar::Value as ScalarValue;
 use flyte_proto::core::{Blob, Literal, LiteralMap};
 use flyte_proto::io;
-use flyte_storage::{Storage, StorageUri};
+use flyte_storage::{Location, Storage, StorageError, StorageUri};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::error::OffloadError;
@@ -122,9 +122,12 @@ impl Materializer {
     /// Downloads every blob and dataset in `literal` under `to` and returns the literal
     /// with each downloaded URI replaced by its local path:
     ///
-    /// - a Blob SINGLE becomes the file `to`, a Blob MULTIPART the directory `to` (a
-    ///   prefix with no objects, which is what an empty directory offloads to, becomes
-    ///   an empty directory);
+    /// - a Blob SINGLE becomes the file `to`, a Blob MULTIPART the directory `to`. On
+    ///   an object store a prefix with no objects, which is what an empty directory
+    ///   offloads to and cannot be told from a missing one, becomes an empty directory;
+    ///   on local files (a plain path or `file://`), which keep empty directories, a
+    ///   directory that is not there is [`OffloadError::Download`] with a
+    ///   [`StorageError::NotFound`] naming its URI;
     /// - a StructuredDataset (or legacy Schema) becomes the file `to` when an object
     ///   exists at exactly its URI, else the directory `to`;
     /// - collection item `i` goes to `to/i`, map entry `k` to `to/k` (a key that is no
@@ -208,6 +211,11 @@ impl Materializer {
     /// The directory a Blob MULTIPART literal names, downloaded to `to`; anything else is
     /// [`OffloadError::UnexpectedLiteral`]. Unions and offloaded literals are looked
     /// through.
+    ///
+    /// A directory with no files comes back as an empty directory when it lives in an
+    /// object store (an empty prefix, which is what an empty directory offloads to, is
+    /// indistinguishable from a missing one); on local files, a directory that is not
+    /// there is [`OffloadError::Download`] with [`StorageError::NotFound`] naming its URI.
     ///
     /// ```no_run
     /// # async fn demo(materializer: flyte_offload::Materializer, input: flyte_proto::core::Literal) -> Result<(), flyte_offload::OffloadError> {
@@ -338,6 +346,20 @@ impl Materializer {
         result
     }
 
+    /// Whether a directory `uri` that holds no file is an empty directory rather than
+    /// nothing at all. An object store keeps no empty directories: a FlyteDirectory that
+    /// was empty when it was offloaded is a prefix with no objects, which looks exactly
+    /// like a missing one, so there it is taken for the empty directory it was. A local
+    /// path (or `file://` URI) can tell: it is one only if the directory is there.
+    async fn is_empty_directory(&self, uri: &str) -> bool {
+        match StorageUri::parse(uri).as_ref().map(StorageUri::location) {
+            Ok(Location::Local(path)) => tokio::fs::metadata(path)
+                .await
+                .is_ok_and(|metadata| metadata.is_dir()),
+            _ => true,
+        }
+    }
+
     async fn download(&self, download: Download) -> Result<(), OffloadError> {
         let Download { uri, to, shape } = download;
         let failed = |source| OffloadError::Download {
@@ -364,10 +386,10 @@ impl Materializer {
         } else {
             match self.storage.get_dir(&uri, &to).await {
                 Ok(_) => {}
-                // An object store keeps no empty directories: a FlyteDirectory that was
-                // empty when it was offloaded is a prefix with no objects, and it comes back
-                // as the empty directory it was.
-                Err(flyte_storage::StorageError::NotFound { .. }) if shape == Shape::Directory => {
+                Err(error @ StorageError::NotFound { .. }) if shape == Shape::Directory => {
+                    if !self.is_empty_directory(&uri).await {
+                        return Err(failed(error));
+                    }
                     tokio::fs::create_dir_all(&to)
                         .await
                         .map_err(|source| OffloadError::Local {

@@ -547,3 +547,69 @@ async fn an_offloaded_literal_the_storage_cannot_read_is_told_apart_from_one_tha
     }
     assert!(error.to_string().contains(&garbage), "{error}");
 }
+
+#[tokio::test]
+async fn a_local_directory_that_is_not_there_is_not_found_naming_its_uri() {
+    let (scratch, storage, prefix) = local().await;
+    let materializer = Materializer::new(storage);
+    for missing in [
+        flyte_storage::join(&prefix, "no-such-dir"),
+        format!("file://{}", flyte_storage::join(&prefix, "no-such-dir")),
+    ] {
+        let to = scratch.path().join("inputs").join("dir");
+        let directory = literal::blob(missing.clone(), "", BlobDimensionality::Multipart);
+        let error = materializer
+            .directory(&directory, &to)
+            .await
+            .expect_err("nothing there");
+        match &error {
+            OffloadError::Download { uri, source, .. } => {
+                assert_eq!(uri, &missing);
+                assert!(
+                    matches!(source, flyte_storage::StorageError::NotFound { .. }),
+                    "{source:?}"
+                );
+            }
+            other => panic!("expected Download(NotFound), got {other:?}"),
+        }
+        assert!(error.to_string().contains(&missing), "{error}");
+        assert!(
+            !to.exists(),
+            "no empty directory stands in for a missing one"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_local_directory_that_is_there_and_empty_becomes_an_empty_directory() {
+    let (scratch, storage, prefix) = local().await;
+    let empty = flyte_storage::join(&prefix, "empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let to = scratch.path().join("dir");
+    let local = Materializer::new(storage)
+        .directory(
+            &literal::blob(empty, "", BlobDimensionality::Multipart),
+            &to,
+        )
+        .await
+        .expect("an empty directory");
+    assert_eq!(std::fs::read_dir(local).expect("a directory").count(), 0);
+}
+
+#[tokio::test]
+async fn an_object_store_prefix_with_no_objects_becomes_an_empty_directory() {
+    // An object store keeps no empty directories: an empty FlyteDirectory offloads to
+    // nothing at all, and must come back as the empty directory it was.
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let storage = Storage::default().with_store(
+        "mem://",
+        std::sync::Arc::new(flyte_storage::MemoryStore::new()),
+    );
+    let to = scratch.path().join("dir");
+    let directory = literal::blob("mem://bucket/raw/empty", "", BlobDimensionality::Multipart);
+    let local = Materializer::new(storage)
+        .directory(&directory, &to)
+        .await
+        .expect("an empty directory");
+    assert_eq!(std::fs::read_dir(local).expect("a directory").count(), 0);
+}
