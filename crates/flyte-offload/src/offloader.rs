@@ -10,7 +10,7 @@ use flyte_proto::core::{
     Literal, StructuredDataset, StructuredDatasetMetadata, StructuredDatasetType,
 };
 use flyte_proto::literal;
-use flyte_storage::{Storage, StorageUri, join};
+use flyte_storage::{Location, Storage, StorageUri, join};
 
 use crate::error::OffloadError;
 use crate::local::{self, Kind};
@@ -121,7 +121,7 @@ impl Offloader {
         self.expect(path, Kind::File).await?;
         let directory = self.fresh_directory()?;
         let uri = join(&directory, name);
-        self.upload_file(path, &uri).await?;
+        self.upload_file(path, &uri, &directory).await?;
         Ok(literal::blob(uri, format, BlobDimensionality::Single))
     }
 
@@ -198,7 +198,7 @@ impl Offloader {
             };
         let uri = self.fresh_directory()?;
         match file_name {
-            Some(name) => self.upload_file(path, &join(&uri, name)).await?,
+            Some(name) => self.upload_file(path, &join(&uri, name), &uri).await?,
             None => {
                 local::check_links(path).await?;
                 self.upload_directory(path, &uri).await?;
@@ -253,12 +253,15 @@ impl Offloader {
         Ok(uri)
     }
 
-    async fn upload_file(&self, path: &Path, uri: &str) -> Result<(), OffloadError> {
+    /// Uploads the file `path` to `uri`, under the fresh directory `fresh`, which a
+    /// failure discards.
+    async fn upload_file(&self, path: &Path, uri: &str, fresh: &str) -> Result<(), OffloadError> {
         match self.storage.put_file(path, uri).await {
             Ok(_) => Ok(()),
             Err(source) => {
-                // Uploads commit whole or not at all; this is for a store that does not.
-                let _ = self.storage.delete(uri).await;
+                // Uploads commit whole or not at all; this is for a store that does not,
+                // and for the directories a local upload made.
+                self.discard(fresh).await;
                 Err(OffloadError::Upload {
                     path: path.to_owned(),
                     uri: uri.to_owned(),
@@ -268,11 +271,13 @@ impl Offloader {
         }
     }
 
+    /// Uploads the directory `path` to the fresh directory `uri`, which a failure
+    /// discards.
     async fn upload_directory(&self, path: &Path, uri: &str) -> Result<(), OffloadError> {
         match self.storage.put_dir(path, uri).await {
             Ok(_) => Ok(()),
             Err(source) => {
-                self.delete_under(uri).await;
+                self.discard(uri).await;
                 Err(OffloadError::Upload {
                     path: path.to_owned(),
                     uri: uri.to_owned(),
@@ -282,13 +287,23 @@ impl Offloader {
         }
     }
 
-    /// Deletes every object under the fresh directory `uri`, best effort: the upload
-    /// already failed, and its error is the one worth reporting.
-    async fn delete_under(&self, uri: &str) {
-        if let Ok(objects) = self.storage.list(uri).await {
+    /// Removes everything a failed upload wrote under its fresh directory `fresh`, best
+    /// effort: the upload already failed, and its error is the one worth reporting.
+    ///
+    /// Every object under it is deleted; on local files the directories the upload
+    /// made (`<prefix>/<32 hex>/...`) would stay behind as empty directories, so there
+    /// the fresh directory goes whole. It is this upload's own (a new random name), so
+    /// nothing else is under it.
+    async fn discard(&self, fresh: &str) {
+        if let Ok(objects) = self.storage.list(fresh).await {
             for object in objects {
                 let _ = self.storage.delete(&object.uri.to_string()).await;
             }
+        }
+        if let Ok(uri) = StorageUri::parse(fresh)
+            && let Location::Local(path) = uri.location()
+        {
+            let _ = tokio::fs::remove_dir_all(path).await;
         }
     }
 }
@@ -331,11 +346,11 @@ mod tests {
         }
     }
 
-    // A directory upload that fails part-way cannot be staged reliably on local files or
-    // the emulators (they accept every key a local tree can name), so the clean-up it
-    // runs is checked on its own: everything under the fresh prefix goes, nothing else.
+    // The clean-up a failed upload runs, on its own: everything under the fresh prefix
+    // goes, directories included, and nothing else (tests/local_files.rs stages real
+    // failures).
     #[tokio::test]
-    async fn the_clean_up_of_a_failed_directory_upload_deletes_everything_under_its_prefix() {
+    async fn the_clean_up_of_a_failed_upload_deletes_everything_under_its_prefix() {
         let scratch = tempfile::tempdir().expect("tempdir");
         let prefix = scratch.path().to_str().expect("utf-8").to_owned();
         let offloader = Offloader::new(Storage::default(), &prefix);
@@ -350,7 +365,7 @@ mod tests {
         let beside = join(&prefix, "other-value");
         storage.put_bytes(&beside, &b"keep"[..]).await.expect("put");
 
-        offloader.delete_under(&fresh).await;
+        offloader.discard(&fresh).await;
 
         let left: Vec<String> = storage
             .list(&prefix)
@@ -360,5 +375,20 @@ mod tests {
             .map(|object| object.key)
             .collect();
         assert_eq!(left, ["other-value"]);
+        let entries: Vec<String> = std::fs::read_dir(&prefix)
+            .expect("the prefix")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            ["other-value"],
+            "no directory of the upload is left"
+        );
     }
 }

@@ -613,3 +613,73 @@ async fn an_object_store_prefix_with_no_objects_becomes_an_empty_directory() {
         .expect("an empty directory");
     assert_eq!(std::fs::read_dir(local).expect("a directory").count(), 0);
 }
+
+/// A file name the local store accepts as a target but cannot stage: the store writes
+/// `.<name>.<32 hex>.tmp` beside the target first, and that is longer than the 255
+/// bytes a file name may have. So its upload fails after the fresh directory was made.
+fn unstageable_name() -> String {
+    format!("{}.txt", "x".repeat(220))
+}
+
+/// The names directly under `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_failed_file_upload_on_a_local_prefix_leaves_no_directory_behind() {
+    let (scratch, storage, prefix) = local().await;
+    let file = scratch.path().join(unstageable_name());
+    std::fs::write(&file, b"data").expect("write");
+    std::fs::create_dir(flyte_storage::join(&prefix, "earlier")).expect("an earlier value");
+
+    let error = Offloader::new(storage, &prefix)
+        .file(&file, "")
+        .await
+        .expect_err("the upload fails");
+
+    assert!(matches!(error, OffloadError::Upload { .. }), "{error:?}");
+    assert_eq!(entries(Path::new(&prefix)), ["earlier"]);
+}
+
+#[tokio::test]
+async fn a_directory_upload_failing_part_way_on_a_local_prefix_leaves_no_directory_behind() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    // One file at a time, so that the files before the failing one are written first.
+    let mut config = flyte_storage::StorageConfig::default();
+    config.transfer_concurrency = 1;
+    let storage = Storage::new(config);
+    let prefix = scratch.path().join("raw");
+    std::fs::create_dir(&prefix).expect("mkdir");
+    let prefix = prefix.to_str().expect("utf-8").to_owned();
+    let root = scratch.path().join("tree");
+    write_tree(&root);
+    // The walk goes in name order, a.txt and nested/ before z/.
+    std::fs::create_dir(root.join("z")).expect("mkdir");
+    std::fs::write(root.join("z").join(unstageable_name()), b"data").expect("write");
+    let offloader = Offloader::new(storage.clone(), &prefix);
+
+    for result in [
+        offloader.directory(&root, "").await,
+        offloader.structured_dataset(&root, "parquet", None).await,
+    ] {
+        let error = result.expect_err("the upload fails part way");
+        assert!(matches!(error, OffloadError::Upload { .. }), "{error:?}");
+        assert!(
+            entries(Path::new(&prefix)).is_empty(),
+            "left under the prefix: {:?}",
+            entries(Path::new(&prefix))
+        );
+    }
+}
