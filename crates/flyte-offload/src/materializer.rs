@@ -199,13 +199,9 @@ impl Materializer {
     /// # }
     /// ```
     pub async fn file(&self, literal: &Literal, to: &Path) -> Result<PathBuf, OffloadError> {
-        self.expecting(
-            literal,
-            to,
-            BlobDimensionality::Single,
-            "a file (Blob SINGLE)",
-        )
-        .await
+        let fits = |literal: &Literal| literal.as_blob().is_some_and(|blob| !is_multipart(blob));
+        self.expecting(literal, to, "a file (Blob SINGLE)", fits)
+            .await
     }
 
     /// The directory a Blob MULTIPART literal names, downloaded to `to`; anything else is
@@ -225,29 +221,66 @@ impl Materializer {
     /// # }
     /// ```
     pub async fn directory(&self, literal: &Literal, to: &Path) -> Result<PathBuf, OffloadError> {
-        self.expecting(
-            literal,
-            to,
-            BlobDimensionality::Multipart,
-            "a directory (Blob MULTIPART)",
-        )
-        .await
+        let fits = |literal: &Literal| literal.as_blob().is_some_and(is_multipart);
+        self.expecting(literal, to, "a directory (Blob MULTIPART)", fits)
+            .await
     }
 
+    /// The structured dataset (a DataFrame) a StructuredDataset literal names,
+    /// downloaded to `to`; anything else, a legacy Schema included, is
+    /// [`OffloadError::UnexpectedLiteral`]. Unions and offloaded literals are looked
+    /// through.
+    ///
+    /// `to` becomes a file when an object exists at exactly the dataset's URI, else a
+    /// directory holding everything under it: what flytekit writes is a directory with
+    /// one file named by its format ([`dataset_file_name`](crate::dataset_file_name),
+    /// `00000` for parquet, `.csv` for csv) or several. The format and columns are in
+    /// the literal's metadata.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use flyte_offload::{Materializer, Offloader};
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("frame.csv"), "x,label\n1,one\n")?;
+    /// let frame = Offloader::new(storage.clone(), "mem://bucket/raw")
+    ///     .structured_dataset(&dir.path().join("frame.csv"), "csv", None)
+    ///     .await?;
+    ///
+    /// let local = Materializer::new(storage)
+    ///     .structured_dataset(&frame, &dir.path().join("input"))
+    ///     .await?;
+    /// assert_eq!(std::fs::read_to_string(local.join(".csv"))?, "x,label\n1,one\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn structured_dataset(
+        &self,
+        literal: &Literal,
+        to: &Path,
+    ) -> Result<PathBuf, OffloadError> {
+        let fits = |literal: &Literal| literal.as_structured_dataset().is_some();
+        self.expecting(literal, to, "a structured dataset", fits)
+            .await
+    }
+
+    /// [`literal`](Self::literal) for a caller expecting one kind of value: `fits` says
+    /// whether the literal, offloaded literals and unions looked through, is of it.
     async fn expecting(
         &self,
         literal: &Literal,
         to: &Path,
-        dimensionality: BlobDimensionality,
         expected: &'static str,
+        fits: impl Fn(&Literal) -> bool,
     ) -> Result<PathBuf, OffloadError> {
         let mut literal = literal.clone();
         self.resolve_offloaded(&mut literal, 0).await?;
         let peeled = literal.peel_unions().clone();
-        let matches = peeled.as_blob().is_some_and(|blob| {
-            is_multipart(blob) == (dimensionality == BlobDimensionality::Multipart)
-        });
-        if !matches {
+        if !fits(&peeled) {
             return Err(OffloadError::UnexpectedLiteral {
                 expected,
                 found: describe(&peeled),

@@ -657,9 +657,10 @@ async fn a_failed_file_upload_on_a_local_prefix_leaves_no_directory_behind() {
 async fn a_directory_upload_failing_part_way_on_a_local_prefix_leaves_no_directory_behind() {
     let scratch = tempfile::tempdir().expect("tempdir");
     // One file at a time, so that the files before the failing one are written first.
-    let mut config = flyte_storage::StorageConfig::default();
-    config.transfer_concurrency = 1;
-    let storage = Storage::new(config);
+    let storage = Storage::new(flyte_storage::StorageConfig {
+        transfer_concurrency: 1,
+        ..Default::default()
+    });
     let prefix = scratch.path().join("raw");
     std::fs::create_dir(&prefix).expect("mkdir");
     let prefix = prefix.to_str().expect("utf-8").to_owned();
@@ -681,5 +682,56 @@ async fn a_directory_upload_failing_part_way_on_a_local_prefix_leaves_no_directo
             "left under the prefix: {:?}",
             entries(Path::new(&prefix))
         );
+    }
+}
+
+#[tokio::test]
+async fn asking_for_a_structured_dataset_gets_it_as_a_file_or_directory_and_anything_else_is_named()
+{
+    let (scratch, storage, prefix) = local().await;
+    let file = scratch.path().join("frame.parquet");
+    std::fs::write(&file, b"PAR1 pretend PAR1").expect("write");
+    let frame = Offloader::new(storage.clone(), &prefix)
+        .structured_dataset(&file, "parquet", None)
+        .await
+        .expect("offloaded");
+    let materializer = Materializer::new(storage);
+
+    let to = scratch.path().join("frame");
+    let local = materializer
+        .structured_dataset(&frame, &to)
+        .await
+        .expect("materialised");
+    assert_eq!(local, to);
+    assert_eq!(
+        std::fs::read(to.join("00000")).expect("the one file"),
+        b"PAR1 pretend PAR1"
+    );
+
+    for (other, found) in [
+        (literal::integer(1), "a primitive"),
+        (
+            literal::blob("/tmp/x.parquet", "parquet", BlobDimensionality::Single),
+            "a file (Blob SINGLE)",
+        ),
+    ] {
+        let to = scratch.path().join("not-a-frame");
+        let error = materializer
+            .structured_dataset(&other, &to)
+            .await
+            .expect_err("not a dataset");
+        match &error {
+            OffloadError::UnexpectedLiteral {
+                expected,
+                found: what,
+                path,
+            } => {
+                assert_eq!(*expected, "a structured dataset");
+                assert_eq!(what, found);
+                assert_eq!(path, &to);
+            }
+            other => panic!("expected UnexpectedLiteral, got {other:?}"),
+        }
+        assert!(!to.exists(), "nothing is written for the wrong kind");
     }
 }
