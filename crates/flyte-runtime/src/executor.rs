@@ -7,7 +7,7 @@ use flyte_errors::{ContainerFailure, Origin, Recoverability, codes};
 use flyte_proto::core::LiteralMap;
 use flyte_storage::Storage;
 
-use crate::TaskOutcome;
+use crate::{Recoverable, TaskOutcome};
 
 /// Where a task's data lives, as the command line gave it. The pipeline owns these: it
 /// reads the inputs and writes the outcome itself, and tells the executor the rest in
@@ -287,10 +287,16 @@ pub trait Executor {
 ///
 /// The function receives its own clone of the context (the [`Storage`], the task's
 /// locations, the raw output prefix, the checkpoint paths and a scratch directory), so
-/// the future it returns owns everything it uses. An `Err` becomes a user failure, as
-/// flytekit reports an exception raised by a task: code `USER:RuntimeError`, origin
-/// `USER`, not recoverable, the message in flytekit's `Trace:`/`Message:` layout with the
-/// error's whole [`source`](std::error::Error::source) chain, each cause once.
+/// the future it returns owns everything it uses.
+///
+/// Its error type is anything that converts into `Box<dyn Error + Send + Sync>`: an
+/// error type of one's own, `anyhow::Error`, a boxed error, a `String`. An `Err`
+/// becomes a user failure, as flytekit reports an exception raised by a task: code
+/// `USER:RuntimeError`, origin `USER`, not recoverable, the message in flytekit's
+/// `Trace:`/`Message:` layout with the error's whole
+/// [`source`](std::error::Error::source) chain, each cause once. An error holding a
+/// [`Recoverable`](crate::Recoverable) anywhere in that chain is `USER:Recoverable` and
+/// recoverable instead, as flytekit reports a `FlyteRecoverableException`.
 ///
 /// ```
 /// use flyte_proto::{core::LiteralMap, literal};
@@ -319,7 +325,7 @@ impl<F, Fut, E> FnExecutor<F>
 where
     F: FnMut(TaskContext, LiteralMap) -> Fut + Send,
     Fut: Future<Output = Result<LiteralMap, E>> + Send,
-    E: std::error::Error + Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
 {
     /// Wraps `task`, which receives the run's [`TaskContext`] and the decoded inputs.
     pub fn new(task: F) -> Self {
@@ -334,7 +340,7 @@ impl<F, Fut, E> Executor for FnExecutor<F>
 where
     F: FnMut(TaskContext, LiteralMap) -> Fut + Send,
     Fut: Future<Output = Result<LiteralMap, E>> + Send,
-    E: std::error::Error + Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
 {
     async fn prepare(&mut self, context: &TaskContext, _dry_run: bool) -> Prepared {
         self.context = Some(context.clone());
@@ -362,12 +368,42 @@ where
         };
         match (self.task)(context, literals).await {
             Ok(outputs) => TaskOutcome::outputs(outputs),
-            Err(error) => TaskOutcome::Failed(ContainerFailure::from_error(
-                Origin::User,
-                Recoverability::NonRecoverable,
-                codes::USER_RUNTIME_ERROR,
-                &error,
-            )),
+            Err(error) => TaskOutcome::Failed(task_error_failure(error)),
         }
+    }
+}
+
+/// The user failure a task's `Err` is written as: `USER:Recoverable` when a
+/// [`Recoverable`] is in its chain, `USER:RuntimeError` otherwise; the summary names
+/// the error's type as the task returned it (boxing hides it).
+fn task_error_failure<E>(error: E) -> ContainerFailure
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    let error_type = summary_type_name::<E>();
+    let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+    let (code, recoverability) = if Recoverable::is_in_chain(error.as_ref()) {
+        (codes::USER_RECOVERABLE, Recoverability::Recoverable)
+    } else {
+        (codes::USER_RUNTIME_ERROR, Recoverability::NonRecoverable)
+    };
+    ContainerFailure::from_error_named(
+        Origin::User,
+        recoverability,
+        code,
+        error_type,
+        error.as_ref(),
+    )
+}
+
+/// The name of `E` for a failure's summary, as Python's `type(e).__name__`: without
+/// module path or generic arguments; `Error` for the containers that only carry an
+/// error (`Box<dyn Error>`, `String`, `&str`), which name nothing about it.
+fn summary_type_name<E>() -> &'static str {
+    let full = std::any::type_name::<E>();
+    let path = full.split(['<', ' ']).next().unwrap_or(full);
+    match path.rsplit("::").next().unwrap_or(path) {
+        "Box" | "String" | "&str" | "Cow" => "Error",
+        name => name,
     }
 }

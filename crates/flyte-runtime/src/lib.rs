@@ -66,10 +66,12 @@
 mod executor;
 mod outcome;
 mod pipeline;
+mod recoverable;
 mod stop;
 pub mod termination;
 
 pub use executor::{Executor, FnExecutor, Prepared, TaskContext, TaskInputs, TaskLocations};
 pub use outcome::{Payload, TaskOutcome, TaskOutputs};
 pub use pipeline::{PipelineError, RunReport, RunSettings, STOPPED_CODE, run_task, write_failure};
+pub use recoverable::Recoverable;
 pub use stop::{Stop, StopRequest, StopSender, stop_channel};
