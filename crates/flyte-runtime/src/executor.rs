@@ -192,8 +192,12 @@ impl Prepared {
 /// outcome as data (offloaded literals by file name, an output subdirectory as a
 /// relative path) and the pipeline alone turns it into URIs.
 ///
-/// Implementations report every failure as a [`TaskOutcome`] (never a panic, never a
-/// lost error): the pipeline writes whatever they return.
+/// Implementations report every failure as a [`TaskOutcome`] (never a lost error): the
+/// pipeline writes whatever they return. A panic in `prepare` or `execute` is a bug of
+/// the executor, not of the task: the pipeline catches it and writes a system failure
+/// (`SYSTEM`, recoverable, as flytekit reports an exception outside user code) with the
+/// panic's message, then shuts the executor down as usual. Only a binary built with
+/// `panic = "abort"` loses that document.
 ///
 /// # Example
 ///
@@ -296,7 +300,9 @@ pub trait Executor {
 /// `Trace:`/`Message:` layout with the error's whole
 /// [`source`](std::error::Error::source) chain, each cause once. An error holding a
 /// [`Recoverable`](crate::Recoverable) anywhere in that chain is `USER:Recoverable` and
-/// recoverable instead, as flytekit reports a `FlyteRecoverableException`.
+/// recoverable instead, as flytekit reports a `FlyteRecoverableException`. A panic of
+/// the function is the user's code failing too: `USER:RuntimeError`, with the panic's
+/// message (unless the binary is built with `panic = "abort"`, which no one can catch).
 ///
 /// ```
 /// use flyte_proto::{core::LiteralMap, literal};
@@ -366,9 +372,13 @@ where
                 ));
             }
         };
-        match (self.task)(context, literals).await {
-            Ok(outputs) => TaskOutcome::outputs(outputs),
-            Err(error) => TaskOutcome::Failed(task_error_failure(error)),
+        // The call inside the future too, so that a panic before the function's own
+        // future exists is caught like one inside it.
+        let task = &mut self.task;
+        match crate::panic::catching(async move { task(context, literals).await }).await {
+            Ok(Ok(outputs)) => TaskOutcome::outputs(outputs),
+            Ok(Err(error)) => TaskOutcome::Failed(task_error_failure(error)),
+            Err(panic) => TaskOutcome::Failed(crate::panic::task_failure(panic.as_ref())),
         }
     }
 }

@@ -65,6 +65,7 @@
 
 mod executor;
 mod outcome;
+mod panic;
 mod pipeline;
 mod recoverable;
 mod stop;

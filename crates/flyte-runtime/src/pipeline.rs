@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 use crate::outcome::{Payload, TaskOutputs};
 use crate::stop::{Stop, StopRequest};
 use crate::termination::{failure_summary, write_termination_message};
-use crate::{Executor, TaskContext, TaskInputs, TaskLocations, TaskOutcome};
+use crate::{Executor, Prepared, TaskContext, TaskInputs, TaskLocations, TaskOutcome};
 
 /// One run: where the task's data lives, and the policies flytekit takes from its
 /// environment. Built by the caller (the binary reads argv and env; this crate never does).
@@ -188,7 +188,14 @@ async fn run<E: Executor>(
     let loaded = AtomicBool::new(false);
     let prepare = async {
         let timer = metrics.start(Phase::WorkerStart);
-        let prepared = executor.prepare(&context, settings.dry_run).await;
+        let prepared = crate::panic::catching(executor.prepare(&context, settings.dry_run))
+            .await
+            .unwrap_or_else(|panic| {
+                Prepared::ended(TaskOutcome::Failed(crate::panic::executor_failure(
+                    "preparing the task",
+                    panic.as_ref(),
+                )))
+            });
         timer.finish();
         loaded.store(true, Ordering::Relaxed);
         prepared
@@ -253,7 +260,14 @@ async fn run<E: Executor>(
                         metrics.bytes(Direction::Download, bytes);
                         let timer = metrics.start(Phase::TaskExecution);
                         let outcome = tokio::select! {
-                            outcome = executor.execute(inputs) => outcome,
+                            outcome = crate::panic::catching(executor.execute(inputs)) => {
+                                outcome.unwrap_or_else(|panic| {
+                                    TaskOutcome::Failed(crate::panic::executor_failure(
+                                        "running the task",
+                                        panic.as_ref(),
+                                    ))
+                                })
+                            }
                             request = executor_cut_off(stop) => stopped(
                                 &request,
                                 "while the task ran, and the task did not end within the grace",
@@ -329,7 +343,15 @@ async fn shut_down<E: Executor>(executor: &mut E, stop: &Stop) {
         tokio::time::sleep(STOP_SHUTDOWN_LIMIT).await;
     };
     tokio::select! {
-        () = executor.shutdown() => {}
+        shut = crate::panic::catching(executor.shutdown()) => {
+            // The outcome is written by now: a panic here only goes to the log.
+            if let Err(panic) = shut {
+                warn!(
+                    "the executor panicked while shutting down: {}",
+                    crate::panic::message(panic.as_ref())
+                );
+            }
+        }
         () = limit => warn!(
             "the executor did not shut down within {STOP_SHUTDOWN_LIMIT:?} of the stop; leaving it"
         ),
@@ -847,6 +869,89 @@ mod tests {
             error_written(dir.path(), "error.pb").code,
             "USER:RuntimeError"
         );
+    }
+
+    /// An executor that panics while preparing or while executing, and records that
+    /// it was shut down.
+    struct Panics {
+        while_preparing: bool,
+        shut_down: std::sync::Arc<AtomicBool>,
+    }
+
+    impl Executor for Panics {
+        async fn prepare(&mut self, _: &TaskContext, _: bool) -> Prepared {
+            if self.while_preparing {
+                panic!("the loader's state is inconsistent");
+            }
+            Prepared::ready()
+        }
+        async fn execute(&mut self, _: TaskInputs) -> TaskOutcome {
+            let index = usize::MAX;
+            panic!("index {index} out of range");
+        }
+        async fn shutdown(&mut self) {
+            self.shut_down.store(true, Ordering::Relaxed);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_executor_panicking_while_preparing_or_executing_writes_a_system_error_document() {
+        for (while_preparing, doing, message) in [
+            (
+                true,
+                "preparing the task",
+                "the loader's state is inconsistent".to_owned(),
+            ),
+            (
+                false,
+                "running the task",
+                format!("index {} out of range", usize::MAX),
+            ),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            write_inputs(dir.path());
+            let mut settings = settings(dir.path());
+            settings.termination_message_path = Some(dir.path().join("termination-log"));
+            let shut_down = std::sync::Arc::new(AtomicBool::new(false));
+            let executor = Panics {
+                while_preparing,
+                shut_down: shut_down.clone(),
+            };
+            let report = run(executor, &settings).await;
+            assert_eq!(
+                (report.outcome_kind, report.written.as_slice()),
+                ("failed", ["error.pb".to_owned()].as_slice())
+            );
+            let error = error_written(dir.path(), "error.pb");
+            assert_eq!(error.code, "SYSTEM");
+            assert_eq!(
+                error.origin(),
+                flyte_proto::core::execution_error::ErrorKind::System
+            );
+            assert_eq!(
+                error.kind(),
+                flyte_proto::core::container_error::Kind::Recoverable
+            );
+            assert!(
+                error
+                    .message
+                    .contains(&format!("the executor panicked while {doing}: {message}")),
+                "{}",
+                error.message
+            );
+            assert!(
+                error.message.ends_with(&format!("Panic: {message}")),
+                "{}",
+                error.message
+            );
+            assert!(
+                shut_down.load(Ordering::Relaxed),
+                "a panicked executor is still shut down"
+            );
+            let termination = std::fs::read_to_string(dir.path().join("termination-log"))
+                .expect("termination message");
+            assert!(termination.contains(&message), "{termination}");
+        }
     }
 
     #[tokio::test]

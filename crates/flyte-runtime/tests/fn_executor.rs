@@ -305,3 +305,41 @@ async fn a_recoverable_error_writes_a_recoverable_user_error_as_flytekit_does_fo
         "Error: the model store timed out",
     );
 }
+
+#[tokio::test]
+async fn a_panicking_task_writes_a_user_error_document_with_the_panic_message() {
+    for before_its_future in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(
+            dir.path(),
+            &literal::literal_map([("a", literal::integer(0))]),
+        );
+        let task = FnExecutor::new(move |_: TaskContext, inputs: LiteralMap| {
+            let a = inputs.literals["a"].as_integer().unwrap_or_default();
+            if before_its_future {
+                panic!("the function panicked at once on a = {a}");
+            }
+            async move {
+                if a == 0 {
+                    panic!("the function panicked on a = {a}");
+                }
+                Ok::<_, std::io::Error>(LiteralMap::default())
+            }
+        });
+        let report = run(task, &settings(dir.path())).await;
+        assert_eq!(
+            (report.outcome_kind, report.exit_code, report.written),
+            ("failed", 0, vec![ERROR_FILE.to_owned()])
+        );
+        let error = error_written(dir.path());
+        assert_eq!(error.code, flyte_errors::codes::USER_RUNTIME_ERROR);
+        assert_eq!(error.origin(), execution_error::ErrorKind::User);
+        assert_eq!(error.kind(), container_error::Kind::NonRecoverable);
+        let expected = if before_its_future {
+            "Panic: the function panicked at once on a = 0"
+        } else {
+            "Panic: the function panicked on a = 0"
+        };
+        assert!(error.message.ends_with(expected), "{}", error.message);
+    }
+}
