@@ -184,9 +184,11 @@ impl Prepared {
     }
 }
 
-/// Runs one task. The pipeline calls [`prepare`](Executor::prepare) once, concurrently
-/// with downloading the inputs, then [`execute`](Executor::execute) at most once, then
-/// [`shutdown`](Executor::shutdown) exactly once.
+/// Runs one task. The pipeline calls [`prepare`](Executor::prepare) at most once,
+/// concurrently with downloading the inputs (not at all when the run fails before the
+/// task can be loaded, e.g. its scratch directory cannot be created), then
+/// [`execute`](Executor::execute) at most once, then [`shutdown`](Executor::shutdown)
+/// exactly once, whatever happened before.
 ///
 /// Executors never decide where anything the pipeline writes goes: they return the
 /// outcome as data (offloaded literals by file name, an output subdirectory as a

@@ -22,8 +22,10 @@
 //! - it never reads the process environment or argv: everything arrives in
 //!   [`RunSettings`], built by the caller;
 //! - a run always ends in a written outcome when the output prefix is writable: every
-//!   failure of the task, its loading, its inputs or its executor becomes an error
-//!   document, and [`run_task`] returns `Err` only when that document cannot be written.
+//!   failure of the task, its loading, its inputs, its executor (a panic included) or
+//!   the run's scratch directory becomes an error document, and [`run_task`] returns
+//!   `Err` only when that document cannot be written (or a dry run, which writes
+//!   nothing, cannot make its scratch directory).
 //!
 //! # Example
 //!

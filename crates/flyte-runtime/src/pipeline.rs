@@ -110,7 +110,8 @@ pub enum PipelineError {
         #[source]
         source: StorageError,
     },
-    /// The local scratch directory could not be created.
+    /// The local scratch directory could not be created, in a dry run (which writes
+    /// nothing). Any other run writes this as its error document instead.
     #[error(
         "could not create the scratch directory {path}: check that the temp directory is writable"
     )]
@@ -140,9 +141,12 @@ const STOP_SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
 /// offloaded literals beside it, all joined with [`flyte_storage::join`].
 ///
 /// Returns `Err` only when the outcome itself cannot be written; every failure of the
-/// task, of its loading or of its inputs becomes an error document instead. On every
-/// failure, and when nothing could be written, a summary goes to the termination
-/// message file ([`RunSettings::termination_message_path`]).
+/// task, of its loading, of its inputs, of the executor (a panic included) or of the
+/// run's own set-up (its scratch directory) becomes an error document instead. The
+/// one exception is a dry run, which writes nothing: there a scratch directory that
+/// cannot be created is [`PipelineError::Scratch`]. On every failure, and when nothing
+/// could be written, a summary goes to the termination message file
+/// ([`RunSettings::termination_message_path`]).
 ///
 /// A stop requested on [`RunSettings::stop`] ends every phase: loading the task and
 /// downloading the inputs at once, the task when the stop's grace is over (the
@@ -158,8 +162,8 @@ pub async fn run_task<E: Executor>(
 ) -> Result<RunReport, PipelineError> {
     let result = run(executor, storage, settings, metrics).await;
     if let (Err(error), Some(path)) = (&result, &settings.termination_message_path) {
-        // A failure's own summary was written with the error; this is for a run that
-        // never got that far (the scratch directory).
+        // A failure's own summary was written with the error; this is for a dry run
+        // that never got that far (the scratch directory).
         if matches!(error, PipelineError::Scratch { .. }) {
             write_termination_message(path, &flyte_errors::Chain(error).to_string());
         }
@@ -173,15 +177,113 @@ async fn run<E: Executor>(
     settings: &RunSettings,
     metrics: &Metrics,
 ) -> Result<RunReport, PipelineError> {
-    std::fs::create_dir_all(&settings.scratch_dir).map_err(|source| PipelineError::Scratch {
-        path: settings.scratch_dir.clone(),
-        source,
-    })?;
+    let (outcome, output_subdirectory) = match make_scratch_dirs(settings) {
+        Ok(task_scratch) => {
+            match run_phases(&mut executor, storage, settings, metrics, task_scratch).await {
+                Some(ran) => ran,
+                None => {
+                    shut_down(&mut executor, &settings.stop).await;
+                    info!("dry run (--test): task loaded, nothing executed or written");
+                    return Ok(RunReport {
+                        outcome_kind: "dry_run",
+                        exit_code: 0,
+                        written: Vec::new(),
+                    });
+                }
+            }
+        }
+        // A dry run writes nothing, not even this.
+        Err(error) if settings.dry_run => {
+            shut_down(&mut executor, &settings.stop).await;
+            return Err(error);
+        }
+        Err(error) => {
+            tracing::error!("{}", flyte_errors::Chain(&error));
+            (TaskOutcome::Failed(scratch_failure(&error)), None)
+        }
+    };
+    let stop = &settings.stop;
+
+    // Before the outputs move: what the task never read only takes bandwidth and disk.
+    cancel_prefetches(storage, settings).await;
+    let outcome = stamp_worker(outcome, &settings.worker_name);
+    let outcome_prefix = match &output_subdirectory {
+        Some(subdirectory) => flyte_storage::join(&settings.task.output_prefix, subdirectory),
+        None => settings.task.output_prefix.clone(),
+    };
+    let timer = metrics.start(Phase::OutputsUpload);
+    let (outcome, written) =
+        write_outcome_or_stop(storage, settings, &outcome_prefix, outcome).await;
+    timer.finish();
+    if let Some(path) = &settings.termination_message_path {
+        let not_written = written
+            .as_ref()
+            .err()
+            .map(|error| flyte_errors::Chain(error).to_string());
+        match outcome.failure() {
+            Some(failure) => {
+                write_termination_message(path, &failure_summary(failure, not_written.as_deref()));
+            }
+            None => {
+                if let Some(why) = &not_written {
+                    write_termination_message(path, why);
+                }
+            }
+        }
+    }
+    shut_down(&mut executor, stop).await;
+    let (written, bytes) = written?;
+    metrics.bytes(Direction::Upload, bytes);
+    metrics.outcome(metric_outcome(&outcome));
+
+    let exit_code = match &outcome {
+        TaskOutcome::Unrunnable(_) => 1,
+        TaskOutcome::Failed(_) | TaskOutcome::WorkerDied(_) if settings.fail_on_error => 1,
+        _ => 0,
+    };
+    info!(outcome = outcome.kind(), files = ?written, output_prefix = %outcome_prefix, "task run finished");
+    Ok(RunReport {
+        outcome_kind: outcome.kind(),
+        exit_code,
+        written,
+    })
+}
+
+/// Creates the run's scratch directory and the task's inside it; returns the task's.
+fn make_scratch_dirs(settings: &RunSettings) -> Result<PathBuf, PipelineError> {
     let task_scratch = task_scratch_dir(settings);
-    std::fs::create_dir_all(&task_scratch).map_err(|source| PipelineError::Scratch {
-        path: task_scratch.clone(),
-        source,
-    })?;
+    for dir in [&settings.scratch_dir, &task_scratch] {
+        std::fs::create_dir_all(dir).map_err(|source| PipelineError::Scratch {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    Ok(task_scratch)
+}
+
+/// The failure of a run whose scratch directory could not be made: the node's local
+/// disk (read-only, full, a temp directory this user may not write), not the task's
+/// code or data, so a system failure; recoverable, as flytekit's catch-all reports
+/// errors outside user code, because a retry runs in a new pod, often on another node.
+fn scratch_failure(error: &PipelineError) -> ContainerFailure {
+    ContainerFailure::from_error(
+        Origin::System,
+        Recoverability::Recoverable,
+        flyte_errors::codes::SYSTEM,
+        error,
+    )
+}
+
+/// Loads the task while the inputs download, then runs it, each phase raced against
+/// the stop; returns the outcome and the output subdirectory the executor named, or
+/// `None` when a dry run loaded the task and is done.
+async fn run_phases<E: Executor>(
+    executor: &mut E,
+    storage: &Storage,
+    settings: &RunSettings,
+    metrics: &Metrics,
+    task_scratch: PathBuf,
+) -> Option<(TaskOutcome, Option<String>)> {
     let context = TaskContext::new(storage.clone(), settings.task.clone(), task_scratch);
     let stop = &settings.stop;
 
@@ -200,7 +302,7 @@ async fn run<E: Executor>(
         loaded.store(true, Ordering::Relaxed);
         prepared
     };
-    let (outcome, output_subdirectory) = if settings.dry_run {
+    let ran = if settings.dry_run {
         // flytekit's --test loads the resolver and stops; it never reads the inputs.
         let prepared = tokio::select! {
             biased;
@@ -210,15 +312,7 @@ async fn run<E: Executor>(
         match prepared {
             Err(request) => (stopped(&request, "while the task was being loaded"), None),
             Ok(prepared) => match prepared.early_outcome {
-                None => {
-                    shut_down(&mut executor, stop).await;
-                    info!("dry run (--test): task loaded, nothing executed or written");
-                    return Ok(RunReport {
-                        outcome_kind: "dry_run",
-                        exit_code: 0,
-                        written: Vec::new(),
-                    });
-                }
+                None => return None,
                 Some(outcome) => (outcome, prepared.output_subdirectory),
             },
         }
@@ -281,50 +375,7 @@ async fn run<E: Executor>(
             }
         }
     };
-
-    // Before the outputs move: what the task never read only takes bandwidth and disk.
-    cancel_prefetches(storage, settings).await;
-    let outcome = stamp_worker(outcome, &settings.worker_name);
-    let outcome_prefix = match &output_subdirectory {
-        Some(subdirectory) => flyte_storage::join(&settings.task.output_prefix, subdirectory),
-        None => settings.task.output_prefix.clone(),
-    };
-    let timer = metrics.start(Phase::OutputsUpload);
-    let (outcome, written) =
-        write_outcome_or_stop(storage, settings, &outcome_prefix, outcome).await;
-    timer.finish();
-    if let Some(path) = &settings.termination_message_path {
-        let not_written = written
-            .as_ref()
-            .err()
-            .map(|error| flyte_errors::Chain(error).to_string());
-        match outcome.failure() {
-            Some(failure) => {
-                write_termination_message(path, &failure_summary(failure, not_written.as_deref()));
-            }
-            None => {
-                if let Some(why) = &not_written {
-                    write_termination_message(path, why);
-                }
-            }
-        }
-    }
-    shut_down(&mut executor, stop).await;
-    let (written, bytes) = written?;
-    metrics.bytes(Direction::Upload, bytes);
-    metrics.outcome(metric_outcome(&outcome));
-
-    let exit_code = match &outcome {
-        TaskOutcome::Unrunnable(_) => 1,
-        TaskOutcome::Failed(_) | TaskOutcome::WorkerDied(_) if settings.fail_on_error => 1,
-        _ => 0,
-    };
-    info!(outcome = outcome.kind(), files = ?written, output_prefix = %outcome_prefix, "task run finished");
-    Ok(RunReport {
-        outcome_kind: outcome.kind(),
-        exit_code,
-        written,
-    })
+    Some(ran)
 }
 
 /// Resolves when an executor running the task has had the stop's grace, and a margin
@@ -952,6 +1003,128 @@ mod tests {
                 .expect("termination message");
             assert!(termination.contains(&message), "{termination}");
         }
+    }
+
+    /// An executor that records whether it was prepared and shut down.
+    #[derive(Default)]
+    struct Records {
+        prepared: std::sync::Arc<AtomicBool>,
+        shut_down: std::sync::Arc<AtomicBool>,
+    }
+
+    impl Executor for Records {
+        async fn prepare(&mut self, _: &TaskContext, _: bool) -> Prepared {
+            self.prepared.store(true, Ordering::Relaxed);
+            Prepared::ready()
+        }
+        async fn execute(&mut self, _: TaskInputs) -> TaskOutcome {
+            unreachable!("a run without a scratch directory runs no task")
+        }
+        async fn shutdown(&mut self) {
+            self.shut_down.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Settings whose scratch directory lies under a regular file, so it cannot be made.
+    fn settings_without_scratch(dir: &std::path::Path) -> RunSettings {
+        std::fs::write(dir.join("not-a-dir"), b"").expect("write");
+        let mut settings = settings(dir);
+        settings.scratch_dir = dir.join("not-a-dir/scratch");
+        settings.termination_message_path = Some(dir.join("termination-log"));
+        settings
+    }
+
+    #[tokio::test]
+    async fn a_scratch_directory_that_cannot_be_made_writes_a_recoverable_system_error_document() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let mut settings = settings_without_scratch(dir.path());
+        settings.error_file_name = "error-abc.pb".to_owned();
+        settings.worker_name = "worker-1".to_owned();
+        settings.fail_on_error = true;
+        let executor = Records::default();
+        let (prepared, shut_down) = (executor.prepared.clone(), executor.shut_down.clone());
+
+        let report = run(executor, &settings).await;
+
+        assert_eq!(
+            (
+                report.outcome_kind,
+                report.exit_code,
+                report.written.as_slice()
+            ),
+            ("failed", 1, ["error-abc.pb".to_owned()].as_slice()),
+            "reported as any failure written: the settings' file name and exit code"
+        );
+        let error = error_written(dir.path(), "error-abc.pb");
+        assert_eq!(error.code, "SYSTEM");
+        assert_eq!(
+            error.origin(),
+            flyte_proto::core::execution_error::ErrorKind::System
+        );
+        assert_eq!(
+            error.kind(),
+            flyte_proto::core::container_error::Kind::Recoverable
+        );
+        assert_eq!(error.worker, "worker-1");
+        let scratch = settings.scratch_dir.display().to_string();
+        assert!(error.message.contains(&scratch), "{}", error.message);
+        assert!(!prepared.load(Ordering::Relaxed), "no task is loaded");
+        assert!(
+            shut_down.load(Ordering::Relaxed),
+            "the executor is shut down"
+        );
+        let termination = std::fs::read_to_string(dir.path().join("termination-log"))
+            .expect("termination message");
+        assert!(
+            termination.starts_with("SYSTEM (SYSTEM, recoverable): PipelineError: could not create the scratch directory"),
+            "{termination}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scratch_directory_that_cannot_be_made_nor_an_error_document_written_is_err() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let mut settings = settings_without_scratch(dir.path());
+        settings.task.output_prefix = dir.path().join("not-a-dir/out").display().to_string();
+        let storage = Storage::new(StorageConfig::default());
+        let error = run_task(
+            Records::default(),
+            &storage,
+            &settings,
+            &Metrics::disabled(),
+        )
+        .await
+        .expect_err("nothing can be written");
+        assert!(
+            matches!(error, PipelineError::WriteOutcome { .. }),
+            "{error}"
+        );
+        let termination = std::fs::read_to_string(dir.path().join("termination-log"))
+            .expect("termination message");
+        assert!(
+            termination.contains("could not create the scratch directory"),
+            "{termination}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_whose_scratch_directory_cannot_be_made_writes_nothing_and_is_err() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings = settings_without_scratch(dir.path());
+        settings.dry_run = true;
+        let storage = Storage::new(StorageConfig::default());
+        let error = run_task(
+            Records::default(),
+            &storage,
+            &settings,
+            &Metrics::disabled(),
+        )
+        .await
+        .expect_err("a dry run writes nothing");
+        assert!(matches!(error, PipelineError::Scratch { .. }), "{error}");
+        assert!(!dir.path().join("out").exists());
     }
 
     #[tokio::test]
