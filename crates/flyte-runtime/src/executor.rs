@@ -49,14 +49,54 @@ impl TaskLocations {
 /// A task's inputs, once downloaded and checked: a local copy of `inputs.pb`, byte for
 /// byte as downloaded. Executors that hand the file to another process never decode it
 /// in this one; [`TaskInputs::literals`] decodes it for those that need the values.
+///
+/// `#[non_exhaustive]`: the pipeline may hand executors more about the inputs (their
+/// size, a prefetched copy); read the fields, build one with [`TaskInputs::new`].
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use flyte_proto::literal;
+/// use flyte_runtime::TaskInputs;
+///
+/// // What an executor's own test hands its `execute`, as the pipeline would.
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("inputs.pb");
+/// flyte_proto::io::write_literal_map(&path, &literal::literal_map([("x", literal::integer(3))]))?;
+/// let inputs = TaskInputs::new(&path);
+/// assert_eq!(inputs.local_path, path);
+/// assert_eq!(inputs.literals()?.literals["x"].as_integer(), Some(3));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TaskInputs {
     /// The local copy of `inputs.pb`.
     pub local_path: PathBuf,
 }
 
 impl TaskInputs {
-    /// Decodes the inputs. The pipeline has already checked that they decode.
+    /// The inputs in the local file `local_path`, an encoded `LiteralMap` (the
+    /// pipeline passes its checked copy of `inputs.pb`).
+    ///
+    /// ```
+    /// let inputs = flyte_runtime::TaskInputs::new("/tmp/run/inputs.pb");
+    /// assert!(inputs.local_path.ends_with("inputs.pb"));
+    /// ```
+    pub fn new(local_path: impl Into<PathBuf>) -> Self {
+        TaskInputs {
+            local_path: local_path.into(),
+        }
+    }
+
+    /// Decodes the inputs. The pipeline has already checked that they decode; for a
+    /// file that is not an encoded `LiteralMap` the error names the file.
+    ///
+    /// ```
+    /// let inputs = flyte_runtime::TaskInputs::new("/nonexistent/inputs.pb");
+    /// let error = inputs.literals().unwrap_err();
+    /// assert!(error.to_string().contains("/nonexistent/inputs.pb"));
+    /// ```
     pub fn literals(&self) -> Result<LiteralMap, flyte_proto::ProtoError> {
         flyte_proto::io::read_literal_map(&self.local_path)
     }

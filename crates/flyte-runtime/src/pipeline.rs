@@ -629,12 +629,7 @@ async fn download_inputs(
         // executor; streamed, so memory does not grow with the inputs' size or depth.
         flyte_proto::wire::check_file(&local_path, LITERAL_MAP, Limits::default())
             .map_err(|source| InputsError::Invalid { uri: uri(), source })?;
-        Ok((
-            TaskInputs {
-                local_path: local_path.clone(),
-            },
-            bytes,
-        ))
+        Ok((TaskInputs::new(&local_path), bytes))
     };
     result.await.map_err(|error: InputsError| {
         tracing::error!("{}", flyte_errors::Chain(&error));
