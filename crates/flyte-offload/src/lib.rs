@@ -19,20 +19,30 @@
 //! for data it could not upload whole, and uploads nothing from a directory whose links
 //! leave it; it knows no task, no pipeline and no Python.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), flyte_offload::OffloadError> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
 //! use flyte_offload::{Materializer, Offloader};
-//! use flyte_storage::{Storage, StorageConfig};
-//! use std::path::Path;
+//! use flyte_storage::{MemoryStore, Storage, StorageConfig};
 //!
-//! let storage = Storage::new(StorageConfig::default());
+//! // In a task: Storage::new(config) reaching s3://, gs:// or abfs://; here memory.
+//! let storage = Storage::new(StorageConfig::default())
+//!     .with_store("mem://", Arc::new(MemoryStore::new()));
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir_all(dir.path().join("out/plots"))?;
+//! std::fs::write(dir.path().join("out/plots/loss.svg"), "<svg/>")?;
+//!
 //! // An output: the directory a task wrote, as a FlyteDirectory literal.
-//! let offloader = Offloader::new(storage.clone(), "s3://my-bucket/raw/ab/cd-n0-0");
-//! let output = offloader.directory(Path::new("/tmp/out/plots"), "").await?;
+//! let offloader = Offloader::new(storage.clone(), "mem://my-bucket/raw/ab/cd-n0-0");
+//! let output = offloader.directory(&dir.path().join("out/plots"), "").await?;
+//! assert!(output.as_blob().is_some_and(|b| b.uri.starts_with("mem://my-bucket/raw/ab/cd-n0-0/")));
 //!
-//! // An input: whatever the literal refers to, downloaded under /tmp/in/plots.
-//! let local = Materializer::new(storage).literal(&output, Path::new("/tmp/in/plots")).await?;
-//! assert_eq!(local.as_blob().map(|b| b.uri.as_str()), Some("/tmp/in/plots"));
+//! // An input: whatever the literal refers to, downloaded under a local path.
+//! let to = dir.path().join("in/plots");
+//! let local = Materializer::new(storage).literal(&output, &to).await?;
+//! assert_eq!(local.as_blob().map(|b| b.uri.as_str()), to.to_str());
+//! assert_eq!(std::fs::read_to_string(to.join("loss.svg"))?, "<svg/>");
 //! # Ok(())
 //! # }
 //! ```

@@ -44,16 +44,29 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// call created under the target paths is removed again (best effort). Cloning is
 /// cheap; clones share the storage.
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), flyte_offload::OffloadError> {
-/// use flyte_offload::Materializer;
-/// use flyte_proto::{io, literal};
-/// use std::path::Path;
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use flyte_offload::{Materializer, Offloader};
+/// use flyte_proto::literal;
+/// use flyte_storage::{MemoryStore, Storage};
 ///
-/// let storage = flyte_storage::Storage::default();
-/// let inputs = io::read_literal_map("inputs.pb").expect("inputs");
-/// let local = Materializer::new(storage).literal_map(&inputs, Path::new("/tmp/inputs")).await?;
-/// // A FlyteFile input `report` is now the file /tmp/inputs/report.
+/// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("report.csv"), "a,b\n")?;
+/// let report = Offloader::new(storage.clone(), "mem://bucket/raw")
+///     .file(&dir.path().join("report.csv"), "csv")
+///     .await?;
+/// // A task's inputs.pb, as the pipeline hands it over.
+/// let inputs = literal::literal_map([("report", report), ("n", literal::integer(3))]);
+///
+/// let local = Materializer::new(storage)
+///     .literal_map(&inputs, &dir.path().join("inputs"))
+///     .await?;
+/// // The FlyteFile input `report` is now the file <dir>/inputs/report.
+/// assert_eq!(std::fs::read_to_string(dir.path().join("inputs/report"))?, "a,b\n");
+/// assert_eq!(local.literals["n"].as_integer(), Some(3));
 /// # Ok(())
 /// # }
 /// ```
@@ -137,14 +150,29 @@ impl Materializer {
     /// - primitives and everything else are returned as they are, and nothing is
     ///   written for them.
     ///
-    /// ```no_run
-    /// # async fn demo(materializer: flyte_offload::Materializer) -> Result<(), flyte_offload::OffloadError> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
     /// use flyte_proto::core::blob_type::BlobDimensionality;
     /// use flyte_proto::literal;
+    /// use flyte_storage::{MemoryStore, Storage};
     ///
-    /// let remote = literal::blob("s3://bucket/raw/0123/report.csv", "csv", BlobDimensionality::Single);
-    /// let local = materializer.literal(&remote, std::path::Path::new("/tmp/report.csv")).await?;
-    /// assert_eq!(local.as_blob().map(|b| b.uri.as_str()), Some("/tmp/report.csv"));
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/raw/0123/a.csv", &b"a"[..]).await?;
+    /// storage.put_bytes("mem://bucket/raw/4567/b.csv", &b"b"[..]).await?;
+    /// let remote = literal::collection([
+    ///     literal::blob("mem://bucket/raw/0123/a.csv", "csv", BlobDimensionality::Single),
+    ///     literal::blob("mem://bucket/raw/4567/b.csv", "csv", BlobDimensionality::Single),
+    /// ]);
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let to = dir.path().join("reports");
+    /// let local = flyte_offload::Materializer::new(storage).literal(&remote, &to).await?;
+    /// // Item i at to/i, and the literal names the local copies.
+    /// assert_eq!(std::fs::read(to.join("1"))?, b"b");
+    /// let first = &local.as_collection().expect("a list")[0];
+    /// assert_eq!(first.as_blob().map(|b| b.uri.as_str()), to.join("0").to_str());
     /// # Ok(())
     /// # }
     /// ```
@@ -160,10 +188,23 @@ impl Materializer {
     /// Each variable of `map` materialised at `dir/<name>`, as [`literal`](Self::literal)
     /// does, all of them sharing one concurrency bound.
     ///
-    /// ```no_run
-    /// # async fn demo(materializer: flyte_offload::Materializer) -> Result<(), flyte_offload::OffloadError> {
-    /// let inputs = flyte_proto::io::read_literal_map("inputs.pb").expect("inputs");
-    /// let local = materializer.literal_map(&inputs, std::path::Path::new("/tmp/inputs")).await?;
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use flyte_proto::core::blob_type::BlobDimensionality;
+    /// use flyte_proto::literal;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("model.bin"), b"weights")?;
+    /// let model = dir.path().join("model.bin").display().to_string();
+    /// let inputs = literal::literal_map([
+    ///     ("model", literal::blob(model, "", BlobDimensionality::Single)),
+    ///     ("epochs", literal::integer(3)),
+    /// ]);
+    ///
+    /// let materializer = flyte_offload::Materializer::new(flyte_storage::Storage::default());
+    /// let local = materializer.literal_map(&inputs, &dir.path().join("inputs")).await?;
+    /// assert_eq!(std::fs::read(dir.path().join("inputs/model"))?, b"weights");
     /// assert_eq!(local.literals.len(), inputs.literals.len());
     /// # Ok(())
     /// # }
@@ -191,10 +232,28 @@ impl Materializer {
     /// ([`OffloadError::UnexpectedLiteral`]). Unions and offloaded literals are looked
     /// through.
     ///
-    /// ```no_run
-    /// # async fn demo(materializer: flyte_offload::Materializer, input: flyte_proto::core::Literal) -> Result<(), flyte_offload::OffloadError> {
-    /// let path = materializer.file(&input, std::path::Path::new("/tmp/model.bin")).await?;
-    /// let bytes = std::fs::read(path).expect("downloaded");
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use flyte_offload::OffloadError;
+    /// use flyte_proto::core::blob_type::BlobDimensionality;
+    /// use flyte_proto::literal;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("model.bin"), b"weights")?;
+    /// let input = literal::blob(
+    ///     dir.path().join("model.bin").display().to_string(),
+    ///     "",
+    ///     BlobDimensionality::Single,
+    /// );
+    /// let materializer = flyte_offload::Materializer::new(flyte_storage::Storage::default());
+    ///
+    /// let path = materializer.file(&input, &dir.path().join("copy.bin")).await?;
+    /// assert_eq!(std::fs::read(path)?, b"weights");
+    ///
+    /// // Anything but a file is an error saying what it was.
+    /// let error = materializer.file(&literal::integer(1), &dir.path().join("x")).await.unwrap_err();
+    /// assert!(matches!(error, OffloadError::UnexpectedLiteral { .. }));
     /// # Ok(())
     /// # }
     /// ```
@@ -213,10 +272,23 @@ impl Materializer {
     /// indistinguishable from a missing one); on local files, a directory that is not
     /// there is [`OffloadError::Download`] with [`StorageError::NotFound`] naming its URI.
     ///
-    /// ```no_run
-    /// # async fn demo(materializer: flyte_offload::Materializer, input: flyte_proto::core::Literal) -> Result<(), flyte_offload::OffloadError> {
-    /// let dir = materializer.directory(&input, std::path::Path::new("/tmp/data")).await?;
-    /// for entry in std::fs::read_dir(dir).expect("downloaded") { /* ... */ }
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use flyte_proto::core::blob_type::BlobDimensionality;
+    /// use flyte_proto::literal;
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/raw/89ab/2024/01.csv", &b"jan"[..]).await?;
+    /// let input = literal::blob("mem://bucket/raw/89ab", "", BlobDimensionality::Multipart);
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let data = flyte_offload::Materializer::new(storage)
+    ///     .directory(&input, &dir.path().join("data"))
+    ///     .await?;
+    /// assert_eq!(std::fs::read(data.join("2024/01.csv"))?, b"jan");
     /// # Ok(())
     /// # }
     /// ```

@@ -51,17 +51,23 @@ pub fn dataset_file_name(format: &str) -> Option<&'static str> {
 /// what it had written, and returns no literal. Cloning is cheap; clones share the
 /// storage.
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), flyte_offload::OffloadError> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
 /// use flyte_offload::Offloader;
-/// use flyte_storage::{Storage, StorageConfig};
-/// use std::path::Path;
+/// use flyte_storage::{MemoryStore, Storage};
 ///
-/// let storage = Storage::new(StorageConfig::default());
-/// let offloader = Offloader::new(storage, "s3://my-bucket/raw/ab/cd-n0-0");
-/// let report = offloader.file(Path::new("/tmp/report.csv"), "csv").await?;
-/// // s3://my-bucket/raw/ab/cd-n0-0/<32 hex>/report.csv
-/// println!("{}", report.as_blob().map(|b| b.uri.as_str()).unwrap_or_default());
+/// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("report.csv"), "a,b\n1,2\n")?;
+///
+/// let offloader = Offloader::new(storage.clone(), "mem://my-bucket/raw/ab/cd-n0-0");
+/// let report = offloader.file(&dir.path().join("report.csv"), "csv").await?;
+/// // mem://my-bucket/raw/ab/cd-n0-0/<32 hex>/report.csv
+/// let uri = &report.as_blob().expect("a FlyteFile").uri;
+/// assert!(uri.starts_with("mem://my-bucket/raw/ab/cd-n0-0/") && uri.ends_with("/report.csv"));
+/// assert_eq!(&storage.get_bytes(uri).await?[..], b"a,b\n1,2\n");
 /// # Ok(())
 /// # }
 /// ```
@@ -104,10 +110,24 @@ impl Offloader {
     /// `FlyteFile[typing.TypeVar("csv")]`). A symbolic link is uploaded as the file it
     /// names, under the link's name.
     ///
-    /// ```no_run
-    /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
-    /// let literal = offloader.file(std::path::Path::new("model.bin"), "").await?;
-    /// assert!(literal.as_blob().is_some());
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use flyte_proto::core::blob_type::BlobDimensionality;
+    /// # let storage = flyte_storage::Storage::default()
+    /// #     .with_store("mem://", std::sync::Arc::new(flyte_storage::MemoryStore::new()));
+    /// # let offloader = flyte_offload::Offloader::new(storage, "mem://bucket/raw");
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("model.bin"), [0u8; 16])?;
+    /// let literal = offloader.file(&dir.path().join("model.bin"), "").await?;
+    /// let blob = literal.as_blob().expect("a FlyteFile");
+    /// assert!(blob.uri.ends_with("/model.bin"));
+    /// let blob_type = blob.metadata.as_ref().and_then(|m| m.r#type.as_ref()).expect("typed");
+    /// assert_eq!(blob_type.dimensionality(), BlobDimensionality::Single);
+    ///
+    /// // A path that is not there is refused before anything is written.
+    /// let missing = offloader.file(&dir.path().join("no-such.bin"), "").await;
+    /// assert!(matches!(missing, Err(flyte_offload::OffloadError::NotFound { .. })));
     /// # Ok(())
     /// # }
     /// ```
@@ -133,10 +153,22 @@ impl Offloader {
     /// Every symbolic link under `path` must point inside it; one that does not is
     /// [`OffloadError::LinkOutside`], found before anything is uploaded.
     ///
-    /// ```no_run
-    /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
-    /// let literal = offloader.directory(std::path::Path::new("checkpoints"), "").await?;
-    /// assert!(literal.as_blob().is_some());
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let offloader = flyte_offload::Offloader::new(storage.clone(), "mem://bucket/raw");
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::create_dir_all(dir.path().join("checkpoints/epoch-1"))?;
+    /// std::fs::write(dir.path().join("checkpoints/epoch-1/weights"), b"w")?;
+    ///
+    /// let literal = offloader.directory(&dir.path().join("checkpoints"), "").await?;
+    /// let uri = &literal.as_blob().expect("a FlyteDirectory").uri;
+    /// let keys: Vec<String> = storage.list(uri).await?.into_iter().map(|o| o.key).collect();
+    /// assert_eq!(keys, ["epoch-1/weights"]);
     /// # Ok(())
     /// # }
     /// ```
@@ -160,10 +192,18 @@ impl Offloader {
     /// as [`directory`](Self::directory) uploads one, whatever the format. Either way the
     /// literal's URI is the `<prefix>/<32 hex>` directory, which flytekit's decoders read.
     ///
-    /// ```no_run
-    /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
-    /// use flyte_proto::core::{structured_dataset_type::DatasetColumn, LiteralType, SimpleType};
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
     /// use flyte_proto::core::literal_type::Type;
+    /// use flyte_proto::core::{structured_dataset_type::DatasetColumn, LiteralType, SimpleType};
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let offloader = flyte_offload::Offloader::new(storage.clone(), "mem://bucket/raw");
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("frame.csv"), "x\n1\n2\n")?;
     ///
     /// let x = DatasetColumn {
     ///     name: "x".to_owned(),
@@ -173,9 +213,11 @@ impl Offloader {
     ///     }),
     /// };
     /// let frame = offloader
-    ///     .structured_dataset(std::path::Path::new("frame.parquet"), "parquet", Some(vec![x]))
+    ///     .structured_dataset(&dir.path().join("frame.csv"), "csv", Some(vec![x]))
     ///     .await?;
-    /// assert!(frame.as_structured_dataset().is_some());
+    /// let dataset = frame.as_structured_dataset().expect("a StructuredDataset");
+    /// // Where flytekit's CSV decoder reads it: <uri>/.csv
+    /// assert_eq!(&storage.get_bytes(&format!("{}/.csv", dataset.uri)).await?[..], b"x\n1\n2\n");
     /// # Ok(())
     /// # }
     /// ```
