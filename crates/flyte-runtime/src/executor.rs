@@ -16,6 +16,16 @@ use crate::{Recoverable, TaskOutcome};
 ///
 /// `#[non_exhaustive]`: more locations may come (flytekit grows flags); build one with
 /// [`TaskLocations::new`] and set the optional fields.
+///
+/// ```
+/// use flyte_runtime::TaskLocations;
+///
+/// // pyflyte-execute --inputs … --output-prefix … --raw-output-data-prefix … --checkpoint-path …
+/// let mut locations = TaskLocations::new("s3://bucket/meta/n0/inputs.pb", "s3://bucket/meta/n0/0");
+/// locations.raw_output_data_prefix = Some("s3://bucket/raw/ab/n0-0".to_owned());
+/// locations.checkpoint_path = Some("s3://bucket/raw/ab/n0-0/_flytecheckpoints".to_owned());
+/// assert_eq!(locations.prev_checkpoint, None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TaskLocations {
@@ -35,6 +45,12 @@ pub struct TaskLocations {
 
 impl TaskLocations {
     /// Locations with only the inputs and the output prefix set.
+    ///
+    /// ```
+    /// let locations = flyte_runtime::TaskLocations::new("/tmp/run/inputs.pb", "/tmp/run/out");
+    /// assert_eq!(locations.output_prefix, "/tmp/run/out");
+    /// assert_eq!(locations.raw_output_data_prefix, None);
+    /// ```
     pub fn new(inputs: impl Into<String>, output_prefix: impl Into<String>) -> Self {
         TaskLocations {
             inputs: inputs.into(),
@@ -126,7 +142,20 @@ pub struct TaskContext {
 
 impl TaskContext {
     /// The context of a task whose data lives at `locations`, moved with `storage`,
-    /// with `scratch_dir` (which the caller creates) for its local files.
+    /// with `scratch_dir` (which the caller creates) for its local files. The pipeline
+    /// builds it; build one yourself to call an executor or a task function in a test.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    ///
+    /// let scratch = tempfile::tempdir().expect("tempdir");
+    /// let context = TaskContext::new(
+    ///     flyte_storage::Storage::default(),
+    ///     TaskLocations::new("/tmp/run/inputs.pb", "/tmp/run/out"),
+    ///     scratch.path(),
+    /// );
+    /// assert_eq!(context.scratch_dir(), scratch.path());
+    /// ```
     pub fn new(
         storage: Storage,
         locations: TaskLocations,
@@ -141,27 +170,79 @@ impl TaskContext {
 
     /// The storage the run reads its inputs and writes its outcome with; a task uses it
     /// for its own data (files under the raw output prefix, checkpoints).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let context = TaskContext::new(storage, TaskLocations::new("mem://b/inputs.pb", "mem://b/out"), "/tmp/task");
+    /// // A task writing a deck beside its outputs.
+    /// context.storage().put_bytes("mem://b/out/deck.html", &b"<html/>"[..]).await?;
+    /// assert!(context.storage().exists("mem://b/out/deck.html").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn storage(&self) -> &Storage {
         &self.storage
     }
 
     /// Where the task's data lives, as the command line gave it.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let locations = TaskLocations::new("s3://b/inputs.pb", "s3://b/out");
+    /// let context = TaskContext::new(flyte_storage::Storage::default(), locations.clone(), "/tmp/task");
+    /// assert_eq!(context.locations(), &locations);
+    /// ```
     pub fn locations(&self) -> &TaskLocations {
         &self.locations
     }
 
     /// The URI under which the task writes offloaded data (files, directories,
-    /// dataframes), when the run was given one (`--raw-output-data-prefix`).
+    /// dataframes), when the run was given one (`--raw-output-data-prefix`). Hand it to
+    /// `flyte_offload::Offloader::new` to offload with flytekit's layout.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let mut locations = TaskLocations::new("s3://b/inputs.pb", "s3://b/out");
+    /// locations.raw_output_data_prefix = Some("s3://b/raw/ab".to_owned());
+    /// let context = TaskContext::new(flyte_storage::Storage::default(), locations, "/tmp/task");
+    /// assert_eq!(context.raw_output_prefix(), Some("s3://b/raw/ab"));
+    /// ```
     pub fn raw_output_prefix(&self) -> Option<&str> {
         self.locations.raw_output_data_prefix.as_deref()
     }
 
     /// The URI the task's checkpoint is written to, when the run has one.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let mut locations = TaskLocations::new("s3://b/inputs.pb", "s3://b/out");
+    /// locations.checkpoint_path = Some("s3://b/raw/ab/_flytecheckpoints".to_owned());
+    /// let context = TaskContext::new(flyte_storage::Storage::default(), locations, "/tmp/task");
+    /// assert_eq!(context.checkpoint_path(), Some("s3://b/raw/ab/_flytecheckpoints"));
+    /// ```
     pub fn checkpoint_path(&self) -> Option<&str> {
         self.locations.checkpoint_path.as_deref()
     }
 
-    /// The URI of the previous attempt's checkpoint, when there was one.
+    /// The URI of the previous attempt's checkpoint, when there was one: a retried
+    /// task resumes from it.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let context = TaskContext::new(
+    ///     flyte_storage::Storage::default(),
+    ///     TaskLocations::new("s3://b/inputs.pb", "s3://b/out"),
+    ///     "/tmp/task",
+    /// );
+    /// // A first attempt has nothing to resume from.
+    /// assert_eq!(context.prev_checkpoint(), None);
+    /// ```
     pub fn prev_checkpoint(&self) -> Option<&str> {
         self.locations.prev_checkpoint.as_deref()
     }
@@ -169,6 +250,18 @@ impl TaskContext {
     /// A local directory for the task's own files, created before the task is prepared:
     /// `task/` inside the run's scratch directory ([`RunSettings::scratch_dir`](crate::RunSettings::scratch_dir)),
     /// beside the pipeline's own files, and cleaned up with it.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let scratch = tempfile::tempdir().expect("tempdir");
+    /// let context = TaskContext::new(
+    ///     flyte_storage::Storage::default(),
+    ///     TaskLocations::new("/tmp/in/inputs.pb", "/tmp/out"),
+    ///     scratch.path(),
+    /// );
+    /// // A task's intermediate files go here, never beside the inputs.
+    /// std::fs::write(context.scratch_dir().join("partial.csv"), "a\n").expect("write");
+    /// ```
     pub fn scratch_dir(&self) -> &Path {
         &self.scratch_dir
     }
@@ -179,6 +272,14 @@ impl TaskContext {
 ///
 /// `#[non_exhaustive]`: build one with [`Prepared::ready`], [`Prepared::ended`] and
 /// [`Prepared::at_subdirectory`].
+///
+/// ```
+/// use flyte_runtime::Prepared;
+///
+/// // A legacy map task's element 3: its outcome goes under <output prefix>/3.
+/// let element = Prepared::ready().at_subdirectory(Some("3".to_owned()));
+/// assert!(element.early_outcome.is_none());
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct Prepared {
@@ -195,11 +296,28 @@ pub struct Prepared {
 
 impl Prepared {
     /// Ready to run, writing the outcome at the output prefix itself.
+    ///
+    /// ```
+    /// let prepared = flyte_runtime::Prepared::ready();
+    /// assert!(prepared.early_outcome.is_none() && prepared.output_subdirectory.is_none());
+    /// ```
     pub fn ready() -> Self {
         Self::default()
     }
 
-    /// The run ends with `outcome`, written at the output prefix itself.
+    /// The run ends with `outcome`, written at the output prefix itself: the task could
+    /// not be loaded, so it is not run (the inputs are not even looked at).
+    ///
+    /// ```
+    /// use flyte_errors::ContainerFailure;
+    /// use flyte_runtime::{Prepared, TaskOutcome};
+    ///
+    /// let prepared = Prepared::ended(TaskOutcome::Unrunnable(ContainerFailure::user(
+    ///     "USER:RuntimeError",
+    ///     "no task named `train` in module app.tasks",
+    /// )));
+    /// assert_eq!(prepared.early_outcome.map(|o| o.kind()), Some("unrunnable"));
+    /// ```
     pub fn ended(outcome: TaskOutcome) -> Self {
         Prepared {
             output_subdirectory: None,
@@ -375,7 +493,19 @@ where
     Fut: Future<Output = Result<LiteralMap, E>> + Send,
     E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
 {
-    /// Wraps `task`, which receives the run's [`TaskContext`] and the decoded inputs.
+    /// Wraps `task`, which receives the run's [`TaskContext`] and the decoded inputs. A
+    /// plain `async fn` of that shape will do.
+    ///
+    /// ```
+    /// use flyte_proto::{core::LiteralMap, literal};
+    /// use flyte_runtime::{FnExecutor, TaskContext};
+    ///
+    /// async fn hello(_context: TaskContext, _inputs: LiteralMap) -> anyhow::Result<LiteralMap> {
+    ///     Ok(literal::literal_map([("o0", literal::string("hello"))]))
+    /// }
+    /// let executor = FnExecutor::new(hello);
+    /// # let _ = executor;
+    /// ```
     pub fn new(task: F) -> Self {
         FnExecutor {
             task,

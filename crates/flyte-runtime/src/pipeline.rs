@@ -23,6 +23,20 @@ use crate::{Executor, Prepared, TaskContext, TaskInputs, TaskLocations, TaskOutc
 ///
 /// `#[non_exhaustive]`: policies will be added; build one with [`RunSettings::new`] and
 /// set the fields that differ from flytekit's defaults.
+///
+/// ```
+/// use flyte_runtime::{RunSettings, TaskLocations, stop_channel};
+///
+/// let mut settings = RunSettings::new(
+///     TaskLocations::new("s3://bucket/meta/n0/inputs.pb", "s3://bucket/meta/n0/0"),
+///     "/tmp/run-1234",
+/// );
+/// // FLYTE_FAIL_ON_ERROR=true, a pod's termination message, SIGTERM handled by the caller.
+/// settings.fail_on_error = true;
+/// settings.termination_message_path = Some("/dev/termination-log".into());
+/// let (_sender, stop) = stop_channel();
+/// settings.stop = stop;
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RunSettings {
@@ -52,7 +66,16 @@ pub struct RunSettings {
 
 impl RunSettings {
     /// Settings with flytekit's defaults for everything but the task's locations and the
-    /// scratch directory.
+    /// scratch directory: a real run, `error.pb`, no worker name, exit 0 after an error
+    /// document, never stopped, no termination message.
+    ///
+    /// ```
+    /// use flyte_runtime::{RunSettings, TaskLocations};
+    /// let settings = RunSettings::new(TaskLocations::new("/in/inputs.pb", "/out"), "/tmp/scratch");
+    /// assert_eq!(settings.error_file_name, "error.pb");
+    /// assert!(!settings.dry_run && !settings.fail_on_error);
+    /// assert!(settings.stop.requested().is_none());
+    /// ```
     pub fn new(task: TaskLocations, scratch_dir: impl Into<PathBuf>) -> Self {
         RunSettings {
             task,
@@ -68,7 +91,9 @@ impl RunSettings {
 }
 
 /// What a finished run did. `#[non_exhaustive]`: only [`run_task`] makes one, and it may
-/// report more.
+/// report more. A binary exits with [`exit_code`](Self::exit_code).
+///
+/// See [`run_task`] for an example.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RunReport {
@@ -81,9 +106,52 @@ pub struct RunReport {
 }
 
 /// The code of a run stopped from outside before its task ended.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use flyte_runtime::{FnExecutor, RunSettings, STOPPED_CODE, StopRequest, TaskLocations, run_task, stop_channel};
+///
+/// let dir = tempfile::tempdir()?;
+/// let out = dir.path().join("out");
+/// let mut settings = RunSettings::new(TaskLocations::new("/nonexistent/inputs.pb", out.display().to_string()), dir.path());
+/// let (sender, stop) = stop_channel();
+/// settings.stop = stop;
+/// // SIGTERM before the run even started.
+/// sender.request(StopRequest::new("SIGTERM", Duration::from_secs(30)));
+/// let task = FnExecutor::new(|_, inputs| async move { Ok::<_, std::io::Error>(inputs) });
+/// run_task(task, &flyte_storage::Storage::default(), &settings, &flyte_telemetry::Metrics::disabled()).await?;
+/// let error = flyte_proto::io::read_error_document(out.join("error.pb"))?.error.expect("an error");
+/// assert_eq!(error.code, STOPPED_CODE);
+/// # Ok(())
+/// # }
+/// ```
 pub const STOPPED_CODE: &str = "SYSTEM:Stopped";
 
 /// A run that could not record its outcome. Everything else becomes an error document.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use flyte_errors::ContainerFailure;
+/// use flyte_runtime::PipelineError;
+///
+/// // An output prefix under a regular file: not even the error document can be written.
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("file"), b"")?;
+/// let prefix = dir.path().join("file/out").display().to_string();
+/// let storage = flyte_storage::Storage::default();
+/// let error = flyte_runtime::write_failure(&storage, &prefix, ContainerFailure::system("x"))
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(error, PipelineError::WriteOutcome { .. }));
+/// // The binary says why with the whole chain, each cause once.
+/// let why = flyte_errors::Chain(&error).to_string();
+/// assert!(why.starts_with("could not write error.pb under the output prefix"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
@@ -154,6 +222,34 @@ const STOP_SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
 /// upload when the grace is over. The run then writes an error document saying it was
 /// stopped (`SYSTEM:Stopped`, recoverable), taking what remains of the grace (at least
 /// a few seconds) to write it, and returns.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use flyte_proto::{core::LiteralMap, io, literal};
+/// use flyte_runtime::{FnExecutor, RunSettings, TaskContext, TaskLocations, run_task};
+/// use flyte_storage::{MemoryStore, Storage};
+///
+/// // Inputs and outputs in memory; in a pod they are s3://, gs:// or abfs:// URIs.
+/// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+/// let inputs = literal::literal_map([("name", literal::string("flyte"))]);
+/// storage.put_bytes("mem://meta/n0/inputs.pb", io::encode(&inputs)).await?;
+///
+/// let greet = FnExecutor::new(|_context: TaskContext, inputs: LiteralMap| async move {
+///     let name = inputs.literals.get("name").and_then(|l| l.as_str()).ok_or("input `name` is missing")?;
+///     Ok::<_, &'static str>(literal::literal_map([("o0", literal::string(format!("hello {name}")))]))
+/// });
+/// let scratch = tempfile::tempdir()?;
+/// let settings = RunSettings::new(TaskLocations::new("mem://meta/n0/inputs.pb", "mem://meta/n0/0"), scratch.path());
+/// let report = run_task(greet, &storage, &settings, &flyte_telemetry::Metrics::disabled()).await?;
+/// assert_eq!((report.outcome_kind, report.exit_code), ("outputs", 0));
+/// assert_eq!(report.written, ["outputs.pb"]);
+/// let outputs: LiteralMap = io::decode(&storage.get_bytes("mem://meta/n0/0/outputs.pb").await?)?;
+/// assert_eq!(outputs.literals["o0"].as_str(), Some("hello flyte"));
+/// # Ok(())
+/// # }
+/// ```
 pub async fn run_task<E: Executor>(
     executor: E,
     storage: &Storage,
