@@ -68,6 +68,12 @@ impl From<Recoverability> for Kind {
 /// [`ContainerFailure::from_error`] or a struct literal, then write
 /// [`ContainerFailure::to_error_document`] to the file named by
 /// [`error_file_name`](crate::error_file_name).
+///
+/// Stability: the fields are flyteidl's `ContainerError`'s, and the struct is not
+/// `#[non_exhaustive]`, so that a literal can set some of them over a constructor's
+/// (`ContainerFailure { origin, ..ContainerFailure::user(code, message) }`). A new field,
+/// filled by every constructor, is not a breaking change for such literals; a literal
+/// listing every field is outside that promise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerFailure {
     /// Error code, e.g. `SYSTEM`, `USER:RuntimeError`, `USER:ValueError`.
