@@ -6,7 +6,7 @@ pub use flyte_offload::{Materializer, OffloadError, Offloader};
 pub fn retry_cannot_help(error: &OffloadError) -> bool {
     matches!(
         error,
-        OffloadError::OffloadedLiteral { .. }
+        OffloadError::OffloadedLiteralInvalid { .. }
             | OffloadError::OffloadLoop { .. }
             | OffloadError::UnsafeKey { .. }
             | OffloadError::EmptyUri { .. }

@@ -16,6 +16,9 @@ pub mod codes {
     pub const SYSTEM: &str = "SYSTEM";
     /// A user exception that carries no error code of its own.
     pub const USER_RUNTIME_ERROR: &str = "USER:RuntimeError";
+    /// A user failure the user marked recoverable (flytekit's
+    /// `FlyteRecoverableException`): origin `USER`, `RECOVERABLE`, so Flyte retries it.
+    pub const USER_RECOVERABLE: &str = "USER:Recoverable";
     /// The task returned something that is neither outputs nor a dynamic job spec.
     pub const UNKNOWN_OUTPUT: &str = "UNKNOWN_OUTPUT";
 }
@@ -65,6 +68,12 @@ impl From<Recoverability> for Kind {
 /// [`ContainerFailure::from_error`] or a struct literal, then write
 /// [`ContainerFailure::to_error_document`] to the file named by
 /// [`error_file_name`](crate::error_file_name).
+///
+/// Stability: the fields are flyteidl's `ContainerError`'s, and the struct is not
+/// `#[non_exhaustive]`, so that a literal can set some of them over a constructor's
+/// (`ContainerFailure { origin, ..ContainerFailure::user(code, message) }`). A new field,
+/// filled by every constructor, is not a breaking change for such literals; a literal
+/// listing every field is outside that promise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerFailure {
     /// Error code, e.g. `SYSTEM`, `USER:RuntimeError`, `USER:ValueError`.
@@ -139,6 +148,36 @@ impl ContainerFailure {
         E: std::error::Error + ?Sized,
     {
         let error_type = short_type_name(std::any::type_name::<E>());
+        Self::from_error_named(origin, recoverability, code, error_type, error)
+    }
+
+    /// [`from_error`](Self::from_error) with the summary's type name given: for an
+    /// error whose static type says nothing (a `Box<dyn Error>`), when the caller knew
+    /// the type before it was boxed.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, Origin, Recoverability, codes};
+    ///
+    /// let boxed: Box<dyn std::error::Error + Send + Sync> = "the model is missing".into();
+    /// let failure = ContainerFailure::from_error_named(
+    ///     Origin::User,
+    ///     Recoverability::NonRecoverable,
+    ///     codes::USER_RUNTIME_ERROR,
+    ///     "ModelError",
+    ///     boxed.as_ref(),
+    /// );
+    /// assert!(failure.message.ends_with("ModelError: the model is missing"));
+    /// ```
+    pub fn from_error_named<E>(
+        origin: Origin,
+        recoverability: Recoverability,
+        code: impl Into<String>,
+        error_type: &str,
+        error: &E,
+    ) -> Self
+    where
+        E: std::error::Error + ?Sized,
+    {
         let top = error.to_string();
         let mut trace = format!("{error_type}: {top}\n");
         let mut source = error.source();

@@ -52,6 +52,23 @@ pub enum OffloadError {
         path: PathBuf,
     },
 
+    /// A single file was offloaded as a structured dataset of a format whose one file
+    /// flytekit names nothing it would read back (only parquet's `00000`, also used for
+    /// the generic format `""`, and csv's `.csv` are known, see [`dataset_file_name`](crate::dataset_file_name)). Nothing
+    /// was uploaded.
+    #[error(
+        "{} is a single file of a {format:?} dataset, and flytekit's decoders only find the \
+         one file of a parquet (00000) or csv (.csv) dataset: offload a directory holding \
+         the dataset's files instead",
+        path.display()
+    )]
+    DatasetFileFormat {
+        /// The file as given.
+        path: PathBuf,
+        /// The dataset format asked for.
+        format: String,
+    },
+
     /// The path has no final component to name the uploaded object by (e.g. `/` or `..`).
     #[error(
         "{} has no file name to keep in the remote path: pass the file's own path, e.g. \
@@ -96,7 +113,8 @@ pub enum OffloadError {
     /// build), or it is not a URI at all. Nothing was transferred.
     #[error(
         "no store serves {uri}: use a local path or an s3://, gs:// or abfs:// URI the \
-         storage is configured for (and built with)"
+         storage is configured for (and built with), or register a store for its scheme \
+         or prefix with Storage::with_store"
     )]
     NoStore {
         /// The URI as given or built.
@@ -135,17 +153,30 @@ pub enum OffloadError {
         source: StorageError,
     },
 
-    /// An offloaded literal (`LiteralOffloadedMetadata`) could not be read or is not a
-    /// serialized `Literal`.
+    /// An offloaded literal (`LiteralOffloadedMetadata`) could not be downloaded: the
+    /// storage failed, so a retry may succeed.
     #[error(
-        "cannot read the offloaded literal at {uri}: check that it is what flytekit's \
-         literal offloading wrote"
+        "cannot download the offloaded literal at {uri}: check the URI and the storage's \
+         access, or retry"
     )]
-    OffloadedLiteral {
+    OffloadedLiteralDownload {
         /// The offloaded literal's URI.
         uri: String,
-        /// The storage or decoding failure.
-        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+        /// The storage failure.
+        source: StorageError,
+    },
+
+    /// An offloaded literal (`LiteralOffloadedMetadata`) was downloaded but is not a
+    /// serialized `Literal`: the data is wrong, and a retry reads the same bytes.
+    #[error(
+        "the offloaded literal at {uri} cannot be decoded: check that it is what \
+         flytekit's literal offloading wrote"
+    )]
+    OffloadedLiteralInvalid {
+        /// The offloaded literal's URI.
+        uri: String,
+        /// The decoding failure.
+        source: flyte_proto::ProtoError,
     },
 
     /// Offloaded literals nest deeper than [`MAX_OFFLOAD_DEPTH`](crate::MAX_OFFLOAD_DEPTH):

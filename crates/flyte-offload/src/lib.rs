@@ -4,9 +4,10 @@
 //!
 //! **What it owns.** The remote layout and the literals flytekit's type transformers
 //! make (1.16): a `FlyteFile` at `<prefix>/<32 hex>/<file name>` as a Blob SINGLE, a
-//! `FlyteDirectory` under `<prefix>/<32 hex>/` as a Blob MULTIPART, a DataFrame's
-//! parquet at `<prefix>/<32 hex>/00000` as a StructuredDataset with its format and
-//! columns ([`Offloader`]); and walking a literal (offloaded literals, collections, maps,
+//! `FlyteDirectory` under `<prefix>/<32 hex>/` as a Blob MULTIPART, a DataFrame's one
+//! file at `<prefix>/<32 hex>/00000` (parquet) or `<prefix>/<32 hex>/.csv` (csv), or a
+//! directory of its files, as a StructuredDataset with its format and columns
+//! ([`Offloader`]); and walking a literal (offloaded literals, collections, maps,
 //! unions) to download what it refers to, rewriting each URI to its local path
 //! ([`Materializer`]). What ours writes, flytekit's TypeEngine reads, and the reverse
 //! (the crate's tests run both).
@@ -18,20 +19,30 @@
 //! for data it could not upload whole, and uploads nothing from a directory whose links
 //! leave it; it knows no task, no pipeline and no Python.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), flyte_offload::OffloadError> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
 //! use flyte_offload::{Materializer, Offloader};
-//! use flyte_storage::{Storage, StorageConfig};
-//! use std::path::Path;
+//! use flyte_storage::{MemoryStore, Storage, StorageConfig};
 //!
-//! let storage = Storage::new(StorageConfig::default());
+//! // In a task: Storage::new(config) reaching s3://, gs:// or abfs://; here memory.
+//! let storage = Storage::new(StorageConfig::default())
+//!     .with_store("mem://", Arc::new(MemoryStore::new()));
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir_all(dir.path().join("out/plots"))?;
+//! std::fs::write(dir.path().join("out/plots/loss.svg"), "<svg/>")?;
+//!
 //! // An output: the directory a task wrote, as a FlyteDirectory literal.
-//! let offloader = Offloader::new(storage.clone(), "s3://my-bucket/raw/ab/cd-n0-0");
-//! let output = offloader.directory(Path::new("/tmp/out/plots"), "").await?;
+//! let offloader = Offloader::new(storage.clone(), "mem://my-bucket/raw/ab/cd-n0-0");
+//! let output = offloader.directory(&dir.path().join("out/plots"), "").await?;
+//! assert!(output.as_blob().is_some_and(|b| b.uri.starts_with("mem://my-bucket/raw/ab/cd-n0-0/")));
 //!
-//! // An input: whatever the literal refers to, downloaded under /tmp/in/plots.
-//! let local = Materializer::new(storage).literal(&output, Path::new("/tmp/in/plots")).await?;
-//! assert_eq!(local.as_blob().map(|b| b.uri.as_str()), Some("/tmp/in/plots"));
+//! // An input: whatever the literal refers to, downloaded under a local path.
+//! let to = dir.path().join("in/plots");
+//! let local = Materializer::new(storage).literal(&output, &to).await?;
+//! assert_eq!(local.as_blob().map(|b| b.uri.as_str()), to.to_str());
+//! assert_eq!(std::fs::read_to_string(to.join("loss.svg"))?, "<svg/>");
 //! # Ok(())
 //! # }
 //! ```
@@ -43,4 +54,4 @@ mod offloader;
 
 pub use error::OffloadError;
 pub use materializer::{DEFAULT_CONCURRENCY, MAX_OFFLOAD_DEPTH, Materializer};
-pub use offloader::{DATASET_FILE_NAME, Offloader};
+pub use offloader::{Offloader, dataset_file_name};

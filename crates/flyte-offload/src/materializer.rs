@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use flyte_proto::Message;
 use flyte_proto::core::blob_type::BlobDimensionality;
 use flyte_proto::core::literal::Value as LiteralValue;
 use flyte_proto::core::scalar::Value as ScalarValue;
 use flyte_proto::core::{Blob, Literal, LiteralMap};
-use flyte_storage::{Storage, StorageUri};
+use flyte_proto::io;
+use flyte_storage::{Location, Storage, StorageError, StorageUri};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::error::OffloadError;
@@ -44,16 +44,29 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 /// call created under the target paths is removed again (best effort). Cloning is
 /// cheap; clones share the storage.
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), flyte_offload::OffloadError> {
-/// use flyte_offload::Materializer;
-/// use flyte_proto::{io, literal};
-/// use std::path::Path;
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use flyte_offload::{Materializer, Offloader};
+/// use flyte_proto::literal;
+/// use flyte_storage::{MemoryStore, Storage};
 ///
-/// let storage = flyte_storage::Storage::default();
-/// let inputs = io::read_literal_map("inputs.pb").expect("inputs");
-/// let local = Materializer::new(storage).literal_map(&inputs, Path::new("/tmp/inputs")).await?;
-/// // A FlyteFile input `report` is now the file /tmp/inputs/report.
+/// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("report.csv"), "a,b\n")?;
+/// let report = Offloader::new(storage.clone(), "mem://bucket/raw")
+///     .file(&dir.path().join("report.csv"), "csv")
+///     .await?;
+/// // A task's inputs.pb, as the pipeline hands it over.
+/// let inputs = literal::literal_map([("report", report), ("n", literal::integer(3))]);
+///
+/// let local = Materializer::new(storage)
+///     .literal_map(&inputs, &dir.path().join("inputs"))
+///     .await?;
+/// // The FlyteFile input `report` is now the file <dir>/inputs/report.
+/// assert_eq!(std::fs::read_to_string(dir.path().join("inputs/report"))?, "a,b\n");
+/// assert_eq!(local.literals["n"].as_integer(), Some(3));
 /// # Ok(())
 /// # }
 /// ```
@@ -122,9 +135,12 @@ impl Materializer {
     /// Downloads every blob and dataset in `literal` under `to` and returns the literal
     /// with each downloaded URI replaced by its local path:
     ///
-    /// - a Blob SINGLE becomes the file `to`, a Blob MULTIPART the directory `to` (a
-    ///   prefix with no objects, which is what an empty directory offloads to, becomes
-    ///   an empty directory);
+    /// - a Blob SINGLE becomes the file `to`, a Blob MULTIPART the directory `to`. On
+    ///   an object store a prefix with no objects, which is what an empty directory
+    ///   offloads to and cannot be told from a missing one, becomes an empty directory;
+    ///   on local files (a plain path or `file://`), which keep empty directories, a
+    ///   directory that is not there is [`OffloadError::Download`] with a
+    ///   [`StorageError::NotFound`] naming its URI;
     /// - a StructuredDataset (or legacy Schema) becomes the file `to` when an object
     ///   exists at exactly its URI, else the directory `to`;
     /// - collection item `i` goes to `to/i`, map entry `k` to `to/k` (a key that is no
@@ -134,14 +150,29 @@ impl Materializer {
     /// - primitives and everything else are returned as they are, and nothing is
     ///   written for them.
     ///
-    /// ```no_run
-    /// # async fn demo(materializer: flyte_offload::Materializer) -> Result<(), flyte_offload::OffloadError> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
     /// use flyte_proto::core::blob_type::BlobDimensionality;
     /// use flyte_proto::literal;
+    /// use flyte_storage::{MemoryStore, Storage};
     ///
-    /// let remote = literal::blob("s3://bucket/raw/0123/report.csv", "csv", BlobDimensionality::Single);
-    /// let local = materializer.literal(&remote, std::path::Path::new("/tmp/report.csv")).await?;
-    /// assert_eq!(local.as_blob().map(|b| b.uri.as_str()), Some("/tmp/report.csv"));
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/raw/0123/a.csv", &b"a"[..]).await?;
+    /// storage.put_bytes("mem://bucket/raw/4567/b.csv", &b"b"[..]).await?;
+    /// let remote = literal::collection([
+    ///     literal::blob("mem://bucket/raw/0123/a.csv", "csv", BlobDimensionality::Single),
+    ///     literal::blob("mem://bucket/raw/4567/b.csv", "csv", BlobDimensionality::Single),
+    /// ]);
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let to = dir.path().join("reports");
+    /// let local = flyte_offload::Materializer::new(storage).literal(&remote, &to).await?;
+    /// // Item i at to/i, and the literal names the local copies.
+    /// assert_eq!(std::fs::read(to.join("1"))?, b"b");
+    /// let first = &local.as_collection().expect("a list")[0];
+    /// assert_eq!(first.as_blob().map(|b| b.uri.as_str()), to.join("0").to_str());
     /// # Ok(())
     /// # }
     /// ```
@@ -157,10 +188,23 @@ impl Materializer {
     /// Each variable of `map` materialised at `dir/<name>`, as [`literal`](Self::literal)
     /// does, all of them sharing one concurrency bound.
     ///
-    /// ```no_run
-    /// # async fn demo(materializer: flyte_offload::Materializer) -> Result<(), flyte_offload::OffloadError> {
-    /// let inputs = flyte_proto::io::read_literal_map("inputs.pb").expect("inputs");
-    /// let local = materializer.literal_map(&inputs, std::path::Path::new("/tmp/inputs")).await?;
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use flyte_proto::core::blob_type::BlobDimensionality;
+    /// use flyte_proto::literal;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("model.bin"), b"weights")?;
+    /// let model = dir.path().join("model.bin").display().to_string();
+    /// let inputs = literal::literal_map([
+    ///     ("model", literal::blob(model, "", BlobDimensionality::Single)),
+    ///     ("epochs", literal::integer(3)),
+    /// ]);
+    ///
+    /// let materializer = flyte_offload::Materializer::new(flyte_storage::Storage::default());
+    /// let local = materializer.literal_map(&inputs, &dir.path().join("inputs")).await?;
+    /// assert_eq!(std::fs::read(dir.path().join("inputs/model"))?, b"weights");
     /// assert_eq!(local.literals.len(), inputs.literals.len());
     /// # Ok(())
     /// # }
@@ -188,58 +232,127 @@ impl Materializer {
     /// ([`OffloadError::UnexpectedLiteral`]). Unions and offloaded literals are looked
     /// through.
     ///
-    /// ```no_run
-    /// # async fn demo(materializer: flyte_offload::Materializer, input: flyte_proto::core::Literal) -> Result<(), flyte_offload::OffloadError> {
-    /// let path = materializer.file(&input, std::path::Path::new("/tmp/model.bin")).await?;
-    /// let bytes = std::fs::read(path).expect("downloaded");
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use flyte_offload::OffloadError;
+    /// use flyte_proto::core::blob_type::BlobDimensionality;
+    /// use flyte_proto::literal;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("model.bin"), b"weights")?;
+    /// let input = literal::blob(
+    ///     dir.path().join("model.bin").display().to_string(),
+    ///     "",
+    ///     BlobDimensionality::Single,
+    /// );
+    /// let materializer = flyte_offload::Materializer::new(flyte_storage::Storage::default());
+    ///
+    /// let path = materializer.file(&input, &dir.path().join("copy.bin")).await?;
+    /// assert_eq!(std::fs::read(path)?, b"weights");
+    ///
+    /// // Anything but a file is an error saying what it was.
+    /// let error = materializer.file(&literal::integer(1), &dir.path().join("x")).await.unwrap_err();
+    /// assert!(matches!(error, OffloadError::UnexpectedLiteral { .. }));
     /// # Ok(())
     /// # }
     /// ```
     pub async fn file(&self, literal: &Literal, to: &Path) -> Result<PathBuf, OffloadError> {
-        self.expecting(
-            literal,
-            to,
-            BlobDimensionality::Single,
-            "a file (Blob SINGLE)",
-        )
-        .await
+        let fits = |literal: &Literal| literal.as_blob().is_some_and(|blob| !is_multipart(blob));
+        self.expecting(literal, to, "a file (Blob SINGLE)", fits)
+            .await
     }
 
     /// The directory a Blob MULTIPART literal names, downloaded to `to`; anything else is
     /// [`OffloadError::UnexpectedLiteral`]. Unions and offloaded literals are looked
     /// through.
     ///
-    /// ```no_run
-    /// # async fn demo(materializer: flyte_offload::Materializer, input: flyte_proto::core::Literal) -> Result<(), flyte_offload::OffloadError> {
-    /// let dir = materializer.directory(&input, std::path::Path::new("/tmp/data")).await?;
-    /// for entry in std::fs::read_dir(dir).expect("downloaded") { /* ... */ }
+    /// A directory with no files comes back as an empty directory when it lives in an
+    /// object store (an empty prefix, which is what an empty directory offloads to, is
+    /// indistinguishable from a missing one); on local files, a directory that is not
+    /// there is [`OffloadError::Download`] with [`StorageError::NotFound`] naming its URI.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use flyte_proto::core::blob_type::BlobDimensionality;
+    /// use flyte_proto::literal;
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/raw/89ab/2024/01.csv", &b"jan"[..]).await?;
+    /// let input = literal::blob("mem://bucket/raw/89ab", "", BlobDimensionality::Multipart);
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let data = flyte_offload::Materializer::new(storage)
+    ///     .directory(&input, &dir.path().join("data"))
+    ///     .await?;
+    /// assert_eq!(std::fs::read(data.join("2024/01.csv"))?, b"jan");
     /// # Ok(())
     /// # }
     /// ```
     pub async fn directory(&self, literal: &Literal, to: &Path) -> Result<PathBuf, OffloadError> {
-        self.expecting(
-            literal,
-            to,
-            BlobDimensionality::Multipart,
-            "a directory (Blob MULTIPART)",
-        )
-        .await
+        let fits = |literal: &Literal| literal.as_blob().is_some_and(is_multipart);
+        self.expecting(literal, to, "a directory (Blob MULTIPART)", fits)
+            .await
     }
 
+    /// The structured dataset (a DataFrame) a StructuredDataset literal names,
+    /// downloaded to `to`; anything else, a legacy Schema included, is
+    /// [`OffloadError::UnexpectedLiteral`]. Unions and offloaded literals are looked
+    /// through.
+    ///
+    /// `to` becomes a file when an object exists at exactly the dataset's URI, else a
+    /// directory holding everything under it: what flytekit writes is a directory with
+    /// one file named by its format ([`dataset_file_name`](crate::dataset_file_name),
+    /// `00000` for parquet, `.csv` for csv) or several. The format and columns are in
+    /// the literal's metadata.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use flyte_offload::{Materializer, Offloader};
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("frame.csv"), "x,label\n1,one\n")?;
+    /// let frame = Offloader::new(storage.clone(), "mem://bucket/raw")
+    ///     .structured_dataset(&dir.path().join("frame.csv"), "csv", None)
+    ///     .await?;
+    ///
+    /// let local = Materializer::new(storage)
+    ///     .structured_dataset(&frame, &dir.path().join("input"))
+    ///     .await?;
+    /// assert_eq!(std::fs::read_to_string(local.join(".csv"))?, "x,label\n1,one\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn structured_dataset(
+        &self,
+        literal: &Literal,
+        to: &Path,
+    ) -> Result<PathBuf, OffloadError> {
+        let fits = |literal: &Literal| literal.as_structured_dataset().is_some();
+        self.expecting(literal, to, "a structured dataset", fits)
+            .await
+    }
+
+    /// [`literal`](Self::literal) for a caller expecting one kind of value: `fits` says
+    /// whether the literal, offloaded literals and unions looked through, is of it.
     async fn expecting(
         &self,
         literal: &Literal,
         to: &Path,
-        dimensionality: BlobDimensionality,
         expected: &'static str,
+        fits: impl Fn(&Literal) -> bool,
     ) -> Result<PathBuf, OffloadError> {
         let mut literal = literal.clone();
         self.resolve_offloaded(&mut literal, 0).await?;
         let peeled = literal.peel_unions().clone();
-        let matches = peeled.as_blob().is_some_and(|blob| {
-            is_multipart(blob) == (dimensionality == BlobDimensionality::Multipart)
-        });
-        if !matches {
+        if !fits(&peeled) {
             return Err(OffloadError::UnexpectedLiteral {
                 expected,
                 found: describe(&peeled),
@@ -268,16 +381,17 @@ impl Materializer {
                         depth: MAX_OFFLOAD_DEPTH,
                     });
                 }
+                self.check_served(&uri)?;
                 let bytes = self.storage.get_bytes(&uri).await.map_err(|source| {
-                    OffloadError::OffloadedLiteral {
+                    OffloadError::OffloadedLiteralDownload {
                         uri: uri.clone(),
-                        source: Box::new(source),
+                        source,
                     }
                 })?;
-                let mut loaded = Literal::decode(bytes.as_ref()).map_err(|source| {
-                    OffloadError::OffloadedLiteral {
+                let mut loaded = io::decode::<Literal>(&bytes).map_err(|source| {
+                    OffloadError::OffloadedLiteralInvalid {
                         uri: uri.clone(),
-                        source: Box::new(source),
+                        source,
                     }
                 })?;
                 Box::pin(self.resolve_offloaded(&mut loaded, depth + 1)).await?;
@@ -302,16 +416,22 @@ impl Materializer {
         Ok(())
     }
 
+    /// [`OffloadError::NoStore`] unless the storage has a store for `uri`.
+    fn check_served(&self, uri: &str) -> Result<(), OffloadError> {
+        let no_store = |source| OffloadError::NoStore {
+            uri: uri.to_owned(),
+            source,
+        };
+        let parsed = StorageUri::parse(uri).map_err(no_store)?;
+        self.storage.store_for(&parsed).map_err(no_store)?;
+        Ok(())
+    }
+
     /// Runs `downloads`, [`concurrency`](Self::concurrency) at once; on a failure
     /// removes whichever of `roots` did not exist before.
     async fn run(&self, downloads: Vec<Download>, roots: &[PathBuf]) -> Result<(), OffloadError> {
         for download in &downloads {
-            let no_store = |source| OffloadError::NoStore {
-                uri: download.uri.clone(),
-                source,
-            };
-            let uri = StorageUri::parse(&download.uri).map_err(no_store)?;
-            self.storage.store_for(&uri).map_err(no_store)?;
+            self.check_served(&download.uri)?;
         }
         let absent: Vec<&PathBuf> = roots
             .iter()
@@ -329,6 +449,20 @@ impl Materializer {
             }
         }
         result
+    }
+
+    /// Whether a directory `uri` that holds no file is an empty directory rather than
+    /// nothing at all. An object store keeps no empty directories: a FlyteDirectory that
+    /// was empty when it was offloaded is a prefix with no objects, which looks exactly
+    /// like a missing one, so there it is taken for the empty directory it was. A local
+    /// path (or `file://` URI) can tell: it is one only if the directory is there.
+    async fn is_empty_directory(&self, uri: &str) -> bool {
+        match StorageUri::parse(uri).as_ref().map(StorageUri::location) {
+            Ok(Location::Local(path)) => tokio::fs::metadata(path)
+                .await
+                .is_ok_and(|metadata| metadata.is_dir()),
+            _ => true,
+        }
     }
 
     async fn download(&self, download: Download) -> Result<(), OffloadError> {
@@ -357,10 +491,10 @@ impl Materializer {
         } else {
             match self.storage.get_dir(&uri, &to).await {
                 Ok(_) => {}
-                // An object store keeps no empty directories: a FlyteDirectory that was
-                // empty when it was offloaded is a prefix with no objects, and it comes back
-                // as the empty directory it was.
-                Err(flyte_storage::StorageError::NotFound { .. }) if shape == Shape::Directory => {
+                Err(error @ StorageError::NotFound { .. }) if shape == Shape::Directory => {
+                    if !self.is_empty_directory(&uri).await {
+                        return Err(failed(error));
+                    }
                     tokio::fs::create_dir_all(&to)
                         .await
                         .map_err(|source| OffloadError::Local {

@@ -10,41 +10,64 @@ use flyte_proto::core::{
     Literal, StructuredDataset, StructuredDatasetMetadata, StructuredDatasetType,
 };
 use flyte_proto::literal;
-use flyte_storage::{Storage, StorageUri, join};
+use flyte_storage::{Location, Storage, StorageUri, join};
 
 use crate::error::OffloadError;
 use crate::local::{self, Kind};
 
-/// The name flytekit's pandas and arrow encoders give the one parquet file they write
-/// into a dataset's directory (`f"{0:05}"`).
+/// The name flytekit's encoders give the one file they write into a dataset's
+/// directory, by the dataset's storage `format`: `00000` for `"parquet"` (pandas' and
+/// arrow's `f"{0:05}"`) and `.csv` for `"csv"` (pandas' CSV encoder). `""`, flytekit's
+/// generic format, is read by its decoders with the default format of the type asked
+/// for, parquet for pandas and arrow, so it is `00000` too. Any other format has no
+/// one-file name flytekit's decoders would look for: `None`, and such a dataset is
+/// offloaded as a directory of its files ([`Offloader::structured_dataset`] refuses a
+/// single file of it).
 ///
 /// ```
+/// use flyte_offload::dataset_file_name;
+///
 /// let dataset_uri = "s3://bucket/raw/0123456789abcdef0123456789abcdef";
-/// let parquet = flyte_storage::join(dataset_uri, flyte_offload::DATASET_FILE_NAME);
+/// let parquet = flyte_storage::join(dataset_uri, dataset_file_name("parquet").expect("known"));
 /// assert!(parquet.ends_with("/00000"));
+/// assert_eq!(dataset_file_name("csv"), Some(".csv"));
+/// assert_eq!(dataset_file_name(""), Some("00000"), "flytekit's generic format reads as parquet");
+/// assert_eq!(dataset_file_name("arrow"), None);
 /// ```
-pub const DATASET_FILE_NAME: &str = "00000";
+pub fn dataset_file_name(format: &str) -> Option<&'static str> {
+    match format {
+        "parquet" | "" => Some("00000"),
+        "csv" => Some(".csv"),
+        _ => None,
+    }
+}
 
 /// Puts local files, directories and datasets under a raw output prefix and returns the
 /// literals flytekit's TypeEngine would have made for them.
 ///
 /// Each value goes under a fresh random directory of the prefix: 32 lowercase hex
-/// digits, as flytekit's `FileAccessProvider.get_random_string`. Nothing is written
+/// digits (128 random bits), as flytekit's `FileAccessProvider.get_random_string`. Nothing is written
 /// under the prefix unless the whole value is: a failed upload deletes (best effort)
 /// what it had written, and returns no literal. Cloning is cheap; clones share the
 /// storage.
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), flyte_offload::OffloadError> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
 /// use flyte_offload::Offloader;
-/// use flyte_storage::{Storage, StorageConfig};
-/// use std::path::Path;
+/// use flyte_storage::{MemoryStore, Storage};
 ///
-/// let storage = Storage::new(StorageConfig::default());
-/// let offloader = Offloader::new(storage, "s3://my-bucket/raw/ab/cd-n0-0");
-/// let report = offloader.file(Path::new("/tmp/report.csv"), "csv").await?;
-/// // s3://my-bucket/raw/ab/cd-n0-0/<32 hex>/report.csv
-/// println!("{}", report.as_blob().map(|b| b.uri.as_str()).unwrap_or_default());
+/// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("report.csv"), "a,b\n1,2\n")?;
+///
+/// let offloader = Offloader::new(storage.clone(), "mem://my-bucket/raw/ab/cd-n0-0");
+/// let report = offloader.file(&dir.path().join("report.csv"), "csv").await?;
+/// // mem://my-bucket/raw/ab/cd-n0-0/<32 hex>/report.csv
+/// let uri = &report.as_blob().expect("a FlyteFile").uri;
+/// assert!(uri.starts_with("mem://my-bucket/raw/ab/cd-n0-0/") && uri.ends_with("/report.csv"));
+/// assert_eq!(&storage.get_bytes(uri).await?[..], b"a,b\n1,2\n");
 /// # Ok(())
 /// # }
 /// ```
@@ -87,10 +110,24 @@ impl Offloader {
     /// `FlyteFile[typing.TypeVar("csv")]`). A symbolic link is uploaded as the file it
     /// names, under the link's name.
     ///
-    /// ```no_run
-    /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
-    /// let literal = offloader.file(std::path::Path::new("model.bin"), "").await?;
-    /// assert!(literal.as_blob().is_some());
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use flyte_proto::core::blob_type::BlobDimensionality;
+    /// # let storage = flyte_storage::Storage::default()
+    /// #     .with_store("mem://", std::sync::Arc::new(flyte_storage::MemoryStore::new()));
+    /// # let offloader = flyte_offload::Offloader::new(storage, "mem://bucket/raw");
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("model.bin"), [0u8; 16])?;
+    /// let literal = offloader.file(&dir.path().join("model.bin"), "").await?;
+    /// let blob = literal.as_blob().expect("a FlyteFile");
+    /// assert!(blob.uri.ends_with("/model.bin"));
+    /// let blob_type = blob.metadata.as_ref().and_then(|m| m.r#type.as_ref()).expect("typed");
+    /// assert_eq!(blob_type.dimensionality(), BlobDimensionality::Single);
+    ///
+    /// // A path that is not there is refused before anything is written.
+    /// let missing = offloader.file(&dir.path().join("no-such.bin"), "").await;
+    /// assert!(matches!(missing, Err(flyte_offload::OffloadError::NotFound { .. })));
     /// # Ok(())
     /// # }
     /// ```
@@ -104,7 +141,7 @@ impl Offloader {
         self.expect(path, Kind::File).await?;
         let directory = self.fresh_directory()?;
         let uri = join(&directory, name);
-        self.upload_file(path, &uri).await?;
+        self.upload_file(path, &uri, &directory).await?;
         Ok(literal::blob(uri, format, BlobDimensionality::Single))
     }
 
@@ -116,10 +153,22 @@ impl Offloader {
     /// Every symbolic link under `path` must point inside it; one that does not is
     /// [`OffloadError::LinkOutside`], found before anything is uploaded.
     ///
-    /// ```no_run
-    /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
-    /// let literal = offloader.directory(std::path::Path::new("checkpoints"), "").await?;
-    /// assert!(literal.as_blob().is_some());
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let offloader = flyte_offload::Offloader::new(storage.clone(), "mem://bucket/raw");
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::create_dir_all(dir.path().join("checkpoints/epoch-1"))?;
+    /// std::fs::write(dir.path().join("checkpoints/epoch-1/weights"), b"w")?;
+    ///
+    /// let literal = offloader.directory(&dir.path().join("checkpoints"), "").await?;
+    /// let uri = &literal.as_blob().expect("a FlyteDirectory").uri;
+    /// let keys: Vec<String> = storage.list(uri).await?.into_iter().map(|o| o.key).collect();
+    /// assert_eq!(keys, ["epoch-1/weights"]);
     /// # Ok(())
     /// # }
     /// ```
@@ -134,17 +183,27 @@ impl Offloader {
     /// `columns` in its type when known (flytekit fills them from an annotation such as
     /// `Annotated[StructuredDataset, kwtypes(x=int)]`; `None` leaves them out).
     ///
-    /// A file (one parquet file) goes to `<prefix>/<32 hex>/00000`, as flytekit's pandas
-    /// encoder writes a DataFrame; a directory (of parquet files) goes to
-    /// `<prefix>/<32 hex>/` as [`directory`](Self::directory) uploads one. Either way the
-    /// literal's URI is the `<prefix>/<32 hex>` directory, which flytekit's decoders read
-    /// whole. `format` is the dataset's storage format, `"parquet"` for what pandas and
-    /// arrow write.
+    /// `format` is the dataset's storage format (`"parquet"`, `"csv"`, ...). A file goes
+    /// to `<prefix>/<32 hex>/<name>`, named as flytekit's encoder of that format names
+    /// it ([`dataset_file_name`]: `00000` for parquet and the generic `""`, `.csv` for
+    /// csv); a single file of
+    /// any other format is [`OffloadError::DatasetFileFormat`], since flytekit's decoders
+    /// would not find it. A directory (of parquet files, say) goes to `<prefix>/<32 hex>/`
+    /// as [`directory`](Self::directory) uploads one, whatever the format. Either way the
+    /// literal's URI is the `<prefix>/<32 hex>` directory, which flytekit's decoders read.
     ///
-    /// ```no_run
-    /// # async fn demo(offloader: flyte_offload::Offloader) -> Result<(), flyte_offload::OffloadError> {
-    /// use flyte_proto::core::{structured_dataset_type::DatasetColumn, LiteralType, SimpleType};
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
     /// use flyte_proto::core::literal_type::Type;
+    /// use flyte_proto::core::{structured_dataset_type::DatasetColumn, LiteralType, SimpleType};
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let offloader = flyte_offload::Offloader::new(storage.clone(), "mem://bucket/raw");
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("frame.csv"), "x\n1\n2\n")?;
     ///
     /// let x = DatasetColumn {
     ///     name: "x".to_owned(),
@@ -154,9 +213,11 @@ impl Offloader {
     ///     }),
     /// };
     /// let frame = offloader
-    ///     .structured_dataset(std::path::Path::new("frame.parquet"), "parquet", Some(vec![x]))
+    ///     .structured_dataset(&dir.path().join("frame.csv"), "csv", Some(vec![x]))
     ///     .await?;
-    /// assert!(frame.as_structured_dataset().is_some());
+    /// let dataset = frame.as_structured_dataset().expect("a StructuredDataset");
+    /// // Where flytekit's CSV decoder reads it: <uri>/.csv
+    /// assert_eq!(&storage.get_bytes(&format!("{}/.csv", dataset.uri)).await?[..], b"x\n1\n2\n");
     /// # Ok(())
     /// # }
     /// ```
@@ -167,13 +228,20 @@ impl Offloader {
         columns: Option<Vec<DatasetColumn>>,
     ) -> Result<Literal, OffloadError> {
         let kind = local::kind_of(path).await?;
+        let file_name =
+            match kind {
+                Kind::File => Some(dataset_file_name(format).ok_or_else(|| {
+                    OffloadError::DatasetFileFormat {
+                        path: path.to_owned(),
+                        format: format.to_owned(),
+                    }
+                })?),
+                Kind::Directory => None,
+            };
         let uri = self.fresh_directory()?;
-        match kind {
-            Kind::File => {
-                self.upload_file(path, &join(&uri, DATASET_FILE_NAME))
-                    .await?
-            }
-            Kind::Directory => {
+        match file_name {
+            Some(name) => self.upload_file(path, &join(&uri, name), &uri).await?,
+            None => {
                 local::check_links(path).await?;
                 self.upload_directory(path, &uri).await?;
             }
@@ -227,12 +295,15 @@ impl Offloader {
         Ok(uri)
     }
 
-    async fn upload_file(&self, path: &Path, uri: &str) -> Result<(), OffloadError> {
+    /// Uploads the file `path` to `uri`, under the fresh directory `fresh`, which a
+    /// failure discards.
+    async fn upload_file(&self, path: &Path, uri: &str, fresh: &str) -> Result<(), OffloadError> {
         match self.storage.put_file(path, uri).await {
             Ok(_) => Ok(()),
             Err(source) => {
-                // Uploads commit whole or not at all; this is for a store that does not.
-                let _ = self.storage.delete(uri).await;
+                // Uploads commit whole or not at all; this is for a store that does not,
+                // and for the directories a local upload made.
+                self.discard(fresh).await;
                 Err(OffloadError::Upload {
                     path: path.to_owned(),
                     uri: uri.to_owned(),
@@ -242,11 +313,13 @@ impl Offloader {
         }
     }
 
+    /// Uploads the directory `path` to the fresh directory `uri`, which a failure
+    /// discards.
     async fn upload_directory(&self, path: &Path, uri: &str) -> Result<(), OffloadError> {
         match self.storage.put_dir(path, uri).await {
             Ok(_) => Ok(()),
             Err(source) => {
-                self.delete_under(uri).await;
+                self.discard(uri).await;
                 Err(OffloadError::Upload {
                     path: path.to_owned(),
                     uri: uri.to_owned(),
@@ -256,21 +329,32 @@ impl Offloader {
         }
     }
 
-    /// Deletes every object under the fresh directory `uri`, best effort: the upload
-    /// already failed, and its error is the one worth reporting.
-    async fn delete_under(&self, uri: &str) {
-        if let Ok(objects) = self.storage.list(uri).await {
+    /// Removes everything a failed upload wrote under its fresh directory `fresh`, best
+    /// effort: the upload already failed, and its error is the one worth reporting.
+    ///
+    /// Every object under it is deleted; on local files the directories the upload
+    /// made (`<prefix>/<32 hex>/...`) would stay behind as empty directories, so there
+    /// the fresh directory goes whole. It is this upload's own (a new random name), so
+    /// nothing else is under it.
+    async fn discard(&self, fresh: &str) {
+        if let Ok(objects) = self.storage.list(fresh).await {
             for object in objects {
                 let _ = self.storage.delete(&object.uri.to_string()).await;
             }
         }
+        if let Ok(uri) = StorageUri::parse(fresh)
+            && let Location::Local(path) = uri.location()
+        {
+            let _ = tokio::fs::remove_dir_all(path).await;
+        }
     }
 }
 
-/// 32 lowercase hex digits, the shape of flytekit's `get_random_string` (a random
-/// 128-bit UUID's `.hex`).
+/// 32 lowercase hex digits of 128 random bits, as flytekit's `get_random_string`
+/// (`UUID(int=random.getrandbits(128)).hex`). Not a version 4 UUID: every digit is
+/// random, none is fixed to a version or variant.
 fn random_string() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    format!("{:032x}", fastrand::u128(..))
 }
 
 #[cfg(test)]
@@ -288,11 +372,27 @@ mod tests {
         assert_ne!(a, random_string());
     }
 
-    // A directory upload that fails part-way cannot be staged reliably on local files or
-    // the emulators (they accept every key a local tree can name), so the clean-up it
-    // runs is checked on its own: everything under the fresh prefix goes, nothing else.
+    #[test]
+    fn random_strings_fix_no_uuid_version_or_variant_digit() {
+        // A v4 UUID's hex always has `4` at index 12 and one of `89ab` at index 16;
+        // 128 random bits have every digit at each place within a few hundred draws.
+        let draws: Vec<String> = (0..400).map(|_| random_string()).collect();
+        for index in [12, 16] {
+            let digits: std::collections::BTreeSet<u8> =
+                draws.iter().map(|s| s.as_bytes()[index]).collect();
+            assert_eq!(
+                digits.len(),
+                16,
+                "digit {index} takes every value: {digits:?}"
+            );
+        }
+    }
+
+    // The clean-up a failed upload runs, on its own: everything under the fresh prefix
+    // goes, directories included, and nothing else (tests/local_files.rs stages real
+    // failures).
     #[tokio::test]
-    async fn the_clean_up_of_a_failed_directory_upload_deletes_everything_under_its_prefix() {
+    async fn the_clean_up_of_a_failed_upload_deletes_everything_under_its_prefix() {
         let scratch = tempfile::tempdir().expect("tempdir");
         let prefix = scratch.path().to_str().expect("utf-8").to_owned();
         let offloader = Offloader::new(Storage::default(), &prefix);
@@ -307,7 +407,7 @@ mod tests {
         let beside = join(&prefix, "other-value");
         storage.put_bytes(&beside, &b"keep"[..]).await.expect("put");
 
-        offloader.delete_under(&fresh).await;
+        offloader.discard(&fresh).await;
 
         let left: Vec<String> = storage
             .list(&prefix)
@@ -317,5 +417,20 @@ mod tests {
             .map(|object| object.key)
             .collect();
         assert_eq!(left, ["other-value"]);
+        let entries: Vec<String> = std::fs::read_dir(&prefix)
+            .expect("the prefix")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            ["other-value"],
+            "no directory of the upload is left"
+        );
     }
 }

@@ -2,11 +2,13 @@
 //! the three emulators `cargo xtask test` starts (moto, fake-gcs-server, Azurite):
 //!
 //! - flytekit offloads a FlyteFile["csv"], a nested FlyteDirectory, a DataFrame with
-//!   columns, a list and a dict of files (tests/python/flytekit_side.py `make`); ours
-//!   materialises them and checks every byte and path;
-//! - ours offloads a file, a nested directory and a dataset (one parquet file, and a
-//!   directory of them) with columns; flytekit's `to_python_value` reads them back and
-//!   checks contents, nesting, format and columns (`check`).
+//!   columns as parquet and as csv, a list and a dict of files
+//!   (tests/python/flytekit_side.py `make`); ours materialises them and checks every
+//!   byte and path;
+//! - ours offloads a file, a nested directory and datasets (one parquet file, a
+//!   directory of them, and one CSV file) with columns; flytekit's `to_python_value`
+//!   reads them back, the datasets with pandas, and checks contents, nesting, format and
+//!   columns (`check`).
 //!
 //! The emulator tests fail, saying to run `cargo xtask test`, when the emulators are not
 //! running; none is skipped.
@@ -102,6 +104,19 @@ async fn flytekit_values_materialise(place: Place) {
         .collect();
     assert_eq!(names, ["x", "label"]);
 
+    // flytekit's CSV encoder writes the one file `.csv` into the dataset's directory.
+    assert_eq!(
+        read_tree(&to.join("frame_csv")),
+        [(".csv".to_owned(), FRAME_CSV.to_vec())].into(),
+        "pandas' one CSV file"
+    );
+    let csv_type = local.literals["frame_csv"]
+        .as_structured_dataset()
+        .and_then(|d| d.metadata.as_ref())
+        .and_then(|m| m.structured_dataset_type.as_ref())
+        .expect("dataset type");
+    assert_eq!(csv_type.format, "csv");
+
     for i in 0..3 {
         let item = to.join(format!("files/{i}"));
         assert_eq!(
@@ -122,6 +137,9 @@ async fn flytekit_values_materialise(place: Place) {
     assert_eq!(local.literals["count"].as_integer(), Some(7));
     assert!(!to.join("count").exists());
 }
+
+/// flytekit_side.py's FRAME as pandas writes it with `to_csv(index=False)`.
+const FRAME_CSV: &[u8] = b"x,label\n1,one\n2,two\n3,three\n";
 
 fn column(name: &str, simple: SimpleType) -> DatasetColumn {
     DatasetColumn {
@@ -144,6 +162,9 @@ async fn our_values_read_by_flytekit(place: Place) {
     write_tree(&root);
     let parquet = data.join("frame.parquet");
     flytekit(Place::Local, &["parquet", &path_text(&parquet)]);
+    let csv = data.join("frame.csv");
+    flytekit(Place::Local, &["csv", &path_text(&csv)]);
+    assert_eq!(std::fs::read(&csv).expect("csv"), FRAME_CSV);
     let parts = data.join("parts");
     std::fs::create_dir(&parts).expect("mkdir");
     std::fs::copy(&parquet, parts.join("part-0.parquet")).expect("copy");
@@ -169,9 +190,16 @@ async fn our_values_read_by_flytekit(place: Place) {
         (
             "frame_dir",
             offloader
-                .structured_dataset(&parts, "parquet", Some(columns))
+                .structured_dataset(&parts, "parquet", Some(columns.clone()))
                 .await
                 .expect("frame directory"),
+        ),
+        (
+            "frame_csv",
+            offloader
+                .structured_dataset(&csv, "csv", Some(columns))
+                .await
+                .expect("csv frame"),
         ),
     ]);
     for literal in outputs.literals.values() {

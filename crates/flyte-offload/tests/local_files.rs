@@ -151,6 +151,71 @@ async fn a_dataset_file_goes_to_00000_and_a_dataset_directory_as_it_is_with_its_
 }
 
 #[tokio::test]
+async fn a_csv_dataset_file_goes_to_dot_csv_as_flytekits_csv_encoder_writes_it() {
+    let (scratch, storage, prefix) = local().await;
+    let file = scratch.path().join("frame.csv");
+    std::fs::write(&file, b"x,label\n1,one\n").expect("write");
+    let literal = Offloader::new(storage.clone(), &prefix)
+        .structured_dataset(&file, "csv", None)
+        .await
+        .expect("offloaded");
+    let dataset = literal.as_structured_dataset().expect("a dataset");
+    assert_eq!(objects_under(&storage, &dataset.uri).await, [".csv"]);
+    let format = dataset
+        .metadata
+        .as_ref()
+        .and_then(|m| m.structured_dataset_type.as_ref())
+        .map(|t| t.format.as_str());
+    assert_eq!(format, Some("csv"));
+}
+
+#[tokio::test]
+async fn a_single_file_of_a_format_flytekit_names_no_file_for_is_refused_and_nothing_is_written() {
+    let (scratch, storage, prefix) = local().await;
+    let file = scratch.path().join("frame.arrow");
+    std::fs::write(&file, b"ARROW1").expect("write");
+    let offloader = Offloader::new(storage.clone(), &prefix);
+    for format in ["arrow", "PARQUET"] {
+        let error = offloader
+            .structured_dataset(&file, format, None)
+            .await
+            .expect_err("no one-file name for the format");
+        match &error {
+            OffloadError::DatasetFileFormat {
+                path,
+                format: given,
+            } => {
+                assert_eq!((path, given.as_str()), (&file, format));
+            }
+            other => panic!("expected DatasetFileFormat, got {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(message.contains("frame.arrow"), "{message}");
+        assert!(message.contains("offload a directory"), "{message}");
+    }
+    assert!(objects_under(&storage, &prefix).await.is_empty());
+    assert_eq!(
+        std::fs::read_dir(&prefix).expect("the prefix").count(),
+        0,
+        "no directory was made either"
+    );
+
+    // A directory holding the dataset's files is offloaded whatever its format.
+    let dir = scratch.path().join("arrow-parts");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::copy(&file, dir.join("part-0.arrow")).expect("copy");
+    let literal = offloader
+        .structured_dataset(&dir, "arrow", None)
+        .await
+        .expect("a directory of any format");
+    let dataset = literal.as_structured_dataset().expect("a dataset");
+    assert_eq!(
+        objects_under(&storage, &dataset.uri).await,
+        ["part-0.arrow"]
+    );
+}
+
+#[tokio::test]
 async fn a_path_that_does_not_exist_is_named_and_nothing_is_written() {
     let (scratch, storage, prefix) = local().await;
     let offloader = Offloader::new(storage.clone(), &prefix);
@@ -424,4 +489,249 @@ async fn a_failed_download_removes_what_the_call_created() {
         !to.exists(),
         "the partly materialised collection was removed"
     );
+}
+
+#[tokio::test]
+async fn an_offloaded_literal_of_a_scheme_no_store_serves_is_no_store_saying_how_to_register_one() {
+    let (scratch, storage, _) = local().await;
+    let value = literal::offloaded("vault://box/o0_offloaded_metadata.pb", 0, None);
+    let error = Materializer::new(storage)
+        .literal(&value, &scratch.path().join("o0"))
+        .await
+        .expect_err("no store");
+    match &error {
+        OffloadError::NoStore { uri, .. } => {
+            assert_eq!(uri, "vault://box/o0_offloaded_metadata.pb")
+        }
+        other => panic!("expected NoStore, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains("Storage::with_store"), "{message}");
+}
+
+#[tokio::test]
+async fn an_offloaded_literal_the_storage_cannot_read_is_told_apart_from_one_that_does_not_decode()
+{
+    let (scratch, storage, prefix) = local().await;
+    let materializer = Materializer::new(storage.clone());
+    let to = scratch.path().join("o0");
+
+    let missing = flyte_storage::join(&prefix, "missing_offloaded_metadata.pb");
+    let error = materializer
+        .literal(&literal::offloaded(missing.clone(), 0, None), &to)
+        .await
+        .expect_err("nothing there");
+    match &error {
+        OffloadError::OffloadedLiteralDownload { uri, source } => {
+            assert_eq!(uri, &missing);
+            assert!(
+                matches!(source, flyte_storage::StorageError::NotFound { .. }),
+                "{source:?}"
+            );
+        }
+        other => panic!("expected OffloadedLiteralDownload, got {other:?}"),
+    }
+
+    let garbage = flyte_storage::join(&prefix, "garbage_offloaded_metadata.pb");
+    storage
+        .put_bytes(&garbage, &b"\xff\xff\xff not a literal"[..])
+        .await
+        .expect("put");
+    let error = materializer
+        .literal(&literal::offloaded(garbage.clone(), 0, None), &to)
+        .await
+        .expect_err("not a literal");
+    match &error {
+        OffloadError::OffloadedLiteralInvalid { uri, .. } => assert_eq!(uri, &garbage),
+        other => panic!("expected OffloadedLiteralInvalid, got {other:?}"),
+    }
+    assert!(error.to_string().contains(&garbage), "{error}");
+}
+
+#[tokio::test]
+async fn a_local_directory_that_is_not_there_is_not_found_naming_its_uri() {
+    let (scratch, storage, prefix) = local().await;
+    let materializer = Materializer::new(storage);
+    for missing in [
+        flyte_storage::join(&prefix, "no-such-dir"),
+        format!("file://{}", flyte_storage::join(&prefix, "no-such-dir")),
+    ] {
+        let to = scratch.path().join("inputs").join("dir");
+        let directory = literal::blob(missing.clone(), "", BlobDimensionality::Multipart);
+        let error = materializer
+            .directory(&directory, &to)
+            .await
+            .expect_err("nothing there");
+        match &error {
+            OffloadError::Download { uri, source, .. } => {
+                assert_eq!(uri, &missing);
+                assert!(
+                    matches!(source, flyte_storage::StorageError::NotFound { .. }),
+                    "{source:?}"
+                );
+            }
+            other => panic!("expected Download(NotFound), got {other:?}"),
+        }
+        assert!(error.to_string().contains(&missing), "{error}");
+        assert!(
+            !to.exists(),
+            "no empty directory stands in for a missing one"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_local_directory_that_is_there_and_empty_becomes_an_empty_directory() {
+    let (scratch, storage, prefix) = local().await;
+    let empty = flyte_storage::join(&prefix, "empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let to = scratch.path().join("dir");
+    let local = Materializer::new(storage)
+        .directory(
+            &literal::blob(empty, "", BlobDimensionality::Multipart),
+            &to,
+        )
+        .await
+        .expect("an empty directory");
+    assert_eq!(std::fs::read_dir(local).expect("a directory").count(), 0);
+}
+
+#[tokio::test]
+async fn an_object_store_prefix_with_no_objects_becomes_an_empty_directory() {
+    // An object store keeps no empty directories: an empty FlyteDirectory offloads to
+    // nothing at all, and must come back as the empty directory it was.
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let storage = Storage::default().with_store(
+        "mem://",
+        std::sync::Arc::new(flyte_storage::MemoryStore::new()),
+    );
+    let to = scratch.path().join("dir");
+    let directory = literal::blob("mem://bucket/raw/empty", "", BlobDimensionality::Multipart);
+    let local = Materializer::new(storage)
+        .directory(&directory, &to)
+        .await
+        .expect("an empty directory");
+    assert_eq!(std::fs::read_dir(local).expect("a directory").count(), 0);
+}
+
+/// A file name the local store accepts as a target but cannot stage: the store writes
+/// `.<name>.<32 hex>.tmp` beside the target first, and that is longer than the 255
+/// bytes a file name may have. So its upload fails after the fresh directory was made.
+fn unstageable_name() -> String {
+    format!("{}.txt", "x".repeat(220))
+}
+
+/// The names directly under `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_failed_file_upload_on_a_local_prefix_leaves_no_directory_behind() {
+    let (scratch, storage, prefix) = local().await;
+    let file = scratch.path().join(unstageable_name());
+    std::fs::write(&file, b"data").expect("write");
+    std::fs::create_dir(flyte_storage::join(&prefix, "earlier")).expect("an earlier value");
+
+    let error = Offloader::new(storage, &prefix)
+        .file(&file, "")
+        .await
+        .expect_err("the upload fails");
+
+    assert!(matches!(error, OffloadError::Upload { .. }), "{error:?}");
+    assert_eq!(entries(Path::new(&prefix)), ["earlier"]);
+}
+
+#[tokio::test]
+async fn a_directory_upload_failing_part_way_on_a_local_prefix_leaves_no_directory_behind() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    // One file at a time, so that the files before the failing one are written first.
+    let storage = Storage::new(flyte_storage::StorageConfig {
+        transfer_concurrency: 1,
+        ..Default::default()
+    });
+    let prefix = scratch.path().join("raw");
+    std::fs::create_dir(&prefix).expect("mkdir");
+    let prefix = prefix.to_str().expect("utf-8").to_owned();
+    let root = scratch.path().join("tree");
+    write_tree(&root);
+    // The walk goes in name order, a.txt and nested/ before z/.
+    std::fs::create_dir(root.join("z")).expect("mkdir");
+    std::fs::write(root.join("z").join(unstageable_name()), b"data").expect("write");
+    let offloader = Offloader::new(storage.clone(), &prefix);
+
+    for result in [
+        offloader.directory(&root, "").await,
+        offloader.structured_dataset(&root, "parquet", None).await,
+    ] {
+        let error = result.expect_err("the upload fails part way");
+        assert!(matches!(error, OffloadError::Upload { .. }), "{error:?}");
+        assert!(
+            entries(Path::new(&prefix)).is_empty(),
+            "left under the prefix: {:?}",
+            entries(Path::new(&prefix))
+        );
+    }
+}
+
+#[tokio::test]
+async fn asking_for_a_structured_dataset_gets_it_as_a_file_or_directory_and_anything_else_is_named()
+{
+    let (scratch, storage, prefix) = local().await;
+    let file = scratch.path().join("frame.parquet");
+    std::fs::write(&file, b"PAR1 pretend PAR1").expect("write");
+    let frame = Offloader::new(storage.clone(), &prefix)
+        .structured_dataset(&file, "parquet", None)
+        .await
+        .expect("offloaded");
+    let materializer = Materializer::new(storage);
+
+    let to = scratch.path().join("frame");
+    let local = materializer
+        .structured_dataset(&frame, &to)
+        .await
+        .expect("materialised");
+    assert_eq!(local, to);
+    assert_eq!(
+        std::fs::read(to.join("00000")).expect("the one file"),
+        b"PAR1 pretend PAR1"
+    );
+
+    for (other, found) in [
+        (literal::integer(1), "a primitive"),
+        (
+            literal::blob("/tmp/x.parquet", "parquet", BlobDimensionality::Single),
+            "a file (Blob SINGLE)",
+        ),
+    ] {
+        let to = scratch.path().join("not-a-frame");
+        let error = materializer
+            .structured_dataset(&other, &to)
+            .await
+            .expect_err("not a dataset");
+        match &error {
+            OffloadError::UnexpectedLiteral {
+                expected,
+                found: what,
+                path,
+            } => {
+                assert_eq!(*expected, "a structured dataset");
+                assert_eq!(what, found);
+                assert_eq!(path, &to);
+            }
+            other => panic!("expected UnexpectedLiteral, got {other:?}"),
+        }
+        assert!(!to.exists(), "nothing is written for the wrong kind");
+    }
 }

@@ -7,7 +7,7 @@ use flyte_errors::{ContainerFailure, Origin, Recoverability, codes};
 use flyte_proto::core::LiteralMap;
 use flyte_storage::Storage;
 
-use crate::TaskOutcome;
+use crate::{Recoverable, TaskOutcome};
 
 /// Where a task's data lives, as the command line gave it. The pipeline owns these: it
 /// reads the inputs and writes the outcome itself, and tells the executor the rest in
@@ -16,6 +16,16 @@ use crate::TaskOutcome;
 ///
 /// `#[non_exhaustive]`: more locations may come (flytekit grows flags); build one with
 /// [`TaskLocations::new`] and set the optional fields.
+///
+/// ```
+/// use flyte_runtime::TaskLocations;
+///
+/// // pyflyte-execute --inputs … --output-prefix … --raw-output-data-prefix … --checkpoint-path …
+/// let mut locations = TaskLocations::new("s3://bucket/meta/n0/inputs.pb", "s3://bucket/meta/n0/0");
+/// locations.raw_output_data_prefix = Some("s3://bucket/raw/ab/n0-0".to_owned());
+/// locations.checkpoint_path = Some("s3://bucket/raw/ab/n0-0/_flytecheckpoints".to_owned());
+/// assert_eq!(locations.prev_checkpoint, None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TaskLocations {
@@ -35,6 +45,12 @@ pub struct TaskLocations {
 
 impl TaskLocations {
     /// Locations with only the inputs and the output prefix set.
+    ///
+    /// ```
+    /// let locations = flyte_runtime::TaskLocations::new("/tmp/run/inputs.pb", "/tmp/run/out");
+    /// assert_eq!(locations.output_prefix, "/tmp/run/out");
+    /// assert_eq!(locations.raw_output_data_prefix, None);
+    /// ```
     pub fn new(inputs: impl Into<String>, output_prefix: impl Into<String>) -> Self {
         TaskLocations {
             inputs: inputs.into(),
@@ -49,14 +65,54 @@ impl TaskLocations {
 /// A task's inputs, once downloaded and checked: a local copy of `inputs.pb`, byte for
 /// byte as downloaded. Executors that hand the file to another process never decode it
 /// in this one; [`TaskInputs::literals`] decodes it for those that need the values.
+///
+/// `#[non_exhaustive]`: the pipeline may hand executors more about the inputs (their
+/// size, a prefetched copy); read the fields, build one with [`TaskInputs::new`].
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use flyte_proto::literal;
+/// use flyte_runtime::TaskInputs;
+///
+/// // What an executor's own test hands its `execute`, as the pipeline would.
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("inputs.pb");
+/// flyte_proto::io::write_literal_map(&path, &literal::literal_map([("x", literal::integer(3))]))?;
+/// let inputs = TaskInputs::new(&path);
+/// assert_eq!(inputs.local_path, path);
+/// assert_eq!(inputs.literals()?.literals["x"].as_integer(), Some(3));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TaskInputs {
     /// The local copy of `inputs.pb`.
     pub local_path: PathBuf,
 }
 
 impl TaskInputs {
-    /// Decodes the inputs. The pipeline has already checked that they decode.
+    /// The inputs in the local file `local_path`, an encoded `LiteralMap` (the
+    /// pipeline passes its checked copy of `inputs.pb`).
+    ///
+    /// ```
+    /// let inputs = flyte_runtime::TaskInputs::new("/tmp/run/inputs.pb");
+    /// assert!(inputs.local_path.ends_with("inputs.pb"));
+    /// ```
+    pub fn new(local_path: impl Into<PathBuf>) -> Self {
+        TaskInputs {
+            local_path: local_path.into(),
+        }
+    }
+
+    /// Decodes the inputs. The pipeline has already checked that they decode; for a
+    /// file that is not an encoded `LiteralMap` the error names the file.
+    ///
+    /// ```
+    /// let inputs = flyte_runtime::TaskInputs::new("/nonexistent/inputs.pb");
+    /// let error = inputs.literals().unwrap_err();
+    /// assert!(error.to_string().contains("/nonexistent/inputs.pb"));
+    /// ```
     pub fn literals(&self) -> Result<LiteralMap, flyte_proto::ProtoError> {
         flyte_proto::io::read_literal_map(&self.local_path)
     }
@@ -86,7 +142,20 @@ pub struct TaskContext {
 
 impl TaskContext {
     /// The context of a task whose data lives at `locations`, moved with `storage`,
-    /// with `scratch_dir` (which the caller creates) for its local files.
+    /// with `scratch_dir` (which the caller creates) for its local files. The pipeline
+    /// builds it; build one yourself to call an executor or a task function in a test.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    ///
+    /// let scratch = tempfile::tempdir().expect("tempdir");
+    /// let context = TaskContext::new(
+    ///     flyte_storage::Storage::default(),
+    ///     TaskLocations::new("/tmp/run/inputs.pb", "/tmp/run/out"),
+    ///     scratch.path(),
+    /// );
+    /// assert_eq!(context.scratch_dir(), scratch.path());
+    /// ```
     pub fn new(
         storage: Storage,
         locations: TaskLocations,
@@ -101,27 +170,79 @@ impl TaskContext {
 
     /// The storage the run reads its inputs and writes its outcome with; a task uses it
     /// for its own data (files under the raw output prefix, checkpoints).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// use flyte_storage::{MemoryStore, Storage};
+    ///
+    /// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+    /// let context = TaskContext::new(storage, TaskLocations::new("mem://b/inputs.pb", "mem://b/out"), "/tmp/task");
+    /// // A task writing a deck beside its outputs.
+    /// context.storage().put_bytes("mem://b/out/deck.html", &b"<html/>"[..]).await?;
+    /// assert!(context.storage().exists("mem://b/out/deck.html").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn storage(&self) -> &Storage {
         &self.storage
     }
 
     /// Where the task's data lives, as the command line gave it.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let locations = TaskLocations::new("s3://b/inputs.pb", "s3://b/out");
+    /// let context = TaskContext::new(flyte_storage::Storage::default(), locations.clone(), "/tmp/task");
+    /// assert_eq!(context.locations(), &locations);
+    /// ```
     pub fn locations(&self) -> &TaskLocations {
         &self.locations
     }
 
     /// The URI under which the task writes offloaded data (files, directories,
-    /// dataframes), when the run was given one (`--raw-output-data-prefix`).
+    /// dataframes), when the run was given one (`--raw-output-data-prefix`). Hand it to
+    /// `flyte_offload::Offloader::new` to offload with flytekit's layout.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let mut locations = TaskLocations::new("s3://b/inputs.pb", "s3://b/out");
+    /// locations.raw_output_data_prefix = Some("s3://b/raw/ab".to_owned());
+    /// let context = TaskContext::new(flyte_storage::Storage::default(), locations, "/tmp/task");
+    /// assert_eq!(context.raw_output_prefix(), Some("s3://b/raw/ab"));
+    /// ```
     pub fn raw_output_prefix(&self) -> Option<&str> {
         self.locations.raw_output_data_prefix.as_deref()
     }
 
     /// The URI the task's checkpoint is written to, when the run has one.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let mut locations = TaskLocations::new("s3://b/inputs.pb", "s3://b/out");
+    /// locations.checkpoint_path = Some("s3://b/raw/ab/_flytecheckpoints".to_owned());
+    /// let context = TaskContext::new(flyte_storage::Storage::default(), locations, "/tmp/task");
+    /// assert_eq!(context.checkpoint_path(), Some("s3://b/raw/ab/_flytecheckpoints"));
+    /// ```
     pub fn checkpoint_path(&self) -> Option<&str> {
         self.locations.checkpoint_path.as_deref()
     }
 
-    /// The URI of the previous attempt's checkpoint, when there was one.
+    /// The URI of the previous attempt's checkpoint, when there was one: a retried
+    /// task resumes from it.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let context = TaskContext::new(
+    ///     flyte_storage::Storage::default(),
+    ///     TaskLocations::new("s3://b/inputs.pb", "s3://b/out"),
+    ///     "/tmp/task",
+    /// );
+    /// // A first attempt has nothing to resume from.
+    /// assert_eq!(context.prev_checkpoint(), None);
+    /// ```
     pub fn prev_checkpoint(&self) -> Option<&str> {
         self.locations.prev_checkpoint.as_deref()
     }
@@ -129,6 +250,18 @@ impl TaskContext {
     /// A local directory for the task's own files, created before the task is prepared:
     /// `task/` inside the run's scratch directory ([`RunSettings::scratch_dir`](crate::RunSettings::scratch_dir)),
     /// beside the pipeline's own files, and cleaned up with it.
+    ///
+    /// ```
+    /// use flyte_runtime::{TaskContext, TaskLocations};
+    /// let scratch = tempfile::tempdir().expect("tempdir");
+    /// let context = TaskContext::new(
+    ///     flyte_storage::Storage::default(),
+    ///     TaskLocations::new("/tmp/in/inputs.pb", "/tmp/out"),
+    ///     scratch.path(),
+    /// );
+    /// // A task's intermediate files go here, never beside the inputs.
+    /// std::fs::write(context.scratch_dir().join("partial.csv"), "a\n").expect("write");
+    /// ```
     pub fn scratch_dir(&self) -> &Path {
         &self.scratch_dir
     }
@@ -139,6 +272,14 @@ impl TaskContext {
 ///
 /// `#[non_exhaustive]`: build one with [`Prepared::ready`], [`Prepared::ended`] and
 /// [`Prepared::at_subdirectory`].
+///
+/// ```
+/// use flyte_runtime::Prepared;
+///
+/// // A legacy map task's element 3: its outcome goes under <output prefix>/3.
+/// let element = Prepared::ready().at_subdirectory(Some("3".to_owned()));
+/// assert!(element.early_outcome.is_none());
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct Prepared {
@@ -155,11 +296,28 @@ pub struct Prepared {
 
 impl Prepared {
     /// Ready to run, writing the outcome at the output prefix itself.
+    ///
+    /// ```
+    /// let prepared = flyte_runtime::Prepared::ready();
+    /// assert!(prepared.early_outcome.is_none() && prepared.output_subdirectory.is_none());
+    /// ```
     pub fn ready() -> Self {
         Self::default()
     }
 
-    /// The run ends with `outcome`, written at the output prefix itself.
+    /// The run ends with `outcome`, written at the output prefix itself: the task could
+    /// not be loaded, so it is not run (the inputs are not even looked at).
+    ///
+    /// ```
+    /// use flyte_errors::ContainerFailure;
+    /// use flyte_runtime::{Prepared, TaskOutcome};
+    ///
+    /// let prepared = Prepared::ended(TaskOutcome::Unrunnable(ContainerFailure::user(
+    ///     "USER:RuntimeError",
+    ///     "no task named `train` in module app.tasks",
+    /// )));
+    /// assert_eq!(prepared.early_outcome.map(|o| o.kind()), Some("unrunnable"));
+    /// ```
     pub fn ended(outcome: TaskOutcome) -> Self {
         Prepared {
             output_subdirectory: None,
@@ -184,16 +342,22 @@ impl Prepared {
     }
 }
 
-/// Runs one task. The pipeline calls [`prepare`](Executor::prepare) once, concurrently
-/// with downloading the inputs, then [`execute`](Executor::execute) at most once, then
-/// [`shutdown`](Executor::shutdown) exactly once.
+/// Runs one task. The pipeline calls [`prepare`](Executor::prepare) at most once,
+/// concurrently with downloading the inputs (not at all when the run fails before the
+/// task can be loaded, e.g. its scratch directory cannot be created), then
+/// [`execute`](Executor::execute) at most once, then [`shutdown`](Executor::shutdown)
+/// exactly once, whatever happened before.
 ///
 /// Executors never decide where anything the pipeline writes goes: they return the
 /// outcome as data (offloaded literals by file name, an output subdirectory as a
 /// relative path) and the pipeline alone turns it into URIs.
 ///
-/// Implementations report every failure as a [`TaskOutcome`] (never a panic, never a
-/// lost error): the pipeline writes whatever they return.
+/// Implementations report every failure as a [`TaskOutcome`] (never a lost error): the
+/// pipeline writes whatever they return. A panic in `prepare` or `execute` is a bug of
+/// the executor, not of the task: the pipeline catches it and writes a system failure
+/// (`SYSTEM`, recoverable, as flytekit reports an exception outside user code) with the
+/// panic's message, then shuts the executor down as usual. Only a binary built with
+/// `panic = "abort"` loses that document.
 ///
 /// # Example
 ///
@@ -287,10 +451,18 @@ pub trait Executor {
 ///
 /// The function receives its own clone of the context (the [`Storage`], the task's
 /// locations, the raw output prefix, the checkpoint paths and a scratch directory), so
-/// the future it returns owns everything it uses. An `Err` becomes a user failure, as
-/// flytekit reports an exception raised by a task: code `USER:RuntimeError`, origin
-/// `USER`, not recoverable, the message in flytekit's `Trace:`/`Message:` layout with the
-/// error's whole [`source`](std::error::Error::source) chain, each cause once.
+/// the future it returns owns everything it uses.
+///
+/// Its error type is anything that converts into `Box<dyn Error + Send + Sync>`: an
+/// error type of one's own, `anyhow::Error`, a boxed error, a `String`. An `Err`
+/// becomes a user failure, as flytekit reports an exception raised by a task: code
+/// `USER:RuntimeError`, origin `USER`, not recoverable, the message in flytekit's
+/// `Trace:`/`Message:` layout with the error's whole
+/// [`source`](std::error::Error::source) chain, each cause once. An error holding a
+/// [`Recoverable`](crate::Recoverable) anywhere in that chain is `USER:Recoverable` and
+/// recoverable instead, as flytekit reports a `FlyteRecoverableException`. A panic of
+/// the function is the user's code failing too: `USER:RuntimeError`, with the panic's
+/// message (unless the binary is built with `panic = "abort"`, which no one can catch).
 ///
 /// ```
 /// use flyte_proto::{core::LiteralMap, literal};
@@ -319,9 +491,21 @@ impl<F, Fut, E> FnExecutor<F>
 where
     F: FnMut(TaskContext, LiteralMap) -> Fut + Send,
     Fut: Future<Output = Result<LiteralMap, E>> + Send,
-    E: std::error::Error + Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
 {
-    /// Wraps `task`, which receives the run's [`TaskContext`] and the decoded inputs.
+    /// Wraps `task`, which receives the run's [`TaskContext`] and the decoded inputs. A
+    /// plain `async fn` of that shape will do.
+    ///
+    /// ```
+    /// use flyte_proto::{core::LiteralMap, literal};
+    /// use flyte_runtime::{FnExecutor, TaskContext};
+    ///
+    /// async fn hello(_context: TaskContext, _inputs: LiteralMap) -> anyhow::Result<LiteralMap> {
+    ///     Ok(literal::literal_map([("o0", literal::string("hello"))]))
+    /// }
+    /// let executor = FnExecutor::new(hello);
+    /// # let _ = executor;
+    /// ```
     pub fn new(task: F) -> Self {
         FnExecutor {
             task,
@@ -334,7 +518,7 @@ impl<F, Fut, E> Executor for FnExecutor<F>
 where
     F: FnMut(TaskContext, LiteralMap) -> Fut + Send,
     Fut: Future<Output = Result<LiteralMap, E>> + Send,
-    E: std::error::Error + Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
 {
     async fn prepare(&mut self, context: &TaskContext, _dry_run: bool) -> Prepared {
         self.context = Some(context.clone());
@@ -360,14 +544,48 @@ where
                 ));
             }
         };
-        match (self.task)(context, literals).await {
-            Ok(outputs) => TaskOutcome::outputs(outputs),
-            Err(error) => TaskOutcome::Failed(ContainerFailure::from_error(
-                Origin::User,
-                Recoverability::NonRecoverable,
-                codes::USER_RUNTIME_ERROR,
-                &error,
-            )),
+        // The call inside the future too, so that a panic before the function's own
+        // future exists is caught like one inside it.
+        let task = &mut self.task;
+        match crate::panic::catching(async move { task(context, literals).await }).await {
+            Ok(Ok(outputs)) => TaskOutcome::outputs(outputs),
+            Ok(Err(error)) => TaskOutcome::Failed(task_error_failure(error)),
+            Err(panic) => TaskOutcome::Failed(crate::panic::task_failure(panic.as_ref())),
         }
+    }
+}
+
+/// The user failure a task's `Err` is written as: `USER:Recoverable` when a
+/// [`Recoverable`] is in its chain, `USER:RuntimeError` otherwise; the summary names
+/// the error's type as the task returned it (boxing hides it).
+fn task_error_failure<E>(error: E) -> ContainerFailure
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    let error_type = summary_type_name::<E>();
+    let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+    let (code, recoverability) = if Recoverable::is_in_chain(error.as_ref()) {
+        (codes::USER_RECOVERABLE, Recoverability::Recoverable)
+    } else {
+        (codes::USER_RUNTIME_ERROR, Recoverability::NonRecoverable)
+    };
+    ContainerFailure::from_error_named(
+        Origin::User,
+        recoverability,
+        code,
+        error_type,
+        error.as_ref(),
+    )
+}
+
+/// The name of `E` for a failure's summary, as Python's `type(e).__name__`: without
+/// module path or generic arguments; `Error` for the containers that only carry an
+/// error (`Box<dyn Error>`, `String`, `&str`), which name nothing about it.
+fn summary_type_name<E>() -> &'static str {
+    let full = std::any::type_name::<E>();
+    let path = full.split(['<', ' ']).next().unwrap_or(full);
+    match path.rsplit("::").next().unwrap_or(path) {
+        "Box" | "String" | "&str" | "Cow" => "Error",
+        name => name,
     }
 }

@@ -22,8 +22,10 @@
 //! - it never reads the process environment or argv: everything arrives in
 //!   [`RunSettings`], built by the caller;
 //! - a run always ends in a written outcome when the output prefix is writable: every
-//!   failure of the task, its loading, its inputs or its executor becomes an error
-//!   document, and [`run_task`] returns `Err` only when that document cannot be written.
+//!   failure of the task, its loading, its inputs, its executor (a panic included) or
+//!   the run's scratch directory becomes an error document, and [`run_task`] returns
+//!   `Err` only when that document cannot be written (or a dry run, which writes
+//!   nothing, cannot make its scratch directory).
 //!
 //! # Example
 //!
@@ -65,11 +67,14 @@
 
 mod executor;
 mod outcome;
+mod panic;
 mod pipeline;
+mod recoverable;
 mod stop;
 pub mod termination;
 
 pub use executor::{Executor, FnExecutor, Prepared, TaskContext, TaskInputs, TaskLocations};
 pub use outcome::{Payload, TaskOutcome, TaskOutputs};
 pub use pipeline::{PipelineError, RunReport, RunSettings, STOPPED_CODE, run_task, write_failure};
+pub use recoverable::Recoverable;
 pub use stop::{Stop, StopRequest, StopSender, stop_channel};

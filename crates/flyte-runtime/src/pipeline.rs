@@ -16,13 +16,27 @@ use tracing::{debug, info, warn};
 use crate::outcome::{Payload, TaskOutputs};
 use crate::stop::{Stop, StopRequest};
 use crate::termination::{failure_summary, write_termination_message};
-use crate::{Executor, TaskContext, TaskInputs, TaskLocations, TaskOutcome};
+use crate::{Executor, Prepared, TaskContext, TaskInputs, TaskLocations, TaskOutcome};
 
 /// One run: where the task's data lives, and the policies flytekit takes from its
 /// environment. Built by the caller (the binary reads argv and env; this crate never does).
 ///
 /// `#[non_exhaustive]`: policies will be added; build one with [`RunSettings::new`] and
 /// set the fields that differ from flytekit's defaults.
+///
+/// ```
+/// use flyte_runtime::{RunSettings, TaskLocations, stop_channel};
+///
+/// let mut settings = RunSettings::new(
+///     TaskLocations::new("s3://bucket/meta/n0/inputs.pb", "s3://bucket/meta/n0/0"),
+///     "/tmp/run-1234",
+/// );
+/// // FLYTE_FAIL_ON_ERROR=true, a pod's termination message, SIGTERM handled by the caller.
+/// settings.fail_on_error = true;
+/// settings.termination_message_path = Some("/dev/termination-log".into());
+/// let (_sender, stop) = stop_channel();
+/// settings.stop = stop;
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RunSettings {
@@ -52,7 +66,16 @@ pub struct RunSettings {
 
 impl RunSettings {
     /// Settings with flytekit's defaults for everything but the task's locations and the
-    /// scratch directory.
+    /// scratch directory: a real run, `error.pb`, no worker name, exit 0 after an error
+    /// document, never stopped, no termination message.
+    ///
+    /// ```
+    /// use flyte_runtime::{RunSettings, TaskLocations};
+    /// let settings = RunSettings::new(TaskLocations::new("/in/inputs.pb", "/out"), "/tmp/scratch");
+    /// assert_eq!(settings.error_file_name, "error.pb");
+    /// assert!(!settings.dry_run && !settings.fail_on_error);
+    /// assert!(settings.stop.requested().is_none());
+    /// ```
     pub fn new(task: TaskLocations, scratch_dir: impl Into<PathBuf>) -> Self {
         RunSettings {
             task,
@@ -68,7 +91,9 @@ impl RunSettings {
 }
 
 /// What a finished run did. `#[non_exhaustive]`: only [`run_task`] makes one, and it may
-/// report more.
+/// report more. A binary exits with [`exit_code`](Self::exit_code).
+///
+/// See [`run_task`] for an example.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RunReport {
@@ -81,9 +106,52 @@ pub struct RunReport {
 }
 
 /// The code of a run stopped from outside before its task ended.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use flyte_runtime::{FnExecutor, RunSettings, STOPPED_CODE, StopRequest, TaskLocations, run_task, stop_channel};
+///
+/// let dir = tempfile::tempdir()?;
+/// let out = dir.path().join("out");
+/// let mut settings = RunSettings::new(TaskLocations::new("/nonexistent/inputs.pb", out.display().to_string()), dir.path());
+/// let (sender, stop) = stop_channel();
+/// settings.stop = stop;
+/// // SIGTERM before the run even started.
+/// sender.request(StopRequest::new("SIGTERM", Duration::from_secs(30)));
+/// let task = FnExecutor::new(|_, inputs| async move { Ok::<_, std::io::Error>(inputs) });
+/// run_task(task, &flyte_storage::Storage::default(), &settings, &flyte_telemetry::Metrics::disabled()).await?;
+/// let error = flyte_proto::io::read_error_document(out.join("error.pb"))?.error.expect("an error");
+/// assert_eq!(error.code, STOPPED_CODE);
+/// # Ok(())
+/// # }
+/// ```
 pub const STOPPED_CODE: &str = "SYSTEM:Stopped";
 
 /// A run that could not record its outcome. Everything else becomes an error document.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use flyte_errors::ContainerFailure;
+/// use flyte_runtime::PipelineError;
+///
+/// // An output prefix under a regular file: not even the error document can be written.
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("file"), b"")?;
+/// let prefix = dir.path().join("file/out").display().to_string();
+/// let storage = flyte_storage::Storage::default();
+/// let error = flyte_runtime::write_failure(&storage, &prefix, ContainerFailure::system("x"))
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(error, PipelineError::WriteOutcome { .. }));
+/// // The binary says why with the whole chain, each cause once.
+/// let why = flyte_errors::Chain(&error).to_string();
+/// assert!(why.starts_with("could not write error.pb under the output prefix"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PipelineError {
@@ -110,7 +178,8 @@ pub enum PipelineError {
         #[source]
         source: StorageError,
     },
-    /// The local scratch directory could not be created.
+    /// The local scratch directory could not be created, in a dry run (which writes
+    /// nothing). Any other run writes this as its error document instead.
     #[error(
         "could not create the scratch directory {path}: check that the temp directory is writable"
     )]
@@ -140,9 +209,12 @@ const STOP_SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
 /// offloaded literals beside it, all joined with [`flyte_storage::join`].
 ///
 /// Returns `Err` only when the outcome itself cannot be written; every failure of the
-/// task, of its loading or of its inputs becomes an error document instead. On every
-/// failure, and when nothing could be written, a summary goes to the termination
-/// message file ([`RunSettings::termination_message_path`]).
+/// task, of its loading, of its inputs, of the executor (a panic included) or of the
+/// run's own set-up (its scratch directory) becomes an error document instead. The
+/// one exception is a dry run, which writes nothing: there a scratch directory that
+/// cannot be created is [`PipelineError::Scratch`]. On every failure, and when nothing
+/// could be written, a summary goes to the termination message file
+/// ([`RunSettings::termination_message_path`]).
 ///
 /// A stop requested on [`RunSettings::stop`] ends every phase: loading the task and
 /// downloading the inputs at once, the task when the stop's grace is over (the
@@ -150,6 +222,34 @@ const STOP_SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
 /// upload when the grace is over. The run then writes an error document saying it was
 /// stopped (`SYSTEM:Stopped`, recoverable), taking what remains of the grace (at least
 /// a few seconds) to write it, and returns.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use flyte_proto::{core::LiteralMap, io, literal};
+/// use flyte_runtime::{FnExecutor, RunSettings, TaskContext, TaskLocations, run_task};
+/// use flyte_storage::{MemoryStore, Storage};
+///
+/// // Inputs and outputs in memory; in a pod they are s3://, gs:// or abfs:// URIs.
+/// let storage = Storage::default().with_store("mem://", Arc::new(MemoryStore::new()));
+/// let inputs = literal::literal_map([("name", literal::string("flyte"))]);
+/// storage.put_bytes("mem://meta/n0/inputs.pb", io::encode(&inputs)).await?;
+///
+/// let greet = FnExecutor::new(|_context: TaskContext, inputs: LiteralMap| async move {
+///     let name = inputs.literals.get("name").and_then(|l| l.as_str()).ok_or("input `name` is missing")?;
+///     Ok::<_, &'static str>(literal::literal_map([("o0", literal::string(format!("hello {name}")))]))
+/// });
+/// let scratch = tempfile::tempdir()?;
+/// let settings = RunSettings::new(TaskLocations::new("mem://meta/n0/inputs.pb", "mem://meta/n0/0"), scratch.path());
+/// let report = run_task(greet, &storage, &settings, &flyte_telemetry::Metrics::disabled()).await?;
+/// assert_eq!((report.outcome_kind, report.exit_code), ("outputs", 0));
+/// assert_eq!(report.written, ["outputs.pb"]);
+/// let outputs: LiteralMap = io::decode(&storage.get_bytes("mem://meta/n0/0/outputs.pb").await?)?;
+/// assert_eq!(outputs.literals["o0"].as_str(), Some("hello flyte"));
+/// # Ok(())
+/// # }
+/// ```
 pub async fn run_task<E: Executor>(
     executor: E,
     storage: &Storage,
@@ -158,8 +258,8 @@ pub async fn run_task<E: Executor>(
 ) -> Result<RunReport, PipelineError> {
     let result = run(executor, storage, settings, metrics).await;
     if let (Err(error), Some(path)) = (&result, &settings.termination_message_path) {
-        // A failure's own summary was written with the error; this is for a run that
-        // never got that far (the scratch directory).
+        // A failure's own summary was written with the error; this is for a dry run
+        // that never got that far (the scratch directory).
         if matches!(error, PipelineError::Scratch { .. }) {
             write_termination_message(path, &flyte_errors::Chain(error).to_string());
         }
@@ -173,38 +273,12 @@ async fn run<E: Executor>(
     settings: &RunSettings,
     metrics: &Metrics,
 ) -> Result<RunReport, PipelineError> {
-    std::fs::create_dir_all(&settings.scratch_dir).map_err(|source| PipelineError::Scratch {
-        path: settings.scratch_dir.clone(),
-        source,
-    })?;
-    let task_scratch = task_scratch_dir(settings);
-    std::fs::create_dir_all(&task_scratch).map_err(|source| PipelineError::Scratch {
-        path: task_scratch.clone(),
-        source,
-    })?;
-    let context = TaskContext::new(storage.clone(), settings.task.clone(), task_scratch);
-    let stop = &settings.stop;
-
-    let loaded = AtomicBool::new(false);
-    let prepare = async {
-        let timer = metrics.start(Phase::WorkerStart);
-        let prepared = executor.prepare(&context, settings.dry_run).await;
-        timer.finish();
-        loaded.store(true, Ordering::Relaxed);
-        prepared
-    };
-    let (outcome, output_subdirectory) = if settings.dry_run {
-        // flytekit's --test loads the resolver and stops; it never reads the inputs.
-        let prepared = tokio::select! {
-            biased;
-            request = stop.wait() => Err(request),
-            prepared = prepare => Ok(prepared),
-        };
-        match prepared {
-            Err(request) => (stopped(&request, "while the task was being loaded"), None),
-            Ok(prepared) => match prepared.early_outcome {
+    let (outcome, output_subdirectory) = match make_scratch_dirs(settings) {
+        Ok(task_scratch) => {
+            match run_phases(&mut executor, storage, settings, metrics, task_scratch).await {
+                Some(ran) => ran,
                 None => {
-                    shut_down(&mut executor, stop).await;
+                    shut_down(&mut executor, &settings.stop).await;
                     info!("dry run (--test): task loaded, nothing executed or written");
                     return Ok(RunReport {
                         outcome_kind: "dry_run",
@@ -212,61 +286,19 @@ async fn run<E: Executor>(
                         written: Vec::new(),
                     });
                 }
-                Some(outcome) => (outcome, prepared.output_subdirectory),
-            },
+            }
         }
-    } else {
-        let downloaded = AtomicBool::new(false);
-        let download = async {
-            let timer = metrics.start(Phase::InputsDownload);
-            let inputs = download_inputs(storage, settings).await;
-            timer.finish();
-            if let Ok((inputs, _)) = &inputs {
-                start_prefetches(storage, &inputs.local_path, &prefetch_dir(settings));
-            }
-            downloaded.store(true, Ordering::Relaxed);
-            inputs
-        };
-        let both = async { tokio::join!(prepare, download) };
-        let ready = tokio::select! {
-            biased;
-            request = stop.wait() => Err(request),
-            both = both => Ok(both),
-        };
-        match ready {
-            Err(request) => {
-                let phase = match (
-                    loaded.load(Ordering::Relaxed),
-                    downloaded.load(Ordering::Relaxed),
-                ) {
-                    (true, _) => "while the task's inputs were being downloaded",
-                    (false, true) => "while the task was being loaded",
-                    (false, false) => "while the task was being loaded and its inputs downloaded",
-                };
-                (stopped(&request, phase), None)
-            }
-            Ok((prepared, inputs)) => {
-                let outcome = match (prepared.early_outcome, inputs) {
-                    (Some(outcome), _) => outcome,
-                    (None, Err(failure)) => TaskOutcome::Failed(failure),
-                    (None, Ok((inputs, bytes))) => {
-                        metrics.bytes(Direction::Download, bytes);
-                        let timer = metrics.start(Phase::TaskExecution);
-                        let outcome = tokio::select! {
-                            outcome = executor.execute(inputs) => outcome,
-                            request = executor_cut_off(stop) => stopped(
-                                &request,
-                                "while the task ran, and the task did not end within the grace",
-                            ),
-                        };
-                        timer.finish();
-                        outcome
-                    }
-                };
-                (outcome, prepared.output_subdirectory)
-            }
+        // A dry run writes nothing, not even this.
+        Err(error) if settings.dry_run => {
+            shut_down(&mut executor, &settings.stop).await;
+            return Err(error);
+        }
+        Err(error) => {
+            tracing::error!("{}", flyte_errors::Chain(&error));
+            (TaskOutcome::Failed(scratch_failure(&error)), None)
         }
     };
+    let stop = &settings.stop;
 
     // Before the outputs move: what the task never read only takes bandwidth and disk.
     cancel_prefetches(storage, settings).await;
@@ -313,6 +345,135 @@ async fn run<E: Executor>(
     })
 }
 
+/// Creates the run's scratch directory and the task's inside it; returns the task's.
+fn make_scratch_dirs(settings: &RunSettings) -> Result<PathBuf, PipelineError> {
+    let task_scratch = task_scratch_dir(settings);
+    for dir in [&settings.scratch_dir, &task_scratch] {
+        std::fs::create_dir_all(dir).map_err(|source| PipelineError::Scratch {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    Ok(task_scratch)
+}
+
+/// The failure of a run whose scratch directory could not be made: the node's local
+/// disk (read-only, full, a temp directory this user may not write), not the task's
+/// code or data, so a system failure; recoverable, as flytekit's catch-all reports
+/// errors outside user code, because a retry runs in a new pod, often on another node.
+fn scratch_failure(error: &PipelineError) -> ContainerFailure {
+    ContainerFailure::from_error(
+        Origin::System,
+        Recoverability::Recoverable,
+        flyte_errors::codes::SYSTEM,
+        error,
+    )
+}
+
+/// Loads the task while the inputs download, then runs it, each phase raced against
+/// the stop; returns the outcome and the output subdirectory the executor named, or
+/// `None` when a dry run loaded the task and is done.
+async fn run_phases<E: Executor>(
+    executor: &mut E,
+    storage: &Storage,
+    settings: &RunSettings,
+    metrics: &Metrics,
+    task_scratch: PathBuf,
+) -> Option<(TaskOutcome, Option<String>)> {
+    let context = TaskContext::new(storage.clone(), settings.task.clone(), task_scratch);
+    let stop = &settings.stop;
+
+    let loaded = AtomicBool::new(false);
+    let prepare = async {
+        let timer = metrics.start(Phase::WorkerStart);
+        let prepared = crate::panic::catching(executor.prepare(&context, settings.dry_run))
+            .await
+            .unwrap_or_else(|panic| {
+                Prepared::ended(TaskOutcome::Failed(crate::panic::executor_failure(
+                    "preparing the task",
+                    panic.as_ref(),
+                )))
+            });
+        timer.finish();
+        loaded.store(true, Ordering::Relaxed);
+        prepared
+    };
+    let ran = if settings.dry_run {
+        // flytekit's --test loads the resolver and stops; it never reads the inputs.
+        let prepared = tokio::select! {
+            biased;
+            request = stop.wait() => Err(request),
+            prepared = prepare => Ok(prepared),
+        };
+        match prepared {
+            Err(request) => (stopped(&request, "while the task was being loaded"), None),
+            Ok(prepared) => match prepared.early_outcome {
+                None => return None,
+                Some(outcome) => (outcome, prepared.output_subdirectory),
+            },
+        }
+    } else {
+        let downloaded = AtomicBool::new(false);
+        let download = async {
+            let timer = metrics.start(Phase::InputsDownload);
+            let inputs = download_inputs(storage, settings).await;
+            timer.finish();
+            if let Ok((inputs, _)) = &inputs {
+                start_prefetches(storage, &inputs.local_path, &prefetch_dir(settings));
+            }
+            downloaded.store(true, Ordering::Relaxed);
+            inputs
+        };
+        let both = async { tokio::join!(prepare, download) };
+        let ready = tokio::select! {
+            biased;
+            request = stop.wait() => Err(request),
+            both = both => Ok(both),
+        };
+        match ready {
+            Err(request) => {
+                let phase = match (
+                    loaded.load(Ordering::Relaxed),
+                    downloaded.load(Ordering::Relaxed),
+                ) {
+                    (true, _) => "while the task's inputs were being downloaded",
+                    (false, true) => "while the task was being loaded",
+                    (false, false) => "while the task was being loaded and its inputs downloaded",
+                };
+                (stopped(&request, phase), None)
+            }
+            Ok((prepared, inputs)) => {
+                let outcome = match (prepared.early_outcome, inputs) {
+                    (Some(outcome), _) => outcome,
+                    (None, Err(failure)) => TaskOutcome::Failed(failure),
+                    (None, Ok((inputs, bytes))) => {
+                        metrics.bytes(Direction::Download, bytes);
+                        let timer = metrics.start(Phase::TaskExecution);
+                        let outcome = tokio::select! {
+                            outcome = crate::panic::catching(executor.execute(inputs)) => {
+                                outcome.unwrap_or_else(|panic| {
+                                    TaskOutcome::Failed(crate::panic::executor_failure(
+                                        "running the task",
+                                        panic.as_ref(),
+                                    ))
+                                })
+                            }
+                            request = executor_cut_off(stop) => stopped(
+                                &request,
+                                "while the task ran, and the task did not end within the grace",
+                            ),
+                        };
+                        timer.finish();
+                        outcome
+                    }
+                };
+                (outcome, prepared.output_subdirectory)
+            }
+        }
+    };
+    Some(ran)
+}
+
 /// Resolves when an executor running the task has had the stop's grace, and a margin
 /// to report how the task ended.
 async fn executor_cut_off(stop: &Stop) -> StopRequest {
@@ -329,7 +490,15 @@ async fn shut_down<E: Executor>(executor: &mut E, stop: &Stop) {
         tokio::time::sleep(STOP_SHUTDOWN_LIMIT).await;
     };
     tokio::select! {
-        () = executor.shutdown() => {}
+        shut = crate::panic::catching(executor.shutdown()) => {
+            // The outcome is written by now: a panic here only goes to the log.
+            if let Err(panic) = shut {
+                warn!(
+                    "the executor panicked while shutting down: {}",
+                    crate::panic::message(panic.as_ref())
+                );
+            }
+        }
         () = limit => warn!(
             "the executor did not shut down within {STOP_SHUTDOWN_LIMIT:?} of the stop; leaving it"
         ),
@@ -556,12 +725,7 @@ async fn download_inputs(
         // executor; streamed, so memory does not grow with the inputs' size or depth.
         flyte_proto::wire::check_file(&local_path, LITERAL_MAP, Limits::default())
             .map_err(|source| InputsError::Invalid { uri: uri(), source })?;
-        Ok((
-            TaskInputs {
-                local_path: local_path.clone(),
-            },
-            bytes,
-        ))
+        Ok((TaskInputs::new(&local_path), bytes))
     };
     result.await.map_err(|error: InputsError| {
         tracing::error!("{}", flyte_errors::Chain(&error));
@@ -847,6 +1011,211 @@ mod tests {
             error_written(dir.path(), "error.pb").code,
             "USER:RuntimeError"
         );
+    }
+
+    /// An executor that panics while preparing or while executing, and records that
+    /// it was shut down.
+    struct Panics {
+        while_preparing: bool,
+        shut_down: std::sync::Arc<AtomicBool>,
+    }
+
+    impl Executor for Panics {
+        async fn prepare(&mut self, _: &TaskContext, _: bool) -> Prepared {
+            if self.while_preparing {
+                panic!("the loader's state is inconsistent");
+            }
+            Prepared::ready()
+        }
+        async fn execute(&mut self, _: TaskInputs) -> TaskOutcome {
+            let index = usize::MAX;
+            panic!("index {index} out of range");
+        }
+        async fn shutdown(&mut self) {
+            self.shut_down.store(true, Ordering::Relaxed);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_executor_panicking_while_preparing_or_executing_writes_a_system_error_document() {
+        for (while_preparing, doing, message) in [
+            (
+                true,
+                "preparing the task",
+                "the loader's state is inconsistent".to_owned(),
+            ),
+            (
+                false,
+                "running the task",
+                format!("index {} out of range", usize::MAX),
+            ),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            write_inputs(dir.path());
+            let mut settings = settings(dir.path());
+            settings.termination_message_path = Some(dir.path().join("termination-log"));
+            let shut_down = std::sync::Arc::new(AtomicBool::new(false));
+            let executor = Panics {
+                while_preparing,
+                shut_down: shut_down.clone(),
+            };
+            let report = run(executor, &settings).await;
+            assert_eq!(
+                (report.outcome_kind, report.written.as_slice()),
+                ("failed", ["error.pb".to_owned()].as_slice())
+            );
+            let error = error_written(dir.path(), "error.pb");
+            assert_eq!(error.code, "SYSTEM");
+            assert_eq!(
+                error.origin(),
+                flyte_proto::core::execution_error::ErrorKind::System
+            );
+            assert_eq!(
+                error.kind(),
+                flyte_proto::core::container_error::Kind::Recoverable
+            );
+            assert!(
+                error
+                    .message
+                    .contains(&format!("the executor panicked while {doing}: {message}")),
+                "{}",
+                error.message
+            );
+            assert!(
+                error.message.ends_with(&format!("Panic: {message}")),
+                "{}",
+                error.message
+            );
+            assert!(
+                shut_down.load(Ordering::Relaxed),
+                "a panicked executor is still shut down"
+            );
+            let termination = std::fs::read_to_string(dir.path().join("termination-log"))
+                .expect("termination message");
+            assert!(termination.contains(&message), "{termination}");
+        }
+    }
+
+    /// An executor that records whether it was prepared and shut down.
+    #[derive(Default)]
+    struct Records {
+        prepared: std::sync::Arc<AtomicBool>,
+        shut_down: std::sync::Arc<AtomicBool>,
+    }
+
+    impl Executor for Records {
+        async fn prepare(&mut self, _: &TaskContext, _: bool) -> Prepared {
+            self.prepared.store(true, Ordering::Relaxed);
+            Prepared::ready()
+        }
+        async fn execute(&mut self, _: TaskInputs) -> TaskOutcome {
+            unreachable!("a run without a scratch directory runs no task")
+        }
+        async fn shutdown(&mut self) {
+            self.shut_down.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Settings whose scratch directory lies under a regular file, so it cannot be made.
+    fn settings_without_scratch(dir: &std::path::Path) -> RunSettings {
+        std::fs::write(dir.join("not-a-dir"), b"").expect("write");
+        let mut settings = settings(dir);
+        settings.scratch_dir = dir.join("not-a-dir/scratch");
+        settings.termination_message_path = Some(dir.join("termination-log"));
+        settings
+    }
+
+    #[tokio::test]
+    async fn a_scratch_directory_that_cannot_be_made_writes_a_recoverable_system_error_document() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let mut settings = settings_without_scratch(dir.path());
+        settings.error_file_name = "error-abc.pb".to_owned();
+        settings.worker_name = "worker-1".to_owned();
+        settings.fail_on_error = true;
+        let executor = Records::default();
+        let (prepared, shut_down) = (executor.prepared.clone(), executor.shut_down.clone());
+
+        let report = run(executor, &settings).await;
+
+        assert_eq!(
+            (
+                report.outcome_kind,
+                report.exit_code,
+                report.written.as_slice()
+            ),
+            ("failed", 1, ["error-abc.pb".to_owned()].as_slice()),
+            "reported as any failure written: the settings' file name and exit code"
+        );
+        let error = error_written(dir.path(), "error-abc.pb");
+        assert_eq!(error.code, "SYSTEM");
+        assert_eq!(
+            error.origin(),
+            flyte_proto::core::execution_error::ErrorKind::System
+        );
+        assert_eq!(
+            error.kind(),
+            flyte_proto::core::container_error::Kind::Recoverable
+        );
+        assert_eq!(error.worker, "worker-1");
+        let scratch = settings.scratch_dir.display().to_string();
+        assert!(error.message.contains(&scratch), "{}", error.message);
+        assert!(!prepared.load(Ordering::Relaxed), "no task is loaded");
+        assert!(
+            shut_down.load(Ordering::Relaxed),
+            "the executor is shut down"
+        );
+        let termination = std::fs::read_to_string(dir.path().join("termination-log"))
+            .expect("termination message");
+        assert!(
+            termination.starts_with("SYSTEM (SYSTEM, recoverable): PipelineError: could not create the scratch directory"),
+            "{termination}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scratch_directory_that_cannot_be_made_nor_an_error_document_written_is_err() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(dir.path());
+        let mut settings = settings_without_scratch(dir.path());
+        settings.task.output_prefix = dir.path().join("not-a-dir/out").display().to_string();
+        let storage = Storage::new(StorageConfig::default());
+        let error = run_task(
+            Records::default(),
+            &storage,
+            &settings,
+            &Metrics::disabled(),
+        )
+        .await
+        .expect_err("nothing can be written");
+        assert!(
+            matches!(error, PipelineError::WriteOutcome { .. }),
+            "{error}"
+        );
+        let termination = std::fs::read_to_string(dir.path().join("termination-log"))
+            .expect("termination message");
+        assert!(
+            termination.contains("could not create the scratch directory"),
+            "{termination}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_whose_scratch_directory_cannot_be_made_writes_nothing_and_is_err() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings = settings_without_scratch(dir.path());
+        settings.dry_run = true;
+        let storage = Storage::new(StorageConfig::default());
+        let error = run_task(
+            Records::default(),
+            &storage,
+            &settings,
+            &Metrics::disabled(),
+        )
+        .await
+        .expect_err("a dry run writes nothing");
+        assert!(matches!(error, PipelineError::Scratch { .. }), "{error}");
+        assert!(!dir.path().join("out").exists());
     }
 
     #[tokio::test]

@@ -10,6 +10,12 @@ use std::path::Path;
 use flyte_errors::{ContainerFailure, Origin, Recoverability};
 
 /// The most Kubernetes keeps of a termination message (4 KiB).
+///
+/// ```
+/// let long = "x".repeat(10_000);
+/// let capped = flyte_runtime::termination::cap_termination_message(&long);
+/// assert!(capped.len() <= flyte_runtime::termination::MAX_TERMINATION_MESSAGE_BYTES);
+/// ```
 pub const MAX_TERMINATION_MESSAGE_BYTES: usize = 4096;
 
 /// What marks a summary that was cut to fit [`MAX_TERMINATION_MESSAGE_BYTES`].
@@ -20,6 +26,18 @@ const CUT_MARK: &str = "\n… (cut to Kubernetes' 4 KiB termination message limi
 /// names the exception; the whole message when it has no such part). `not_written`
 /// says why the error document itself could not be written, and goes first, so it
 /// survives the cap.
+///
+/// ```
+/// use flyte_errors::{ContainerFailure, format_trace_message};
+/// use flyte_runtime::termination::failure_summary;
+///
+/// let message = format_trace_message("Traceback …\n", "ValueError", "b must not be 0");
+/// let failure = ContainerFailure::user("USER:ValueError", message);
+/// assert_eq!(
+///     failure_summary(&failure, None),
+///     "USER:ValueError (USER, non-recoverable): ValueError: b must not be 0"
+/// );
+/// ```
 pub fn failure_summary(failure: &ContainerFailure, not_written: Option<&str>) -> String {
     let origin = match failure.origin {
         Origin::User => "USER",
@@ -59,6 +77,13 @@ fn message_summary(message: &str) -> String {
 
 /// `summary` cut to at most [`MAX_TERMINATION_MESSAGE_BYTES`] bytes, on a character
 /// boundary, with a note saying it was cut.
+///
+/// ```
+/// use flyte_runtime::termination::cap_termination_message;
+/// assert_eq!(cap_termination_message("short"), "short");
+/// let cut = cap_termination_message(&"é".repeat(5000));
+/// assert!(cut.ends_with("(cut to Kubernetes' 4 KiB termination message limit)"));
+/// ```
 pub fn cap_termination_message(summary: &str) -> String {
     if summary.len() <= MAX_TERMINATION_MESSAGE_BYTES {
         return summary.to_owned();
@@ -73,6 +98,17 @@ pub fn cap_termination_message(summary: &str) -> String {
 /// Writes `summary`, capped, to the termination message file at `path`. A file that
 /// cannot be written is never an error of the run (outside Kubernetes there is usually
 /// none): it is logged once, at info level, and the run goes on.
+///
+/// ```
+/// use flyte_runtime::termination::write_termination_message;
+///
+/// let dir = tempfile::tempdir().expect("tempdir");
+/// let path = dir.path().join("termination-log");
+/// write_termination_message(&path, "SYSTEM (SYSTEM, recoverable): the store was down");
+/// assert_eq!(std::fs::read_to_string(&path).expect("written"), "SYSTEM (SYSTEM, recoverable): the store was down");
+/// // Outside Kubernetes there may be no such file: never an error.
+/// write_termination_message(&dir.path().join("no/such/dir/log"), "ignored");
+/// ```
 pub fn write_termination_message(path: &Path, summary: &str) {
     let capped = cap_termination_message(summary);
     let written = std::fs::OpenOptions::new()

@@ -153,3 +153,193 @@ async fn a_task_error_with_causes_writes_a_user_error_document_naming_each_cause
     );
     assert!(!dir.path().join("out").join(OUTPUTS_FILE).exists());
 }
+
+/// The container error written under `<dir>/out`.
+fn error_written(dir: &Path) -> flyte_proto::core::ContainerError {
+    flyte_proto::io::read_error_document(dir.join("out").join(ERROR_FILE))
+        .expect("error.pb")
+        .error
+        .expect("a container error")
+}
+
+/// The `Trace:` part of a message in flytekit's layout: the error and its causes,
+/// before the `Message:` summary repeats the error itself.
+fn trace(message: &str) -> &str {
+    message
+        .split_once("\n\nMessage:")
+        .map_or(message, |(trace, _)| trace)
+}
+
+/// Runs a task that fails with `error` on one integer input; returns what it wrote.
+async fn fail_with<E>(
+    error: impl FnOnce() -> E + Send + 'static,
+) -> flyte_proto::core::ContainerError
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_inputs(
+        dir.path(),
+        &literal::literal_map([("a", literal::integer(1))]),
+    );
+    let mut error = Some(error);
+    let task = FnExecutor::new(move |_: TaskContext, _: LiteralMap| {
+        let error = error.take().expect("the task runs once")();
+        async move { Err::<LiteralMap, E>(error) }
+    });
+    let report = run(task, &settings(dir.path())).await;
+    assert_eq!(report.outcome_kind, "failed");
+    error_written(dir.path())
+}
+
+#[tokio::test]
+async fn an_anyhow_error_writes_a_user_error_document_with_its_context_chain() {
+    let error = fail_with(|| {
+        anyhow::Error::new(std::io::Error::other("unexpected end of file"))
+            .context("line 3 is not key=value")
+            .context("could not parse the configuration of run 42")
+    })
+    .await;
+    assert_eq!(error.code, flyte_errors::codes::USER_RUNTIME_ERROR);
+    assert_eq!(error.origin(), execution_error::ErrorKind::User);
+    assert_eq!(error.kind(), container_error::Kind::NonRecoverable);
+    for part in [
+        "could not parse the configuration of run 42",
+        "line 3 is not key=value",
+        "unexpected end of file",
+    ] {
+        assert_eq!(
+            trace(&error.message).matches(part).count(),
+            1,
+            "{part} once in {}",
+            error.message
+        );
+    }
+    assert!(
+        error
+            .message
+            .ends_with("Message:\n\n    Error: could not parse the configuration of run 42"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
+async fn a_boxed_error_or_a_string_writes_a_user_error_document() {
+    let boxed = fail_with(|| -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(std::io::Error::other("disk quota exceeded"))
+    })
+    .await;
+    assert_eq!(boxed.code, flyte_errors::codes::USER_RUNTIME_ERROR);
+    assert!(
+        boxed.message.ends_with("Error: disk quota exceeded"),
+        "{}",
+        boxed.message
+    );
+    let text = fail_with(|| "column `city` is missing".to_owned()).await;
+    assert!(
+        text.message.ends_with("Error: column `city` is missing"),
+        "{}",
+        text.message
+    );
+}
+
+/// The task's own error, caused by a recoverable one.
+#[derive(Debug, thiserror::Error)]
+#[error("could not fetch the model")]
+struct FetchFailed(#[source] flyte_runtime::Recoverable);
+
+#[tokio::test]
+async fn a_recoverable_error_writes_a_recoverable_user_error_as_flytekit_does_for_flyte_recoverable_exception()
+ {
+    use flyte_runtime::Recoverable;
+
+    fn check(error: &flyte_proto::core::ContainerError, summary: &str) {
+        assert_eq!(error.code, "USER:Recoverable");
+        assert_eq!(error.code, flyte_errors::codes::USER_RECOVERABLE);
+        assert_eq!(error.origin(), execution_error::ErrorKind::User);
+        assert_eq!(error.kind(), container_error::Kind::Recoverable);
+        assert!(
+            error
+                .message
+                .ends_with(&format!("Message:\n\n    {summary}")),
+            "{}",
+            error.message
+        );
+        assert_eq!(
+            trace(&error.message)
+                .matches("the model store timed out")
+                .count(),
+            1,
+            "{}",
+            error.message
+        );
+    }
+
+    let timed_out = || std::io::Error::other("the model store timed out");
+    check(
+        &fail_with(move || Recoverable::new(timed_out())).await,
+        "Recoverable: the model store timed out",
+    );
+    check(
+        &fail_with(move || FetchFailed(Recoverable::new(timed_out()))).await,
+        "FetchFailed: could not fetch the model",
+    );
+    // anyhow hides the type of the error it holds outermost; the mark is still found.
+    check(
+        &fail_with(move || anyhow::Error::new(Recoverable::new(timed_out()))).await,
+        "Error: the model store timed out",
+    );
+    check(
+        &fail_with(move || {
+            anyhow::Error::new(Recoverable::new(timed_out())).context("loading the model")
+        })
+        .await,
+        "Error: loading the model",
+    );
+    check(
+        &fail_with(move || -> Box<dyn std::error::Error + Send + Sync> {
+            Box::new(Recoverable::new(timed_out()))
+        })
+        .await,
+        "Error: the model store timed out",
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_task_writes_a_user_error_document_with_the_panic_message() {
+    for before_its_future in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_inputs(
+            dir.path(),
+            &literal::literal_map([("a", literal::integer(0))]),
+        );
+        let task = FnExecutor::new(move |_: TaskContext, inputs: LiteralMap| {
+            let a = inputs.literals["a"].as_integer().unwrap_or_default();
+            if before_its_future {
+                panic!("the function panicked at once on a = {a}");
+            }
+            async move {
+                if a == 0 {
+                    panic!("the function panicked on a = {a}");
+                }
+                Ok::<_, std::io::Error>(LiteralMap::default())
+            }
+        });
+        let report = run(task, &settings(dir.path())).await;
+        assert_eq!(
+            (report.outcome_kind, report.exit_code, report.written),
+            ("failed", 0, vec![ERROR_FILE.to_owned()])
+        );
+        let error = error_written(dir.path());
+        assert_eq!(error.code, flyte_errors::codes::USER_RUNTIME_ERROR);
+        assert_eq!(error.origin(), execution_error::ErrorKind::User);
+        assert_eq!(error.kind(), container_error::Kind::NonRecoverable);
+        let expected = if before_its_future {
+            "Panic: the function panicked at once on a = 0"
+        } else {
+            "Panic: the function panicked on a = 0"
+        };
+        assert!(error.message.ends_with(expected), "{}", error.message);
+    }
+}

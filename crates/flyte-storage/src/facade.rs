@@ -34,8 +34,9 @@ use crate::uri::{Location, StorageUri};
 ///
 /// Any [`Store`] can be registered for a URI prefix with [`with_store`](Self::with_store):
 /// a scheme of one's own (`mem://`), or a part of a built-in one (`s3://test-bucket/`).
-/// The longest registered prefix that starts a URI wins; a URI no registered prefix
-/// starts goes to the built-in store of its scheme, and a scheme with neither is
+/// Prefixes match whole path segments, and the longest registered prefix a URI lies
+/// under wins; a URI under no registered prefix goes to the built-in store of its
+/// scheme, and a scheme with neither is
 /// [`StorageError::UnsupportedScheme`](crate::StorageError::UnsupportedScheme).
 ///
 /// Each object store backend is a cargo feature of this crate (`s3`, `gcs`, `azure`,
@@ -87,12 +88,37 @@ pub struct Storage {
     registered: Arc<Vec<Registered>>,
 }
 
-/// A store registered for the URIs that start with `prefix`.
+/// A store registered for the URIs under `prefix`.
 #[derive(Debug)]
 struct Registered {
-    /// As given, with its scheme lowercased (URIs are compared with theirs lowercased).
+    /// As given, with its scheme lowercased (URIs are compared with theirs lowercased)
+    /// and without trailing `/` ([`registered_prefix`]).
     prefix: String,
     store: Arc<dyn Store>,
+}
+
+/// `prefix` as the registry keeps it: its scheme lowercased and its trailing `/`s
+/// dropped, so that `s3://scratch/` and `s3://scratch` are one prefix. A bare scheme
+/// (`mem://`) or the root `/` is kept whole: there is no segment left to trim to.
+fn registered_prefix(prefix: &str) -> String {
+    let prefix = lowercase_scheme(prefix);
+    let keep = prefix.find("://").map_or(1, |at| at + "://".len());
+    let trimmed = prefix.trim_end_matches('/');
+    if trimmed.len() < keep {
+        prefix.into_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// Whether `uri` (its scheme lowercased) is `prefix` itself or lies under it: the
+/// prefix must end where a path segment of the URI ends, so `s3://scratch` serves
+/// `s3://scratch/a` and `s3://scratch` but not `s3://scratch-2/a`.
+fn is_under(uri: &str, prefix: &str) -> bool {
+    match uri.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'),
+        None => false,
+    }
 }
 
 /// `text` with the scheme before its `://` lowercased, as [`StorageUri`] reads schemes.
@@ -142,11 +168,15 @@ impl Storage {
         }
     }
 
-    /// This storage with `store` serving every URI that starts with `prefix`
-    /// (`"mem://"`, `"s3://test-bucket/"`; the scheme is compared case-insensitively,
-    /// the rest as written). The longest registered prefix of a URI wins; URIs no
-    /// registered prefix starts keep going to the built-in store of their scheme.
-    /// Registering a prefix again replaces its store.
+    /// This storage with `store` serving every URI under `prefix` (`"mem://"`,
+    /// `"s3://test-bucket/"`; the scheme is compared case-insensitively, the rest as
+    /// written). A prefix matches whole path segments only: `s3://scratch` (with or
+    /// without a trailing `/`, which is dropped) serves `s3://scratch` and
+    /// `s3://scratch/a`, never `s3://scratch-2/a`; a bare scheme (`mem://`) serves the
+    /// whole scheme. The longest registered prefix of a URI wins; URIs under no
+    /// registered prefix keep going to the built-in store of their scheme.
+    /// Registering a prefix again (`s3://scratch/` after `s3://scratch`) replaces its
+    /// store.
     ///
     /// A registered store is called with the URI as given (a [`PrefixStore`] moves it
     /// under a key prefix of another store) and writes objects as it was built to:
@@ -158,7 +188,7 @@ impl Storage {
     ///
     /// [`PrefixStore`]: crate::PrefixStore
     pub fn with_store(mut self, prefix: impl Into<String>, store: Arc<dyn Store>) -> Self {
-        let prefix = lowercase_scheme(&prefix.into()).into_owned();
+        let prefix = registered_prefix(&prefix.into());
         let mut registered: Vec<Registered> = self
             .registered
             .iter()
@@ -216,7 +246,7 @@ impl Storage {
             if let Some(entry) = self
                 .registered
                 .iter()
-                .find(|entry| text.starts_with(&entry.prefix))
+                .find(|entry| is_under(&text, &entry.prefix))
             {
                 return Ok(entry.store.as_ref());
             }
@@ -507,6 +537,76 @@ mod tests {
              of flyte-storage leaves out: build flyte-storage with `--features gcs` (or \
              features = [\"gcs\"] in Cargo.toml)"
         );
+    }
+
+    /// Which of `stores` serves `uri`, by index.
+    fn served_by(
+        storage: &Storage,
+        stores: &[Arc<crate::MemoryStore>],
+        uri: &str,
+    ) -> Option<usize> {
+        let parsed = StorageUri::parse(uri).expect("valid");
+        let store: *const dyn Store = storage.store_for(&parsed).ok()?;
+        stores
+            .iter()
+            .position(|candidate| std::ptr::addr_eq(Arc::as_ptr(candidate), store))
+    }
+
+    #[test]
+    fn a_registered_prefix_serves_whole_path_segments_only() {
+        let scratch = Arc::new(crate::MemoryStore::new());
+        let storage = Storage::default().with_store("s3://scratch", scratch.clone());
+        let stores = [scratch];
+        assert_eq!(served_by(&storage, &stores, "s3://scratch/a/b"), Some(0));
+        assert_eq!(served_by(&storage, &stores, "s3://scratch"), Some(0));
+        assert_eq!(served_by(&storage, &stores, "s3://scratch/"), Some(0));
+        assert_eq!(
+            served_by(&storage, &stores, "s3://scratch-2/a"),
+            None,
+            "another bucket whose name starts the same"
+        );
+        assert_eq!(served_by(&storage, &stores, "s3://scratchpad"), None);
+    }
+
+    #[test]
+    fn a_trailing_slash_at_registration_is_dropped() {
+        let scratch = Arc::new(crate::MemoryStore::new());
+        let storage = Storage::default().with_store("s3://scratch/", scratch.clone());
+        let stores = [scratch];
+        assert_eq!(
+            served_by(&storage, &stores, "s3://scratch"),
+            Some(0),
+            "the bucket itself, as a listing names it"
+        );
+        assert_eq!(served_by(&storage, &stores, "s3://scratch/k"), Some(0));
+        assert_eq!(served_by(&storage, &stores, "s3://scratch-2/k"), None);
+    }
+
+    #[test]
+    fn a_prefix_with_and_without_its_trailing_slash_is_one_registration() {
+        let first = Arc::new(crate::MemoryStore::new());
+        let second = Arc::new(crate::MemoryStore::new());
+        let storage = Storage::default()
+            .with_store("mem://b/dir", first.clone())
+            .with_store("MEM://b/dir//", second.clone());
+        let stores = [first, second];
+        assert_eq!(served_by(&storage, &stores, "mem://b/dir/k"), Some(1));
+        assert_eq!(storage.registered.len(), 1);
+    }
+
+    #[test]
+    fn a_bare_scheme_or_the_root_serves_everything_under_it() {
+        let memory = Arc::new(crate::MemoryStore::new());
+        let root = Arc::new(crate::MemoryStore::new());
+        let storage = Storage::default()
+            .with_store("mem://", memory.clone())
+            .with_store("/", root.clone());
+        let stores = [memory, root];
+        assert_eq!(served_by(&storage, &stores, "mem://bucket/k"), Some(0));
+        assert_eq!(served_by(&storage, &stores, "/tmp/x"), Some(1));
+        assert_eq!(registered_prefix("mem://"), "mem://");
+        assert_eq!(registered_prefix("/"), "/");
+        assert_eq!(registered_prefix("file:///tmp/x/"), "file:///tmp/x");
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub enum PartitionError {
         /// What it must be.
         expected: &'static str,
     },
+    /// Input `rows` is not a file (a Blob SINGLE), looked through unions and offloaded
+    /// literals.
+    #[error("input `rows` is not a file: the task takes rows as a CSV FlyteFile")]
+    RowsNotAFile(#[source] OffloadError),
     /// The CSV file could not be downloaded.
     #[error("could not download the CSV file of input `rows`")]
     Download(#[source] OffloadError),
@@ -162,18 +166,19 @@ pub enum PartitionError {
 /// The task: downloads input `rows`, partitions it by input `column`, uploads the parts
 /// under the run's raw output prefix and returns them as output `o0`, with the number of
 /// rows as `o1`.
+///
+/// Nothing in it blocks the runtime's threads: the file system is reached through
+/// `tokio::fs` and the CSV is parsed on the blocking pool, so a stop from outside
+/// (which drops this future) takes effect at the next step instead of after the whole
+/// file.
 pub async fn partition_csv(
     context: TaskContext,
     inputs: LiteralMap,
 ) -> Result<LiteralMap, PartitionError> {
-    let rows = inputs
-        .literals
-        .get("rows")
-        .filter(|rows| rows.as_blob().is_some())
-        .ok_or(PartitionError::Input {
-            name: "rows",
-            expected: "a file",
-        })?;
+    let rows = inputs.literals.get("rows").ok_or(PartitionError::Input {
+        name: "rows",
+        expected: "a file",
+    })?;
     let column = inputs
         .literals
         .get("column")
@@ -181,37 +186,98 @@ pub async fn partition_csv(
         .ok_or(PartitionError::Input {
             name: "column",
             expected: "a string",
-        })?;
+        })?
+        .to_owned();
     let raw_output_prefix = context
         .raw_output_prefix()
         .ok_or(PartitionError::NoRawOutputPrefix)?
         .to_owned();
 
+    // The materializer checks the kind itself, looking through unions and offloaded
+    // literals, so an Optional[FlyteFile] or a large offloaded input works too.
     let local_rows = Materializer::new(context.storage().clone())
         .file(rows, &context.scratch_dir().join("rows.csv"))
         .await
-        .map_err(PartitionError::Download)?;
-    let text = std::fs::read_to_string(&local_rows).map_err(|source| PartitionError::Read {
-        path: local_rows.clone(),
-        source,
-    })?;
+        .map_err(|error| match error {
+            OffloadError::UnexpectedLiteral { .. } => PartitionError::RowsNotAFile(error),
+            other => PartitionError::Download(other),
+        })?;
+    let text = tokio::fs::read_to_string(&local_rows)
+        .await
+        .map_err(|source| PartitionError::Read {
+            path: local_rows.clone(),
+            source,
+        })?;
 
+    let partitions = tokio::task::spawn_blocking(move || partition(&text, &column))
+        .await
+        .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))?;
     let parts_dir = context.scratch_dir().join("parts");
-    let count = partition(&text, column, &parts_dir)?;
+    partitions.write(&parts_dir).await?;
     let parts = Offloader::new(context.storage().clone(), raw_output_prefix)
         .directory(&parts_dir, "")
         .await
         .map_err(PartitionError::Upload)?;
     Ok(literal::literal_map([
         ("o0", parts),
-        ("o1", literal::integer(count as i64)),
+        ("o1", literal::integer(partitions.rows as i64)),
     ]))
 }
 
-/// Splits the CSV `text` by the values of `column` into `part-<value>.csv` files under
-/// `into` (created), each starting with the header; returns how many rows it wrote.
-/// Values are escaped in file names (see [`part_file_name`]).
-pub fn partition(text: &str, column: &str, into: &Path) -> Result<usize, PartitionError> {
+/// A CSV file split by the values of one column: the contents of each partition file
+/// by its name, each starting with the header line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Partitions {
+    /// `part-<value>.csv` (see [`part_file_name`]) to its contents.
+    pub files: BTreeMap<String, String>,
+    /// How many rows were partitioned (the header not counted).
+    pub rows: usize,
+}
+
+impl Partitions {
+    /// Writes every partition file under `into`, creating it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let partitions = partition_csv::partition("k,v\na,1\nb,2\n", "k")?;
+    /// partitions.write(&dir.path().join("parts")).await?;
+    /// assert_eq!(std::fs::read_to_string(dir.path().join("parts/part-b.csv"))?, "k,v\nb,2\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn write(&self, into: &Path) -> Result<(), PartitionError> {
+        let write_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| PartitionError::Write { path, source }
+        };
+        tokio::fs::create_dir_all(into)
+            .await
+            .map_err(write_error(into))?;
+        for (name, contents) in &self.files {
+            let path = into.join(name);
+            tokio::fs::write(&path, contents)
+                .await
+                .map_err(write_error(&path))?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits the CSV `text` by the values of `column` into `part-<value>.csv` files, each
+/// starting with the header; values are escaped in file names (see
+/// [`part_file_name`]). The whole file is checked first: a malformed one yields no
+/// partition at all.
+///
+/// ```
+/// let partitions = partition_csv::partition("name,city\nada,london\nalan,leeds\n", "city")?;
+/// assert_eq!(partitions.rows, 2);
+/// assert_eq!(partitions.files["part-leeds.csv"], "name,city\nalan,leeds\n");
+/// # Ok::<(), partition_csv::PartitionError>(())
+/// ```
+pub fn partition(text: &str, column: &str) -> Result<Partitions, PartitionError> {
     let mut records = csv::parse(text)?.into_iter();
     let header = records.next().ok_or(PartitionError::NoHeader)?.fields;
     let index = header
@@ -222,8 +288,8 @@ pub fn partition(text: &str, column: &str, into: &Path) -> Result<usize, Partiti
             header: header.clone(),
         })?;
     let header_line = csv::format_record(&header) + "\n";
-    let mut parts: BTreeMap<String, String> = BTreeMap::new();
-    let mut count = 0;
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    let mut rows = 0;
     for record in records {
         if record.fields.len() != header.len() {
             return Err(PartitionError::RaggedRow {
@@ -240,22 +306,12 @@ pub fn partition(text: &str, column: &str, into: &Path) -> Result<usize, Partiti
                 bytes: name.len(),
             });
         }
-        let part = parts.entry(name).or_insert_with(|| header_line.clone());
+        let part = files.entry(name).or_insert_with(|| header_line.clone());
         part.push_str(&csv::format_record(&record.fields));
         part.push('\n');
-        count += 1;
+        rows += 1;
     }
-    // Only once the whole file is known good: a bad row leaves nothing half-written.
-    let write_error = |path: &Path| {
-        let path = path.to_owned();
-        move |source| PartitionError::Write { path, source }
-    };
-    std::fs::create_dir_all(into).map_err(write_error(into))?;
-    for (name, contents) in parts {
-        let path = into.join(name);
-        std::fs::write(&path, contents).map_err(write_error(&path))?;
-    }
-    Ok(count)
+    Ok(Partitions { files, rows })
 }
 
 /// The file name of the partition holding rows whose column has `value`:
@@ -300,11 +356,13 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn rows_go_to_one_file_per_value_each_with_the_header() {
+    #[tokio::test]
+    async fn rows_go_to_one_file_per_value_each_with_the_header() {
         let dir = tempfile::tempdir().expect("tempdir");
         let text = "id,city\n1,london\n2,\"new york, ny\"\n3,london\n4,\n";
-        assert_eq!(partition(text, "city", dir.path()).expect("well formed"), 4);
+        let partitions = partition(text, "city").expect("well formed");
+        assert_eq!(partitions.rows, 4);
+        partitions.write(dir.path()).await.expect("written");
         assert_eq!(
             files(dir.path()),
             BTreeMap::from([
@@ -322,10 +380,8 @@ mod tests {
     }
 
     #[test]
-    fn a_ragged_row_names_its_line_and_writes_nothing() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let into = dir.path().join("parts");
-        let error = partition("a,b\n1,2\n3\n", "a", &into).expect_err("the input is refused");
+    fn a_ragged_row_names_its_line() {
+        let error = partition("a,b\n1,2\n3\n", "a").expect_err("the input is refused");
         assert!(
             matches!(
                 error,
@@ -337,31 +393,89 @@ mod tests {
             ),
             "{error:?}"
         );
-        assert!(!into.exists(), "nothing is written for a bad file");
     }
 
     #[test]
     fn an_unknown_column_lists_the_columns_there_are() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let error = partition("a,b\n1,2\n", "c", dir.path()).expect_err("the input is refused");
+        let error = partition("a,b\n1,2\n", "c").expect_err("the input is refused");
         assert_eq!(
             error.to_string(),
             "the CSV file has no column `c`: input `column` must be one of its columns (a, b)"
         );
-        assert!(matches!(
-            partition("", "c", dir.path()),
-            Err(PartitionError::NoHeader)
-        ));
+        assert!(matches!(partition("", "c"), Err(PartitionError::NoHeader)));
     }
 
     #[test]
     fn a_value_too_long_for_a_file_name_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
         let text = format!("k\n{}\n", "é".repeat(60));
         assert!(matches!(
-            partition(&text, "k", dir.path()),
+            partition(&text, "k"),
             Err(PartitionError::ValueTooLong { line: 2, .. })
         ));
+    }
+
+    /// A context whose raw output prefix and scratch directory are under `dir`.
+    fn context(dir: &Path) -> TaskContext {
+        let mut locations = flyte_runtime::TaskLocations::new("unused", "unused");
+        locations.raw_output_data_prefix = Some(dir.join("raw").display().to_string());
+        let scratch = dir.join("scratch");
+        std::fs::create_dir_all(&scratch).expect("mkdir");
+        TaskContext::new(flyte_storage::Storage::default(), locations, scratch)
+    }
+
+    /// The CSV file `rows.csv` under `dir`, offloaded as a FlyteFile.
+    async fn uploaded_rows(dir: &Path) -> Literal {
+        let csv = dir.join("rows.csv");
+        std::fs::write(&csv, "name,city\nada,london\n").expect("write");
+        Offloader::new(
+            flyte_storage::Storage::default(),
+            dir.join("uploaded").display().to_string(),
+        )
+        .file(&csv, "csv")
+        .await
+        .expect("offloaded")
+    }
+
+    #[tokio::test]
+    async fn rows_in_a_union_or_an_offloaded_literal_are_accepted_as_the_materializer_reads_them() {
+        use flyte_proto::Message;
+        use flyte_proto::core::{LiteralType, Union, scalar::Value as ScalarValue};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rows = uploaded_rows(dir.path()).await;
+        let optional = literal::scalar(ScalarValue::Union(Box::new(Union {
+            value: Some(Box::new(rows.clone())),
+            r#type: Some(LiteralType::default()),
+        })));
+        let stored = dir.path().join("rows_offloaded_metadata.pb");
+        std::fs::write(&stored, rows.encode_to_vec()).expect("write");
+        let offloaded = literal::offloaded(stored.display().to_string(), 0, None);
+        for (case, rows) in [("a union", optional), ("an offloaded literal", offloaded)] {
+            let inputs =
+                literal::literal_map([("rows", rows), ("column", literal::string("city"))]);
+            let outputs = partition_csv(context(&dir.path().join(case)), inputs)
+                .await
+                .unwrap_or_else(|error| panic!("{case}: {error}"));
+            assert_eq!(outputs.literals["o1"].as_integer(), Some(1), "{case}");
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_that_are_not_a_file_are_refused_naming_what_they_are() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inputs = literal::literal_map([
+            ("rows", literal::integer(3)),
+            ("column", literal::string("city")),
+        ]);
+        let error = partition_csv(context(dir.path()), inputs)
+            .await
+            .expect_err("an integer is no file");
+        assert!(
+            matches!(error, PartitionError::RowsNotAFile(_)),
+            "{error:?}"
+        );
+        let chain = flyte_errors::Chain(&error).to_string();
+        assert!(chain.contains("found a primitive"), "{chain}");
     }
 
     #[test]

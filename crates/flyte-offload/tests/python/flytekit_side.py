@@ -7,6 +7,10 @@
     flytekit_side.py parquet PATH
         writes FRAME as one parquet file at PATH, for ours to offload as a dataset.
 
+    flytekit_side.py csv PATH
+        writes FRAME as one CSV file at PATH (pandas' to_csv, as flytekit's CSV encoder
+        calls it), for ours to offload as a csv dataset.
+
     flytekit_side.py check IN.pb --work-dir DIR
         flytekit's TypeEngine reads the LiteralMap ours offloaded back into Python values
         and checks every content, nesting, format and column; exits non-zero, saying
@@ -28,6 +32,7 @@ from flytekit.core.data_persistence import FileAccessProvider
 from flytekit.core.type_engine import TypeEngine
 from flytekit.core.utils import load_proto_from_file, write_proto_to_file
 from flytekit.models.literals import LiteralMap
+from flytekit.types.structured.structured_dataset import CSV
 from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
 
@@ -81,6 +86,7 @@ def make(args) -> None:
         "file": CsvFile(str(report)),
         "directory": FlyteDirectory(str(tree)),
         "frame": StructuredDataset(dataframe=FRAME),
+        "frame_csv": StructuredDataset(dataframe=FRAME),
         "files": items,
         "by_name": {"first": FlyteFile(str(data / "item0.txt")), "second": FlyteFile(str(data / "item1.txt"))},
         "count": 7,
@@ -89,6 +95,7 @@ def make(args) -> None:
         "file": CsvFile,
         "directory": FlyteDirectory,
         "frame": Annotated[StructuredDataset, Columns],
+        "frame_csv": Annotated[StructuredDataset, Columns, CSV],
         "files": typing.List[FlyteFile],
         "by_name": typing.Dict[str, FlyteFile],
         "count": int,
@@ -124,10 +131,10 @@ def check(args) -> None:
         d.download()
         expect("directory tree", read_tree(Path(d.path)), TREE)
 
-        for name in ["frame", "frame_dir"]:
+        for name, format in [("frame", "parquet"), ("frame_dir", "parquet"), ("frame_csv", CSV)]:
             sd_literal = literals[name]
             sd_type = sd_literal.scalar.structured_dataset.metadata.structured_dataset_type
-            expect(f"{name} format", sd_type.format, "parquet")
+            expect(f"{name} format", sd_type.format, format)
             expect(
                 f"{name} columns",
                 [(c.name, c.literal_type.simple) for c in sd_type.columns],
@@ -135,7 +142,7 @@ def check(args) -> None:
             )
             df = TypeEngine.to_python_value(ctx, sd_literal, pd.DataFrame)
             expect(f"{name} as a DataFrame", df.to_dict("list"), FRAME.to_dict("list"))
-            sd = TypeEngine.to_python_value(ctx, sd_literal, Annotated[StructuredDataset, Columns])
+            sd = TypeEngine.to_python_value(ctx, sd_literal, Annotated[StructuredDataset, Columns, format])
             expect(f"{name} as a StructuredDataset", sd.open(pd.DataFrame).all().to_dict("list"), FRAME.to_dict("list"))
 
     if problems:
@@ -146,6 +153,10 @@ def check(args) -> None:
 
 def parquet(args) -> None:
     FRAME.to_parquet(args.path)
+
+
+def csv(args) -> None:
+    FRAME.to_csv(args.path, index=False)
 
 
 def main() -> None:
@@ -160,8 +171,10 @@ def main() -> None:
     p.add_argument("--work-dir", required=True)
     p = sub.add_parser("parquet")
     p.add_argument("path")
+    p = sub.add_parser("csv")
+    p.add_argument("path")
     args = parser.parse_args()
-    {"make": make, "check": check, "parquet": parquet}[args.command](args)
+    {"make": make, "check": check, "parquet": parquet, "csv": csv}[args.command](args)
 
 
 if __name__ == "__main__":
