@@ -1,18 +1,6 @@
-//! Literals <-> local files: flyte-offload's API, and what copilot decides about its errors.
+//! Literals <-> local files: flyte-offload's API, and the one rule copilot adds to it.
 
-pub use flyte_offload::{Materializer, OffloadError, Offloader};
-
-/// Whether `error` is in the data itself, so that retrying the task cannot help.
-pub fn retry_cannot_help(error: &OffloadError) -> bool {
-    matches!(
-        error,
-        OffloadError::OffloadedLiteralInvalid { .. }
-            | OffloadError::OffloadLoop { .. }
-            | OffloadError::UnsafeKey { .. }
-            | OffloadError::EmptyUri { .. }
-            | OffloadError::UnexpectedLiteral { .. }
-    )
-}
+pub use flyte_offload::{Materializer, OffloadError, OffloadErrorKind, Offloader};
 
 /// Whether a map key can be a file name under a directory without leaving it.
 pub fn is_safe_file_name(key: &str) -> bool {

@@ -19,7 +19,7 @@ use flyte_proto::core::{Literal, LiteralMap, VariableMap};
 use flyte_storage::Storage;
 use serde_json::Value as Json;
 
-use crate::blobs::{self, Materializer, OffloadError};
+use crate::blobs::{self, Materializer, OffloadErrorKind};
 use crate::report::{Fault, codes};
 use crate::values;
 
@@ -109,18 +109,6 @@ fn check_writable(dir: &Path) -> Result<(), Fault> {
     }
 }
 
-/// Failures no retry changes, on this side of the transfer: the local directory (a
-/// write refused, a path no literal can name), or a URI no store of this storage serves
-/// (an http(s) URI, a scheme this build has no backend for).
-fn is_on_this_side(error: &OffloadError) -> bool {
-    matches!(
-        error,
-        OffloadError::Local { .. }
-            | OffloadError::NonUtf8Path { .. }
-            | OffloadError::NoStore { .. }
-    )
-}
-
 async fn download(storage: &Storage, plan: &DownloadPlan) -> Result<(), Fault> {
     // Every storage failure is worth a retry: a missing inputs.pb may not be visible yet.
     let bytes = storage.get_bytes(&plan.inputs).await.map_err(|error| {
@@ -162,10 +150,13 @@ async fn download(storage: &Storage, plan: &DownloadPlan) -> Result<(), Fault> {
         .literal_map(&inputs, &plan.local_dir)
         .await
         .map_err(|error| {
-            let fault = if blobs::retry_cannot_help(&error) || is_on_this_side(&error) {
-                Fault::fatal
-            } else {
+            // Only the store's failures may pass; the inputs' literals, the local
+            // directory and a URI no store serves (an http(s) URI, a scheme this build
+            // has no backend for) are the same on every retry.
+            let fault = if error.kind() == OffloadErrorKind::Storage {
                 Fault::system
+            } else {
+                Fault::fatal
             };
             fault(
                 codes::INPUT_DOWNLOAD_FAILED,

@@ -26,7 +26,7 @@ use flyte_storage::{Storage, join};
 use futures_util::future::{BoxFuture, try_join_all};
 use tokio::sync::Semaphore;
 
-use crate::blobs::{self, OffloadError, Offloader};
+use crate::blobs::{self, OffloadError, OffloadErrorKind, Offloader};
 use crate::report::{Fault, codes};
 use crate::values;
 
@@ -146,20 +146,14 @@ async fn upload(storage: &Storage, plan: &SidecarPlan) -> Result<(), Fault> {
 /// anything is uploaded, so a fault of the task's own found here means the task's files
 /// changed under the sidecar (or could not be read); it is the task's all the same.
 fn upload_fault(name: &str, error: OffloadError) -> Fault {
-    match &error {
-        OffloadError::NotFound { .. }
-        | OffloadError::NotAFile { .. }
-        | OffloadError::NotADirectory { .. }
-        | OffloadError::NoFileName { .. }
-        | OffloadError::LinkOutside { .. }
-        | OffloadError::NonUtf8Path { .. }
-        | OffloadError::Local { .. } => Fault::user(
+    match error.kind() {
+        OffloadErrorKind::Local => Fault::user(
             codes::INVALID_OUTPUT,
             anyhow::Error::new(error).context(format!("output {name:?}")),
         ),
         // The raw output prefix (--to-raw-output) names no store this storage has, or
         // is empty: propeller's configuration, which a retry does not change.
-        OffloadError::NoStore { .. } | OffloadError::EmptyPrefix => Fault::fatal(
+        OffloadErrorKind::Configuration => Fault::fatal(
             codes::OUTPUT_UPLOAD_FAILED,
             anyhow::Error::new(error)
                 .context(format!("uploading output {name:?} (--to-raw-output)")),
@@ -520,6 +514,12 @@ impl Planner {
                 let (found, metadata) = self.require(path, what)?;
                 if metadata.is_dir() {
                     check_tree(&found)?;
+                } else if flyte_offload::dataset_file_name(&dataset.format).is_none() {
+                    return Err(PlanError::Invalid(format!(
+                        "{} is one file, and a structured dataset of format {:?} has no one-file layout flytekit reads (parquet and csv do): write a directory of its files instead",
+                        found.display(),
+                        dataset.format
+                    )));
                 }
                 Ok(Planned::Dataset {
                     path: found,
@@ -652,48 +652,13 @@ fn not_utf8(path: &Path) -> PlanError {
     ))
 }
 
-/// Checks every entry under the directory `root` before any of it is uploaded: each must
-/// be named in UTF-8, as object keys are, and a symbolic link must lead inside `root` (a
-/// directory's value is what is inside it). flyte-offload checks the links too, but only
-/// at the upload; found here, a bad entry uploads nothing of any output and is reported
-/// as the task's error.
+/// Checks every entry under the directory `root` before any of it is uploaded, as
+/// flyte-offload checks it at the upload (UTF-8 names, links leading inside `root`):
+/// found here, a bad entry uploads nothing of any output and is reported as the task's
+/// error.
 fn check_tree(root: &Path) -> Result<(), PlanError> {
-    let cannot = |action: &str, path: &Path, error: std::io::Error| {
-        PlanError::Invalid(format!("cannot {action} {}: {error}", path.display()))
-    };
-    let canonical_root =
-        std::fs::canonicalize(root).map_err(|error| cannot("resolve", root, error))?;
-    let mut pending = vec![root.to_owned()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|error| cannot("list", &dir, error))? {
-            let entry = entry.map_err(|error| cannot("list", &dir, error))?;
-            let path = entry.path();
-            if entry.file_name().to_str().is_none() {
-                return Err(not_utf8(&path));
-            }
-            let file_type = entry
-                .file_type()
-                .map_err(|error| cannot("read", &path, error))?;
-            if file_type.is_dir() {
-                pending.push(path);
-            } else if file_type.is_symlink() {
-                let inside = match std::fs::canonicalize(&path) {
-                    Ok(target) => target.starts_with(&canonical_root),
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
-                    Err(error) => return Err(cannot("resolve", &path, error)),
-                };
-                if !inside {
-                    return Err(PlanError::Invalid(format!(
-                        "{} is a symbolic link to {}, outside {} (or to nothing): a directory is uploaded with what is inside it only; copy the target in or remove the link",
-                        path.display(),
-                        std::fs::read_link(&path).unwrap_or_default().display(),
-                        root.display()
-                    )));
-                }
-            }
-        }
-    }
-    Ok(())
+    flyte_offload::check_directory(root)
+        .map_err(|error| PlanError::Invalid(flyte_errors::Chain(&error).to_string()))
 }
 
 /// How many items `dir` holds: entries named `0`, `1` … (optionally with an extension),

@@ -440,6 +440,32 @@ fn a_link_out_of_the_output_directory_is_the_users_error_and_uploads_nothing() {
 }
 
 #[test]
+fn a_one_file_dataset_of_a_format_without_a_one_file_layout_is_the_users_error_and_uploads_nothing()
+{
+    let task = Task::new();
+    task.write("report.csv", b"a,b");
+    task.write("frame.arrow", b"ARROW1");
+    let arrow = LiteralType {
+        r#type: Some(Type::StructuredDatasetType(StructuredDatasetType {
+            format: "arrow".into(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let output = task.upload(&outputs_interface(&[
+        ("report", blob("", BlobDimensionality::Single)),
+        ("frame", arrow),
+    ]));
+    let (code, message) = user_error(&task, &output);
+    assert_eq!(code, "USER:InvalidOutput");
+    assert!(
+        message.contains("frame.arrow") && message.contains("\"arrow\""),
+        "{message}"
+    );
+    assert!(task.files_under_raw().is_empty(), "nothing uploaded");
+}
+
+#[test]
 fn a_missing_output_directory_is_one_system_error_naming_it() {
     let task = Task::new();
     std::fs::remove_dir(task.path("outputs")).expect("removed");

@@ -237,3 +237,74 @@ pub enum OffloadError {
         path: PathBuf,
     },
 }
+
+/// Where an [`OffloadError`]'s cause lies, for a caller deciding whose fault a failure
+/// is and whether a retry can help: the same variant may mean different things to an
+/// uploader and a downloader (an unreadable local file is the task's output; an
+/// unwritable one is the pod's volume), so this says where, and the caller says whose.
+///
+/// ```
+/// use flyte_offload::{OffloadError, OffloadErrorKind};
+/// use std::path::PathBuf;
+///
+/// let error = OffloadError::LinkOutside {
+///     link: PathBuf::from("/out/dir/escape"),
+///     target: PathBuf::from("/etc/passwd"),
+///     root: PathBuf::from("/out/dir"),
+/// };
+/// let retry_can_help = match error.kind() {
+///     OffloadErrorKind::Storage => true,
+///     _ => false, // the local data, the configuration or the literal: the same next time
+/// };
+/// assert!(!retry_can_help);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OffloadErrorKind {
+    /// The local side: a path that is missing, of the wrong kind, unnamed, not UTF-8, a
+    /// link leaving its directory, a format with no single-file layout, or a file
+    /// system refusing a read or a write.
+    Local,
+    /// No store of the [`Storage`](flyte_storage::Storage) serves the URI or prefix
+    /// (or the prefix is empty): how the storage was set up.
+    Configuration,
+    /// The store failed a transfer; [`StorageError::is_transient`] on the source says
+    /// whether the failure itself is likely to pass.
+    Storage,
+    /// The literal is not what was asked for or cannot be followed: another type, an
+    /// empty URI, an unsafe map key, an offloaded literal that does not decode or
+    /// refers back to itself.
+    Literal,
+}
+
+impl OffloadError {
+    /// Where this failure's cause lies (see [`OffloadErrorKind`]).
+    ///
+    /// ```
+    /// use flyte_offload::{OffloadError, OffloadErrorKind};
+    /// assert_eq!(OffloadError::EmptyPrefix.kind(), OffloadErrorKind::Configuration);
+    /// ```
+    pub fn kind(&self) -> OffloadErrorKind {
+        match self {
+            OffloadError::NotFound { .. }
+            | OffloadError::NotAFile { .. }
+            | OffloadError::NotADirectory { .. }
+            | OffloadError::DatasetFileFormat { .. }
+            | OffloadError::NoFileName { .. }
+            | OffloadError::LinkOutside { .. }
+            | OffloadError::Local { .. }
+            | OffloadError::NonUtf8Path { .. } => OffloadErrorKind::Local,
+            OffloadError::NoStore { .. } | OffloadError::EmptyPrefix => {
+                OffloadErrorKind::Configuration
+            }
+            OffloadError::Upload { .. }
+            | OffloadError::Download { .. }
+            | OffloadError::OffloadedLiteralDownload { .. } => OffloadErrorKind::Storage,
+            OffloadError::OffloadedLiteralInvalid { .. }
+            | OffloadError::OffloadLoop { .. }
+            | OffloadError::UnexpectedLiteral { .. }
+            | OffloadError::EmptyUri { .. }
+            | OffloadError::UnsafeKey { .. } => OffloadErrorKind::Literal,
+        }
+    }
+}

@@ -52,6 +52,7 @@ mod local;
 mod materializer;
 mod offloader;
 
-pub use error::OffloadError;
+pub use error::{OffloadError, OffloadErrorKind};
+pub use local::check_directory;
 pub use materializer::{DEFAULT_CONCURRENCY, MAX_OFFLOAD_DEPTH, Materializer};
 pub use offloader::{Offloader, dataset_file_name};

@@ -32,12 +32,10 @@ pub(crate) async fn kind_of(path: &Path) -> Result<Kind, OffloadError> {
     }
 }
 
-/// Fails on the first symbolic link under the directory `root` that points outside it
-/// or at nothing. A link inside is fine: the transfer engine uploads a link to a file as
-/// the file, and the target is part of the value anyway.
+/// [`check_directory`] on the blocking pool.
 pub(crate) async fn check_links(root: &Path) -> Result<(), OffloadError> {
     let owned = root.to_owned();
-    match tokio::task::spawn_blocking(move || check_links_blocking(&owned)).await {
+    match tokio::task::spawn_blocking(move || check_directory(&owned)).await {
         Ok(checked) => checked,
         Err(join_error) if join_error.is_panic() => {
             std::panic::resume_unwind(join_error.into_panic())
@@ -51,7 +49,27 @@ pub(crate) async fn check_links(root: &Path) -> Result<(), OffloadError> {
     }
 }
 
-fn check_links_blocking(root: &Path) -> Result<(), OffloadError> {
+/// Checks the directory `root` as [`Offloader::directory`](crate::Offloader::directory)
+/// does before it uploads anything, for a caller that wants to know before it starts
+/// (a sidecar checking every output of a task first): every name under it is UTF-8,
+/// since an object key must be, and every symbolic link points inside it. A link
+/// inside is fine: the transfer engine uploads a link to a file as the file, and the
+/// target is part of the value anyway. A link outside, or to nothing, is
+/// [`OffloadError::LinkOutside`]; a name that is not UTF-8, [`OffloadError::NonUtf8Path`].
+/// Blocking: it walks the whole tree.
+///
+/// ```
+/// use flyte_offload::{OffloadError, check_directory};
+///
+/// let outputs = tempfile::tempdir()?;
+/// std::fs::write(outputs.path().join("model.bin"), b"weights")?;
+/// check_directory(outputs.path())?;
+///
+/// std::os::unix::fs::symlink("/etc/hostname", outputs.path().join("host"))?;
+/// assert!(matches!(check_directory(outputs.path()), Err(OffloadError::LinkOutside { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_directory(root: &Path) -> Result<(), OffloadError> {
     let local = |action: &'static str, path: &Path| {
         let path = path.to_owned();
         move |source| OffloadError::Local {
@@ -68,6 +86,9 @@ fn check_links_blocking(root: &Path) -> Result<(), OffloadError> {
         for entry in entries {
             let entry = entry.map_err(local("read the directory", &dir))?;
             let path = entry.path();
+            if entry.file_name().to_str().is_none() {
+                return Err(OffloadError::NonUtf8Path { path });
+            }
             let file_type = entry
                 .file_type()
                 .map_err(local("read the metadata of", &path))?;
@@ -112,10 +133,10 @@ mod tests {
         std::fs::create_dir(root.path().join("sub")).expect("mkdir");
         std::fs::write(root.path().join("sub/a"), b"a").expect("write");
         symlink("sub/a", root.path().join("inside")).expect("link");
-        assert!(check_links_blocking(root.path()).is_ok());
+        assert!(check_directory(root.path()).is_ok());
 
         symlink(outside.path().join("secret"), root.path().join("sub/out")).expect("link");
-        match check_links_blocking(root.path()) {
+        match check_directory(root.path()) {
             Err(OffloadError::LinkOutside { link, .. }) => {
                 assert_eq!(link, root.path().join("sub/out"))
             }
@@ -125,7 +146,7 @@ mod tests {
 
         symlink("../nowhere", root.path().join("sub/dangling")).expect("link");
         assert!(matches!(
-            check_links_blocking(root.path()),
+            check_directory(root.path()),
             Err(OffloadError::LinkOutside { .. })
         ));
     }
@@ -135,7 +156,7 @@ mod tests {
         let root = tempfile::tempdir().expect("tempdir");
         symlink("..", root.path().join("up")).expect("link");
         assert!(matches!(
-            check_links_blocking(root.path()),
+            check_directory(root.path()),
             Err(OffloadError::LinkOutside { .. })
         ));
     }

@@ -262,6 +262,31 @@ async fn a_link_leaving_the_directory_is_refused_before_anything_is_uploaded() {
 }
 
 #[tokio::test]
+async fn a_name_that_is_not_utf8_is_refused_before_anything_is_uploaded() {
+    use std::os::unix::ffi::OsStrExt;
+    let (scratch, storage, prefix) = local().await;
+    let root = scratch.path().join("tree");
+    write_tree(&root);
+    let latin1 = root
+        .join("nested")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
+    std::fs::write(&latin1, b"bytes").expect("write");
+    let offloader = Offloader::new(storage.clone(), &prefix);
+
+    let error = offloader.directory(&root, "").await.expect_err("refused");
+    match &error {
+        OffloadError::NonUtf8Path { path } => assert_eq!(path, &latin1),
+        other => panic!("expected NonUtf8Path, got {other:?}"),
+    }
+    assert_eq!(error.kind(), flyte_offload::OffloadErrorKind::Local);
+    assert!(objects_under(&storage, &prefix).await.is_empty());
+    assert!(
+        std::fs::read_dir(&prefix).map_or(true, |mut entries| entries.next().is_none()),
+        "no directory made under the prefix either"
+    );
+}
+
+#[tokio::test]
 async fn a_file_where_a_directory_is_expected_and_the_reverse_are_refused() {
     let (scratch, storage, prefix) = local().await;
     let file = scratch.path().join("f.txt");
