@@ -427,6 +427,32 @@ pub trait Executor {
     /// gives it the run's storage and a scratch directory; an executor keeps what it
     /// needs of it (it is cheap to clone). With `dry_run` (flytekit's `--test`) it only
     /// checks that the task can be loaded; `execute` is then never called.
+    ///
+    /// ```
+    /// use flyte_runtime::{Executor, Prepared, TaskContext, TaskInputs, TaskOutcome};
+    ///
+    /// /// Runs a script from the task's code archive, if it is there.
+    /// struct Script(Option<std::path::PathBuf>);
+    ///
+    /// impl Executor for Script {
+    ///     async fn prepare(&mut self, context: &TaskContext, dry_run: bool) -> Prepared {
+    ///         let script = context.scratch_dir().join("main.sh");
+    ///         if !dry_run && !script.is_file() {
+    ///             let failure = flyte_errors::ContainerFailure::user(
+    ///                 "USER:ScriptMissing",
+    ///                 format!("{} is not in the code archive", script.display()),
+    ///             );
+    ///             return Prepared::ended(TaskOutcome::Failed(failure));
+    ///         }
+    ///         self.0 = Some(script);
+    ///         Prepared::ready()
+    ///     }
+    ///     async fn execute(&mut self, _inputs: TaskInputs) -> TaskOutcome {
+    ///         TaskOutcome::outputs(Default::default())
+    ///     }
+    /// }
+    /// # let _ = Script(None);
+    /// ```
     fn prepare(
         &mut self,
         context: &TaskContext,
@@ -436,11 +462,52 @@ pub trait Executor {
         async { Prepared::ready() }
     }
 
-    /// Runs the task on `inputs`.
+    /// Runs the task on `inputs`. Every failure is returned as an outcome (a panic
+    /// is caught by [`run_task`](crate::run_task) too, but says less).
+    ///
+    /// ```
+    /// use flyte_proto::literal;
+    /// use flyte_runtime::{Executor, TaskInputs, TaskOutcome};
+    ///
+    /// struct Count;
+    ///
+    /// impl Executor for Count {
+    ///     async fn execute(&mut self, inputs: TaskInputs) -> TaskOutcome {
+    ///         match inputs.literals() {
+    ///             Ok(map) => TaskOutcome::outputs(literal::literal_map([(
+    ///                 "o0",
+    ///                 literal::integer(map.literals.len() as i64),
+    ///             )])),
+    ///             Err(error) => TaskOutcome::Failed(flyte_errors::ContainerFailure::system(error.to_string())),
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = Count;
+    /// ```
     fn execute(&mut self, inputs: TaskInputs) -> impl Future<Output = TaskOutcome> + Send;
 
     /// Releases whatever the executor holds (processes, connections). Called after the
     /// outcome is written, so a slow shutdown never delays the outputs.
+    ///
+    /// ```
+    /// use flyte_runtime::{Executor, TaskInputs, TaskOutcome};
+    ///
+    /// /// Keeps a model cache on local disk while the task runs.
+    /// struct WithCache(Option<std::path::PathBuf>);
+    ///
+    /// impl Executor for WithCache {
+    ///     async fn execute(&mut self, _inputs: TaskInputs) -> TaskOutcome {
+    ///         TaskOutcome::outputs(Default::default())
+    ///     }
+    ///     async fn shutdown(&mut self) {
+    ///         // The outcome is written by now: nothing waits on this.
+    ///         if let Some(cache) = self.0.take() {
+    ///             let _ = tokio::fs::remove_dir_all(cache).await;
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = WithCache(None);
+    /// ```
     fn shutdown(&mut self) -> impl Future<Output = ()> + Send {
         async {}
     }

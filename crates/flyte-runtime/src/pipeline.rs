@@ -93,7 +93,14 @@ impl RunSettings {
 /// What a finished run did. `#[non_exhaustive]`: only [`run_task`] makes one, and it may
 /// report more. A binary exits with [`exit_code`](Self::exit_code).
 ///
-/// See [`run_task`] for an example.
+/// ```no_run
+/// # async fn demo(executor: impl flyte_runtime::Executor, storage: flyte_storage::Storage,
+/// #     settings: flyte_runtime::RunSettings) -> Result<(), flyte_runtime::PipelineError> {
+/// let report = flyte_runtime::run_task(executor, &storage, &settings, &flyte_telemetry::Metrics::disabled()).await?;
+/// eprintln!("{}: wrote {:?}", report.outcome_kind, report.written);
+/// std::process::exit(report.exit_code);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RunReport {

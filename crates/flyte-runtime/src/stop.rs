@@ -81,6 +81,21 @@ impl StopRequest {
 ///
 /// Keep it for as long as the run goes on: once every sender is dropped without a
 /// request, the run's [`Stop`] is one that is never requested.
+///
+/// ```
+/// use std::time::Duration;
+/// use flyte_runtime::{StopRequest, stop_channel};
+///
+/// let (sender, stop) = stop_channel();
+/// // A tool's own deadline, instead of a signal.
+/// std::thread::spawn(move || {
+///     std::thread::sleep(Duration::from_millis(10));
+///     sender.request(StopRequest::new("the tool's deadline", Duration::from_secs(5)));
+/// })
+/// .join()
+/// .expect("the deadline thread");
+/// assert_eq!(stop.requested().map(|r| r.cause), Some("the tool's deadline".to_owned()));
+/// ```
 #[derive(Debug)]
 pub struct StopSender(watch::Sender<Option<StopRequest>>);
 
