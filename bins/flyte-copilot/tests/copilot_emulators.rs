@@ -20,14 +20,14 @@ use flyte_proto::core::literal_type::Type;
 use flyte_proto::core::scalar::Value as ScalarValue;
 use flyte_proto::core::structured_dataset_type::DatasetColumn;
 use flyte_proto::core::{
-    BlobType, ContainerError, LiteralMap, LiteralType, SimpleType, StructuredDatasetType,
-    TypedInterface, Union, UnionType,
+    ContainerError, LiteralMap, LiteralType, SimpleType, StructuredDatasetType, TypedInterface,
+    Union,
 };
 use flyte_proto::literal;
 use flyte_storage::{Storage, join};
 use flyte_test_support::emulators::Emulator;
 
-use support::{base64_of, outputs_interface, run, stderr};
+use support::{base64_of, blob, outputs_interface, run, simple, stderr, union_of};
 
 /// One task's prefixes on an emulator, and the flags and environment the binary is
 /// run with there.
@@ -144,30 +144,6 @@ impl Pod {
     }
 }
 
-fn simple(kind: SimpleType) -> LiteralType {
-    LiteralType {
-        r#type: Some(Type::Simple(kind as i32)),
-        ..Default::default()
-    }
-}
-
-fn blob_type(format: &str, dimensionality: BlobDimensionality) -> LiteralType {
-    LiteralType {
-        r#type: Some(Type::Blob(BlobType {
-            format: format.into(),
-            dimensionality: dimensionality as i32,
-        })),
-        ..Default::default()
-    }
-}
-
-fn union_of(variants: Vec<LiteralType>) -> LiteralType {
-    LiteralType {
-        r#type: Some(Type::UnionType(UnionType { variants })),
-        ..Default::default()
-    }
-}
-
 /// Every input kind comes down from `emulator` (files, nested and empty directories,
 /// offloaded collections and maps, a union, a dataset) and every output kind goes back
 /// up (a file, a nested directory, a collection of files, a map, a dataset with its
@@ -274,13 +250,13 @@ async fn round_trip(emulator: Emulator, env: BTreeMap<String, String>, global: &
         ..Default::default()
     };
     let interface = outputs_interface(&[
-        ("model", blob_type("onnx", BlobDimensionality::Single)),
-        ("result", blob_type("", BlobDimensionality::Multipart)),
+        ("model", blob("onnx", BlobDimensionality::Single)),
+        ("result", blob("", BlobDimensionality::Multipart)),
         ("count", simple(SimpleType::Integer)),
         (
             "files",
             LiteralType {
-                r#type: Some(Type::CollectionType(Box::new(blob_type(
+                r#type: Some(Type::CollectionType(Box::new(blob(
                     "csv",
                     BlobDimensionality::Single,
                 )))),
@@ -400,7 +376,7 @@ async fn failures_and_empty_cases(emulator: Emulator) {
     let pod = Pod::on(emulator, env.clone(), &[]).await;
     pod.write_output("present.csv", b"data");
     let interface = outputs_interface(&[
-        ("present", blob_type("csv", BlobDimensionality::Single)),
+        ("present", blob("csv", BlobDimensionality::Single)),
         ("wanted", simple(SimpleType::Integer)),
     ]);
     let raw = pod.uri("raw");
@@ -415,7 +391,7 @@ async fn failures_and_empty_cases(emulator: Emulator) {
     // The store refuses the upload (no such bucket): a recoverable system error.
     let pod = Pod::on(emulator, env, &[]).await;
     pod.write_output("model.bin", b"weights");
-    let interface = outputs_interface(&[("model", blob_type("", BlobDimensionality::Single))]);
+    let interface = outputs_interface(&[("model", blob("", BlobDimensionality::Single))]);
     let nowhere = format!("{}://copilot-no-such-bucket/raw", emulator.scheme());
     let error = pod.error(&pod.sidecar(&interface, &nowhere)).await;
     assert_eq!(error.code, "OutputUploadFailed");

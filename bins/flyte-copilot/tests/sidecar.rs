@@ -13,41 +13,13 @@ use flyte_proto::core::literal_type::Type;
 use flyte_proto::core::scalar::Value as ScalarValue;
 use flyte_proto::core::structured_dataset_type::DatasetColumn;
 use flyte_proto::core::{
-    BlobType, LiteralType, SimpleType, StructuredDatasetType, TypedInterface, UnionType,
+    LiteralType, SimpleType, StructuredDatasetType, TypedInterface, UnionType,
 };
 
-use support::{base64_of, error_document, literal_map, outputs_interface, run, stderr};
-
-fn simple(kind: SimpleType) -> LiteralType {
-    LiteralType {
-        r#type: Some(Type::Simple(kind as i32)),
-        ..Default::default()
-    }
-}
-
-fn blob(format: &str, dimensionality: BlobDimensionality) -> LiteralType {
-    LiteralType {
-        r#type: Some(Type::Blob(BlobType {
-            format: format.to_owned(),
-            dimensionality: dimensionality as i32,
-        })),
-        ..Default::default()
-    }
-}
-
-fn list_of(item: LiteralType) -> LiteralType {
-    LiteralType {
-        r#type: Some(Type::CollectionType(Box::new(item))),
-        ..Default::default()
-    }
-}
-
-fn map_of(value: LiteralType) -> LiteralType {
-    LiteralType {
-        r#type: Some(Type::MapValueType(Box::new(value))),
-        ..Default::default()
-    }
-}
+use support::{
+    base64_of, blob, error_document, list_of, literal_map, map_of, outputs_interface, run, simple,
+    stderr,
+};
 
 struct Task {
     dir: tempfile::TempDir,

@@ -8,8 +8,11 @@ use std::process::{Command, Output};
 
 use base64::Engine;
 use flyte_proto::Message;
+use flyte_proto::core::blob_type::BlobDimensionality;
+use flyte_proto::core::literal_type::Type;
 use flyte_proto::core::{
-    ErrorDocument, LiteralMap, LiteralType, TypedInterface, Variable, VariableMap,
+    BlobType, ErrorDocument, LiteralMap, LiteralType, SimpleType, TypedInterface, UnionType,
+    Variable, VariableMap,
 };
 
 /// The binary cargo built for these tests.
@@ -65,4 +68,47 @@ pub fn error_document(path: &Path) -> ErrorDocument {
 /// The literal map at `path`.
 pub fn literal_map(path: &Path) -> LiteralMap {
     flyte_proto::io::read_literal_map(path).expect("a literal map")
+}
+
+/// A simple type (integer, string, ...).
+pub fn simple(kind: SimpleType) -> LiteralType {
+    LiteralType {
+        r#type: Some(Type::Simple(kind as i32)),
+        ..Default::default()
+    }
+}
+
+/// A blob type: a file (`Single`) or a directory (`Multipart`) of `format`.
+pub fn blob(format: &str, dimensionality: BlobDimensionality) -> LiteralType {
+    LiteralType {
+        r#type: Some(Type::Blob(BlobType {
+            format: format.to_owned(),
+            dimensionality: dimensionality as i32,
+        })),
+        ..Default::default()
+    }
+}
+
+/// A list of `item`.
+pub fn list_of(item: LiteralType) -> LiteralType {
+    LiteralType {
+        r#type: Some(Type::CollectionType(Box::new(item))),
+        ..Default::default()
+    }
+}
+
+/// A map from strings to `value`.
+pub fn map_of(value: LiteralType) -> LiteralType {
+    LiteralType {
+        r#type: Some(Type::MapValueType(Box::new(value))),
+        ..Default::default()
+    }
+}
+
+/// A union of `variants` (with `SimpleType::None` among them: an Optional).
+pub fn union_of(variants: Vec<LiteralType>) -> LiteralType {
+    LiteralType {
+        r#type: Some(Type::UnionType(UnionType { variants })),
+        ..Default::default()
+    }
 }
