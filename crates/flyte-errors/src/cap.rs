@@ -19,6 +19,14 @@ use crate::{ContainerFailure, Origin, Recoverability};
 
 /// The most bytes of message an error document carries: far below what Flyte accepts,
 /// and far more than anyone reads.
+///
+/// ```
+/// use flyte_errors::{ContainerFailure, MAX_MESSAGE_BYTES};
+///
+/// let huge = "x".repeat(3 * MAX_MESSAGE_BYTES);
+/// let document = ContainerFailure::user("USER:ValueError", huge).to_error_document();
+/// assert!(document.error.expect("always set").message.len() <= MAX_MESSAGE_BYTES);
+/// ```
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// Where flytekit's layout (see [`format_trace_message`](crate::format_trace_message))
@@ -28,6 +36,26 @@ const SECTION_MARKER: &[u8] = b"\nMessage:\n\n";
 /// `message` as an error document carries it: whole when it fits in
 /// [`MAX_MESSAGE_BYTES`], otherwise the head and tail of its trace and of its summary
 /// (or of the whole, when it does not have flytekit's layout), each cut marked.
+///
+/// ```
+/// use flyte_errors::{MAX_MESSAGE_BYTES, cap_message, format_trace_message};
+///
+/// // A dataframe printed into an exception: megabytes of trace.
+/// let rows: String = (0..200_000).map(|row| format!("row {row}: 1.0 2.0 3.0\n")).collect();
+/// let message = format_trace_message(&rows, "ValueError", "the frame has NaNs");
+/// assert!(message.len() > MAX_MESSAGE_BYTES);
+///
+/// let capped = cap_message(message);
+/// assert!(capped.len() <= MAX_MESSAGE_BYTES);
+/// // Head and tail of the trace are kept, the cut is marked, the summary is whole.
+/// assert!(capped.starts_with("Trace:\n\n    row 0: 1.0 2.0 3.0\n"));
+/// assert!(capped.contains("row 199999: 1.0 2.0 3.0\n"));
+/// assert!(capped.contains("bytes cut here"));
+/// assert!(capped.ends_with("Message:\n\n    ValueError: the frame has NaNs"));
+///
+/// // A message that fits is returned as it is.
+/// assert_eq!(cap_message("short".to_owned()), "short");
+/// ```
 pub fn cap_message(message: String) -> String {
     if message.len() <= MAX_MESSAGE_BYTES {
         return message;
@@ -38,6 +66,24 @@ pub fn cap_message(message: String) -> String {
 }
 
 /// Why an error document file could not be read.
+///
+/// ```
+/// use flyte_errors::{ErrorFileError, read_error_file};
+///
+/// let dir = tempfile::tempdir().expect("tempdir");
+///
+/// // No file: Io, naming the path.
+/// let missing = dir.path().join("error.pb");
+/// let error = read_error_file(&missing).unwrap_err();
+/// assert!(matches!(&error, ErrorFileError::Io { source, .. }
+///     if source.kind() == std::io::ErrorKind::NotFound));
+/// assert!(error.to_string().contains("error.pb"));
+///
+/// // Not protobuf: Corrupt.
+/// let text = dir.path().join("error.txt");
+/// std::fs::write(&text, b"\xff\xff\xff").expect("write");
+/// assert!(matches!(read_error_file(&text), Err(ErrorFileError::Corrupt { .. })));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorFileError {
@@ -65,6 +111,34 @@ pub enum ErrorFileError {
 /// [`ContainerFailure::from_error_document`] does, with its message capped as
 /// [`cap_message`] caps it, holding no more than that of the file in memory however
 /// large it is.
+///
+/// ```
+/// use flyte_errors::{ContainerFailure, MAX_MESSAGE_BYTES, Origin, read_error_file};
+/// use flyte_proto::Message;
+/// use flyte_proto::core::{ContainerError, ErrorDocument};
+///
+/// let dir = tempfile::tempdir().expect("tempdir");
+/// let path = dir.path().join("error.pb");
+///
+/// // A worker wrote its failure.
+/// let failure = ContainerFailure::user("USER:ValueError", "bad input").with_worker("worker-1");
+/// std::fs::write(&path, failure.to_error_document().encode_to_vec()).expect("write");
+/// assert_eq!(read_error_file(&path).expect("a valid document"), failure);
+///
+/// // One written by a tool that does not cap its messages is capped while read.
+/// let document = ErrorDocument {
+///     error: Some(ContainerError {
+///         code: "USER:ValueError".into(),
+///         message: "y".repeat(4 * MAX_MESSAGE_BYTES),
+///         origin: 1, // USER
+///         ..ContainerError::default()
+///     }),
+/// };
+/// std::fs::write(&path, document.encode_to_vec()).expect("write");
+/// let read = read_error_file(&path).expect("a valid document");
+/// assert_eq!(read.origin, Origin::User);
+/// assert!(read.message.len() <= MAX_MESSAGE_BYTES);
+/// ```
 pub fn read_error_file(path: &Path) -> Result<ContainerFailure, ErrorFileError> {
     let io_error = |source| ErrorFileError::Io {
         path: path.to_path_buf(),

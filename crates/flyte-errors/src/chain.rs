@@ -8,6 +8,25 @@ use std::fmt;
 /// in this workspace print only their own part and return the cause from `source()`, so
 /// `{}` of the error alone would leave the cause out. A cause whose text the line already
 /// holds (a dependency's error that quotes its own cause) is left out.
+///
+/// ```
+/// use flyte_errors::Chain;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("could not read inputs.pb")]
+/// struct InputsError {
+///     #[source]
+///     source: std::io::Error,
+/// }
+///
+/// let error = InputsError { source: std::io::Error::other("permission denied") };
+/// // `{}` alone prints only the error's own part.
+/// assert_eq!(error.to_string(), "could not read inputs.pb");
+/// assert_eq!(Chain(&error).to_string(), "could not read inputs.pb: permission denied");
+/// // As a log line would use it:
+/// let line = format!("the task failed: {}", Chain(&error));
+/// assert!(line.ends_with("inputs.pb: permission denied"));
+/// ```
 pub struct Chain<'a>(pub &'a (dyn Error + 'static));
 
 impl fmt::Display for Chain<'_> {

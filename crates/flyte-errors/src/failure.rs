@@ -13,13 +13,45 @@ use crate::trace::format_trace_message;
 pub mod codes {
     /// Any failure outside user code: flytekit's catch-all and its non-recoverable
     /// system errors both use it.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, codes};
+    ///
+    /// assert_eq!(ContainerFailure::system("disk full").code, codes::SYSTEM);
+    /// assert_eq!(ContainerFailure::non_recoverable_system("bad image").code, codes::SYSTEM);
+    /// ```
     pub const SYSTEM: &str = "SYSTEM";
     /// A user exception that carries no error code of its own.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, codes};
+    ///
+    /// let failure = ContainerFailure::user(codes::USER_RUNTIME_ERROR, "the task raised");
+    /// assert_eq!(failure.code, "USER:RuntimeError");
+    /// ```
     pub const USER_RUNTIME_ERROR: &str = "USER:RuntimeError";
     /// A user failure the user marked recoverable (flytekit's
     /// `FlyteRecoverableException`): origin `USER`, `RECOVERABLE`, so Flyte retries it.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, Recoverability, codes};
+    ///
+    /// let failure = ContainerFailure::user(codes::USER_RECOVERABLE, "the service was busy")
+    ///     .with_recoverability(Recoverability::Recoverable);
+    /// assert_eq!(failure.code, "USER:Recoverable");
+    /// ```
     pub const USER_RECOVERABLE: &str = "USER:Recoverable";
     /// The task returned something that is neither outputs nor a dynamic job spec.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, codes};
+    ///
+    /// let failure = ContainerFailure::user(
+    ///     codes::UNKNOWN_OUTPUT,
+    ///     "the task wrote neither outputs.pb nor futures.pb",
+    /// );
+    /// assert_eq!(failure.code, "UNKNOWN_OUTPUT");
+    /// ```
     pub const UNKNOWN_OUTPUT: &str = "UNKNOWN_OUTPUT";
 }
 
@@ -27,6 +59,18 @@ pub mod codes {
 ///
 /// flyteidl also has `UNKNOWN`, which flytekit never writes; reading it gives
 /// [`Origin::System`].
+///
+/// ```
+/// use flyte_errors::{ContainerFailure, Origin};
+/// use flyte_proto::core::execution_error::ErrorKind;
+///
+/// let failure = ContainerFailure::system("could not download the inputs");
+/// assert_eq!(failure.origin, Origin::System);
+/// // In the document: flyteidl's ErrorKind.
+/// let document = failure.to_error_document();
+/// let error = document.error.expect("always set");
+/// assert_eq!(error.origin(), ErrorKind::System);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// The user's code or data (`USER`).
@@ -36,6 +80,17 @@ pub enum Origin {
 }
 
 /// Whether Flyte may retry the task; flyteidl's `ContainerError.Kind`.
+///
+/// ```
+/// use flyte_errors::{ContainerFailure, Recoverability};
+/// use flyte_proto::core::container_error::Kind;
+///
+/// // A storage outage: worth retrying.
+/// let failure = ContainerFailure::system("s3://bucket/inputs.pb: service unavailable");
+/// assert_eq!(failure.recoverability, Recoverability::Recoverable);
+/// let document = failure.to_error_document();
+/// assert_eq!(document.error.expect("always set").kind(), Kind::Recoverable);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Recoverability {
     /// A retry may succeed (`RECOVERABLE`): Flyte retries within the task's retry budget.
@@ -74,6 +129,27 @@ impl From<Recoverability> for Kind {
 /// (`ContainerFailure { origin, ..ContainerFailure::user(code, message) }`). A new field,
 /// filled by every constructor, is not a breaking change for such literals; a literal
 /// listing every field is outside that promise.
+///
+/// ```
+/// use flyte_errors::{ContainerFailure, Origin, error_file_name};
+/// use flyte_proto::Message;
+///
+/// // A code of the caller's own over the one `system` sets.
+/// let failure = ContainerFailure {
+///     code: "SYSTEM:OutOfMemory".to_owned(),
+///     ..ContainerFailure::system("the worker was killed for using too much memory")
+/// };
+/// assert_eq!(failure.origin, Origin::System);
+/// assert_eq!(
+///     failure.to_string(),
+///     "SYSTEM:OutOfMemory: the worker was killed for using too much memory"
+/// );
+///
+/// // What to write, and under which name in the output prefix.
+/// let bytes = failure.to_error_document().encode_to_vec();
+/// assert!(!bytes.is_empty());
+/// assert_eq!(error_file_name(false), "error.pb");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerFailure {
     /// Error code, e.g. `SYSTEM`, `USER:RuntimeError`, `USER:ValueError`.
@@ -97,6 +173,16 @@ impl ContainerFailure {
     ///
     /// flytekit marks a user failure recoverable only when the user raised
     /// `FlyteRecoverableException`; use [`ContainerFailure::with_recoverability`] for that.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, Origin, Recoverability};
+    ///
+    /// let failure = ContainerFailure::user("USER:ValueError", "bad input: -1");
+    /// assert_eq!(failure.code, "USER:ValueError");
+    /// assert_eq!(failure.origin, Origin::User);
+    /// assert_eq!(failure.recoverability, Recoverability::NonRecoverable);
+    /// assert_eq!(failure.worker, "");
+    /// ```
     pub fn user(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             code: code.into(),
@@ -110,6 +196,15 @@ impl ContainerFailure {
 
     /// A failure outside user code, as flytekit's catch-all reports it: code `SYSTEM`,
     /// origin `SYSTEM`, `RECOVERABLE`, timestamped now.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, Origin, Recoverability};
+    ///
+    /// let failure = ContainerFailure::system("could not upload outputs.pb: connection reset");
+    /// assert_eq!(failure.code, "SYSTEM");
+    /// assert_eq!(failure.origin, Origin::System);
+    /// assert_eq!(failure.recoverability, Recoverability::Recoverable);
+    /// ```
     pub fn system(message: impl Into<String>) -> Self {
         Self {
             code: codes::SYSTEM.to_owned(),
@@ -124,6 +219,15 @@ impl ContainerFailure {
     /// A system failure a retry cannot fix, as flytekit reports
     /// `FlyteNonRecoverableSystemException`: code `SYSTEM`, origin `SYSTEM`,
     /// `NON_RECOVERABLE`, timestamped now.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, Origin, Recoverability};
+    ///
+    /// let failure = ContainerFailure::non_recoverable_system("python3 is not in the image");
+    /// assert_eq!(failure.code, "SYSTEM");
+    /// assert_eq!(failure.origin, Origin::System);
+    /// assert_eq!(failure.recoverability, Recoverability::NonRecoverable);
+    /// ```
     pub fn non_recoverable_system(message: impl Into<String>) -> Self {
         Self {
             recoverability: Recoverability::NonRecoverable,
@@ -138,6 +242,35 @@ impl ContainerFailure {
     /// `Caused by:` entry per source; the summary is the error's type name (without its
     /// module path, as Python's `type(e).__name__`) and its `Display`. A `&dyn Error` has
     /// no type name to report and is summarised as `Error`.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, Origin, Recoverability, codes};
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("could not download the task's inputs")]
+    /// struct InputsError {
+    ///     #[source]
+    ///     source: std::io::Error,
+    /// }
+    ///
+    /// let error = InputsError { source: std::io::Error::other("connection reset by peer") };
+    /// let failure = ContainerFailure::from_error(
+    ///     Origin::System,
+    ///     Recoverability::Recoverable,
+    ///     codes::SYSTEM,
+    ///     &error,
+    /// );
+    /// // The trace lists each cause; the summary is the error's type and message.
+    /// let expected = concat!(
+    ///     "Trace:\n\n",
+    ///     "    InputsError: could not download the task's inputs\n",
+    ///     "    Caused by:\n",
+    ///     "        0: connection reset by peer\n",
+    ///     "\nMessage:\n\n",
+    ///     "    InputsError: could not download the task's inputs",
+    /// );
+    /// assert_eq!(failure.message, expected);
+    /// ```
     pub fn from_error<E>(
         origin: Origin,
         recoverability: Recoverability,
@@ -211,6 +344,15 @@ impl ContainerFailure {
     }
 
     /// The same failure with another recoverability.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, Recoverability, codes};
+    ///
+    /// // The user raised FlyteRecoverableException: Flyte may retry.
+    /// let failure = ContainerFailure::user(codes::USER_RECOVERABLE, "the service was busy")
+    ///     .with_recoverability(Recoverability::Recoverable);
+    /// assert_eq!(failure.recoverability, Recoverability::Recoverable);
+    /// ```
     #[must_use]
     pub fn with_recoverability(self, recoverability: Recoverability) -> Self {
         Self {
@@ -221,6 +363,18 @@ impl ContainerFailure {
 
     /// The same failure stamped with another time (flytekit uses the time the failing
     /// exception was raised when it knows it).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use flyte_errors::ContainerFailure;
+    ///
+    /// let raised_at = UNIX_EPOCH + Duration::new(1_700_000_000, 250_000_000);
+    /// let failure = ContainerFailure::user("USER:ValueError", "bad input")
+    ///     .with_timestamp(raised_at);
+    /// let document = failure.to_error_document();
+    /// let timestamp = document.error.and_then(|error| error.timestamp).expect("always set");
+    /// assert_eq!((timestamp.seconds, timestamp.nanos), (1_700_000_000, 250_000_000));
+    /// ```
     #[must_use]
     pub fn with_timestamp(self, timestamp: SystemTime) -> Self {
         Self { timestamp, ..self }
@@ -228,6 +382,16 @@ impl ContainerFailure {
 
     /// The same failure attributed to a worker (set only under the distributed error
     /// strategy, as flytekit does).
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, error_file_name};
+    ///
+    /// // Under the distributed error strategy each worker writes its own document.
+    /// let failure = ContainerFailure::user("USER:ValueError", "bad shard")
+    ///     .with_worker("worker-3");
+    /// assert_eq!(failure.to_error_document().error.expect("always set").worker, "worker-3");
+    /// assert_ne!(error_file_name(true), "error.pb");
+    /// ```
     #[must_use]
     pub fn with_worker(self, worker: impl Into<String>) -> Self {
         Self {
@@ -246,6 +410,25 @@ impl ContainerFailure {
     ///
     /// A message over [`MAX_MESSAGE_BYTES`](crate::MAX_MESSAGE_BYTES) is cut to its head
     /// and tail ([`cap_message`](crate::cap_message)), so that Flyte accepts the document.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, read_error_file};
+    /// use flyte_proto::Message;
+    /// use flyte_proto::core::{container_error::Kind, execution_error::ErrorKind};
+    ///
+    /// let failure = ContainerFailure::system("could not upload outputs.pb");
+    /// let document = failure.to_error_document();
+    /// let error = document.error.as_ref().expect("always set");
+    /// assert_eq!(error.code, "SYSTEM");
+    /// assert_eq!(error.kind(), Kind::Recoverable);
+    /// assert_eq!(error.origin(), ErrorKind::System);
+    ///
+    /// // error.pb is the document's protobuf encoding.
+    /// let dir = tempfile::tempdir().expect("tempdir");
+    /// let path = dir.path().join("error.pb");
+    /// std::fs::write(&path, document.encode_to_vec()).expect("write");
+    /// assert_eq!(read_error_file(&path).expect("read"), failure);
+    /// ```
     pub fn to_error_document(&self) -> ErrorDocument {
         ErrorDocument {
             error: Some(ContainerError {
@@ -265,6 +448,24 @@ impl ContainerFailure {
     /// without an error gives a system failure saying so, an unknown kind reads as
     /// non-recoverable (the protobuf default), origin `UNKNOWN` or an unknown value reads
     /// as [`Origin::System`], and a missing timestamp reads as the Unix epoch.
+    ///
+    /// ```
+    /// use flyte_errors::{ContainerFailure, Origin, Recoverability};
+    /// use flyte_proto::Message;
+    /// use flyte_proto::core::ErrorDocument;
+    ///
+    /// // Round trip through error.pb's bytes, as a worker's document is read.
+    /// let failure = ContainerFailure::user("USER:ValueError", "bad input")
+    ///     .with_worker("worker-0");
+    /// let bytes = failure.to_error_document().encode_to_vec();
+    /// let document = ErrorDocument::decode(&bytes[..]).expect("a valid document");
+    /// assert_eq!(ContainerFailure::from_error_document(&document), failure);
+    ///
+    /// // A document without an error still reads as a failure, of the system's.
+    /// let empty = ContainerFailure::from_error_document(&ErrorDocument::default());
+    /// assert_eq!(empty.origin, Origin::System);
+    /// assert_eq!(empty.recoverability, Recoverability::Recoverable);
+    /// ```
     pub fn from_error_document(document: &ErrorDocument) -> Self {
         let Some(error) = &document.error else {
             return Self {

@@ -133,6 +133,26 @@ fn lowercase_scheme(text: &str) -> std::borrow::Cow<'_, str> {
 
 impl Storage {
     /// Storage with the given configuration. Builds no client and makes no request yet.
+    ///
+    /// ```
+    /// use flyte_storage::{S3Config, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// // No S3 server answers here, and nothing fails: the client is built on first use.
+    /// let storage = Storage::new(StorageConfig {
+    ///     transfer_concurrency: 16,
+    ///     s3: S3Config { endpoint: Some("http://127.0.0.1:9".into()), ..S3Config::default() },
+    ///     ..StorageConfig::default()
+    /// });
+    /// // Local files never need a client.
+    /// let dir = tempfile::tempdir().expect("tempdir");
+    /// let inputs = format!("file://{}/inputs.pb", dir.path().display());
+    /// storage.put_bytes(&inputs, &b"\x0a\x00"[..]).await?;
+    /// assert_eq!(storage.stat(&inputs).await?, Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(config: StorageConfig) -> Self {
         #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
         let transfers = Arc::new(Transfers::new(&config));
@@ -184,7 +204,25 @@ impl Storage {
     /// stores only. Clones made before this call do not see the store; prefetching and
     /// directory transfers use it like any other.
     ///
-    /// See the [type's documentation](Self) for an example.
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let scratch = Arc::new(MemoryStore::new());
+    /// // Tests of code written for S3: one bucket in memory, every other still on S3.
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("s3://test-bucket", scratch.clone());
+    /// storage.put_bytes("s3://test-bucket/run/outputs.pb", &b"\x0a\x00"[..]).await?;
+    /// let uri = StorageUri::parse("s3://test-bucket/run/outputs.pb")?;
+    /// assert_eq!(scratch.stat(&uri).await?, Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// See the [type's documentation](Self) for a scheme of one's own and a
+    /// [`PrefixStore`].
     ///
     /// [`PrefixStore`]: crate::PrefixStore
     pub fn with_store(mut self, prefix: impl Into<String>, store: Arc<dyn Store>) -> Self {
@@ -207,6 +245,21 @@ impl Storage {
 
     /// What objects written through this storage are created with
     /// ([`StorageConfig::upload`], or what [`with_upload_options`](Self::with_upload_options) set).
+    ///
+    /// ```
+    /// use flyte_storage::{Storage, StorageConfig, UploadOptions};
+    ///
+    /// let storage = Storage::new(StorageConfig {
+    ///     upload: UploadOptions {
+    ///         content_type: Some("application/octet-stream".into()),
+    ///         ..UploadOptions::default()
+    ///     },
+    ///     ..StorageConfig::default()
+    /// });
+    /// let options = storage.upload_options();
+    /// assert_eq!(options.content_type.as_deref(), Some("application/octet-stream"));
+    /// assert!(options.metadata.is_empty());
+    /// ```
     pub fn upload_options(&self) -> &UploadOptions {
         &self.upload
     }
@@ -216,6 +269,28 @@ impl Storage {
     /// metadata, content type, encryption, storage class or ACL. For a caller whose
     /// writes need more (say, metadata of its own on top of the configured keys), start
     /// from [`upload_options`](Self::upload_options).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// // The configured options, plus a key of this tool's own.
+    /// let mut options = storage.upload_options().clone();
+    /// options.metadata.insert("my-tool-run".into(), "42".into());
+    /// let tagged = storage.with_upload_options(options);
+    /// assert_eq!(tagged.upload_options().metadata["my-tool-run"], "42");
+    /// assert!(storage.upload_options().metadata.is_empty(), "the original is unchanged");
+    ///
+    /// // Both share their stores: what one writes, the other reads.
+    /// tagged.put_bytes("mem://bucket/report.json", &b"{}"[..]).await?;
+    /// assert!(storage.exists("mem://bucket/report.json").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn with_upload_options(&self, options: UploadOptions) -> Self {
         let upload = Arc::new(options);
         Self {
@@ -240,6 +315,39 @@ impl Storage {
     /// [`StorageError::UnsupportedScheme`](crate::StorageError::UnsupportedScheme); a
     /// built-in scheme whose backend this build leaves out is
     /// [`StorageError::BackendNotBuilt`](crate::StorageError::BackendNotBuilt).
+    ///
+    /// For calls [`Storage`] does not wrap: the [`Store`] and
+    /// [`StoreExt`](crate::StoreExt) methods on a parsed URI.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig, StorageError, StorageUri, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let everything = Arc::new(MemoryStore::new());
+    /// let scratch = Arc::new(MemoryStore::new());
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", everything.clone())
+    ///     .with_store("mem://bucket/scratch", scratch.clone());
+    ///
+    /// // The longest registered prefix wins, whatever the order of registration.
+    /// let uri = StorageUri::parse("mem://bucket/scratch/tmp.bin")?;
+    /// storage.store_for(&uri)?.put_bytes(&uri, "x".into()).await?;
+    /// assert_eq!(scratch.stat(&uri).await?, Some(1));
+    /// assert_eq!(everything.stat(&uri).await?, None);
+    ///
+    /// // Prefixes match whole segments: "scratch-2" is not under "scratch".
+    /// let other = StorageUri::parse("mem://bucket/scratch-2/tmp.bin")?;
+    /// storage.store_for(&other)?.put_bytes(&other, "y".into()).await?;
+    /// assert_eq!(everything.stat(&other).await?, Some(1));
+    ///
+    /// // A scheme with neither a registered nor a built-in store.
+    /// let unknown = StorageUri::parse("vault://box/k")?;
+    /// assert!(matches!(storage.store_for(&unknown), Err(StorageError::UnsupportedScheme { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn store_for(&self, uri: &StorageUri) -> Result<&dyn Store> {
         if !self.registered.is_empty() {
             let text = lowercase_scheme(uri.as_str());
@@ -279,6 +387,25 @@ impl Storage {
     }
 
     /// Reads a whole (small) object into memory, e.g. `inputs.pb`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig, StorageError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/run/inputs.pb", &b"\x0a\x00"[..]).await?;
+    /// assert_eq!(&storage.get_bytes("mem://bucket/run/inputs.pb").await?[..], b"\x0a\x00");
+    ///
+    /// // A missing object is NotFound, naming the URI.
+    /// let error = storage.get_bytes("mem://bucket/run/missing.pb").await.unwrap_err();
+    /// assert!(matches!(error, StorageError::NotFound { .. }));
+    /// assert_eq!(error.uri(), "mem://bucket/run/missing.pb");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_bytes(&self, uri: &str) -> Result<Bytes> {
         let (uri, store) = self.route(uri)?;
         store.get_bytes(&uri).await
@@ -309,6 +436,25 @@ impl Storage {
     /// A [prefetched](Self::prefetch) copy of `uri`, or of a directory `uri` is under,
     /// that is still the object's size is moved into `to` instead (after its download
     /// if that still runs); otherwise, and for every later call, this downloads.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/raw/data.csv", &b"a,b\n1,2\n"[..]).await?;
+    ///
+    /// let dir = tempfile::tempdir().expect("tempdir");
+    /// // Missing parent directories are created.
+    /// let to = dir.path().join("inputs/data.csv");
+    /// assert_eq!(storage.get_file("mem://bucket/raw/data.csv", &to).await?, 8);
+    /// assert_eq!(std::fs::read(&to).expect("read"), b"a,b\n1,2\n");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_file(&self, uri: &str, to: &Path) -> Result<u64> {
         if let Some(bytes) = self.prefetch.serve_file(self, uri, to).await {
             return Ok(bytes);
@@ -351,6 +497,29 @@ impl Storage {
     /// A [prefetched](Self::prefetch) copy of the directory whose listing (names and
     /// sizes) is unchanged is moved into `to` instead, when `to` is absent or empty and
     /// on the same file system; otherwise, and for every later call, this downloads.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/raw/model/config.json", &b"{}"[..]).await?;
+    /// storage.put_bytes("mem://bucket/raw/model/weights/0.bin", &b"0123"[..]).await?;
+    /// storage.put_bytes("mem://bucket/raw/model-2/other.bin", &b"no"[..]).await?;
+    ///
+    /// let dir = tempfile::tempdir().expect("tempdir");
+    /// let to = dir.path().join("model");
+    /// // The objects under the prefix, as a directory: not those of "model-2".
+    /// let summary = storage.get_dir("mem://bucket/raw/model", &to).await?;
+    /// assert_eq!((summary.files, summary.bytes), (2, 6));
+    /// assert_eq!(std::fs::read(to.join("weights/0.bin")).expect("read"), b"0123");
+    /// assert!(to.join("config.json").is_file());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_dir(&self, uri: &str, to: &Path) -> Result<TransferSummary> {
         if let Some(summary) = self.prefetch.serve_dir(self, uri, to).await {
             return Ok(summary);
@@ -392,6 +561,24 @@ impl Storage {
     }
 
     /// The size of the object at exactly `uri`, or `None` when there is none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/out/outputs.pb", &b"\x0a\x00"[..]).await?;
+    /// assert_eq!(storage.stat("mem://bucket/out/outputs.pb").await?, Some(2));
+    /// // Nothing there is not an error.
+    /// assert_eq!(storage.stat("mem://bucket/out/error.pb").await?, None);
+    /// // Nor is a prefix an object.
+    /// assert_eq!(storage.stat("mem://bucket/out").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn stat(&self, uri: &str) -> Result<Option<u64>> {
         let (uri, store) = self.route(uri)?;
         store.stat(&uri).await
@@ -412,6 +599,35 @@ impl Storage {
     /// [`PrefetchConfig`](crate::PrefetchConfig) bounds, deletes what it wrote and the
     /// access downloads as usual. Call [`cancel_prefetches`](Self::cancel_prefetches)
     /// when the consumer is done, so that nothing is left under `into`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/raw/model.bin", &b"weights"[..]).await?;
+    /// let scratch = tempfile::tempdir().expect("tempdir");
+    /// let into = scratch.path().join("prefetch");
+    ///
+    /// // While the consumer starts, its input downloads in the background.
+    /// assert!(storage.prefetch("mem://bucket/raw/model.bin", &into));
+    /// assert!(!storage.prefetch("mem://bucket/raw/model.bin", &into), "already running");
+    ///
+    /// // The access waits for that download and takes its copy (or, when the copy
+    /// // cannot be used, downloads as usual): the same bytes either way.
+    /// let to = scratch.path().join("task/model.bin");
+    /// assert_eq!(storage.get_file("mem://bucket/raw/model.bin", &to).await?, 7);
+    /// assert_eq!(std::fs::read(&to).expect("read"), b"weights");
+    ///
+    /// // The access took the prefetch: nothing is left under `into`, nothing to cancel.
+    /// assert_eq!(std::fs::read_dir(&into).map_or(0, |entries| entries.count()), 0);
+    /// assert_eq!(storage.cancel_prefetches().await, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn prefetch(&self, uri: &str, into: &Path) -> bool {
         self.prefetch.start(self, uri, into)
     }
@@ -419,11 +635,55 @@ impl Storage {
     /// Stops every prefetch still running and deletes every prefetched copy not taken
     /// by an access; returns how many prefetches there were. Copies already taken
     /// belong to whoever took them.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/raw/a.bin", &b"a"[..]).await?;
+    /// storage.put_bytes("mem://bucket/raw/b.bin", &b"b"[..]).await?;
+    /// let scratch = tempfile::tempdir().expect("tempdir");
+    /// let into = scratch.path().join("prefetch");
+    /// storage.prefetch("mem://bucket/raw/a.bin", &into);
+    /// storage.prefetch("mem://bucket/raw/b.bin", &into);
+    ///
+    /// // The consumer ended without reading them: stop and delete both.
+    /// assert_eq!(storage.cancel_prefetches().await, 2);
+    /// assert_eq!(std::fs::read_dir(&into).map_or(0, |entries| entries.count()), 0);
+    ///
+    /// // A later access downloads as usual.
+    /// let to = scratch.path().join("a.bin");
+    /// assert_eq!(storage.get_file("mem://bucket/raw/a.bin", &to).await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn cancel_prefetches(&self) -> usize {
         self.prefetch.cancel_all().await
     }
 
-    /// Whether an object exists at exactly `uri`.
+    /// Whether an object exists at exactly `uri`. For "anything under this prefix?",
+    /// use [`has_objects_under`](Self::has_objects_under).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// assert!(!storage.exists("mem://bucket/run/0/outputs.pb").await?);
+    /// storage.put_bytes("mem://bucket/run/0/outputs.pb", &b"\x0a\x00"[..]).await?;
+    /// assert!(storage.exists("mem://bucket/run/0/outputs.pb").await?);
+    /// // The prefix holding it is not an object.
+    /// assert!(!storage.exists("mem://bucket/run/0").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn exists(&self, uri: &str) -> Result<bool> {
         let (uri, store) = self.route(uri)?;
         store.exists(&uri).await
@@ -454,12 +714,49 @@ impl Storage {
     }
 
     /// Whether any object is under the prefix `uri`; see [`StoreExt::has_objects_under`](crate::StoreExt::has_objects_under).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// // Did an earlier attempt leave outputs behind?
+    /// assert!(!storage.has_objects_under("mem://bucket/run/0").await?);
+    /// storage.put_bytes("mem://bucket/run/0/deck/index.html", &b"<html>"[..]).await?;
+    /// assert!(storage.has_objects_under("mem://bucket/run/0").await?);
+    /// // Where `exists` looks for one object at exactly the URI.
+    /// assert!(!storage.exists("mem://bucket/run/0").await?);
+    /// // Whole segments only: "run/0" is not under "run/0/deck/index".
+    /// assert!(!storage.has_objects_under("mem://bucket/run/0/deck/index").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn has_objects_under(&self, uri: &str) -> Result<bool> {
         let (uri, store) = self.route(uri)?;
         store.has_objects_under(&uri).await
     }
 
     /// Deletes the object at `uri`; succeeds when there is none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flyte_storage::{MemoryStore, Storage, StorageConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> flyte_storage::Result<()> {
+    /// let storage = Storage::new(StorageConfig::default())
+    ///     .with_store("mem://", Arc::new(MemoryStore::new()));
+    /// storage.put_bytes("mem://bucket/run/0/error.pb", &b"stale"[..]).await?;
+    /// storage.delete("mem://bucket/run/0/error.pb").await?;
+    /// assert!(!storage.exists("mem://bucket/run/0/error.pb").await?);
+    /// // Deleting again is not an error, so a cleanup can be retried.
+    /// storage.delete("mem://bucket/run/0/error.pb").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn delete(&self, uri: &str) -> Result<()> {
         let (uri, store) = self.route(uri)?;
         store.delete(&uri).await
