@@ -608,13 +608,17 @@ pub struct ExecutionIdentity {
 /// ```
 /// use flyte_config::IDENTITY_VARIABLES;
 ///
-/// // Pass the execution's identity on to a child process, under both names.
-/// let mut child = std::process::Command::new("true");
+/// // The identity an environment snapshot carries, under either name, passed on to
+/// // a child's environment under both.
+/// let pod = std::collections::BTreeMap::from([("_F_PRJ", "flytesnacks"), ("FLYTE_INTERNAL_EXECUTION_DOMAIN", "dev")]);
+/// let mut child_env = Vec::new();
 /// for (long, short) in IDENTITY_VARIABLES {
-///     if let Ok(value) = std::env::var(long).or_else(|_| std::env::var(short)) {
-///         child.env(long, &value).env(short, value);
+///     if let Some(value) = pod.get(long).or_else(|| pod.get(short)) {
+///         child_env.extend([(long, *value), (short, *value)]);
 ///     }
 /// }
+/// assert!(child_env.contains(&("FLYTE_INTERNAL_EXECUTION_PROJECT", "flytesnacks")));
+/// assert!(child_env.contains(&("_F_DM", "dev")));
 /// ```
 pub const IDENTITY_VARIABLES: [(&str, &str); 9] = [
     ("FLYTE_INTERNAL_EXECUTION_PROJECT", "_F_PRJ"),

@@ -51,8 +51,9 @@ impl LogFormat {
     ///
     /// ```
     /// use flyte_telemetry::LogFormat;
-    /// let mut worker = std::process::Command::new("python");
-    /// worker.env("FLYTE_SDK_LOGGING_FORMAT", LogFormat::Text.as_env_value());
+    /// // The variable a Python worker's environment gets, so flytekit logs as we do.
+    /// let worker_env = [("FLYTE_SDK_LOGGING_FORMAT", LogFormat::Text.as_env_value())];
+    /// assert_eq!(worker_env[0].1, "text");
     /// assert_eq!(LogFormat::Json.as_env_value(), "json");
     /// ```
     pub fn as_env_value(self) -> &'static str {
