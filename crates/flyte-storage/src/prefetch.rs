@@ -403,6 +403,13 @@ impl Prefetcher {
 
     /// Stops every download still running and deletes every copy not taken; returns
     /// how many prefetches that was.
+    ///
+    /// Every task is aborted before any is waited for: waiting yields, and a prefetch
+    /// not yet aborted would start then, its directory created by a blocking call that
+    /// can land after the deletion. A blocking step already under way when its task is
+    /// aborted (creating the slot, writing a small file) can still land after it; the
+    /// owner of the prefetch directory removes what is left (the pipeline removes its
+    /// whole prefetch directory after this).
     pub(crate) async fn cancel_all(&self) -> usize {
         let entries: Vec<(String, Entry)> = {
             let mut state = self.state();
@@ -411,11 +418,19 @@ impl Prefetcher {
             state.entries.drain().collect()
         };
         let count = entries.len();
+        let mut stopped = Vec::with_capacity(count);
         for (uri, mut entry) in entries {
-            if let Some(task) = entry.task.take() {
+            let task = entry.task.take().map(|task| {
                 let running = !task.is_finished();
                 task.abort();
-                // Waited for, so nothing writes into the slot once it is deleted.
+                (task, running)
+            });
+            stopped.push((uri, entry, task));
+        }
+        for (uri, entry, task) in stopped {
+            if let Some((task, running)) = task {
+                // Waited for, so nothing of the task itself writes into the slot once
+                // it is deleted.
                 let _ = task.await;
                 if running {
                     info!(uri = %uri, "prefetch cancelled: the task ended before it was used");
