@@ -2,7 +2,19 @@
 
 use std::path::PathBuf;
 
-use flyte_storage::StorageError;
+use flyte_storage::{Storage, StorageError, StorageUri};
+
+/// [`OffloadError::NoStore`], naming `named`, unless `storage` has a store for `uri`:
+/// checked before anything is read or written, so a URI no store serves fails first.
+pub(crate) fn check_served(storage: &Storage, uri: &str, named: &str) -> Result<(), OffloadError> {
+    let no_store = |source| OffloadError::NoStore {
+        uri: named.to_owned(),
+        source,
+    };
+    let parsed = StorageUri::parse(uri).map_err(no_store)?;
+    storage.store_for(&parsed).map_err(no_store)?;
+    Ok(())
+}
 
 /// An offload or materialise failure. Every message names the local path or URI involved
 /// and says what to do; the underlying error, when there is one, is the

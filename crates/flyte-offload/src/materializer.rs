@@ -10,7 +10,7 @@ use flyte_proto::io;
 use flyte_storage::{Location, Storage, StorageError, StorageUri};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use crate::error::OffloadError;
+use crate::error::{OffloadError, check_served};
 
 /// How deep offloaded literals may refer to further offloaded literals before the walk
 /// gives up ([`OffloadError::OffloadLoop`]). flytekit offloads a literal once, so one
@@ -381,7 +381,7 @@ impl Materializer {
                         depth: MAX_OFFLOAD_DEPTH,
                     });
                 }
-                self.check_served(&uri)?;
+                check_served(&self.storage, &uri, &uri)?;
                 let bytes = self.storage.get_bytes(&uri).await.map_err(|source| {
                     OffloadError::OffloadedLiteralDownload {
                         uri: uri.clone(),
@@ -416,22 +416,11 @@ impl Materializer {
         Ok(())
     }
 
-    /// [`OffloadError::NoStore`] unless the storage has a store for `uri`.
-    fn check_served(&self, uri: &str) -> Result<(), OffloadError> {
-        let no_store = |source| OffloadError::NoStore {
-            uri: uri.to_owned(),
-            source,
-        };
-        let parsed = StorageUri::parse(uri).map_err(no_store)?;
-        self.storage.store_for(&parsed).map_err(no_store)?;
-        Ok(())
-    }
-
     /// Runs `downloads`, [`concurrency`](Self::concurrency) at once; on a failure
     /// removes whichever of `roots` did not exist before.
     async fn run(&self, downloads: Vec<Download>, roots: &[PathBuf]) -> Result<(), OffloadError> {
         for download in &downloads {
-            self.check_served(&download.uri)?;
+            check_served(&self.storage, &download.uri, &download.uri)?;
         }
         let absent: Vec<&PathBuf> = roots
             .iter()

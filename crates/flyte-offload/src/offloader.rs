@@ -12,7 +12,7 @@ use flyte_proto::core::{
 use flyte_proto::literal;
 use flyte_storage::{Location, Storage, StorageUri, join};
 
-use crate::error::OffloadError;
+use crate::error::{OffloadError, check_served};
 use crate::local::{self, Kind};
 
 /// The name flytekit's encoders give the one file they write into a dataset's
@@ -282,16 +282,7 @@ impl Offloader {
             return Err(OffloadError::EmptyPrefix);
         }
         let uri = join(&self.raw_output_prefix, &random_string());
-        let parsed = StorageUri::parse(&uri).map_err(|source| OffloadError::NoStore {
-            uri: self.raw_output_prefix.clone(),
-            source,
-        })?;
-        self.storage
-            .store_for(&parsed)
-            .map_err(|source| OffloadError::NoStore {
-                uri: self.raw_output_prefix.clone(),
-                source,
-            })?;
+        check_served(&self.storage, &uri, &self.raw_output_prefix)?;
         Ok(uri)
     }
 
