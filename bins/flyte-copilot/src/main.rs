@@ -110,18 +110,20 @@ async fn run(cli: Cli, flag_error: Option<clap::Error>) -> u8 {
             fallback_storage()
         }
     };
+    if let (Command::Sidecar(args), Some(stop)) = (&cli.command, stop) {
+        // A native sidecar that exits before the task's container has ended is
+        // restarted by the kubelet, over and over: whatever is wrong (the command line,
+        // the storage settings, a watcher flag) is reported once the task is done. A
+        // wrong watcher flag waits for SIGTERM, which always comes.
+        let watcher = plan::sidecar_watcher(args).unwrap_or(watcher::Watcher::Signal);
+        stop.wait(watcher).await;
+    }
     if let Some(fault) = early {
-        if let (Command::Sidecar(args), Some(stop)) = (&cli.command, stop) {
-            // A native sidecar that exits before the task's container has ended is
-            // restarted by the kubelet, over and over: report once the task is done.
-            let watcher = plan::sidecar_watcher(args).unwrap_or(watcher::Watcher::Signal);
-            stop.wait(watcher).await;
-        }
         return report::report(&storage, output_prefix.as_deref(), &err_name, &fault).await;
     }
     let outcome = match cli.command {
         Command::Download(args) => run_download(&storage, args).await,
-        Command::Sidecar(args) => run_sidecar(&storage, args, stop).await,
+        Command::Sidecar(args) => run_sidecar(&storage, args).await,
     };
     match outcome {
         Ok(()) => exit::SUCCESS,
@@ -172,20 +174,9 @@ async fn run_download(storage: &Storage, args: cli::DownloadArgs) -> Result<(), 
     download::run(storage, &plan::download_plan(args)?).await
 }
 
-async fn run_sidecar(
-    storage: &Storage,
-    args: cli::SidecarArgs,
-    stop: Option<watcher::ContainerEnd>,
-) -> Result<(), Fault> {
-    // Flag problems are reported only once the task's container has ended: a sidecar
-    // that exits early is restarted by the kubelet, over and over, for nothing.
-    let watcher = plan::sidecar_watcher(&args);
-    let plan = plan::sidecar_plan(args, matches!(watcher, Ok(watcher::Watcher::Signal)));
-    // A watcher flag that is wrong is reported too, once SIGTERM says the task ended.
-    let waiting = watcher.as_ref().map_or(watcher::Watcher::Signal, |w| *w);
-    if let Some(stop) = stop {
-        stop.wait(waiting).await;
-    }
-    watcher?;
-    sidecar::run(storage, &plan?).await
+/// The sidecar's work, once the task's container has ended (`run` waited for it).
+async fn run_sidecar(storage: &Storage, args: cli::SidecarArgs) -> Result<(), Fault> {
+    let watcher = plan::sidecar_watcher(&args)?;
+    let plan = plan::sidecar_plan(args, watcher == watcher::Watcher::Signal)?;
+    sidecar::run(storage, &plan).await
 }
