@@ -626,10 +626,9 @@ fn map_keys(dir: &Path) -> Result<Vec<String>, PlanError> {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             return Err(not_utf8(&entry.path()));
         };
-        if name.starts_with('.') {
+        let Some(key) = entry_stem(&name).map(str::to_owned) else {
             continue;
-        }
-        let key = name.split('.').next().unwrap_or_default().to_owned();
+        };
         if let Some(other) = names.insert(key.clone(), name.clone()) {
             let (first, second) = if other < name {
                 (other, name)
@@ -643,6 +642,17 @@ fn map_keys(dir: &Path) -> Result<Vec<String>, PlanError> {
         }
     }
     Ok(names.into_keys().collect())
+}
+
+/// What an entry of a collection's or a map's directory stands for: its name up to the
+/// first `.` (the index `3` of `3.csv`, the key `alice` of `alice.csv`), as an output is
+/// `<var>` or `<var>.*`. `None` for a dot file (an editor's or a tool's), which is
+/// neither an item nor a key.
+fn entry_stem(name: &str) -> Option<&str> {
+    if name.starts_with('.') {
+        return None;
+    }
+    name.split('.').next()
 }
 
 fn not_utf8(path: &Path) -> PlanError {
@@ -672,10 +682,9 @@ fn collection_length(dir: &Path) -> Result<usize, PlanError> {
             PlanError::Invalid(format!("cannot list {}: {error}", dir.display()))
         })?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
+        let Some(stem) = entry_stem(&name) else {
             continue;
-        }
-        let stem = name.split('.').next().unwrap_or_default();
+        };
         let index: usize = stem.parse().map_err(|_| {
             PlanError::Invalid(format!(
                 "{} is in a collection's directory but is not named by an index (0, 1, …)",
